@@ -1,0 +1,12 @@
+// The recording format version. Both the recorder (which writes it into the
+// meta sub-database) and the replayer (which refuses anything else) include
+// this; it is the only way they agree on what the bytes mean.
+#pragma once
+#include <cstdint>
+
+namespace spyrec::schema {
+
+// Bump on any change to spyrec.capnp field meaning or to keys.h.
+constexpr uint32_t kFormatVersion = 1;
+
+}  // namespace spyrec::schema

@@ -1,0 +1,128 @@
+# The spyrec recording format: every record stored in LMDB is one of these
+# messages, serialized flat (capnp::messageToFlatArray). The LMDB side (which
+# sub-database holds what, and how keys are encoded) is in keys.h; the format
+# version both sides check is kFormatVersion in format.h. Bump it whenever a
+# field changes meaning or a key layout changes.
+@0xd3b5c4a1e2f60718;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("spyrec::schema");
+
+# A structural snapshot of a Python value. Recording a value never stores code,
+# so reading one never executes anything.
+struct Value {
+  union {
+    none @0 :Void;
+    boolean @1 :Bool;
+    integer @2 :Int64;
+    bigInteger @3 :Text;          # decimal text of an int outside int64
+    float @4 :Float64;
+    str @5 :Text;
+    bytes @6 :Data;
+    list @7 :List(Value);
+    tuple @8 :List(Value);
+    dict @9 :List(Entry);
+    set @10 :List(Value);
+    frozenset @11 :List(Value);
+    object @12 :Instance;         # a plain object: its type and its __dict__
+    repr @13 :Text;               # anything else, by its builtin repr
+    cycle @14 :Void;              # a container already on the path from the root
+    tooDeep @15 :Void;            # past the depth limit
+  }
+  truncated @16 :UInt64;          # items left out past the width limit (0: none)
+  typeName @17 :Text;             # set when the type is a subclass of the shape (e.g. OrderedDict)
+}
+
+struct Entry {
+  key @0 :Value;
+  value @1 :Value;
+}
+
+struct Instance {
+  typeName @0 :Text;              # module-qualified: "myapp.Config"
+  attributes @1 :List(Entry);
+}
+
+# One Python frame of a culprit's stack.
+struct Frame {
+  codeId @0 :UInt64;              # key into the code sub-database
+  offset @1 :UInt32;              # byte offset in co_code
+  line @2 :Int32;                 # -1 when the instruction has no line
+}
+
+struct Change {
+  seq @0 :UInt64;
+  watchId @1 :UInt32;
+  threadId @2 :UInt64;
+  threadName @3 :Text;
+  kind @4 :Kind;
+  stack @5 :List(Frame);          # innermost first; stack[0] is the culprit
+  before @6 :Value;               # absent when kind is appeared
+  after @7 :Value;                # absent when kind is vanished
+  recentLines @8 :List(Frame);    # the thread's trail of lines before the culprit, oldest first
+  opcode @9 :UInt8;               # the culprit's base opcode (see Meta.opnames)
+
+  enum Kind {
+    modified @0;
+    appeared @1;                  # the expression became resolvable
+    vanished @2;                  # it stopped being resolvable (del, key removed)
+  }
+}
+
+struct Code {
+  filename @0 :Text;
+  qualname @1 :Text;
+  firstLine @2 :Int32;
+  bytecode @3 :Data;              # co_code as dis shows it (base opcodes)
+  lines @4 :List(Int32);          # line of the instruction at offset 2*i, -1 if none
+}
+
+struct Watch {
+  id @0 :UInt32;
+  expr @1 :Text;
+  resolvedAtStart @2 :Bool;
+  initial @3 :Value;              # the value when recording started (if resolved)
+  startSeq @4 :UInt64;
+}
+
+struct RaisedException {
+  seq @0 :UInt64;
+  threadId @1 :UInt64;
+  threadName @2 :Text;
+  typeName @3 :Text;
+  message @4 :Text;
+  stack @5 :List(Frame);
+  reraised @6 :Bool;
+  opcode @7 :UInt8;
+}
+
+struct Meta {
+  formatVersion @0 :UInt32;
+  pythonVersion @1 :Text;
+  argv @2 :List(Text);
+  cwd @3 :Text;
+  startTime @4 :Float64;          # seconds since the epoch
+  opnames @5 :List(Text);         # dis.opname, index = opcode
+  spyrecVersion @6 :Text;
+  pid @7 :Int64;
+}
+
+# Written when recording ends, however it ends; absent if the process died
+# before it could write it.
+struct Ending {
+  how @0 :How;
+  exitStatus @1 :Int32;
+  signal @2 :Int32;
+  endTime @3 :Float64;
+  message @4 :Text;
+  changes @5 :UInt64;
+  exceptions @6 :UInt64;
+  cutAtSeq @7 :UInt64;            # when recordingCut: the last seq recorded
+  recordingCut @8 :Bool;          # --max-size was reached; the program went on
+  enum How {
+    exited @0;                    # normal exit or sys.exit, with exitStatus
+    exception @1;                 # an unhandled exception (exitStatus 1)
+    signal @2;                    # killed by a signal we could catch
+    stopped @3;                   # a spyrec.record() block ended
+  }
+}
