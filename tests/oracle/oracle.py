@@ -1,0 +1,353 @@
+"""The exactness oracle: a slow, obviously-correct reference monitor.
+
+    python oracle.py [--json] [--out FILE] [-w EXPR]... script.py [args...]
+
+Runs script.py as ``__main__`` (same sys.argv, sys.path[0], stdout/stderr as
+``python script.py``) under sys.monitoring with INSTRUCTION events on every
+code object, never returning DISABLE. At every event it re-resolves and
+deep-snapshots each watch and compares with the previous snapshot; a
+difference is a change, blamed on the thread's current culprit. The report
+(a JSON array in the contract's `--json` shape, oldest first) goes to --out,
+never to the program's stdout/stderr.
+
+What flows in: a script and watch expressions. What flows out: the list of
+changes that spyrec's `history --json` must reproduce (file, line, function,
+offset, opname, thread). Speed is not a goal; being easy to check is.
+"""
+import atexit
+import bisect
+import dis
+import json
+import os
+import sys
+import threading
+import types
+
+TOOL_ID = 5
+MAX_DEPTH = 6
+ORACLE_FILE = (lambda: 0).__code__.co_filename  # as CPython spells it
+MISSING = ("missing",)
+M = sys.monitoring
+E = M.events
+
+
+# ---------------------------------------------------------------- watches --
+
+def parse_watch(expr):
+    """'a.b["k"][0].c' -> ('a', [('attr','b'), ('item','k'), ('item',0), ('attr','c')])."""
+    import ast  # imported before monitoring starts (parse happens in main)
+    node = ast.parse(expr, mode="eval").body
+    steps = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            steps.append(("attr", node.attr))
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            steps.append(("item", ast.literal_eval(node.slice)))
+            node = node.value
+        elif isinstance(node, ast.Name):
+            steps.reverse()
+            return node.id, steps
+        else:
+            raise SystemExit(f"oracle: bad watch expression {expr!r}")
+
+
+def _getattr_safe(obj, name):
+    """Attribute lookup through __dict__s only: no user __getattr__, no properties."""
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        d = None
+    if isinstance(d, (dict, types.MappingProxyType)) and name in d:
+        return dict.get(d, name) if type(d) is dict else d[name]
+    if isinstance(obj, type):
+        for klass in type.__getattribute__(obj, "__mro__"):
+            cd = type.__getattribute__(klass, "__dict__")
+            if name in cd:
+                return cd[name]
+        return MISSING
+    if isinstance(obj, types.ModuleType):
+        return MISSING
+    for klass in type(obj).__mro__:
+        cd = type.__getattribute__(klass, "__dict__")
+        if name in cd:
+            v = cd[name]
+            return MISSING if hasattr(type(v), "__get__") else v
+    return MISSING
+
+
+def _getitem_safe(obj, key):
+    if isinstance(obj, os._Environ):
+        raw = dict.get(obj._data, key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key, MISSING)
+        return raw if raw is MISSING else raw.decode("utf-8", "surrogateescape")
+    if isinstance(obj, dict):
+        try:
+            return dict.get(obj, key, MISSING)
+        except TypeError:
+            return MISSING
+    if isinstance(obj, (list, tuple)) and type(key) is int:
+        seq = list.copy(obj) if isinstance(obj, list) else tuple.__getitem__(obj, slice(None))
+        return seq[key] if -len(seq) <= key < len(seq) else MISSING
+    return MISSING
+
+
+def resolve(watch):
+    root, steps = watch
+    obj = dict.get(sys.modules, root, MISSING)  # never import: only what exists
+    for kind, arg in steps:
+        if obj is MISSING:
+            return MISSING
+        obj = _getattr_safe(obj, arg) if kind == "attr" else _getitem_safe(obj, arg)
+    return obj
+
+
+# -------------------------------------------------------------- snapshots --
+
+_PLAIN_EXCLUDED = (types.ModuleType, type, types.FunctionType, types.MethodType,
+                   types.BuiltinFunctionType, types.CodeType, types.FrameType)
+
+
+def snapshot(obj, depth=0, path=()):
+    """A hashable structural copy; equal snapshots <=> no change (to MAX_DEPTH)."""
+    if obj is MISSING:
+        return MISSING
+    t = type(obj)
+    if obj is None or t is bool or t is int or t is str or t is bytes:
+        return (t.__name__, obj)
+    if t is float:
+        return ("float", repr(obj))  # repr: NaN == NaN, 0.0 != -0.0
+    ident = ("id", t.__qualname__, id(obj))
+    if depth >= MAX_DEPTH or id(obj) in path:
+        return ident
+    path = path + (id(obj),)
+    d = depth + 1
+    if isinstance(obj, os._Environ):
+        return ("environ", tuple((k, v) for k, v in dict.items(obj._data)))
+    if isinstance(obj, list):
+        return ("list", t.__qualname__, tuple(snapshot(x, d, path) for x in list.copy(obj)))
+    if isinstance(obj, tuple):
+        return ("tuple", t.__qualname__, tuple(snapshot(x, d, path) for x in tuple.__getitem__(obj, slice(None))))
+    if isinstance(obj, dict):
+        return ("dict", t.__qualname__,
+                tuple((snapshot(k, d, path), snapshot(v, d, path)) for k, v in list(dict.items(obj))))
+    if isinstance(obj, (set, frozenset)):
+        return ("set", t.__qualname__, frozenset(snapshot(x, d, path) for x in list(obj)))
+    if not isinstance(obj, _PLAIN_EXCLUDED) and t.__module__ != "builtins":
+        try:
+            attrs = object.__getattribute__(obj, "__dict__")
+        except AttributeError:
+            attrs = None
+        if type(attrs) is dict:
+            return ("object", t.__qualname__,
+                    tuple((k, snapshot(v, d, path)) for k, v in list(dict.items(attrs))))
+    return ident
+
+
+def render(snap):
+    """Snapshot -> simple JSON value (repr-like strings where JSON has no type)."""
+    if snap is MISSING:
+        return {"__missing__": True}
+    kind = snap[0]
+    if kind in ("NoneType", "bool", "int", "str"):
+        return snap[1]
+    if kind == "bytes":
+        return repr(snap[1])
+    if kind == "float":
+        return float(snap[1]) if snap[1] not in ("nan", "inf", "-inf") else snap[1]
+    if kind == "id":
+        return f"<{snap[1]} at {snap[2]:#x}>"
+    if kind == "environ":
+        return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape") for k, v in snap[1]}
+    if kind in ("list", "tuple"):
+        return [render(x) for x in snap[2]]
+    if kind == "set":
+        return sorted((render(x) for x in snap[2]), key=repr)
+    if kind == "dict":
+        out = {}
+        for k, v in snap[2]:
+            rk = render(k)
+            out[rk if isinstance(rk, str) else repr(rk)] = render(v)
+        return out
+    if kind == "object":
+        return {"__type__": snap[1], **{k: render(v) for k, v in snap[2]}}
+    return repr(snap)
+
+
+# ---------------------------------------------------------------- culprit --
+
+def _instruction_starts(code, _cache={}):
+    starts = _cache.get(code)
+    if starts is None:
+        starts = _cache[code] = [i.offset for i in dis.get_instructions(code)]
+    return starts
+
+
+def instruction_at(code, lasti):
+    """The instruction containing byte offset lasti.
+
+    On 3.12 a caller's f_lasti during a Python-to-Python CALL (and a generator
+    resumed by FOR_ITER/SEND) can point at the call's last inline CACHE entry,
+    not at the CALL itself; round down to the instruction that owns it.
+    """
+    starts = _instruction_starts(code)
+    i = bisect.bisect_right(starts, lasti)
+    return starts[i - 1] if i else 0
+
+
+def line_of(code, offset):
+    for i, pos in enumerate(code.co_positions()):
+        if 2 * i == offset:
+            return pos[0]
+    return None
+
+
+def opname_at(code, offset):
+    return dis.opname[code.co_code[offset]]  # co_code is deoptimized: base opcodes
+
+
+def _ours(code):
+    return code.co_filename == ORACLE_FILE
+
+
+def _thread_name(ident):
+    t = threading._active.get(ident)
+    if t is not None:
+        return t.name
+    if ident == threading.main_thread().ident:
+        return threading.main_thread().name
+    return f"Thread-{ident}"
+
+
+class Oracle:
+    def __init__(self, exprs):
+        self.exprs = exprs
+        self.watches = [parse_watch(e) for e in exprs]
+        self.previous = [snapshot(resolve(w)) for w in self.watches]
+        # thread ident -> (code, offset, frame): the instruction that owns any
+        # change seen next in this thread. The frame is dropped when it exits
+        # (PY_RETURN/PY_YIELD/PY_UNWIND replace it) so we never extend a
+        # frame's locals' lifetime (that would move __del__/weakref callbacks).
+        self.culprit = {}
+        self.changes = []
+
+    # Every callback checks first (a change seen now was made by the current
+    # culprit), then moves the culprit.
+    def check(self):
+        for i, w in enumerate(self.watches):
+            snap = snapshot(resolve(w))
+            if snap != self.previous[i]:
+                self.record(i, self.previous[i], snap)
+                self.previous[i] = snap
+
+    def record(self, i, before, after):
+        ident = threading.get_ident()
+        c = self.culprit.get(ident)
+        entry = {"expr": self.exprs[i], "seq": len(self.changes), "thread": _thread_name(ident),
+                 "file": None, "line": None, "function": None, "offset": None, "opname": None,
+                 "stack": [], "before": render(before), "after": render(after)}
+        if c is not None:
+            code, offset, frame = c
+            entry.update(file=code.co_filename, line=line_of(code, offset),
+                         function=code.co_qualname, offset=offset, opname=opname_at(code, offset))
+            stack = [{"file": code.co_filename, "line": entry["line"], "function": code.co_qualname}]
+            f = frame.f_back if frame is not None else None
+            while f is not None and not _ours(f.f_code):
+                off = instruction_at(f.f_code, f.f_lasti)
+                stack.append({"file": f.f_code.co_filename, "line": line_of(f.f_code, off),
+                              "function": f.f_code.co_qualname})
+                f = f.f_back
+            entry["stack"] = stack
+        self.changes.append(entry)
+
+    def on_instruction(self, code, offset):
+        if _ours(code):
+            return
+        self.check()
+        self.culprit[threading.get_ident()] = (code, offset, sys._getframe(1))
+
+    def on_check_only(self, code, offset, *args):
+        if _ours(code):
+            return
+        self.check()
+
+    def on_frame_exit(self, code, offset, arg):
+        # PY_RETURN / PY_YIELD / PY_UNWIND fire while the frame is still
+        # linked: f_back is whoever resumed it (a CALL, SEND, FOR_ITER that
+        # may now run C code, e.g. list.extend pulling from a generator).
+        if _ours(code):
+            return
+        self.check()
+        caller = sys._getframe(1).f_back
+        ident = threading.get_ident()
+        if caller is None or _ours(caller.f_code):
+            self.culprit.pop(ident, None)
+        else:
+            self.culprit[ident] = (caller.f_code, instruction_at(caller.f_code, caller.f_lasti), caller)
+
+    def start(self):
+        M.use_tool_id(TOOL_ID, "spyrec-oracle")
+        for ev in (E.PY_START, E.PY_RESUME, E.PY_THROW, E.CALL, E.C_RETURN, E.C_RAISE):
+            M.register_callback(TOOL_ID, ev, self.on_check_only)
+        for ev in (E.PY_RETURN, E.PY_YIELD, E.PY_UNWIND):
+            M.register_callback(TOOL_ID, ev, self.on_frame_exit)
+        M.register_callback(TOOL_ID, E.INSTRUCTION, self.on_instruction)
+        # C_RETURN/C_RAISE are switched on by CALL (they cannot be set alone).
+        M.set_events(TOOL_ID, E.INSTRUCTION | E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD
+                     | E.PY_UNWIND | E.PY_THROW | E.CALL)
+
+    def stop(self):
+        M.set_events(TOOL_ID, 0)
+        self.check()
+
+
+def main(argv):
+    exprs, out, as_json = [], None, False
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        a = argv[i]
+        if a in ("-w", "--watch"):
+            exprs.append(argv[i + 1]); i += 2
+        elif a == "--out":
+            out = argv[i + 1]; i += 2
+        elif a == "--json":
+            as_json = True; i += 1
+        else:
+            raise SystemExit(f"oracle: unknown option {a}")
+    if i >= len(argv):
+        raise SystemExit(__doc__)
+    script, args = argv[i], argv[i + 1:]
+
+    path = os.path.abspath(script)  # like python >= 3.9: __main__.__file__ is absolute
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    main_mod = types.ModuleType("__main__")
+    main_mod.__dict__.update(__file__=path, __builtins__=__builtins__, __spec__=None,
+                             __cached__=None, __loader__=None)
+    sys.modules["__oracle__"] = sys.modules["__main__"]  # keep our own globals alive
+    sys.modules["__main__"] = main_mod
+    sys.argv[:] = [script] + args
+    sys.path[0] = os.path.dirname(path)
+    # Threads switch only where a thread blocks (join, locks, I/O), never
+    # inside a callback between a mutation and its check.
+    sys.setswitchinterval(1000.0)
+
+    oracle = Oracle(exprs)
+
+    def finish():  # registered first, so it runs after the program's atexit handlers
+        oracle.stop()
+        text = json.dumps(oracle.changes, indent=1) if as_json else "".join(
+            f"{c['expr']}: {c['file']}:{c['line']} {c['function']} @{c['offset']} {c['opname']}"
+            f" [{c['thread']}]\n" for c in oracle.changes)
+        if out:
+            with open(out, "w") as f:
+                f.write(text)
+        else:
+            sys.__stderr__.write(text)
+
+    atexit.register(finish)
+    oracle.start()
+    exec(code, main_mod.__dict__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
