@@ -1,0 +1,13 @@
+# watch: __main__.Config.level
+
+
+class Config:
+    level = 1  # culprit: STORE_NAME
+
+
+def raise_level():
+    Config.level = 3  # culprit: STORE_ATTR
+
+
+raise_level()
+type.__setattr__(Config, "level", 4)  # culprit: CALL

@@ -1,0 +1,4 @@
+from . import REGISTRY, register
+
+register("plugin-a")
+REGISTRY.insert(0, "first")  # culprit: CALL

@@ -1,0 +1,12 @@
+# watch: __main__.OBJECTS
+import json
+
+OBJECTS = []  # culprit: STORE_NAME
+
+
+def hook(d):
+    OBJECTS.append(sorted(d))  # culprit: CALL
+    return d
+
+
+json.loads('{"a": {"b": 1}, "c": 2}', object_hook=hook)

@@ -1,0 +1,14 @@
+# watch: __main__.OBJ
+# watch: __main__.OBJ.x
+
+
+class Plain:
+    def __init__(self):
+        self.x = 0  # culprit: STORE_ATTR
+
+
+OBJ = Plain()  # culprit: STORE_NAME
+OBJ.x = 1  # culprit: STORE_ATTR
+setattr(OBJ, "y", 2)  # culprit: CALL
+OBJ.__dict__.update({"z": 3, "x": 4})  # culprit: CALL
+del OBJ.y  # culprit: DELETE_ATTR
