@@ -1,8 +1,8 @@
 # watch: __main__.Config.level
 
 
-class Config:
-    level = 1  # culprit: STORE_NAME
+class Config:  # culprit: STORE_NAME
+    level = 1
 
 
 def raise_level():

@@ -4,4 +4,4 @@
 SHARED = [0]  # culprit: STORE_NAME
 ALIAS = SHARED  # culprit: STORE_NAME
 ALIAS[0] = 1  # culprit: STORE_SUBSCR
-ALIAS = [1]  # culprit: STORE_NAME
+ALIAS = [2]  # culprit: STORE_NAME

@@ -4,7 +4,7 @@
 
 class Plain:
     def __init__(self):
-        self.x = 0  # culprit: STORE_ATTR
+        self.x = 0
 
 
 OBJ = Plain()  # culprit: STORE_NAME

@@ -3,7 +3,7 @@
 
 class Thing:
     def __init__(self):
-        self._v = 0  # culprit: STORE_ATTR
+        self._v = 0
 
     @property
     def v(self):

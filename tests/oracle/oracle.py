@@ -91,9 +91,21 @@ def _getitem_safe(obj, key):
     return MISSING
 
 
+_ROOTS = {}  # root module name -> the module object last found in sys.modules
+
+
 def resolve(watch):
     root, steps = watch
-    obj = dict.get(sys.modules, root, MISSING)  # never import: only what exists
+    # Never import: only what is in sys.modules. Once found, a root module is
+    # kept: importlib's _load_unlocked pops every module it has just executed
+    # from sys.modules and puts it back (3.12 and 3.13), and removing a module
+    # from sys.modules changes no value a program holds, so that must not read
+    # as the watch disappearing and reappearing.
+    obj = dict.get(sys.modules, root, MISSING)
+    if obj is MISSING:
+        obj = _ROOTS.get(root, MISSING)
+    else:
+        _ROOTS[root] = obj
     for kind, arg in steps:
         if obj is MISSING:
             return MISSING
