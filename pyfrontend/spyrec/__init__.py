@@ -1,0 +1,36 @@
+"""spyrec: record a Python program, then ask which bytecode instruction changed a value.
+
+    import spyrec
+    rec = spyrec.open()                      # .spyrec/latest, or spyrec.open("path")
+    print(rec.last_change("sys.path"))
+    with spyrec.record(watch=["mymod.CONFIG"]) as rec: ...
+
+What is here: api.py (Recording, Change, open, record), report.py and html.py
+(text and notebook renderings), watch_expr.py (the EXPR syntax), program.py
+(running a program as python would), recording_session.py (a Recorder and the
+process hooks around it), debugger.py (pdb from a monitoring callback), cli/
+(the `spyrec` command), jupyter.py (`%load_ext spyrec`).  `_core` is the
+compiled module underneath; only api.py and recording_session.py import it.
+"""
+from __future__ import annotations
+
+try:
+    from importlib.metadata import PackageNotFoundError, version as _version
+    try:
+        __version__ = _version("spyrec")
+    except PackageNotFoundError:
+        __version__ = "0.1.0"
+except ImportError:                 # pragma: no cover
+    __version__ = "0.1.0"
+
+from .api import Change, Frame, RaisedException, Recording, RecordingError, open, record
+from .watch_expr import WatchExprError
+
+__all__ = ["open", "record", "Recording", "Change", "Frame", "RaisedException",
+           "RecordingError", "WatchExprError", "__version__", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext spyrec`: adds the `%%spyrec` cell magic."""
+    from .jupyter import load_ipython_extension as load
+    load(ipython)

@@ -1,0 +1,341 @@
+"""The Python API: open a recording and ask it who changed what.
+
+    rec = spyrec.open()                       # .spyrec/latest
+    ch = rec.last_change("sys.path")          # a Change, or None
+    print(ch)                                 # the same report as `spyrec query`
+    with spyrec.record(watch=["mymod.CONFIG"]) as rec: ...
+
+Everything here reads through `_core.Reading`; the CLI and the notebook
+integration are built on this module, never on `_core` directly.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+
+from . import watch_expr
+
+try:
+    from ._core import RecordingError
+except ImportError:                         # only while _core is not built
+    class RecordingError(Exception):
+        """Any problem reading a recording; str() is one line."""
+
+__all__ = ["open", "record", "Recording", "Change", "Frame", "RaisedException",
+           "RecordingError"]
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Frame:
+    file: str
+    line: int
+    function: str
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Frame":
+        return cls(d.get("file", "?"), d.get("line", 0), d.get("function", "?"))
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line, "function": self.function}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a watched value, and its culprit instruction."""
+    expr: str
+    seq: int
+    thread: str
+    thread_id: int
+    kind: str                       # "modified" | "appeared" | "vanished"
+    file: str                       # co_filename of the culprit's code object
+    line: int
+    function: str                   # co_qualname
+    offset: int                     # byte offset in co_code, as dis numbers it
+    opname: str
+    stack: list                     # [Frame], innermost first
+    before: object                  # JSON-able
+    after: object
+    diff_lines: list = field(default_factory=list)
+    source_line: str | None = None
+    trail: list = field(default_factory=list)          # [Frame], oldest first
+    before_exists: bool = True
+    after_exists: bool = True
+    recording: "Recording | None" = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: dict, recording: "Recording | None" = None) -> "Change":
+        return cls(
+            expr=d.get("expr", ""), seq=d.get("seq", -1), thread=d.get("thread", "?"),
+            thread_id=d.get("thread_id", 0), kind=d.get("kind", "modified"),
+            file=d.get("file", "?"), line=d.get("line", 0), function=d.get("function", "?"),
+            offset=d.get("offset", -1), opname=d.get("opname", "?"),
+            stack=[Frame.from_dict(f) for f in d.get("stack") or ()],
+            before=d.get("before"), after=d.get("after"),
+            diff_lines=list(d.get("diff") or ()), source_line=d.get("source"),
+            trail=[Frame.from_dict(f) for f in d.get("trail") or ()],
+            before_exists=d.get("before_exists", True),
+            after_exists=d.get("after_exists", True), recording=recording)
+
+    def diff(self) -> str:
+        """The change as diff lines (`+ [0] 'animals'`), one per line."""
+        return "\n".join(self.diff_lines)
+
+    @property
+    def culprit(self) -> Frame:
+        return Frame(self.file, self.line, self.function)
+
+    def source_context(self, before: int = 3, after: int = 3) -> list:
+        """[(line number, text, is the culprit's line)] around the culprit."""
+        lines = self.recording.source_lines(self.file) if self.recording else None
+        if not lines or not 0 < self.line <= len(lines):
+            if self.source_line is None:
+                return []
+            return [(self.line, self.source_line.rstrip("\n"), True)]
+        lo, hi = max(1, self.line - before), min(len(lines), self.line + after)
+        return [(n, lines[n - 1].rstrip("\n"), n == self.line) for n in range(lo, hi + 1)]
+
+    @property
+    def source(self) -> str:
+        """The recorded source around the culprit, the culprit's line marked with '>'."""
+        return "\n".join(f"{'>' if mark else ' '}{n:>5} | {text}"
+                         for n, text, mark in self.source_context())
+
+    def to_json(self) -> dict:
+        return {
+            "expr": self.expr, "seq": self.seq, "kind": self.kind, "thread": self.thread,
+            "thread_id": self.thread_id, "file": self.file, "line": self.line,
+            "function": self.function, "offset": self.offset, "opname": self.opname,
+            "stack": [f.to_json() for f in self.stack],
+            "before": self.before, "after": self.after,
+            "before_exists": self.before_exists, "after_exists": self.after_exists,
+            "diff": list(self.diff_lines),
+        }
+
+    def __str__(self) -> str:
+        from . import report
+        return report.format_change(self)
+
+    def _repr_html_(self) -> str:
+        from . import html
+        return html.change_html(self)
+
+
+@dataclass(frozen=True)
+class RaisedException:
+    """An exception raised while recording, with the instruction that raised it."""
+    seq: int
+    thread: str
+    thread_id: int
+    type: str
+    message: str
+    reraised: bool
+    file: str
+    line: int
+    function: str
+    offset: int
+    opname: str
+    stack: list
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RaisedException":
+        return cls(d.get("seq", -1), d.get("thread", "?"), d.get("thread_id", 0),
+                   d.get("type", "?"), d.get("message", ""), bool(d.get("reraised")),
+                   d.get("file", "?"), d.get("line", 0), d.get("function", "?"),
+                   d.get("offset", -1), d.get("opname", "?"),
+                   [Frame.from_dict(f) for f in d.get("stack") or ()])
+
+    def to_json(self) -> dict:
+        d = {k: getattr(self, k) for k in (
+            "seq", "thread", "thread_id", "type", "message", "reraised", "file", "line",
+            "function", "offset", "opname")}
+        d["stack"] = [f.to_json() for f in self.stack]
+        return d
+
+    def __str__(self) -> str:
+        from . import report
+        return report.format_exception(self)
+
+
+class Recording:
+    """A recording on disk.  Opened on first use; every query goes to `_core.Reading`."""
+
+    def __init__(self, path: str, *, _running: bool = False):
+        self.path = os.path.abspath(path)
+        self._reading = None
+        self._running = _running
+        self._sources: dict = {}
+
+    @property
+    def _r(self):
+        if self._running:
+            raise RecordingError(f"{self.path} is still being recorded; "
+                                 "use it after the `with` block ends")
+        if self._reading is None:
+            self._reading = _open_reading(self.path)
+        return self._reading
+
+    # ---- what was recorded ------------------------------------------------------
+    def info(self) -> dict:
+        return self._r.info()
+
+    def watches(self) -> list:
+        return self._r.watches()
+
+    @property
+    def cwd(self) -> str | None:
+        return self.info().get("cwd")
+
+    @property
+    def argv(self) -> list:
+        return list(self.info().get("argv") or ())
+
+    def watched(self, expr: str) -> bool:
+        expr = watch_expr.normalize(expr)
+        return any(w.get("expr") == expr for w in self.watches())
+
+    # ---- changes ------------------------------------------------------------------
+    def last_change(self, expr: str) -> Change | None:
+        d = self._r.last_change(watch_expr.normalize(expr))
+        return Change.from_dict(d, self) if d is not None else None
+
+    def history(self, expr: str) -> list:
+        return [Change.from_dict(d, self) for d in self._r.history(watch_expr.normalize(expr))]
+
+    def changes(self, watch: str | None = None, file: str | None = None,
+                function: str | None = None, thread: str | int | None = None,
+                seq_range=None):
+        """Iterate over changes, by seq, keeping those that match every filter given.
+
+        file: the culprit's file (as recorded, relative to the recording's cwd,
+        or a trailing part such as 'app/util.py'); function: the qualname or its
+        last part; thread: a name or a thread id; seq_range: (first, stop), a
+        half-open interval like range(), or a range.
+        """
+        expr = watch_expr.normalize(watch) if watch is not None else None
+        lo, hi = _seq_bounds(seq_range)
+        cwd = self.cwd if file is not None else None
+        for d in self._r.changes():
+            if expr is not None and d.get("expr") != expr:
+                continue
+            seq = d.get("seq", -1)
+            if not lo <= seq < hi:
+                continue
+            if file is not None and not _same_file(d.get("file", ""), file, cwd):
+                continue
+            if function is not None:
+                q = d.get("function", "")
+                if q != function and not q.endswith("." + function):
+                    continue
+            if thread is not None and thread not in (d.get("thread"), d.get("thread_id")):
+                continue
+            yield Change.from_dict(d, self)
+
+    def value_at(self, expr: str, seq: int, default=_MISSING):
+        """The watched value (as JSON) as it was at `seq`.
+
+        Raises LookupError if it did not exist then, unless `default` is given.
+        """
+        expr = watch_expr.normalize(expr)
+        exists, value = self._r.value_at(expr, int(seq))
+        if exists:
+            return value
+        if default is not _MISSING:
+            return default
+        raise LookupError(f"{expr} did not exist at seq {seq}")
+
+    def exceptions(self) -> list:
+        return [RaisedException.from_dict(d) for d in self._r.exceptions()]
+
+    def source_lines(self, filename: str) -> list | None:
+        """The source of `filename` as recorded, or None."""
+        if filename not in self._sources:
+            try:
+                self._sources[filename] = self._r.source_lines(filename)
+            except RecordingError:
+                self._sources[filename] = None
+        return self._sources[filename]
+
+    # ---- display --------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "recording" if self._running else "closed" if self._reading is None else "open"
+        return f"<spyrec.Recording {self.path!r} ({state})>"
+
+    def __str__(self) -> str:
+        from . import report
+        return report.format_info(self.info(), self.watches())
+
+    def _repr_html_(self) -> str:
+        from . import html
+        return html.recording_html(self)
+
+
+def _open_reading(path: str):
+    try:
+        from . import _core
+    except ImportError as e:
+        raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
+    if not os.path.lexists(path):
+        raise RecordingError(f"no recording at {path}")
+    if not os.path.exists(path):
+        raise RecordingError(f"{path} points at {os.readlink(path)}, which does not exist")
+    return _core.open_recording(path)
+
+
+def _seq_bounds(seq_range) -> tuple:
+    if seq_range is None:
+        return (-sys.maxsize, sys.maxsize)
+    if isinstance(seq_range, range):
+        return (seq_range.start, seq_range.stop)
+    lo, hi = seq_range
+    return (-sys.maxsize if lo is None else lo, sys.maxsize if hi is None else hi)
+
+
+def _same_file(recorded: str, wanted: str, cwd: str | None) -> bool:
+    if recorded == wanted:
+        return True
+    if cwd and os.path.normpath(os.path.join(cwd, wanted)) == recorded:
+        return True
+    return recorded.endswith(os.sep + wanted.lstrip(os.sep))
+
+
+def open(path: str | None = None) -> Recording:
+    """Open a recording: `path`, or `.spyrec/latest` in the current directory."""
+    from .recording_session import default_recording
+    if path is None:
+        path = default_recording()
+        if not os.path.lexists(path):
+            raise RecordingError(
+                "no recording here (.spyrec/latest does not exist); "
+                "record one with `spyrec run script.py` or give a path")
+    rec = Recording(path)
+    rec._r                                  # fail now, not on the first question
+    return rec
+
+
+@contextlib.contextmanager
+def record(watch=(), output: str | None = None, default_watches: bool = True,
+           *, on_change=None):
+    """Record the `with` block; the Recording it yields is usable after the block.
+
+        with spyrec.record(watch=["mymod.CONFIG"]) as rec:
+            mymod.configure()
+        print(rec.last_change("mymod.CONFIG"))
+    """
+    from .recording_session import Session
+    if isinstance(watch, str):
+        watch = [watch]
+    session = Session(watch, output, default_watches=default_watches, on_change=on_change)
+    rec = Recording(session.path, _running=True)
+    session.start()
+    try:
+        yield rec
+    except BaseException as e:
+        session.stop("exception", exit_status=1, message=f"{type(e).__name__}: {e}".splitlines()[0])
+        rec._running = False
+        raise
+    session.stop("stopped")
+    rec._running = False

@@ -1,0 +1,25 @@
+"""The `spyrec` command: one module per subcommand, each a thin layer over the API.
+
+main.py dispatches; run.py records a program; query.py answers questions about a
+recording; replay.py re-runs the program and stops in pdb before a change.
+Every failure the user can cause ends as one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class UsageError(Exception):
+    """Bad command line; str() is the one line printed after `spyrec: error: `."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a UsageError (one line), not usage text + exit."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def fail(message: str) -> None:
+    print(f"spyrec: error: {message}", file=sys.stderr)

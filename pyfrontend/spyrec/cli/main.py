@@ -1,0 +1,81 @@
+"""`spyrec` entry point: dispatch to a subcommand, turn every failure into one line."""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import UsageError, fail
+
+USAGE = """\
+usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--print] [--break]
+                  (script.py | -m module | -c code) [args...]
+       spyrec query [-r DIR] (last-change EXPR | history EXPR | value EXPR --at SEQ
+                              | exceptions | watches | info) [--json]
+       spyrec replay [-r DIR] --break-before (last-change EXPR | change EXPR N | seq SEQ)
+       spyrec --version
+
+Record a Python program, then ask which bytecode instruction changed a value.
+  spyrec run app.py                     record (watches sys.path, sys.meta_path,
+                                        sys.path_hooks and os.environ by default)
+  spyrec query last-change sys.path     who changed it last, and how
+"""
+
+COMMANDS = ("run", "query", "replay")
+
+
+def main(argv: list | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _dispatch(argv)
+    except UsageError as e:
+        fail(str(e))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`spyrec query ... | head`): not an error worth a traceback.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except Exception as e:
+        if os.environ.get("SPYREC_DEBUG"):
+            raise
+        from ..api import RecordingError
+        if isinstance(e, RecordingError):
+            fail(str(e).splitlines()[0] if str(e) else "unreadable recording")
+        else:
+            first = str(e).splitlines()[0] if str(e) else ""
+            fail(f"internal error: {type(e).__name__}: {first} "
+                 "(set SPYREC_DEBUG=1 for the traceback)")
+        return 2
+
+
+def _dispatch(argv: list) -> int:
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if command in ("--version", "-V"):
+        from .. import __version__
+        print(f"spyrec {__version__}")
+        return 0
+    if command == "run":
+        from . import run
+        return run.main(rest)
+    if command == "query":
+        from . import query
+        return query.main(rest)
+    if command == "replay":
+        from . import replay
+        return replay.main(rest)
+    raise UsageError(f"unknown command {command!r} (choose from {', '.join(COMMANDS)}; "
+                     "see spyrec --help)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

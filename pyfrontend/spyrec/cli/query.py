@@ -1,0 +1,141 @@
+"""`spyrec query`: answer questions about a recording.
+
+Exit status: 0 answered; 1 the recording holds no such change (and the message
+says what was watched and how to watch more); 2 bad usage or a recording that
+cannot be read, with one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from . import ArgumentParser, UsageError
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="spyrec query",
+                            description="Ask a recording who changed what.")
+    recording = argparse.ArgumentParser(add_help=False)
+    recording.add_argument("-r", "--recording", metavar="DIR", default=argparse.SUPPRESS,
+                           help="the recording (default: .spyrec/latest)")
+    parser.add_argument("-r", "--recording", metavar="DIR", default=None,
+                        help="the recording (default: .spyrec/latest)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+    sub = parser.add_subparsers(dest="question", metavar="QUESTION", required=True)
+    common = [recording, as_json]
+    p = sub.add_parser("last-change", parents=common, help="the last change of EXPR")
+    p.add_argument("expr", metavar="EXPR")
+    p = sub.add_parser("history", parents=common, help="every change of EXPR, oldest first")
+    p.add_argument("expr", metavar="EXPR")
+    p = sub.add_parser("value", parents=common, help="the value of EXPR at a seq")
+    p.add_argument("expr", metavar="EXPR")
+    p.add_argument("--at", metavar="SEQ", type=int, required=True)
+    sub.add_parser("exceptions", parents=common, help="exceptions raised while recording")
+    sub.add_parser("watches", parents=common, help="what was watched")
+    sub.add_parser("info", parents=common, help="about the recording")
+    return parser
+
+
+def main(argv: list) -> int:
+    from .. import api, report
+    from ..watch_expr import WatchExprError, normalize
+
+    args = build_parser().parse_args(argv)
+    expr = getattr(args, "expr", None)
+    if expr is not None:
+        try:
+            expr = normalize(expr)
+        except WatchExprError as e:
+            raise UsageError(str(e)) from None
+    rec = api.open(args.recording)
+    out = sys.stdout
+
+    if args.question == "info":
+        info = rec.info()
+        if args.json:
+            _dump(info)
+        else:
+            out.write(report.format_info(info, rec.watches()) + "\n")
+        return 0
+    if args.question == "watches":
+        watches = rec.watches()
+        if args.json:
+            _dump(watches)
+        else:
+            out.write(report.format_watches(watches) + "\n")
+        return 0
+    if args.question == "exceptions":
+        excs = rec.exceptions()
+        if args.json:
+            _dump([e.to_json() for e in excs])
+        elif not excs:
+            out.write("no exceptions were raised while recording\n")
+        else:
+            cwd = rec.cwd
+            out.write("\n".join(report.format_exception(e, cwd) for e in excs) + "\n")
+        return 0
+
+    if not rec.watched(expr):
+        if args.json:
+            _dump(None if args.question == "last-change" else [])
+        _not_watched(rec, expr)
+        return 1
+    if args.question == "value":
+        missing = object()
+        value = rec.value_at(expr, args.at, default=missing)
+        exists = value is not missing
+        if args.json:
+            _dump({"expr": expr, "seq": args.at, "exists": exists,
+                   "value": value if exists else None})
+        else:
+            out.write(report.format_value(expr, args.at, exists, value) + "\n")
+        return 0
+    if args.question == "last-change":
+        change = rec.last_change(expr)
+        if change is None:
+            if args.json:
+                _dump(None)
+            _never_changed(rec, expr)
+            return 1
+        if args.json:
+            _dump(change.to_json())
+        else:
+            out.write(str(change) + "\n")
+        return 0
+    # history
+    changes = rec.history(expr)
+    if args.json:
+        _dump([c.to_json() for c in changes])
+    else:
+        out.write(report.format_history(expr, changes, rec.cwd) + "\n")
+    if not changes:
+        _never_changed(rec, expr)
+        return 1
+    return 0
+
+
+def _dump(value) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=repr)
+    sys.stdout.write("\n")
+
+
+def _watched_list(rec) -> str:
+    return ", ".join(w.get("expr", "?") for w in rec.watches()) or "nothing"
+
+
+def _not_watched(rec, expr: str) -> None:
+    argv = rec.argv
+    again = f"spyrec run --watch {shlex.quote(expr)} {shlex.join(argv) if argv else 'script.py'}"
+    print(f"spyrec: {expr} was not watched in this recording (it watched: "
+          f"{_watched_list(rec)}); to watch it, re-run: {again}", file=sys.stderr)
+
+
+def _never_changed(rec, expr: str) -> None:
+    ending = rec.info().get("ending") or {}
+    cut = (f" (the recording was cut short at seq {ending.get('cut_at_seq')})"
+           if ending.get("recording_cut") else "")
+    print(f"spyrec: {expr} was watched but never changed in this recording{cut} "
+          f"(it watched: {_watched_list(rec)})", file=sys.stderr)

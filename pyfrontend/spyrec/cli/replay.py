@@ -1,0 +1,251 @@
+"""`spyrec replay --break-before ...`: run the recorded program again and stop in
+pdb just before the culprit instruction of a change executes.
+
+Only the culprit's code object is instrumented: PY_START (globally, disabled
+per code object after its first look) finds it, then INSTRUCTION events on that
+code object alone count executions of the culprit's offset.  INSTRUCTION
+events fire *before* the instruction runs, which is exactly where we stop.
+
+Which execution to stop at: the recording's count of executions of the
+culprit when it has one (`culprit_count` in the change); otherwise the first
+execution, from the k-th on (k = this culprit's changes up to and including
+the target, each of which was one execution), at which the watched value
+equals the recording's `before`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import ArgumentParser, UsageError, fail
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="spyrec replay",
+        description="Re-run the recorded program and open pdb just before a change.")
+    parser.add_argument("-r", "--recording", metavar="DIR", default=None)
+    parser.add_argument("--break-before", nargs="+", required=True, metavar="WHAT",
+                        help="last-change EXPR | change EXPR N | seq SEQ")
+    return parser
+
+
+def _target(rec, what: list):
+    from ..watch_expr import WatchExprError, normalize
+    kind, rest = what[0], what[1:]
+    try:
+        if kind == "last-change" and len(rest) == 1:
+            expr = normalize(rest[0])
+            change = rec.last_change(expr) if rec.watched(expr) else None
+            if change is None:
+                return None, f"the recording has no change of {expr}"
+            return change, None
+        if kind == "change" and len(rest) == 2:
+            expr = normalize(rest[0])
+            n = int(rest[1])
+            history = rec.history(expr) if rec.watched(expr) else []
+            if not history:
+                return None, f"the recording has no change of {expr}"
+            if n == 0 or abs(n) > len(history):
+                return None, f"{expr} changed {len(history)} times; N counts from 1"
+            return history[n - 1 if n > 0 else n], None
+        if kind == "seq" and len(rest) == 1:
+            seq = int(rest[0])
+            for change in rec.changes(seq_range=(seq, seq + 1)):
+                return change, None
+            return None, f"the recording has no change at seq {seq}"
+    except WatchExprError as e:
+        raise UsageError(str(e)) from None
+    except ValueError:
+        raise UsageError("spyrec replay: N and SEQ are integers") from None
+    raise UsageError("spyrec replay: --break-before takes last-change EXPR, "
+                     "change EXPR N or seq SEQ")
+
+
+def main(argv: list) -> int:
+    from .. import api
+    from ..program import Program, ProgramError, die_by_signal
+
+    args = build_parser().parse_args(argv)
+    rec = api.open(args.recording)
+    change, why = _target(rec, args.break_before)
+    if change is None:
+        print(f"spyrec: {why}", file=sys.stderr)
+        return 1
+    info = rec.info()
+    argv_ = list(info.get("argv") or ())
+    if not argv_:
+        raise UsageError("the recording does not say what program it ran")
+    if info.get("cwd"):
+        try:
+            os.chdir(info["cwd"])
+        except OSError as e:
+            raise UsageError(f"cannot go to the recorded directory {info['cwd']}: {e.strerror}")
+    _restore_environment(rec)
+    try:
+        program = Program.from_argv(argv_)
+        program.check()
+    except ProgramError as e:
+        raise UsageError(str(e)) from None
+
+    stop = CulpritStop(change, _executions_needed(rec, change))
+    stop.arm()
+    try:
+        outcome = program.run()
+    except ProgramError as e:
+        fail(str(e))
+        return 2
+    finally:
+        stop.disarm()
+    if not stop.stopped:
+        print(f"spyrec: the run diverged from the recording: the culprit "
+              f"{change.opname} (offset {change.offset}) at {change.file}:{change.line} ran "
+              f"{stop.count} times and never reached the recorded change", file=sys.stderr)
+        return 1
+    if outcome.signal:
+        die_by_signal(outcome.signal)
+    return outcome.exit_status
+
+
+def _restore_environment(rec) -> None:
+    """Start from the recorded os.environ, when it was watched: the run should not diverge
+    because this shell's environment differs from the recorded one."""
+    for w in rec.watches():
+        if w.get("expr") == "os.environ" and isinstance(w.get("initial"), dict):
+            initial = w["initial"]
+            if all(isinstance(k, str) and isinstance(v, str) for k, v in initial.items()):
+                os.environ.clear()
+                os.environ.update(initial)
+            return
+
+
+def _executions_needed(rec, change) -> tuple:
+    """(exact count or None, the least possible count)."""
+    raw = change.recording._r.history(change.expr) if change.recording else []
+    for d in raw:
+        if d.get("seq") == change.seq:
+            for key in ("culprit_count", "executions"):
+                if isinstance(d.get(key), int):
+                    return d[key], d[key]
+    same = [c for c in rec.history(change.expr)
+            if (c.file, c.function, c.offset) == (change.file, change.function, change.offset)
+            and c.seq <= change.seq]
+    return None, max(len(same), 1)
+
+
+class CulpritStop:
+    def __init__(self, change, needed: tuple):
+        self.change = change
+        self.exact, self.least = needed
+        self.count = 0
+        self.stopped = False
+        self.tool = None
+
+    def arm(self) -> None:
+        mon = sys.monitoring
+        for tool in (mon.DEBUGGER_ID, 2, 3, 4, 5):
+            if mon.get_tool(tool) is None:
+                self.tool = tool
+                break
+        else:
+            raise UsageError("no free sys.monitoring tool id for the replay")
+        mon.use_tool_id(self.tool, "spyrec replay")
+        mon.register_callback(self.tool, mon.events.PY_START, self._on_start)
+        mon.register_callback(self.tool, mon.events.INSTRUCTION, self._on_instruction)
+        mon.set_events(self.tool, mon.events.PY_START)
+
+    def disarm(self) -> None:
+        if self.tool is None:
+            return
+        mon = sys.monitoring
+        mon.set_events(self.tool, 0)
+        mon.register_callback(self.tool, mon.events.PY_START, None)
+        mon.register_callback(self.tool, mon.events.INSTRUCTION, None)
+        mon.free_tool_id(self.tool)
+        self.tool = None
+
+    def _is_culprit_code(self, code) -> bool:
+        ch = self.change
+        if code.co_filename != ch.file or code.co_qualname != ch.function:
+            return False
+        for start, end, line in code.co_lines():
+            if start <= ch.offset < end:
+                return line == ch.line
+        return False
+
+    def _on_start(self, code, offset):
+        mon = sys.monitoring
+        if self._is_culprit_code(code):
+            mon.set_local_events(self.tool, code, mon.events.INSTRUCTION)
+        return mon.DISABLE
+
+    def _on_instruction(self, code, offset):
+        mon = sys.monitoring
+        if offset != self.change.offset or self.stopped:
+            return mon.DISABLE
+        self.count += 1
+        if self.count < self.least:
+            return None
+        exists, value = _live_value(self.change.expr)
+        matches = _same(exists, value, self.change)
+        if self.exact is None and not matches:
+            return None
+        self.stopped = True
+        mon.set_local_events(self.tool, code, 0)
+        ch = self.change
+        banner = (f"spyrec: stopped before {ch.opname} (offset {ch.offset}) at "
+                  f"{ch.file}:{ch.line} in {ch.function}, its execution {self.count}: "
+                  f"it is about to make change seq {ch.seq} of {ch.expr}")
+        if not matches:
+            banner += (f"\nspyrec: warning: the run diverged: {ch.expr} is not what the "
+                       "recording had just before this change")
+        from .. import debugger
+        debugger.stop_in(sys._getframe(1), banner)
+        return None
+
+
+def _live_value(expr: str) -> tuple:
+    from ..watch_expr import parse
+    w = parse(expr)
+    value = sys.modules.get(w.module)
+    if value is None:
+        return False, None
+    try:
+        for kind, key in w.steps:
+            value = getattr(value, key) if kind == "attr" else value[key]
+    except (AttributeError, LookupError, TypeError):
+        return False, None
+    return True, value
+
+
+def _same(exists: bool, value, change) -> bool:
+    if not change.before_exists or not exists:
+        return exists == change.before_exists
+    if _opaque(change.before):
+        return True             # objects are recorded in a form we cannot rebuild here
+    return _jsonish(value) == change.before
+
+
+def _opaque(v) -> bool:
+    if isinstance(v, dict):
+        return "__class__" in v or any(_opaque(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_opaque(x) for x in v)
+    return False
+
+
+def _jsonish(v, depth: int = 0):
+    if depth > 16:
+        return repr(v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonish(x, depth + 1) for x in v]
+    try:
+        from collections.abc import Mapping
+        if isinstance(v, Mapping) and all(isinstance(k, str) for k in v):
+            return {k: _jsonish(v[k], depth + 1) for k in v}
+    except Exception:
+        pass
+    return repr(v)

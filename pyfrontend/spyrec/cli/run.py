@@ -1,0 +1,161 @@
+"""`spyrec run`: record a program while it runs exactly as python would run it.
+
+Options are read by hand, not by argparse: everything after the script (or
+after `-m module` / `-c code`) belongs to the program, even when it looks like
+one of our options.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from . import UsageError
+
+USAGE = """\
+usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--print] [--break]
+                  (script.py | -m module | -c code) [args...]
+
+  -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
+  --no-default-watches    do not watch sys.path, sys.meta_path, sys.path_hooks, os.environ
+  -o, --output DIR        record into DIR (default: a new directory under .spyrec/,
+                          with .spyrec/latest pointing at it)
+  --force                 replace the recording already in DIR
+  --print                 print each change to stderr as it happens
+  --break                 on each change, print it and open pdb where it was made
+"""
+
+
+@dataclass
+class RunOptions:
+    watch: list = field(default_factory=list)
+    default_watches: bool = True
+    output: str | None = None
+    force: bool = False
+    print_changes: bool = False
+    break_on_change: bool = False
+    program_argv: list = field(default_factory=list)
+
+
+def parse(argv: list) -> RunOptions:
+    opts = RunOptions()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+
+        def value(name):
+            nonlocal i
+            if i + 1 >= len(argv):
+                raise UsageError(f"spyrec run: {name} needs a value")
+            i += 1
+            return argv[i]
+
+        if arg in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            raise SystemExit(0)
+        if arg == "--":
+            opts.program_argv = argv[i + 1:]
+            break
+        if arg in ("-w", "--watch"):
+            opts.watch.append(value(arg))
+        elif arg.startswith("--watch="):
+            opts.watch.append(arg[len("--watch="):])
+        elif arg.startswith("-w") and len(arg) > 2:
+            opts.watch.append(arg[2:])
+        elif arg in ("-o", "--output"):
+            opts.output = value(arg)
+        elif arg.startswith("--output="):
+            opts.output = arg[len("--output="):]
+        elif arg == "--no-default-watches":
+            opts.default_watches = False
+        elif arg == "--force":
+            opts.force = True
+        elif arg == "--print":
+            opts.print_changes = True
+        elif arg == "--break":
+            opts.break_on_change = True
+        elif arg == "-m" or arg == "-c" or arg.startswith(("-m", "-c")):
+            opts.program_argv = argv[i:]
+            break
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"spyrec run: unknown option {arg!r} (see spyrec run --help)")
+        else:
+            opts.program_argv = argv[i:]
+            break
+        i += 1
+    if not opts.program_argv:
+        raise UsageError("spyrec run: nothing to run: give script.py, -m module or -c code "
+                         "(see spyrec run --help)")
+    if opts.program_argv[0] == "-":
+        raise UsageError("spyrec run: a program on stdin cannot be recorded; save it to a file")
+    return opts
+
+
+def change_printer(cwd: str):
+    """on_change for --print: the culprit, its instruction and the diff, on stderr."""
+    from .. import report
+    from ..api import Change
+
+    def on_change(change: dict) -> None:
+        ch = Change.from_dict({k: v for k, v in change.items() if k != "frame"})
+        sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
+        sys.stderr.flush()
+    return on_change
+
+
+def change_breaker(cwd: str, print_too: bool):
+    """on_change for --break: say what changed, then pdb in the frame that changed it."""
+    from .. import debugger, report
+    from ..api import Change
+
+    def on_change(change: dict) -> None:
+        ch = Change.from_dict({k: v for k, v in change.items() if k != "frame"})
+        if print_too:
+            sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
+        banner = (f"spyrec: {ch.expr} was just changed by {ch.opname} (offset {ch.offset}) at "
+                  f"{report.shown_path(ch.file, cwd)}:{ch.line} in {ch.function}; "
+                  "pdb is in that frame ('c' continues)")
+        debugger.stop_in(change.get("frame"), banner)
+    return on_change
+
+
+def main(argv: list) -> int:
+    import os
+
+    from ..program import Outcome, Program, ProgramError
+    from ..recording_session import Session
+    from ..watch_expr import WatchExprError
+    from . import fail
+
+    opts = parse(argv)
+    try:
+        program = Program.from_argv(opts.program_argv)
+        program.check()
+    except ProgramError as e:
+        raise UsageError(str(e)) from None
+
+    cwd = os.getcwd()
+    if opts.break_on_change:
+        on_change = change_breaker(cwd, opts.print_changes)
+    elif opts.print_changes:
+        on_change = change_printer(cwd)
+    else:
+        on_change = None
+    try:
+        session = Session(opts.watch, opts.output, argv=program.argv,
+                          default_watches=opts.default_watches, on_change=on_change,
+                          force=opts.force)
+    except WatchExprError as e:
+        raise UsageError(str(e)) from None
+    # Registered before the program runs, so it runs after the program's atexit handlers.
+    session.stop_at_exit()
+    try:
+        session.start()
+    except FileExistsError as e:
+        raise UsageError(str(e)) from None
+    try:
+        outcome = program.run()
+    except ProgramError as e:
+        fail(str(e))
+        outcome = Outcome("exited", 2, 0, str(e))
+    session.outcome = outcome
+    return outcome.exit_status

@@ -1,0 +1,268 @@
+"""A recording in progress: one `_core.Recorder` and the process hooks around it.
+
+Used by `spyrec run` (the whole program), `spyrec.record()` (a block) and the
+`%%spyrec` cell magic.  Beyond starting and stopping the recorder, a session
+makes sure the recording is complete however the process ends:
+- os._exit(): flushed and ended before the process goes (os._exit is wrapped);
+- exec*(): ended before the process image is replaced;
+- SIGTERM / SIGHUP with no handler of the program's: ended, then the process
+  dies by the same signal, so its parent sees the status it would have seen;
+- fork(): the child stops recording without writing, so only the parent
+  writes into the recording (an LMDB environment must not be used across fork).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import time
+
+from . import watch_expr
+
+__all__ = ["DEFAULT_WATCHES", "RECORDINGS_DIR", "Session", "watch_list",
+           "new_recording_dir", "point_latest", "default_recording"]
+
+DEFAULT_WATCHES = ("sys.path", "sys.meta_path", "sys.path_hooks", "os.environ")
+RECORDINGS_DIR = ".spyrec"
+LATEST = "latest"
+
+_real_os_exit = os._exit
+_real_execv = os.execv
+_real_execve = os.execve
+
+
+def watch_list(watches=(), default_watches: bool = True) -> list:
+    """The WatchExprs to record: the defaults first, then the user's, no duplicates."""
+    texts = list(DEFAULT_WATCHES if default_watches else ()) + list(watches or ())
+    seen, result = set(), []
+    for text in texts:
+        w = watch_expr.parse(text)
+        if w.expr not in seen:
+            seen.add(w.expr)
+            result.append(w)
+    return result
+
+
+def default_recording(cwd: str | None = None) -> str:
+    """Where `query` and `replay` look when no -r is given."""
+    return os.path.join(cwd or os.getcwd(), RECORDINGS_DIR, LATEST)
+
+
+def new_recording_dir(cwd: str | None = None) -> str:
+    """A fresh path `.spyrec/<YYYYmmdd-HHMMSS>-<pid>` (not created: the Recorder creates it)."""
+    base = os.path.join(cwd or os.getcwd(), RECORDINGS_DIR)
+    # The recordings hold environment variables, and those hold secrets.
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    path, n = os.path.join(base, stem), 1
+    while os.path.lexists(path):
+        n += 1
+        path = os.path.join(base, f"{stem}-{n}")
+    return path
+
+
+def point_latest(path: str) -> None:
+    """Make `.spyrec/latest` beside `path` point at it, atomically (rename over)."""
+    base = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(base, f".{LATEST}.{os.getpid()}.tmp")
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(os.path.basename(os.path.abspath(path)), tmp)
+    os.replace(tmp, os.path.join(base, LATEST))
+
+
+class Session:
+    """One recording.  start() ... stop(); stop() is idempotent."""
+
+    def __init__(self, watches=(), output: str | None = None, *, argv=None,
+                 default_watches: bool = True, on_change=None, force: bool = False):
+        self.watches = watch_list(watches, default_watches)
+        self.argv = list(sys.argv if argv is None else argv)
+        self.on_change = on_change
+        self._is_default_dir = output is None
+        self.path = os.path.abspath(output) if output else new_recording_dir()
+        self._force = force
+        self._recorder = None
+        self._pid = None
+        self._saved_signals: dict = {}
+        # What the atexit hook writes as the Ending, and a signal to die by after it.
+        self.outcome = None
+
+    # ---- start / stop ------------------------------------------------------------
+    def start(self, *, process_hooks: bool = True) -> "Session":
+        from . import _core
+        if not self._is_default_dir:
+            _refuse_to_mix(self.path, self._force)
+        self._recorder = _core.Recorder(
+            self.path, [w.for_core() for w in self.watches], argv=self.argv,
+            on_change=self._on_change if self.on_change else None)
+        self._pid = os.getpid()
+        if self._is_default_dir:
+            point_latest(self.path)
+        if process_hooks:
+            self._install_process_hooks()
+        self._recorder.start()
+        return self
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None and self._pid == os.getpid()
+
+    @property
+    def changes(self) -> int:
+        return self._recorder.changes if self._recorder is not None else 0
+
+    def flush(self) -> None:
+        if self.recording:
+            self._recorder.flush()
+
+    def stop(self, how: str = "stopped", exit_status: int = 0, signal: int = 0,
+             message: str = "") -> None:
+        if not self.recording:
+            return
+        recorder, self._recorder = self._recorder, None
+        self._remove_process_hooks()
+        recorder.stop(how, exit_status=exit_status, signal=signal, message=message)
+
+    def stop_at_exit(self) -> None:
+        """Stop when the interpreter exits, after the program's own atexit handlers.
+
+        atexit runs handlers last-registered-first, so registering before the
+        program runs puts this one after everything the program registers.
+        self.outcome, set when the program returns, becomes the Ending record.
+        """
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        outcome = self.outcome
+        if outcome is None:
+            self.stop("exited", 0)
+            return
+        self.stop(outcome.how, exit_status=outcome.exit_status,
+                  signal=outcome.signal, message=outcome.message)
+        if outcome.signal:
+            from .program import die_by_signal
+            die_by_signal(outcome.signal)
+
+    # ---- change callback ---------------------------------------------------------
+    def _on_change(self, change: dict) -> None:
+        try:
+            self.on_change(change)
+        except Exception as e:          # never let a display problem break the program
+            try:
+                sys.stderr.write(f"spyrec: could not show a change: {type(e).__name__}: {e}\n")
+            except Exception:
+                pass
+
+    # ---- process hooks -----------------------------------------------------------
+    def _install_process_hooks(self) -> None:
+        session = self
+
+        def _exit(status):
+            session.stop("exited", exit_status=int(status), message="os._exit")
+            _real_os_exit(status)
+
+        def execv(path, args):
+            session.stop("stopped", message=f"exec {os.fspath(path)}")
+            return _real_execv(path, args)
+
+        def execve(path, args, env):
+            session.stop("stopped", message=f"exec {os.fspath(path) if not isinstance(path, int) else path}")
+            return _real_execve(path, args, env)
+
+        self._wrappers = {"_exit": _exit, "execv": execv, "execve": execve}
+        for name, fn in self._wrappers.items():
+            fn.__wrapped__ = getattr(os, name)
+            fn.__name__ = name
+            setattr(os, name, fn)
+        _register_fork_hook_once()
+        _SESSIONS.add(self)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                if signal.getsignal(signum) == signal.SIG_DFL:
+                    self._saved_signals[signum] = signal.signal(signum, self._on_signal)
+            except ValueError:          # not the main thread: signals stay as they are
+                pass
+
+    def _remove_process_hooks(self) -> None:
+        for name, fn in getattr(self, "_wrappers", {}).items():
+            if getattr(os, name) is fn:
+                setattr(os, name, fn.__wrapped__)
+        self._wrappers = {}
+        for signum, previous in self._saved_signals.items():
+            try:
+                if signal.getsignal(signum) == self._on_signal:
+                    signal.signal(signum, previous)
+            except ValueError:
+                pass
+        self._saved_signals = {}
+        _SESSIONS.discard(self)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop("signal", exit_status=128 + signum, signal=signum,
+                  message=signal.Signals(signum).name)
+        from .program import die_by_signal
+        die_by_signal(signum)
+
+    def _forget_in_child(self) -> None:
+        """In a forked child: stop recording without writing anything."""
+        recorder, self._recorder = self._recorder, None
+        self._remove_process_hooks()
+        if recorder is None:
+            return
+        if hasattr(recorder, "abandon"):
+            recorder.abandon()
+            return
+        # No way to close the parent's writer from here, so: silence our
+        # monitoring tool, and keep the Recorder alive forever so its destructor
+        # never touches the parent's LMDB environment from this process.
+        mon = sys.monitoring
+        tool = recorder.tool_id
+        mon.set_events(tool, 0)
+        for name in dir(mon.events):
+            value = getattr(mon.events, name)
+            if name.isupper() and isinstance(value, int) and value and not value & (value - 1):
+                try:
+                    mon.register_callback(tool, value, None)
+                except ValueError:
+                    pass
+        _KEPT_ALIVE_IN_CHILD.append(recorder)
+        import ctypes
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(recorder))
+
+
+_SESSIONS: set = set()
+_KEPT_ALIVE_IN_CHILD: list = []
+_fork_hook_registered = False
+
+
+def _register_fork_hook_once() -> None:
+    # os.register_at_fork cannot be undone, so one hook serves every session.
+    global _fork_hook_registered
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+
+
+def _after_fork_in_child() -> None:
+    for session in list(_SESSIONS):
+        session._forget_in_child()
+
+
+def _refuse_to_mix(path: str, force: bool) -> None:
+    """An existing recording in -o DIR is replaced only with --force."""
+    data = os.path.join(path, "data.mdb")
+    if os.path.exists(data):
+        if not force:
+            raise FileExistsError(
+                f"{path} already holds a recording; remove it, use --force, or pick another -o")
+        for name in ("data.mdb", "lock.mdb"):
+            try:
+                os.unlink(os.path.join(path, name))
+            except FileNotFoundError:
+                pass
+    elif os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise FileExistsError(f"{path} exists and is not a recording; pick another -o")

@@ -1,0 +1,209 @@
+"""Plain-text reports: what `spyrec query` prints and what str(Change) is.
+
+    sys.path changed at samples/syspath_demo.py:9 in <module>
+        9 | sys.path.insert(0, "animals")
+            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ CALL (offset 42), thread MainThread, seq 17
+      + [0] 'animals'
+      stack: samples/syspath_demo.py:9 in <module>
+
+The carets mark the culprit instruction's columns.  They come from compiling
+the recorded source again and reading the instruction's positions; when that
+does not give the recorded opcode at the recorded offset (another Python
+version, source changed), the whole line is marked.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+_VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished"}
+
+
+def shown_path(path: str, cwd: str | None = None) -> str:
+    """`path` relative to the recording's directory when it is inside it."""
+    cwd = cwd or os.getcwd()
+    if os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, cwd)
+    return path
+
+
+def _where(frame, cwd) -> str:
+    return f"{shown_path(frame.file, cwd)}:{frame.line} in {frame.function}"
+
+
+def _recording_cwd(change) -> str | None:
+    try:
+        return change.recording.cwd if change.recording else None
+    except Exception:
+        return None
+
+
+def culprit_columns(change) -> tuple | None:
+    """(start column, end column) of the culprit on its line, or None."""
+    rec = change.recording
+    lines = rec.source_lines(change.file) if rec else None
+    if not lines:
+        return None
+    try:
+        return _columns("".join(l if l.endswith("\n") else l + "\n" for l in lines),
+                        change.file, change.function, change.line, change.offset,
+                        change.opname)
+    except Exception:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str, filename: str):
+    return compile(source, filename, "exec", dont_inherit=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _columns(source, filename, qualname, line, offset, opname):
+    import dis
+    todo = [_compiled(source, filename)]
+    while todo:
+        code = todo.pop()
+        todo.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+        if code.co_qualname != qualname:
+            continue
+        for ins in dis.get_instructions(code):
+            if ins.offset != offset:
+                continue
+            pos = ins.positions
+            if ins.opname != opname or pos is None or pos.lineno != line or pos.col_offset is None:
+                break
+            end = pos.end_col_offset if pos.end_lineno == line else None
+            return (pos.col_offset, end)
+    return None
+
+
+def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
+    cwd = cwd or _recording_cwd(change)
+    verb = _VERBS.get(change.kind, "changed")
+    out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} "
+           f"in {change.function}"]
+    what = f"{change.opname} (offset {change.offset}), thread {change.thread}, seq {change.seq}"
+    text = change.source_line
+    if text is None and change.recording is not None:
+        lines = change.recording.source_lines(change.file)
+        if lines and 0 < change.line <= len(lines):
+            text = lines[change.line - 1]
+    if text is not None and text.strip():
+        text = text.rstrip("\n")
+        indent = len(text) - len(text.lstrip())
+        prefix = f"{change.line:>5} | "
+        out.append(prefix + text[indent:])
+        cols = culprit_columns(change)
+        if cols is not None:
+            start, end = cols
+            end = len(text) if end is None else end
+            start = max(start - indent, 0)
+            width = max(end - indent - start, 1)
+        else:
+            start, width = 0, max(len(text) - indent, 1)
+        out.append(" " * (len(prefix) + start) + "^" * width + " " + what)
+    else:
+        out.append("    " + what)
+    if change.diff_lines:
+        out.extend("  " + line for line in change.diff_lines)
+    else:
+        out.append(f"  before: {_value(change.before) if change.before_exists else '(did not exist)'}")
+        out.append(f"  after:  {_value(change.after) if change.after_exists else '(does not exist)'}")
+    if stack and change.stack:
+        out.append(f"  stack: {_where(change.stack[0], cwd)}")
+        out.extend(f"         {_where(f, cwd)}" for f in change.stack[1:])
+    return "\n".join(out)
+
+
+def format_history(expr: str, changes: list, cwd: str | None = None) -> str:
+    if not changes:
+        return f"{expr}: no changes"
+    cwd = cwd or _recording_cwd(changes[0])
+    n = len(changes)
+    out = [f"{expr}: {n} change{'s' if n != 1 else ''}, oldest first"]
+    for i, ch in enumerate(changes, 1):
+        verb = "" if ch.kind == "modified" else f" ({ch.kind})"
+        out.append(f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
+                   f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}")
+        out.extend("       " + line for line in ch.diff_lines)
+    return "\n".join(out)
+
+
+def format_exception(exc, cwd: str | None = None) -> str:
+    again = " (re-raised)" if exc.reraised else ""
+    message = f"{exc.type}: {exc.message}" if exc.message else exc.type
+    return (f"seq {exc.seq:<6} {message}{again}\n"
+            f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
+            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}")
+
+
+def format_value(expr: str, seq: int, exists: bool, value) -> str:
+    if not exists:
+        return f"{expr} did not exist at seq {seq}"
+    return f"{expr} at seq {seq}:\n{_value(value, indent=2)}"
+
+
+def format_watches(watches: list) -> str:
+    if not watches:
+        return "no watches"
+    width = max(len(w.get("expr", "")) for w in watches)
+    out = []
+    for w in watches:
+        n = w.get("changes", 0)
+        state = "" if w.get("resolved_at_start", True) else "  (not resolvable at start)"
+        out.append(f"{w.get('expr', '?'):<{width}}  {n} change{'s' if n != 1 else ''}{state}")
+    return "\n".join(out)
+
+
+def format_info(info: dict, watches: list | None = None) -> str:
+    import shlex
+    import time
+    out = []
+    argv = info.get("argv") or []
+    out.append(f"program:   python {shlex.join(argv)}" if argv else "program:   ?")
+    if info.get("cwd"):
+        out.append(f"directory: {info['cwd']}")
+    if info.get("python_version"):
+        out.append(f"python:    {info['python_version']}")
+    if info.get("start_time"):
+        out.append(f"started:   {_time(info['start_time'], time)}  (pid {info.get('pid', '?')})")
+    ending = info.get("ending")
+    if ending is None:
+        out.append("ended:     never (the recording was cut off: the process died unflushed?)")
+    else:
+        how = ending.get("how", "?")
+        status = ending.get("exit_status", 0)
+        detail = {"exited": f"exited with status {status}",
+                  "exception": f"an unhandled exception, status {status}",
+                  "signal": f"killed by signal {ending.get('signal', '?')}",
+                  "stopped": "recording stopped"}.get(how, how)
+        if ending.get("message"):
+            detail += f": {ending['message']}"
+        when = f"{_time(ending['end_time'], time)}  " if ending.get("end_time") else ""
+        out.append(f"ended:     {when}{detail}")
+        if ending.get("recording_cut"):
+            out.append(f"           (the recording is cut short at seq {ending.get('cut_at_seq')}: "
+                       "size limit reached)")
+    out.append(f"changes:   {info.get('changes', 0)}")
+    out.append(f"exceptions: {info.get('exceptions', 0)}")
+    if watches is not None:
+        out.append("watches:")
+        out.extend("  " + line for line in format_watches(watches).splitlines())
+    out.append(f"format:    {info.get('format_version', '?')} "
+               f"(spyrec {info.get('spyrec_version', '?')})")
+    return "\n".join(out)
+
+
+def _time(t, time) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(t)))
+    except (TypeError, ValueError, OverflowError):
+        return str(t)
+
+
+def _value(value, indent=None) -> str:
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=repr)
+    if indent:
+        text = "\n".join(" " * indent + line for line in text.splitlines())
+    return text

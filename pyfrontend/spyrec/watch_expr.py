@@ -1,0 +1,104 @@
+"""Watch expressions: the text a user types after `--watch`.
+
+    sys.path                                  os.environ['HOME']
+    myapp.settings.CONFIG['db']['host']       myapp.registry.handlers[0]
+
+`parse()` turns the text into a `WatchExpr`: the normalized text (so that
+`os.environ["HOME"]` and `os.environ[ 'HOME' ]` name the same watch), the root
+module name, and the steps from that module to the value, in the shape
+`_core.Recorder` takes: ("attr", name) or ("item", literal key).
+
+The root is the first name only: `myapp.settings.CONFIG` is module `myapp`,
+then attribute `settings`, then `CONFIG`.  Importing a submodule binds it as an
+attribute of its package, so this resolves once `myapp.settings` is imported,
+and deciding it never needs to import anything at parse time.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+__all__ = ["WatchExpr", "WatchExprError", "parse", "normalize"]
+
+ALLOWED = (
+    "a watch is a module name, then .attributes and [subscripts] with literal keys "
+    "(str, int, bytes, bool, None or a tuple of them), e.g. os.environ['HOME']"
+)
+
+
+class WatchExprError(ValueError):
+    """The text is not a watch expression; str() is one line saying what is allowed."""
+
+
+@dataclass(frozen=True)
+class WatchExpr:
+    expr: str                       # normalized text
+    module: str                     # root module name
+    steps: tuple                    # (("attr", name) | ("item", key), ...)
+
+    def for_core(self) -> tuple:
+        """The (expr, module, steps) triple `_core.Recorder` takes."""
+        return (self.expr, self.module, [tuple(step) for step in self.steps])
+
+    def __str__(self) -> str:
+        return self.expr
+
+
+def _literal_key(node: ast.expr, text: str):
+    """The value of a subscript key, if it is one of the allowed literals."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None or isinstance(value, (str, bytes, bool, int)):
+            return value
+    elif (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+          and isinstance(node.operand, ast.Constant)
+          and type(node.operand.value) is int):
+        return -node.operand.value
+    elif isinstance(node, ast.Tuple):
+        return tuple(_literal_key(elt, text) for elt in node.elts)
+    raise WatchExprError(
+        f"{text!r}: the key {ast.unparse(node)} is not an allowed literal; {ALLOWED}")
+
+
+def _render_step(step: tuple) -> str:
+    kind, value = step
+    return f".{value}" if kind == "attr" else f"[{value!r}]"
+
+
+def parse(text: str) -> WatchExpr:
+    """Parse a watch expression; raise WatchExprError (one line) if it is not one."""
+    if not isinstance(text, str) or not text.strip():
+        raise WatchExprError(f"empty watch expression; {ALLOWED}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise WatchExprError(f"{text!r} is not a Python expression; {ALLOWED}") from None
+
+    steps: list[tuple] = []
+    node = tree.body
+    while True:
+        if isinstance(node, ast.Attribute):
+            steps.append(("attr", node.attr))
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Slice):
+                raise WatchExprError(f"{text!r}: slices cannot be watched; {ALLOWED}")
+            steps.append(("item", _literal_key(node.slice, text)))
+            node = node.value
+        elif isinstance(node, ast.Name):
+            module = node.id
+            break
+        else:
+            what = "a call" if isinstance(node, ast.Call) else ast.unparse(node)
+            raise WatchExprError(f"{text!r} is not a dotted path (it has {what}); {ALLOWED}")
+    steps.reverse()
+    if not steps or steps[0][0] != "attr":
+        raise WatchExprError(
+            f"{text!r} names no value inside module {module!r}; {ALLOWED}")
+    steps_t = tuple(steps)
+    return WatchExpr(module + "".join(_render_step(s) for s in steps_t), module, steps_t)
+
+
+def normalize(text: str) -> str:
+    """The normalized text of a watch expression (raises WatchExprError)."""
+    return parse(text).expr
