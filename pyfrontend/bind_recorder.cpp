@@ -1,0 +1,130 @@
+// pybind11 bindings for recording (the cold API). The hot path is not here:
+// the monitoring callbacks are plain C functions in recorder/callbacks.cpp.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "session.h"
+
+namespace py = pybind11;
+using spyrec::recorder::Session;
+using spyrec::recorder::SessionOptions;
+using spyrec::recorder::WatchSpec;
+using spyrec::recorder::WatchStep;
+
+namespace {
+
+// Raises spyrec._core.RecordingError with a one-line message.
+[[noreturn]] void raise_recording_error(py::module_& m, const std::string& message) {
+    py::object type = m.attr("RecordingError");
+    PyErr_SetString(type.ptr(), message.c_str());
+    throw py::error_already_set();
+}
+
+std::vector<std::string> default_hidden_prefixes() {
+    std::vector<std::string> prefixes;
+    for (const char* name : {"runpy", "spyrec"}) {
+        try {
+            py::object module = py::module_::import(name);
+            std::string file = py::str(module.attr("__file__"));
+            if (std::string(name) == "spyrec") {
+                auto slash = file.rfind('/');
+                prefixes.push_back(file.substr(0, slash + 1));
+            } else {
+                prefixes.push_back(file);
+            }
+        } catch (const py::error_already_set&) {
+        }
+    }
+    return prefixes;
+}
+
+class Recorder {
+public:
+    Recorder(py::module_ module, const std::string& out_dir, py::list watches, std::vector<std::string> argv,
+             uint64_t max_size, int trail, py::object on_change, py::object hidden)
+        : module_(std::move(module)), on_change_(std::move(on_change)) {
+        (void)trail;
+        std::vector<WatchSpec> specs;
+        for (py::handle item : watches) {
+            auto tuple = item.cast<py::tuple>();
+            WatchSpec spec;
+            spec.expr = tuple[0].cast<std::string>();
+            spec.root_module = tuple[1].cast<std::string>();
+            for (py::handle step : tuple[2].cast<py::list>()) {
+                auto pair = step.cast<py::tuple>();
+                std::string kind = pair[0].cast<std::string>();
+                spec.steps.push_back(WatchStep{kind == "attr", py::object(pair[1]).release().ptr()});
+            }
+            specs.push_back(std::move(spec));
+        }
+        SessionOptions options;
+        options.out_dir = out_dir;
+        options.argv = std::move(argv);
+        options.max_size = max_size;
+        options.hidden_prefixes = hidden.is_none() ? default_hidden_prefixes()
+                                                   : hidden.cast<std::vector<std::string>>();
+        options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
+        try {
+            session_ = std::make_unique<Session>(std::move(options), std::move(specs));
+        } catch (const std::exception& e) {
+            raise_recording_error(module_, e.what());
+        }
+    }
+
+    void start() {
+        try {
+            session_->start();
+        } catch (const py::error_already_set&) {
+            throw;
+        } catch (const std::exception& e) {
+            raise_recording_error(module_, e.what());
+        }
+    }
+
+    void stop(const std::string& how, int exit_status, int signal, const std::string& message) {
+        if (!session_) return;
+        py::gil_scoped_acquire gil;
+        session_->stop(how, exit_status, signal, message);
+    }
+
+    void flush() {
+        if (!session_) return;
+        py::gil_scoped_release release;   // the writer thread needs no GIL, but let others run
+        session_->flush();
+    }
+
+    void abandon_after_fork() {
+        if (session_) session_->abandon_after_fork();
+        // Never destroy the session in the child: its destructor would touch LMDB.
+        (void)session_.release();
+    }
+
+    int tool_id() const { return session_ ? session_->tool_id() : -1; }
+    uint64_t changes() const { return session_ ? session_->changes() : 0; }
+
+private:
+    py::module_ module_;
+    py::object on_change_;
+    std::unique_ptr<Session> session_;
+};
+
+}  // namespace
+
+void bind_recorder(py::module_& m) {
+    py::class_<Recorder>(m, "Recorder")
+        .def(py::init([m](const std::string& out_dir, py::list watches, std::vector<std::string> argv,
+                          uint64_t max_size, int trail, py::object on_change, py::object hidden) {
+                 return new Recorder(m, out_dir, watches, std::move(argv), max_size, trail, on_change, hidden);
+             }),
+             py::arg("out_dir"), py::arg("watches"), py::kw_only(), py::arg("argv"), py::arg("max_size") = 0,
+             py::arg("trail") = 16, py::arg("on_change") = py::none(), py::arg("hidden") = py::none())
+        .def("start", &Recorder::start)
+        .def("stop", &Recorder::stop, py::arg("how") = "exited", py::arg("exit_status") = 0, py::arg("signal") = 0,
+             py::arg("message") = "")
+        .def("flush", &Recorder::flush)
+        .def("abandon_after_fork", &Recorder::abandon_after_fork)
+        .def_property_readonly("tool_id", &Recorder::tool_id)
+        .def_property_readonly("changes", &Recorder::changes);
+}

@@ -1,0 +1,111 @@
+// HOT PATH. Every function here runs on every enabled sys.monitoring event.
+// Never, in this file: allocate, create a Python object, call into Python,
+// touch LMDB, take a lock, or leave a Python exception set. Anything rare
+// (a change, an exception, a new thread) is handed to Session's cold half.
+//
+// CPython behaviours relied on (3.12 and 3.13):
+// - INSTRUCTION fires *before* the instruction runs. So a change seen at an
+//   event was made by the thread's previous enabled instruction, or by C code
+//   it called: the shadow stack's top still names that instruction.
+// - Returning sys.monitoring.DISABLE from INSTRUCTION disables that one code
+//   location for good (until sys.monitoring.restart_events). We return it
+//   only for instructions that cannot mutate (OpcodeClass::kPure), decided
+//   from the opcode, never from whether anything changed this time.
+// - PY_START / PY_RESUME / PY_THROW fire in the new frame before its first
+//   instruction; PY_RETURN / PY_YIELD / PY_UNWIND fire in the leaving frame.
+//   Between a frame leaving and the next event, only C code runs, on behalf
+//   of the caller's current instruction (sorted(key=), list.extend(gen)).
+// - While a callback runs, CPython delivers no events (tstate->tracing), so
+//   the cold half may call Python freely.
+#include "callbacks.h"
+
+#include "session.h"
+
+namespace spyrec::recorder {
+namespace {
+
+inline int offset_of(PyObject* offset) {
+    // Offsets are small non-negative ints; no object is created reading one.
+    return static_cast<int>(PyLong_AsLong(offset));
+}
+
+PyObject* none() { return Py_NewRef(Py_None); }
+
+PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2) return none();
+    PyObject* code = args[0];
+    int offset = offset_of(args[1]);
+    if (s->code_info(code)->class_at(offset) == OpcodeClass::kPure) return Py_NewRef(s->disable());
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->check_watches(t);
+    s->note_instruction(t, code, offset);
+    return none();
+}
+
+PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    // Whatever changed since the caller's last event was done by the caller's
+    // instruction (the CALL, SEND or FOR_ITER that got here), still on top.
+    s->check_watches(t);
+    if (!fresh) s->push_frame(t, args[0]);   // a fresh state was built with this frame on top
+    return none();
+}
+
+PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->check_watches(t);
+    s->pop_frame(t, args[0]);
+    return none();
+}
+
+PyObject* on_raise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 3) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->record_exception(t, args[0], offset_of(args[1]), args[2], false);
+    return none();
+}
+
+PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 3) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->record_exception(t, args[0], offset_of(args[1]), args[2], true);
+    return none();
+}
+
+PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
+PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
+PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
+PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
+PyMethodDef kReraise{"spyrec_reraise", reinterpret_cast<PyCFunction>(on_reraise), METH_FASTCALL, nullptr};
+
+}  // namespace
+
+const std::vector<MonitoringCallback>& monitoring_callbacks() {
+    static const std::vector<MonitoringCallback> callbacks = [] {
+        PyObject* instruction = PyCFunction_New(&kInstruction, nullptr);
+        PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
+        PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
+        PyObject* raise = PyCFunction_New(&kRaise, nullptr);
+        PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
+        return std::vector<MonitoringCallback>{
+            {"INSTRUCTION", instruction}, {"PY_START", enter},  {"PY_RESUME", enter},
+            {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave},
+            {"PY_UNWIND", leave},         {"RAISE", raise},     {"RERAISE", reraise},
+        };
+    }();
+    return callbacks;
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,60 @@
+#include "code_info.h"
+
+namespace spyrec::recorder {
+namespace {
+void free_code_info(void* info) { delete static_cast<CodeInfo*>(info); }
+}  // namespace
+
+bool CodeInfoTable::init(const OpcodeTable* opcodes) {
+    opcodes_ = opcodes;
+    // One index per process: the index and the free function stay valid for
+    // the interpreter's life, across recordings.
+    static Py_ssize_t shared_index = -1;
+    if (shared_index < 0) shared_index = PyUnstable_Eval_RequestCodeExtraIndex(free_code_info);
+    index_ = shared_index;
+    return index_ >= 0;
+}
+
+CodeInfo* CodeInfoTable::build(PyObject* code) {
+    auto info = std::make_unique<CodeInfo>();
+    // co_code as dis sees it: base opcodes, no specialization or instrumentation.
+    PyObject* bytes = PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code));
+    if (bytes) {
+        const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
+        Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+        info->opcodes.resize(size / 2);
+        info->classes.resize(size / 2);
+        for (Py_ssize_t i = 0; i + 1 < size; i += 2) {
+            info->opcodes[i / 2] = data[i];
+            info->classes[i / 2] = opcodes_ ? opcodes_->classify(data[i], data[i + 1])
+                                            : OpcodeClass::kMayMutate;
+        }
+        Py_DECREF(bytes);
+    } else {
+        PyErr_Clear();
+    }
+    PyObject* filename = reinterpret_cast<PyCodeObject*>(code)->co_filename;
+    if (filename && PyUnicode_Check(filename)) {
+        const char* text = PyUnicode_AsUTF8(filename);
+        if (text) {
+            std::string_view fn(text);
+            for (const auto& prefix : hidden_prefixes_) {
+                if (fn.substr(0, prefix.size()) == prefix) info->hidden = true;
+            }
+        } else {
+            PyErr_Clear();
+        }
+    }
+    CodeInfo* raw = info.get();
+    if (index_ >= 0 && PyUnstable_Code_SetExtra(code, index_, raw) == 0) {
+        info.release();
+        return raw;
+    }
+    PyErr_Clear();
+    // Could not attach: keep it alive forever rather than leak per event.
+    static std::vector<std::unique_ptr<CodeInfo>> orphans;
+    orphans.push_back(std::move(info));
+    return raw;
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,56 @@
+// What the recorder knows about one code object, attached to the code object
+// itself through its co_extra slot (PyUnstable_Code_SetExtra). Attaching it
+// there makes the hot-path lookup an index, and CPython frees it when the
+// code object dies, so a reused address can never see stale information.
+#pragma once
+#include <Python.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "python_version.h"
+
+namespace spyrec::recorder {
+
+struct CodeInfo {
+    std::vector<uint8_t> opcodes;        // base opcode of the instruction at offset 2*i
+    std::vector<OpcodeClass> classes;    // its class, oparg taken into account
+    uint64_t recorded_id = 0;            // id in the recording's code db; 0 = not written yet
+    uint64_t recorded_generation = 0;    // which recording that id belongs to
+    bool hidden = false;                 // spyrec's own machinery (runpy, the spyrec package)
+
+    uint8_t opcode_at(int offset) const {
+        size_t i = static_cast<size_t>(offset) / 2;
+        return i < opcodes.size() ? opcodes[i] : 0;
+    }
+    OpcodeClass class_at(int offset) const {
+        size_t i = static_cast<size_t>(offset) / 2;
+        return i < classes.size() ? classes[i] : OpcodeClass::kMayMutate;
+    }
+};
+
+class CodeInfoTable {
+public:
+    // Cold: once per interpreter.
+    bool init(const OpcodeTable* opcodes);
+    void set_hidden_prefixes(std::vector<std::string> prefixes) { hidden_prefixes_ = std::move(prefixes); }
+
+    // Hot: an index into co_extra; builds the info the first time a code
+    // object is seen (once per code object, not per event).
+    CodeInfo* get(PyObject* code) {
+        void* extra = nullptr;
+        if (index_ >= 0 && PyUnstable_Code_GetExtra(code, index_, &extra) == 0 && extra) {
+            return static_cast<CodeInfo*>(extra);
+        }
+        return build(code);
+    }
+
+private:
+    CodeInfo* build(PyObject* code);
+    Py_ssize_t index_ = -1;
+    const OpcodeTable* opcodes_ = nullptr;
+    std::vector<std::string> hidden_prefixes_;
+};
+
+}  // namespace spyrec::recorder

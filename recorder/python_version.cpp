@@ -1,0 +1,90 @@
+#include "python_version.h"
+
+#include <string_view>
+#include <unordered_set>
+
+namespace spyrec::recorder {
+namespace {
+
+// Opcodes that cannot change a watched value. Names cover 3.12 and 3.13;
+// a name missing from one version is simply not found. Anything not listed
+// (including opcodes a future version adds) is kMayMutate: when unsure, keep
+// the event. Why some reads are here and BINARY_SUBSCR is not:
+// BINARY_SUBSCR on a defaultdict inserts a key from C (__missing__), and
+// FOR_ITER over iter(list.pop, None) mutates from C, so both stay enabled.
+const std::unordered_set<std::string_view>& pure_opcode_names() {
+    static const std::unordered_set<std::string_view> names = {
+        "NOP", "RESUME", "CACHE", "EXTENDED_ARG", "RESERVED", "INTERPRETER_EXIT",
+        "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_LOAD_FAST",
+        "LOAD_CONST", "RETURN_CONST", "RETURN_VALUE", "RETURN_GENERATOR",
+        "STORE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "DELETE_FAST",
+        "POP_TOP", "PUSH_NULL", "COPY", "SWAP", "END_FOR", "END_SEND",
+        "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP",
+        "JUMP_NO_INTERRUPT", "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", "POP_JUMP_IF_NONE",
+        "POP_JUMP_IF_NOT_NONE",
+        "LOAD_DEREF", "LOAD_CLOSURE", "MAKE_CELL", "COPY_FREE_VARS",
+        "LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR", "LOAD_SUPER_ATTR", "LOAD_METHOD",
+        "LOAD_LOCALS", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_FROM_DICT_OR_DEREF",
+        "LOAD_ASSERTION_ERROR", "LOAD_BUILD_CLASS",
+        "KW_NAMES", "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "CHECK_EG_MATCH",
+        "BUILD_TUPLE", "BUILD_LIST", "BUILD_SET", "BUILD_MAP", "BUILD_CONST_KEY_MAP",
+        "BUILD_STRING", "BUILD_SLICE", "LIST_APPEND", "SET_ADD", "MAP_ADD",
+        "COMPARE_OP", "IS_OP", "CONTAINS_OP", "UNARY_NOT", "UNARY_NEGATIVE",
+        "UNARY_INVERT", "TO_BOOL", "GET_LEN", "GET_ITER", "BINARY_SLICE",
+        "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
+        "MAKE_FUNCTION", "SET_FUNCTION_ATTRIBUTE", "MATCH_CLASS", "MATCH_MAPPING",
+        "MATCH_SEQUENCE", "MATCH_KEYS", "EXIT_INIT_CHECK", "ENTER_EXECUTOR",
+    };
+    return names;
+}
+
+}  // namespace
+
+bool load_opcode_table(OpcodeTable& table) {
+    PyObject* dis = PyImport_ImportModule("dis");
+    if (!dis) return false;
+    PyObject* opname = PyObject_GetAttrString(dis, "opname");
+    PyObject* nb_ops = opname ? PyObject_GetAttrString(dis, "_nb_ops") : nullptr;
+    PyObject* opmap = nb_ops ? PyObject_GetAttrString(dis, "opmap") : nullptr;
+    Py_DECREF(dis);
+    if (!opmap) {
+        Py_XDECREF(opname);
+        Py_XDECREF(nb_ops);
+        return false;
+    }
+    table.names.assign(256, "");
+    table.by_opcode.fill(OpcodeClass::kMayMutate);
+    const auto& pure = pure_opcode_names();
+    Py_ssize_t n = PySequence_Size(opname);
+    for (Py_ssize_t i = 0; i < n && i < 256; ++i) {
+        PyObject* name = PySequence_GetItem(opname, i);
+        const char* text = name ? PyUnicode_AsUTF8(name) : nullptr;
+        if (text) {
+            table.names[i] = text;
+            if (pure.count(text)) table.by_opcode[i] = OpcodeClass::kPure;
+        }
+        Py_XDECREF(name);
+    }
+    PyObject* binary_op = PyDict_GetItemString(opmap, "BINARY_OP");
+    table.binary_op = binary_op ? static_cast<uint8_t>(PyLong_AsLong(binary_op)) : 0;
+    // dis._nb_ops lists (name, symbol) by oparg; in-place symbols end in '='.
+    Py_ssize_t nops = PySequence_Size(nb_ops);
+    for (Py_ssize_t i = 0; i < nops && i < 256; ++i) {
+        PyObject* pair = PySequence_GetItem(nb_ops, i);
+        PyObject* symbol = pair ? PySequence_GetItem(pair, 1) : nullptr;
+        const char* text = symbol ? PyUnicode_AsUTF8(symbol) : nullptr;
+        if (text) {
+            std::string_view sv(text);
+            table.inplace_binary_oparg[i] = sv.size() >= 2 && sv.back() == '=';
+        }
+        Py_XDECREF(symbol);
+        Py_XDECREF(pair);
+    }
+    Py_DECREF(opname);
+    Py_DECREF(nb_ops);
+    Py_DECREF(opmap);
+    PyErr_Clear();
+    return true;
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,522 @@
+// The cold half of a recording session: everything that runs once per
+// change, exception, thread or code object, never once per event.
+#include "session.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "callbacks.h"
+#include "format.h"
+#include "keys.h"
+#include "spyrec.capnp.h"
+
+namespace spyrec::recorder {
+
+Session* Session::active_ = nullptr;
+thread_local uint64_t Session::tls_generation_ = 0;
+thread_local ThreadState* Session::tls_state_ = nullptr;
+
+namespace {
+
+uint64_t next_generation() {
+    static uint64_t generation = 0;
+    return ++generation;
+}
+
+std::string message_bytes(capnp::MessageBuilder& message) {
+    auto words = capnp::messageToFlatArray(message);
+    auto bytes = words.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+template <size_t N>
+std::string key_bytes(const std::array<uint8_t, N>& key) {
+    return std::string(reinterpret_cast<const char*>(key.data()), N);
+}
+
+std::string utf8_of(PyObject* str) {
+    if (!str || !PyUnicode_Check(str)) return "";
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(str, &n);
+    if (!s) {
+        PyErr_Clear();
+        return "";
+    }
+    return std::string(s, n);
+}
+
+// A snapshot kept in canonical form (one segment, no segment table) read
+// back as a Value. The recorder made these words itself; they are trusted.
+schema::Value::Reader canonical_value(const kj::Array<capnp::word>& words) {
+    return capnp::readMessageUnchecked<schema::Value>(words.begin());
+}
+
+double now_seconds() {
+    using namespace std::chrono;
+    return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+// Runs a cold-path Python call without disturbing an exception in flight in
+// the monitored program.
+struct SavedError {
+    PyObject *type, *value, *tb;
+    SavedError() { PyErr_Fetch(&type, &value, &tb); }
+    ~SavedError() {
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+    }
+};
+
+}  // namespace
+
+Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
+    : options_(std::move(options)),
+      writer_(options_.out_dir, options_.max_size),
+      generation_(next_generation()) {
+    if (!load_opcode_table(opcodes_)) throw std::runtime_error("cannot read the opcode table from dis");
+    if (!codes_.init(&opcodes_)) throw std::runtime_error("cannot reserve a code-object extra slot");
+    codes_.set_hidden_prefixes(options_.hidden_prefixes);
+    uint32_t id = 1;
+    for (auto& spec : watches) {
+        watches_.push_back(std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps)));
+    }
+    Py_XINCREF(options_.on_change);
+}
+
+Session::~Session() {
+    if (active_ == this) active_ = nullptr;
+    Py_XDECREF(options_.on_change);
+    Py_XDECREF(disable_);
+    Py_XDECREF(linecache_);
+}
+
+void Session::start() {
+    if (active_) throw std::runtime_error("spyrec is already recording in this process");
+    start_time_ = now_seconds();
+    writer_.start();
+    write_meta();
+    for (auto& w : watches_) {
+        w->reevaluate(options_.limits);
+        write_watch(*w);
+    }
+    linecache_ = PyImport_ImportModule("linecache");
+    if (!linecache_) PyErr_Clear();
+    active_ = this;
+    try {
+        register_callbacks();
+    } catch (...) {
+        active_ = nullptr;
+        throw;
+    }
+    // The thread that starts recording is already deep in frames that will
+    // never raise PY_START: build its shadow stack from the real frames now.
+    bool fresh = false;
+    last_thread_ = thread_state(&fresh);
+}
+
+void Session::stop(const std::string& how, int exit_status, int signal, const std::string& reason) {
+    if (stopped_) return;
+    stopped_ = true;
+    if (active_ == this) {
+        // Changes made since the last event (by C code at exit) still count.
+        bool fresh = false;
+        ThreadState* t = thread_state(&fresh);
+        check_watches(t);
+        unregister_callbacks();
+        active_ = nullptr;
+    }
+    capnp::MallocMessageBuilder message;
+    auto ending = message.initRoot<schema::Ending>();
+    if (how == "exception") ending.setHow(schema::Ending::How::EXCEPTION);
+    else if (how == "signal") ending.setHow(schema::Ending::How::SIGNAL);
+    else if (how == "stopped") ending.setHow(schema::Ending::How::STOPPED);
+    else ending.setHow(schema::Ending::How::EXITED);
+    ending.setExitStatus(exit_status);
+    ending.setSignal(signal);
+    ending.setEndTime(now_seconds());
+    std::string text = reason;
+    if (writer_.cut() && !writer_.cut_reason().empty()) {
+        ending.setRecordingCut(true);
+        ending.setCutAtSeq(seq_);
+        if (text.empty()) text = writer_.cut_reason();
+    }
+    ending.setMessage(text);
+    ending.setChanges(changes_);
+    ending.setExceptions(exceptions_);
+    writer_.enqueue(Record{Table::kMeta, std::string(schema::kEndingKey), message_bytes(message)});
+    writer_.close();
+}
+
+void Session::abandon_after_fork() {
+    stopped_ = true;
+    if (active_ == this) active_ = nullptr;
+    writer_.abandon_after_fork();
+}
+
+ThreadState* Session::new_thread_state() {
+    auto state = std::make_unique<ThreadState>();
+    state->thread_id = PyThread_get_thread_ident();
+    state->generation = generation_;
+    state->stack.reserve(128);
+    resync(state.get());
+    tls_state_ = state.get();
+    tls_generation_ = generation_;
+    threads_.push_back(std::move(state));
+    return tls_state_;
+}
+
+void Session::resync(ThreadState* t) {
+    // Rebuild the shadow stack from CPython's frames. Cold: only for a new
+    // thread, or when events were missed (a generator closed from C code, a
+    // frame switched by a greenlet).
+    t->stack.clear();
+    std::vector<ShadowFrame> reversed;
+    PyFrameObject* frame = PyEval_GetFrame();   // borrowed
+    Py_XINCREF(frame);
+    while (frame) {
+        PyCodeObject* code = PyFrame_GetCode(frame);   // new reference; the frame keeps one too
+        reversed.push_back(ShadowFrame{reinterpret_cast<PyObject*>(code), PyFrame_GetLasti(frame)});
+        Py_DECREF(code);
+        PyFrameObject* back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    t->stack.assign(reversed.rbegin(), reversed.rend());
+    t->synced = true;
+}
+
+void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
+    SavedError saved;
+    if (w.reevaluate(options_.limits)) record_change(w, culprit);
+}
+
+uint64_t Session::ensure_code(PyObject* code) {
+    CodeInfo* info = codes_.get(code);
+    if (info->recorded_generation == generation_ && info->recorded_id) return info->recorded_id;
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    uint64_t id = next_code_id_++;
+    info->recorded_id = id;
+    info->recorded_generation = generation_;
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::Code>();
+    out.setFilename(utf8_of(co->co_filename));
+    out.setQualname(utf8_of(co->co_qualname));
+    out.setFirstLine(co->co_firstlineno);
+    PyObject* bytes = PyCode_GetCode(co);
+    if (bytes) {
+        out.setBytecode(kj::arrayPtr(reinterpret_cast<const kj::byte*>(PyBytes_AS_STRING(bytes)),
+                                     static_cast<size_t>(PyBytes_GET_SIZE(bytes))));
+        size_t n = static_cast<size_t>(PyBytes_GET_SIZE(bytes)) / 2;
+        auto lines = out.initLines(n);
+        for (size_t i = 0; i < n; ++i) lines.set(i, PyCode_Addr2Line(co, static_cast<int>(2 * i)));
+        Py_DECREF(bytes);
+    }
+    PyErr_Clear();
+    writer_.enqueue(Record{Table::kCode, key_bytes(schema::code_key(id)), message_bytes(message)});
+    store_source(co->co_filename);
+    return id;
+}
+
+void Session::store_source(PyObject* filename) {
+    std::string name = utf8_of(filename);
+    if (name.empty() || !stored_sources_.insert(name).second || !linecache_) return;
+    // linecache knows files, zip imports and IPython cells alike.
+    PyObject* lines = PyObject_CallMethod(linecache_, "getlines", "O", filename);
+    if (!lines || !PyList_Check(lines)) {
+        Py_XDECREF(lines);
+        PyErr_Clear();
+        return;
+    }
+    std::string text;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); ++i) text += utf8_of(PyList_GET_ITEM(lines, i));
+    Py_DECREF(lines);
+    if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
+}
+
+std::string Session::thread_name(unsigned long ident) {
+    std::string name;
+    PyObject* threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");   // borrowed
+    if (threading) {
+        PyObject* active = PyObject_GetAttrString(threading, "_active");
+        PyObject* key = PyLong_FromUnsignedLong(ident);
+        PyObject* thread = (active && key && PyDict_Check(active)) ? PyDict_GetItemWithError(active, key) : nullptr;
+        if (thread) {
+            // Thread._name, not the .name property: no user code runs.
+            PyObject* dict = PyObject_GenericGetDict(thread, nullptr);
+            if (dict) {
+                name = utf8_of(PyDict_GetItemString(dict, "_name"));
+                Py_DECREF(dict);
+            }
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(active);
+    }
+    PyErr_Clear();
+    if (name.empty()) name = threading ? "Thread-" + std::to_string(ident) : "MainThread";
+    return name;
+}
+
+void Session::record_change(Watch& w, ThreadState& culprit) {
+    uint64_t seq = ++seq_;
+    ++changes_;
+    // The culprit's stack, innermost first. spyrec's own frames (runpy, the
+    // spyrec package) are left out, except the culprit itself.
+    std::vector<ShadowFrame> frames;
+    for (size_t i = culprit.stack.size(); i-- > 0;) {
+        const ShadowFrame& f = culprit.stack[i];
+        if (!frames.empty() && codes_.get(f.code)->hidden) continue;
+        frames.push_back(f);
+    }
+    std::string thread = thread_name(culprit.thread_id);
+
+    capnp::MallocMessageBuilder message;
+    auto change = message.initRoot<schema::Change>();
+    change.setSeq(seq);
+    change.setWatchId(w.id());
+    change.setThreadId(culprit.thread_id);
+    change.setThreadName(thread);
+    if (w.exists() && !w.existed_before()) change.setKind(schema::Change::Kind::APPEARED);
+    else if (!w.exists() && w.existed_before()) change.setKind(schema::Change::Kind::VANISHED);
+    else change.setKind(schema::Change::Kind::MODIFIED);
+    auto stack = change.initStack(frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
+        int offset = frames[i].offset < 0 ? 0 : frames[i].offset;
+        stack[i].setCodeId(ensure_code(frames[i].code));
+        stack[i].setOffset(static_cast<uint32_t>(offset));
+        stack[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, offset));
+    }
+    if (!frames.empty()) {
+        int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
+        change.setOpcode(codes_.get(frames[0].code)->opcode_at(offset));
+    }
+    if (w.existed_before()) change.setBefore(canonical_value(w.previous()));
+    if (w.exists()) change.setAfter(canonical_value(w.current()));
+    std::string value = message_bytes(message);
+    if (!writer_.enqueue(Record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)})) {
+        recording_cut_ = writer_.cut();
+    }
+    if (!frames.empty()) {
+        uint64_t code_id = ensure_code(frames[0].code);
+        uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
+        writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
+    }
+    if (options_.on_change) call_on_change(w, culprit, seq, frames, thread);
+}
+
+void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const std::vector<ShadowFrame>& frames,
+                             const std::string& thread) {
+    PyObject* info = PyDict_New();
+    if (!info) {
+        PyErr_Clear();
+        return;
+    }
+    auto set = [&](const char* key, PyObject* value) {
+        if (value) PyDict_SetItemString(info, key, value);
+        Py_XDECREF(value);
+    };
+    set("expr", PyUnicode_FromString(w.expr().c_str()));
+    set("seq", PyLong_FromUnsignedLongLong(seq));
+    set("thread", PyUnicode_FromString(thread.c_str()));
+    set("kind", PyUnicode_FromString(w.exists() && !w.existed_before()   ? "appeared"
+                                     : !w.exists() && w.existed_before() ? "vanished"
+                                                                         : "modified"));
+    PyObject* stack = PyList_New(0);
+    for (const auto& f : frames) {
+        auto* co = reinterpret_cast<PyCodeObject*>(f.code);
+        int offset = f.offset < 0 ? 0 : f.offset;
+        PyObject* frame = Py_BuildValue("{s:O,s:i,s:O,s:i,s:s}", "file", co->co_filename, "line",
+                                        PyCode_Addr2Line(co, offset), "function", co->co_qualname, "offset", offset,
+                                        "opname", opcodes_.names[codes_.get(f.code)->opcode_at(offset)].c_str());
+        if (frame) PyList_Append(stack, frame);
+        Py_XDECREF(frame);
+    }
+    if (PyList_GET_SIZE(stack) > 0) {
+        PyObject* top = PyList_GET_ITEM(stack, 0);
+        PyDict_Update(info, top);
+    }
+    set("stack", stack);
+    // A framed single-Value message, as the replayer's value renderer reads.
+    auto words_to_bytes = [](const kj::Array<capnp::word>& words) {
+        capnp::MallocMessageBuilder framed;
+        framed.setRoot(canonical_value(words));
+        std::string b = message_bytes(framed);
+        return PyBytes_FromStringAndSize(b.data(), b.size());
+    };
+    set("before_bytes", w.existed_before() ? words_to_bytes(w.previous()) : Py_NewRef(Py_None));
+    set("after_bytes", w.exists() ? words_to_bytes(w.current()) : Py_NewRef(Py_None));
+    // The culprit's live frame, for --break: the innermost frame running its code.
+    PyObject* found = Py_None;
+    if (culprit.thread_id == PyThread_get_thread_ident() && !frames.empty()) {
+        PyFrameObject* frame = PyEval_GetFrame();
+        Py_XINCREF(frame);
+        while (frame) {
+            PyCodeObject* code = PyFrame_GetCode(frame);
+            bool match = reinterpret_cast<PyObject*>(code) == frames[0].code;
+            Py_DECREF(code);
+            if (match) break;
+            PyFrameObject* back = PyFrame_GetBack(frame);
+            Py_DECREF(frame);
+            frame = back;
+        }
+        if (frame) {
+            PyDict_SetItemString(info, "frame", reinterpret_cast<PyObject*>(frame));
+            Py_DECREF(frame);
+            found = nullptr;
+        }
+    }
+    if (found) PyDict_SetItemString(info, "frame", Py_None);
+    PyObject* result = PyObject_CallOneArg(options_.on_change, info);
+    if (!result) {
+        // A failing hook must not break the program: report once on stderr.
+        PyErr_WriteUnraisable(options_.on_change);
+    }
+    Py_XDECREF(result);
+    Py_DECREF(info);
+}
+
+void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised) {
+    SavedError saved;
+    note_instruction(t, code, offset);
+    uint64_t seq = ++seq_;
+    ++exceptions_;
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::RaisedException>();
+    out.setSeq(seq);
+    out.setThreadId(t->thread_id);
+    out.setThreadName(thread_name(t->thread_id));
+    out.setReraised(reraised);
+    out.setTypeName(type_name(Py_TYPE(exc)));
+    // The message: str() only for builtin exception types (no user code);
+    // for user-defined ones, their first argument when it is a str.
+    std::string text;
+    if (!(Py_TYPE(exc)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        PyObject* s = PyObject_Str(exc);
+        text = utf8_of(s);
+        Py_XDECREF(s);
+    } else if (PyExceptionInstance_Check(exc)) {
+        PyObject* args = PyException_GetArgs(exc);
+        if (args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0 && PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
+            text = utf8_of(PyTuple_GET_ITEM(args, 0));
+        }
+        Py_XDECREF(args);
+    }
+    PyErr_Clear();
+    if (text.size() > 2000) text.resize(2000);
+    out.setMessage(text);
+    std::vector<ShadowFrame> frames;
+    for (size_t i = t->stack.size(); i-- > 0;) {
+        if (!frames.empty() && codes_.get(t->stack[i].code)->hidden) continue;
+        frames.push_back(t->stack[i]);
+    }
+    auto stack = out.initStack(frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
+        int off = frames[i].offset < 0 ? 0 : frames[i].offset;
+        stack[i].setCodeId(ensure_code(frames[i].code));
+        stack[i].setOffset(static_cast<uint32_t>(off));
+        stack[i].setLine(PyCode_Addr2Line(co, off));
+    }
+    out.setOpcode(codes_.get(code)->opcode_at(offset));
+    writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+}
+
+void Session::write_meta() {
+    auto version = schema::format_value(schema::kFormatVersion);
+    writer_.enqueue(Record{Table::kMeta, std::string(schema::kFormatKey),
+                           std::string(reinterpret_cast<const char*>(version.data()), version.size())});
+    capnp::MallocMessageBuilder message;
+    auto meta = message.initRoot<schema::Meta>();
+    meta.setFormatVersion(schema::kFormatVersion);
+    meta.setPythonVersion(Py_GetVersion());
+    auto argv = meta.initArgv(options_.argv.size());
+    for (size_t i = 0; i < options_.argv.size(); ++i) argv.set(i, options_.argv[i]);
+    char cwd[4096];
+    meta.setCwd(getcwd(cwd, sizeof cwd) ? cwd : "");
+    meta.setStartTime(start_time_);
+    auto names = meta.initOpnames(opcodes_.names.size());
+    for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
+    meta.setSpyrecVersion("0.1.0");
+    meta.setPid(getpid());
+    writer_.enqueue(Record{Table::kMeta, std::string(schema::kMetaKey), message_bytes(message)});
+}
+
+void Session::write_watch(Watch& w) {
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::Watch>();
+    out.setId(w.id());
+    out.setExpr(w.expr());
+    out.setResolvedAtStart(w.exists());
+    out.setStartSeq(seq_);
+    if (w.exists()) out.setInitial(canonical_value(w.current()));
+    writer_.enqueue(Record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)});
+}
+
+void Session::register_callbacks() {
+    PyObject* monitoring = PySys_GetObject("monitoring");   // borrowed
+    if (!monitoring) throw std::runtime_error("this Python has no sys.monitoring (spyrec needs 3.12 or newer)");
+    // Tool ids 0 and 1 are the debugger's and coverage's by convention.
+    for (int id = 2; id <= 5 && tool_id_ < 0; ++id) {
+        PyObject* holder = PyObject_CallMethod(monitoring, "get_tool", "i", id);
+        if (holder == Py_None) {
+            PyObject* ok = PyObject_CallMethod(monitoring, "use_tool_id", "is", id, "spyrec");
+            if (ok) tool_id_ = id;
+            Py_XDECREF(ok);
+        }
+        Py_XDECREF(holder);
+        PyErr_Clear();
+    }
+    if (tool_id_ < 0) {
+        throw std::runtime_error("no free sys.monitoring tool id (2-5 are all taken by other tools)");
+    }
+    disable_ = PyObject_GetAttrString(monitoring, "DISABLE");
+    PyObject* events = PyObject_GetAttrString(monitoring, "events");
+    if (!disable_ || !events) {
+        Py_XDECREF(events);
+        throw std::runtime_error("sys.monitoring is missing DISABLE or events");
+    }
+    long mask = 0;
+    for (const auto& cb : monitoring_callbacks()) {
+        PyObject* bit = PyObject_GetAttrString(events, cb.event_name);
+        long value = bit ? PyLong_AsLong(bit) : 0;
+        Py_XDECREF(bit);
+        PyObject* r = PyObject_CallMethod(monitoring, "register_callback", "ilO", tool_id_, value, cb.function);
+        if (!r) {
+            Py_DECREF(events);
+            throw std::runtime_error(std::string("cannot register the ") + cb.event_name + " callback");
+        }
+        Py_DECREF(r);
+        mask |= value;
+    }
+    Py_DECREF(events);
+    PyObject* r = PyObject_CallMethod(monitoring, "set_events", "il", tool_id_, mask);
+    if (!r) throw std::runtime_error("cannot enable sys.monitoring events");
+    Py_DECREF(r);
+}
+
+void Session::unregister_callbacks() {
+    SavedError saved;
+    PyObject* monitoring = PySys_GetObject("monitoring");
+    if (!monitoring || tool_id_ < 0) return;
+    PyObject* r = PyObject_CallMethod(monitoring, "set_events", "ii", tool_id_, 0);
+    Py_XDECREF(r);
+    PyObject* events = PyObject_GetAttrString(monitoring, "events");
+    for (const auto& cb : monitoring_callbacks()) {
+        PyObject* bit = events ? PyObject_GetAttrString(events, cb.event_name) : nullptr;
+        if (bit) {
+            r = PyObject_CallMethod(monitoring, "register_callback", "iOO", tool_id_, bit, Py_None);
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(bit);
+    }
+    Py_XDECREF(events);
+    r = PyObject_CallMethod(monitoring, "free_tool_id", "i", tool_id_);
+    Py_XDECREF(r);
+    tool_id_ = -1;
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,155 @@
+// A recording session: the watches, the per-thread shadow stacks, the writer.
+// One session is active per process at a time (sys.monitoring is per
+// interpreter); `Session::active()` is what the callbacks consult.
+//
+// The hot half (check_watches, thread_state) is inline here because every
+// enabled monitoring event runs it. What it must never do: allocate, create
+// Python objects, call Python, touch LMDB, or take a lock. Everything else
+// (a change, an exception, a new thread, a desynchronised stack) goes to the
+// cold half in session.cpp.
+#pragma once
+#include <Python.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "code_info.h"
+#include "python_version.h"
+#include "snapshot.h"
+#include "thread_state.h"
+#include "watch.h"
+#include "writer.h"
+
+namespace spyrec::recorder {
+
+struct WatchSpec {
+    std::string expr;
+    std::string root_module;
+    std::vector<WatchStep> steps;   // keys are owned; ownership moves to the Watch
+};
+
+struct SessionOptions {
+    std::string out_dir;
+    std::vector<std::string> argv;
+    uint64_t max_size = 0;
+    std::vector<std::string> hidden_prefixes;   // code whose frames are left out of stacks
+    PyObject* on_change = nullptr;              // borrowed by the caller until stop()
+    SnapshotLimits limits;
+};
+
+class Session {
+public:
+    explicit Session(SessionOptions options, std::vector<WatchSpec> watches);
+    ~Session();
+
+    static Session* active() { return active_; }
+
+    void start();   // cold: writes meta and initial values, registers the callbacks
+    void stop(const std::string& how, int exit_status, int signal, const std::string& message);
+    void flush() { writer_.flush(); }
+    void abandon_after_fork();
+    int tool_id() const { return tool_id_; }
+    uint64_t changes() const { return changes_; }
+
+    // ---- hot path ----------------------------------------------------------
+    CodeInfo* code_info(PyObject* code) { return codes_.get(code); }
+    PyObject* disable() const { return disable_; }
+
+    // The calling thread's state, created (cold) on its first event.
+    ThreadState* thread_state(bool* fresh) {
+        if (tls_generation_ == generation_ && tls_state_) {
+            *fresh = false;
+            return tls_state_;
+        }
+        *fresh = true;
+        return new_thread_state();
+    }
+
+    // Called before the event's own bookkeeping: anything that changed since
+    // the previous check was done by the current culprit (see culprit_thread).
+    void check_watches(ThreadState* current) {
+        ThreadState* culprit = current;
+        if (last_thread_ != current) {
+            // The first event after a thread switch. A change seen now was made
+            // by the thread that ran last, after its last event: a GIL switch
+            // happens only at an eval-breaker point, right after the instruction
+            // (typically a CALL) that made the change. See docs/exactness.md.
+            if (last_thread_) culprit = last_thread_;
+            last_thread_ = current;
+        }
+        if (recording_cut_) return;
+        for (auto& w : watches_) {
+            if (w->probes_fired()) on_probe_fired(*w, *culprit);
+        }
+    }
+
+    // Keeps the shadow stack's top in step with the instruction about to run.
+    void note_instruction(ThreadState* t, PyObject* code, int offset) {
+        ShadowFrame* top = t->top();
+        if (!top || top->code != code) {
+            resync(t);
+            top = t->top();
+            if (!top) return;
+        }
+        top->offset = offset;
+    }
+
+    void push_frame(ThreadState* t, PyObject* code) { t->stack.push_back(ShadowFrame{code, -1}); }
+
+    void pop_frame(ThreadState* t, PyObject* code) {
+        ShadowFrame* top = t->top();
+        if (!top || top->code != code) {
+            resync(t);
+            top = t->top();
+        }
+        if (top && top->code == code) t->stack.pop_back();
+    }
+
+    // ---- cold path ---------------------------------------------------------
+    void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
+    void resync(ThreadState* t);
+
+private:
+    ThreadState* new_thread_state();
+    void on_probe_fired(Watch& w, ThreadState& culprit);
+    void record_change(Watch& w, ThreadState& culprit);
+    uint64_t ensure_code(PyObject* code);
+    void store_source(PyObject* filename);
+    std::string thread_name(unsigned long ident);
+    void write_meta();
+    void write_watch(Watch& w);
+    void register_callbacks();
+    void unregister_callbacks();
+    void call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const std::vector<ShadowFrame>& frames,
+                        const std::string& thread);
+
+    static Session* active_;
+    static thread_local uint64_t tls_generation_;
+    static thread_local ThreadState* tls_state_;
+
+    SessionOptions options_;
+    OpcodeTable opcodes_;
+    CodeInfoTable codes_;
+    Writer writer_;
+    std::vector<std::unique_ptr<Watch>> watches_;
+    std::vector<std::unique_ptr<ThreadState>> threads_;
+    ThreadState* last_thread_ = nullptr;
+    uint64_t generation_;
+    uint64_t seq_ = 0;
+    uint64_t next_code_id_ = 1;
+    uint64_t changes_ = 0;
+    uint64_t exceptions_ = 0;
+    bool recording_cut_ = false;
+    bool stopped_ = false;
+    int tool_id_ = -1;
+    PyObject* disable_ = nullptr;    // sys.monitoring.DISABLE, owned
+    PyObject* linecache_ = nullptr;  // owned
+    std::unordered_set<std::string> stored_sources_;
+    double start_time_ = 0;
+};
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,32 @@
+// Per-thread state of the recorder: a shadow of the thread's Python frame
+// stack, with the offset of the last instruction each frame started.
+//
+// Why a shadow stack: sys.monitoring hands callbacks a code object and an
+// offset, never a frame. The culprit of a change is the innermost active
+// frame's current instruction; when a frame returns or yields into C code
+// (sorted(key=f), list.extend(gen)), that is the *caller's* CALL, which the
+// shadow stack still holds when the callee's frame is popped. Asking CPython
+// for frames instead would create a frame object per event.
+#pragma once
+#include <Python.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace spyrec::recorder {
+
+struct ShadowFrame {
+    PyObject* code;   // borrowed: the frame itself holds it while it is on the stack
+    int offset;       // offset of the last enabled instruction this frame started; -1 before any
+};
+
+struct ThreadState {
+    unsigned long thread_id = 0;
+    std::vector<ShadowFrame> stack;
+    bool synced = false;          // the stack was built from the real frames at least once
+    uint64_t generation = 0;      // the recording this state belongs to
+
+    ShadowFrame* top() { return stack.empty() ? nullptr : &stack.back(); }
+};
+
+}  // namespace spyrec::recorder

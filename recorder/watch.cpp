@@ -1,0 +1,213 @@
+#include "watch.h"
+
+#include <cstring>
+
+#include "python_version.h"
+
+namespace spyrec::recorder {
+
+Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps)
+    : id_(id), expr_(std::move(expr)), steps_(std::move(steps)) {
+    root_name_ = PyUnicode_FromStringAndSize(root_module.data(), root_module.size());
+}
+
+Watch::~Watch() {
+    clear_probes();
+    for (auto& step : steps_) Py_XDECREF(step.key);
+    Py_XDECREF(root_name_);
+}
+
+void Watch::clear_probes() {
+    for (auto& p : probes_) {
+        Py_XDECREF(p.container);
+        Py_XDECREF(p.key);
+        Py_XDECREF(p.slot_value);
+    }
+    probes_.clear();
+}
+
+bool Watch::probes_fired() {
+    for (auto& p : probes_) {
+        switch (p.kind) {
+            case Probe::Kind::kDictVersion:
+                if (dict_version(p.container) != p.version) return true;
+                break;
+            case Probe::Kind::kDictSlot: {
+                uint64_t v = dict_version(p.container);
+                if (v == p.version) break;
+                // The dict changed; did this key's slot? A lookup of a str or
+                // literal key runs no user code and creates no object.
+                PyObject* now = PyDict_GetItemWithError(p.container, p.key);
+                if (!now && PyErr_Occurred()) {
+                    PyErr_Clear();
+                    return true;
+                }
+                if (now != p.slot_value) return true;
+                p.version = v;
+                break;
+            }
+            case Probe::Kind::kListItems: {
+                auto* list = reinterpret_cast<PyListObject*>(p.container);
+                if (Py_SIZE(list) != p.size) return true;
+                if (p.size && std::memcmp(list->ob_item, p.items.data(), p.size * sizeof(PyObject*)) != 0) return true;
+                break;
+            }
+            case Probe::Kind::kSetFingerprint:
+                if (set_fingerprint(p.container) != p.fingerprint) return true;
+                break;
+        }
+    }
+    return false;
+}
+
+void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
+    Probe p{Probe::Kind::kDictSlot};
+    p.container = Py_NewRef(dict);
+    p.version = dict_version(dict);
+    p.key = Py_NewRef(key);
+    p.slot_value = Py_XNewRef(value);
+    probes_.push_back(std::move(p));
+}
+
+void Watch::add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget) {
+    if (depth > limits.max_depth || budget == 0) return;
+    --budget;
+    if (PyDict_Check(value)) {
+        Probe p{Probe::Kind::kDictVersion};
+        p.container = Py_NewRef(value);
+        p.version = dict_version(value);
+        probes_.push_back(std::move(p));
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(value, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
+    } else if (PyList_Check(value)) {
+        Probe p{Probe::Kind::kListItems};
+        p.container = Py_NewRef(value);
+        p.size = PyList_GET_SIZE(value);
+        auto* items = reinterpret_cast<PyListObject*>(value)->ob_item;
+        p.items.assign(items, items + p.size);
+        probes_.push_back(std::move(p));
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); ++i) {
+            add_container_probes(PyList_GET_ITEM(value, i), depth + 1, limits, budget);
+        }
+    } else if (PyTuple_Check(value)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); ++i) {
+            add_container_probes(PyTuple_GET_ITEM(value, i), depth + 1, limits, budget);
+        }
+    } else if (PySet_Check(value)) {
+        Probe p{Probe::Kind::kSetFingerprint};
+        p.container = Py_NewRef(value);
+        p.fingerprint = set_fingerprint(value);
+        probes_.push_back(std::move(p));
+    } else if (is_plain_object(value) || is_os_environ(value)) {
+        PyObject* dict = plain_object_dict(value);
+        if (dict) {
+            add_container_probes(dict, depth, limits, budget);
+            Py_DECREF(dict);
+        }
+    }
+}
+
+PyObject* Watch::resolve() {
+    PyObject* modules = PyImport_GetModuleDict();   // borrowed
+    PyObject* current = PyDict_GetItemWithError(modules, root_name_);
+    add_dict_slot(modules, root_name_, current);
+    if (!current) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    Py_INCREF(current);
+    for (auto& step : steps_) {
+        PyObject* next = nullptr;
+        PyObject* dict = nullptr;   // the dict holding the next value, when there is one
+        if (step.is_attribute) {
+            if (PyModule_Check(current)) {
+                dict = PyModule_GetDict(current);   // borrowed
+                Py_XINCREF(dict);
+            } else if (PyType_Check(current)) {
+                dict = Py_XNewRef(reinterpret_cast<PyTypeObject*>(current)->tp_dict);
+            } else {
+                dict = plain_object_dict(current);
+            }
+            if (dict) {
+                next = PyDict_GetItemWithError(dict, step.key);
+                add_dict_slot(dict, step.key, next);
+                Py_XINCREF(next);
+            }
+            if (!next && !PyErr_Occurred() && !PyModule_Check(current)) {
+                // A class attribute, property or slot: plain getattr.
+                next = PyObject_GetAttr(current, step.key);
+            }
+        } else if (PyDict_Check(current)) {
+            dict = Py_NewRef(current);
+            next = PyDict_GetItemWithError(current, step.key);
+            add_dict_slot(current, step.key, next);
+            Py_XINCREF(next);
+        } else if (PyList_Check(current) || PyTuple_Check(current)) {
+            if (PyList_Check(current)) {
+                size_t budget = 1;
+                SnapshotLimits shallow;
+                shallow.max_depth = 0;
+                add_container_probes(current, 0, shallow, budget);
+            }
+            if (PyLong_Check(step.key)) {
+                Py_ssize_t i = PyLong_AsSsize_t(step.key);
+                Py_ssize_t n = Py_SIZE(current);
+                if (i < 0) i += n;
+                if (i >= 0 && i < n) {
+                    next = Py_NewRef(PyList_Check(current) ? PyList_GET_ITEM(current, i)
+                                                           : PyTuple_GET_ITEM(current, i));
+                }
+            }
+        } else if (is_os_environ(current) && PyUnicode_Check(step.key)) {
+            // os.environ[key] lives in os.environ._data under the encoded key.
+            PyObject* data = PyObject_GetAttrString(current, "_data");
+            PyObject* encoded = PyUnicode_EncodeFSDefault(step.key);
+            if (data && encoded && PyDict_Check(data)) {
+                dict = Py_NewRef(data);
+                PyObject* raw = PyDict_GetItemWithError(data, encoded);
+                add_dict_slot(data, encoded, raw);
+                if (raw && PyBytes_Check(raw)) {
+                    next = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+                }
+            }
+            Py_XDECREF(encoded);
+            Py_XDECREF(data);
+        } else {
+            next = PyObject_GetItem(current, step.key);
+            size_t budget = 64;
+            add_container_probes(current, 0, SnapshotLimits{}, budget);
+        }
+        Py_XDECREF(dict);
+        Py_DECREF(current);
+        if (!next) {
+            PyErr_Clear();
+            return nullptr;
+        }
+        current = next;
+    }
+    return current;
+}
+
+bool Watch::reevaluate(const SnapshotLimits& limits) {
+    clear_probes();
+    PyObject* value = resolve();
+    existed_before_ = exists_;
+    previous_ = std::move(current_);
+    exists_ = value != nullptr;
+    if (value) {
+        size_t budget = limits.max_nodes;
+        add_container_probes(value, 0, limits, budget);
+        current_ = snapshot_canonical(value, limits);
+        Py_DECREF(value);
+    } else {
+        current_ = nullptr;
+    }
+    PyErr_Clear();
+    if (exists_ != existed_before_) return true;
+    if (!exists_) return false;
+    return previous_.size() != current_.size() ||
+           std::memcmp(previous_.begin(), current_.begin(), current_.size() * sizeof(capnp::word)) != 0;
+}
+
+}  // namespace spyrec::recorder

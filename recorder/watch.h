@@ -1,0 +1,85 @@
+// A watch: an expression (`myapp.CONFIG['db']`), how to resolve it, and the
+// probes that tell, in a few loads, whether its value may have changed.
+//
+// Probes are the hot-path half: a dict's version tag, a list's size and item
+// pointers, a set's fingerprint, a dict slot's identity. They cover the path
+// from sys.modules to the value (so rebinding counts) and every container
+// inside the value down to the snapshot depth (so nested changes count).
+// When a probe fires, the cold half re-resolves the expression and compares
+// canonical snapshots; only a real difference is a change.
+#pragma once
+#include <Python.h>
+
+#include <capnp/common.h>
+#include <kj/array.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "snapshot.h"
+
+namespace spyrec::recorder {
+
+struct WatchStep {
+    bool is_attribute;   // .name (true) or [key] (false)
+    PyObject* key;       // owned: a str for attributes, a literal for items
+};
+
+// Every object a probe points at is held with a strong reference, so its
+// address cannot be reused by another object while the probe exists.
+struct Probe {
+    enum class Kind : uint8_t { kDictVersion, kDictSlot, kListItems, kSetFingerprint };
+    Kind kind;
+    PyObject* container = nullptr;       // owned
+    uint64_t version = 0;                // kDictVersion, kDictSlot
+    PyObject* key = nullptr;             // kDictSlot: owned
+    PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
+    Py_ssize_t size = 0;                 // kListItems
+    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers
+    uintptr_t fingerprint = 0;           // kSetFingerprint
+};
+
+class Watch {
+public:
+    Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps);
+    ~Watch();
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+
+    uint32_t id() const { return id_; }
+    const std::string& expr() const { return expr_; }
+
+    // Hot: true when some probe says the value may have changed. Refreshes
+    // probes that turn out to be unchanged (a dict slot whose dict changed
+    // elsewhere). No allocation, no Python objects created.
+    bool probes_fired();
+
+    // Cold: resolve again, rebuild the probes, take a snapshot. Returns true if
+    // the value differs from the last one (or appeared/vanished).
+    bool reevaluate(const SnapshotLimits& limits);
+
+    bool exists() const { return exists_; }
+    bool existed_before() const { return existed_before_; }
+    // Canonical snapshot words, valid while exists()/existed_before().
+    const kj::Array<capnp::word>& current() const { return current_; }
+    const kj::Array<capnp::word>& previous() const { return previous_; }
+
+private:
+    void clear_probes();
+    void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);
+    void add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget);
+    PyObject* resolve();   // new reference or nullptr (missing); adds path probes
+
+    uint32_t id_;
+    std::string expr_;
+    PyObject* root_name_;   // owned str
+    std::vector<WatchStep> steps_;
+    std::vector<Probe> probes_;
+    bool exists_ = false;
+    bool existed_before_ = false;
+    kj::Array<capnp::word> current_;
+    kj::Array<capnp::word> previous_;
+};
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,88 @@
+// The recording writer: owns the LMDB environment and a thread that commits
+// queued records in batches. The monitoring callbacks never touch LMDB: they
+// hand finished, serialized records to `enqueue`, which takes a short mutex
+// and moves a buffer (no Python calls while it is held).
+//
+// Durability: a batch is committed when it holds kBatchRecords records or
+// kBatchMillis have passed since its first record, whichever is first. A
+// committed batch survives the process dying in any way (SIGKILL included);
+// at most the last uncommitted batch is lost. The environment is opened with
+// MDB_NOSYNC: a crash of the process loses nothing committed, a crash of the
+// operating system may lose the last seconds.
+#pragma once
+#include <lmdb.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lmdb_handles.h"
+
+namespace spyrec::recorder {
+
+enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kCount };
+
+struct Record {
+    Table table;
+    std::string key;
+    std::string value;
+};
+
+class Writer {
+public:
+    static constexpr size_t kBatchRecords = 4096;
+    static constexpr int kBatchMillis = 50;
+
+    // Creates `dir` (0700) if needed, takes its lock file (an error if another
+    // live recorder holds it), opens the environment (files 0600). Throws
+    // std::runtime_error with a one-line message.
+    Writer(const std::string& dir, uint64_t max_size_bytes);
+    ~Writer();
+
+    void start();
+    // Returns false once recording has been cut (max size or a disk error).
+    bool enqueue(Record record);
+    // Blocks until everything enqueued so far is committed.
+    void flush();
+    // Flushes, stops the thread, closes the environment.
+    void close();
+    // In a forked child: forget everything without touching LMDB.
+    void abandon_after_fork();
+
+    bool cut() const { return cut_.load(); }
+    std::string cut_reason() const;
+    uint64_t bytes_written() const { return bytes_written_.load(); }
+
+private:
+    void run();
+    void commit(std::vector<Record>& batch);
+    void commit_once(std::vector<Record>& batch);
+    void grow_map();
+
+    std::string dir_;
+    uint64_t max_size_;
+    Environment env_;
+    std::array<MDB_dbi, static_cast<size_t>(Table::kCount)> dbis_{};
+    size_t map_size_ = size_t{64} << 20;
+    int lock_fd_ = -1;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable flushed_;
+    std::vector<Record> queue_;
+    uint64_t enqueued_ = 0;
+    uint64_t committed_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+    std::atomic<bool> cut_{false};
+    std::string cut_reason_;
+    std::atomic<uint64_t> bytes_written_{0};
+    bool closed_ = false;
+};
+
+}  // namespace spyrec::recorder
