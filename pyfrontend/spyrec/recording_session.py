@@ -213,8 +213,8 @@ class Session:
         self._remove_process_hooks()
         if recorder is None:
             return
-        if hasattr(recorder, "abandon"):
-            recorder.abandon()
+        if hasattr(recorder, "abandon_after_fork"):
+            recorder.abandon_after_fork()
             return
         # No way to close the parent's writer from here, so: silence our
         # monitoring tool, and keep the Recorder alive forever so its destructor
