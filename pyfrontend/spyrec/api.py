@@ -274,14 +274,14 @@ class Recording:
 
 
 def _open_reading(path: str):
-    try:
-        from . import _core
-    except ImportError as e:
-        raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
     if not os.path.lexists(path):
         raise RecordingError(f"no recording at {path}")
     if not os.path.exists(path):
         raise RecordingError(f"{path} points at {os.readlink(path)}, which does not exist")
+    try:
+        from . import _core
+    except ImportError as e:
+        raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
     return _core.open_recording(path)
 
 
