@@ -1,0 +1,129 @@
+#include "recording.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "decode.h"
+#include "format.h"
+#include "keys.h"
+
+namespace spyrec::replayer {
+namespace {
+
+constexpr const char* kDbNames[] = {
+    schema::kMetaDb, schema::kWatchesDb, schema::kChangesDb, schema::kCodeDb,
+    schema::kSourcesDb, schema::kExceptionsDb, schema::kByCodeDb,
+};
+static_assert(std::size(kDbNames) == schema::kDatabaseCount);
+
+MDB_val to_val(std::string_view s) {
+    return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+}  // namespace
+
+Recording::Recording(std::string path) : path_(std::move(path)) {
+    open_env();
+    open_databases();
+    load_meta();
+}
+
+void Recording::open_env() {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) throw RecordingError("no recording at " + path_);
+        throw RecordingError("cannot open recording " + path_ + ": " + std::strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) throw RecordingError("not a spyrec recording: " + path_ + " (not a directory)");
+    std::string data_file = path_ + "/data.mdb";
+    if (::stat(data_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        throw RecordingError("not a spyrec recording: " + path_);
+    }
+
+    // MDB_NOTLS: reader slots belong to our transaction objects, not to the
+    // calling thread, so Python threads can share one Reading.
+    unsigned flags = MDB_RDONLY | MDB_NOTLS;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        LmdbEnv env = LmdbEnv::create();
+        mdb_env_set_maxdbs(env.get(), schema::kDatabaseCount);
+        int rc = mdb_env_open(env.get(), path_.c_str(), flags, 0);
+        if (rc == 0) {
+            env_ = std::move(env);
+            return;
+        }
+        // A recording in a directory we may not write (someone else's, a
+        // read-only copy): lock.mdb cannot be created, so read without the
+        // lock table. Safe only because nobody is writing such a copy.
+        if ((rc == EACCES || rc == EROFS || rc == EPERM) && !(flags & MDB_NOLOCK)) {
+            flags |= MDB_NOLOCK;
+            continue;
+        }
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            throw RecordingError("not a spyrec recording: " + path_);
+        }
+        throw RecordingError("cannot open recording " + path_ + ": " + mdb_strerror(rc));
+    }
+    throw RecordingError("cannot open recording " + path_ + ": permission denied");
+}
+
+void Recording::open_databases() {
+    ReadTxn txn(env_.get());
+    for (size_t i = 0; i < std::size(kDbNames); ++i) {
+        MDB_dbi dbi = 0;
+        int rc = mdb_dbi_open(txn.get(), kDbNames[i], 0, &dbi);
+        if (rc == 0) {
+            dbis_[i] = dbi;
+        } else if (rc != MDB_NOTFOUND && rc != MDB_INCOMPATIBLE) {
+            throw RecordingError("cannot open recording " + path_ + ": " + mdb_strerror(rc));
+        }
+    }
+    if (!db(Db::Meta)) throw RecordingError("not a spyrec recording: " + path_);
+
+    auto format = get(txn, Db::Meta, schema::kFormatKey);
+    if (!format) throw RecordingError("not a spyrec recording: " + path_);
+    auto version = schema::decode_u32_key(format->data(), format->size());
+    if (!version) throw RecordingError("damaged recording: " + path_ + ": the format key is not 4 bytes");
+    format_version_ = *version;
+    if (format_version_ > schema::kFormatVersion) {
+        throw RecordingError("recording format version " + std::to_string(format_version_) +
+                             " is newer than this spyrec reads (" +
+                             std::to_string(schema::kFormatVersion) + "); upgrade spyrec");
+    }
+    if (format_version_ != schema::kFormatVersion) {
+        throw RecordingError("recording format version " + std::to_string(format_version_) +
+                             " is not one this spyrec reads (" +
+                             std::to_string(schema::kFormatVersion) + ")");
+    }
+    txn.commit();  // keeps the DBI handles for the life of the environment
+}
+
+void Recording::load_meta() {
+    ReadTxn txn(env_.get());
+    auto bytes = get(txn, Db::Meta, schema::kMetaKey);
+    if (!bytes) throw RecordingError("damaged recording: " + path_ + " has no meta record");
+    meta_ = decode_meta(*bytes, "the meta record");
+}
+
+std::optional<std::string_view> Recording::get(const ReadTxn& txn, Db which, std::string_view key) const {
+    auto dbi = db(which);
+    if (!dbi) return std::nullopt;
+    MDB_val k = to_val(key);
+    MDB_val v{};
+    int rc = mdb_get(txn.get(), *dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    if (rc != 0) throw RecordingError("damaged recording: " + path_ + ": " + mdb_strerror(rc));
+    return as_view(v);
+}
+
+uint64_t Recording::count(const ReadTxn& txn, Db which) const {
+    auto dbi = db(which);
+    if (!dbi) return 0;
+    MDB_stat st{};
+    int rc = mdb_stat(txn.get(), *dbi, &st);
+    if (rc != 0) throw RecordingError("damaged recording: " + path_ + ": " + mdb_strerror(rc));
+    return st.ms_entries;
+}
+
+}  // namespace spyrec::replayer

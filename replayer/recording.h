@@ -1,0 +1,58 @@
+// An open recording: the LMDB environment (read-only), its sub-database
+// handles and the decoded Meta record. Opening checks, in order, that the path
+// exists, that it is an LMDB environment, that it carries a spyrec format key,
+// and that the format version is one this build reads. Every query opens its
+// own short read transaction, so a recording that another process is still
+// writing shows everything committed so far.
+#pragma once
+#include <lmdb.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lmdb_handles.h"
+#include "records.h"
+
+namespace spyrec::replayer {
+
+enum class Db { Meta, Watches, Changes, Code, Sources, Exceptions, ByCode };
+
+class Recording {
+public:
+    // Throws RecordingError: "no recording at PATH", "not a spyrec recording:
+    // PATH", "recording format version N is newer than ...", "damaged recording: ...".
+    explicit Recording(std::string path);
+    Recording(const Recording&) = delete;
+    Recording& operator=(const Recording&) = delete;
+
+    const std::string& path() const { return path_; }
+    const Meta& meta() const { return meta_; }
+    uint32_t format_version() const { return format_version_; }
+    MDB_env* env() const { return env_.get(); }
+
+    // The handle of a sub-database, or nullopt when the recording lacks it
+    // (treated as empty by the queries).
+    std::optional<MDB_dbi> db(Db which) const { return dbis_[static_cast<size_t>(which)]; }
+
+    // One exact-key lookup; nullopt when the key (or the sub-database) is absent.
+    // The view points into the map and is valid until txn ends.
+    std::optional<std::string_view> get(const ReadTxn& txn, Db which, std::string_view key) const;
+
+    // Number of entries in a sub-database (0 when absent).
+    uint64_t count(const ReadTxn& txn, Db which) const;
+
+private:
+    void open_env();
+    void open_databases();
+    void load_meta();
+
+    std::string path_;
+    LmdbEnv env_;
+    std::array<std::optional<MDB_dbi>, 7> dbis_{};
+    uint32_t format_version_ = 0;
+    Meta meta_;
+};
+
+}  // namespace spyrec::replayer
