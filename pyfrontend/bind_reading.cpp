@@ -1,0 +1,278 @@
+// The reading half of spyrec._core: RecordingError, open_recording() and
+// Reading, over the C++ replayer (replayer/). This file only converts: the
+// queries, diffs and renderings live in the library, Python-free. The dict
+// shapes are the ones pyfrontend/README.md promises.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+
+#include "queries.h"
+#include "recording.h"
+#include "recording_error.h"
+#include "render.h"
+
+namespace py = pybind11;
+using namespace spyrec::replayer;
+
+namespace {
+
+// Recorded text is UTF-8 from the recorder, but the bytes are untrusted:
+// lone surrogates (kept with "surrogatepass") come back as themselves, and
+// anything else that is not UTF-8 shows U+FFFD instead of raising.
+py::str text(const std::string& s) {
+    PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogatepass");
+    if (!o) {
+        PyErr_Clear();
+        o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+        if (!o) throw py::error_already_set();
+    }
+    return py::reinterpret_steal<py::str>(o);
+}
+
+py::object json(const Json& j) {
+    switch (j.kind) {
+        case Json::Kind::Null: return py::none();
+        case Json::Kind::Bool: return py::bool_(j.boolean);
+        case Json::Kind::Int: return py::int_(j.integer);
+        case Json::Kind::BigInt: {
+            // Python caps int-from-text at 4300 digits by default; past that
+            // (or on any other failure) the digits stay a string.
+            PyObject* o = PyLong_FromString(j.text.c_str(), nullptr, 10);
+            if (o) return py::reinterpret_steal<py::object>(o);
+            PyErr_Clear();
+            return text(j.text);
+        }
+        case Json::Kind::Float: return py::float_(j.real);
+        case Json::Kind::Str: return text(j.text);
+        case Json::Kind::Array: {
+            py::list out(j.items.size());
+            for (size_t i = 0; i < j.items.size(); ++i) out[i] = json(j.items[i]);
+            return std::move(out);
+        }
+        case Json::Kind::Object: {
+            py::dict out;
+            for (const JsonMember& m : j.members) out[text(m.key)] = json(m.value);
+            return std::move(out);
+        }
+    }
+    return py::none();
+}
+
+py::object value(const std::optional<Value>& v) { return v ? json(to_json(*v)) : py::none(); }
+
+py::object line(int32_t line) { return line < 0 ? py::object(py::none()) : py::object(py::int_(line)); }
+
+py::dict frame(const FrameReport& f) {
+    py::dict d;
+    d["file"] = text(f.file);
+    d["line"] = line(f.line);
+    d["function"] = text(f.function);
+    d["offset"] = f.offset;
+    d["opname"] = f.opname.empty() ? py::object(py::none()) : py::object(text(f.opname));
+    return d;
+}
+
+py::list frames(const std::vector<FrameReport>& stack) {
+    py::list out;
+    for (const FrameReport& f : stack) out.append(frame(f));
+    return out;
+}
+
+// The culprit's fields at the top level of a change or exception dict.
+void culprit(py::dict& d, const std::vector<FrameReport>& stack) {
+    if (stack.empty()) {  // no Python frame was running (e.g. a change at shutdown)
+        for (const char* k : {"file", "line", "function", "offset", "opname"}) d[k] = py::none();
+        return;
+    }
+    py::dict f = frame(stack[0]);
+    for (auto item : f) d[item.first] = item.second;
+}
+
+py::dict change(const ChangeReport& r) {
+    const Change& c = r.change;
+    py::dict d;
+    d["expr"] = text(r.expr);
+    d["seq"] = c.seq;
+    d["kind"] = kind_name(c.kind);
+    d["thread"] = text(c.thread_name);
+    d["thread_id"] = c.thread_id;
+    culprit(d, r.stack);
+    d["stack"] = frames(r.stack);
+    d["before"] = value(c.before);
+    d["after"] = value(c.after);
+    d["before_exists"] = c.before.has_value();
+    d["after_exists"] = c.after.has_value();
+    py::list diff;
+    for (const std::string& l : r.diff) diff.append(text(l));
+    d["diff"] = diff;
+    d["source"] = r.source ? py::object(text(*r.source)) : py::object(py::none());
+    py::list trail;
+    for (const FrameReport& f : r.trail) {
+        py::dict t;
+        t["file"] = text(f.file);
+        t["line"] = line(f.line);
+        t["function"] = text(f.function);
+        trail.append(t);
+    }
+    d["trail"] = trail;
+    return d;
+}
+
+py::list change_list(const std::vector<ChangeReport>& reports) {
+    py::list out;
+    for (const ChangeReport& r : reports) out.append(change(r));
+    return out;
+}
+
+py::list text_list(const std::vector<std::string>& texts) {
+    py::list out;
+    for (const std::string& t : texts) out.append(text(t));
+    return out;
+}
+
+// Queries run without the GIL (they only touch LMDB and C++ data; read
+// transactions are per call), so a long history does not stall other threads.
+template <typename Fn>
+auto unlocked(Fn&& fn) {
+    py::gil_scoped_release release;
+    return fn();
+}
+
+class Reading {
+public:
+    explicit Reading(std::string path) : rec_(std::make_shared<Recording>(std::move(path))) {}
+
+    // Paths travel as bytes (os.fsencode) so any filename round-trips.
+    py::object path() const { return py::module_::import("os").attr("fsdecode")(py::bytes(rec_->path())); }
+
+    py::dict info() const {
+        Info i = unlocked([&] { return spyrec::replayer::info(*rec_); });
+        py::dict d;
+        d["format_version"] = i.format_version;
+        d["python_version"] = text(i.meta.python_version);
+        d["argv"] = text_list(i.meta.argv);
+        d["cwd"] = text(i.meta.cwd);
+        d["start_time"] = i.meta.start_time;
+        d["pid"] = i.meta.pid;
+        d["spyrec_version"] = text(i.meta.spyrec_version);
+        if (i.ending) {
+            const Ending& e = *i.ending;
+            py::dict end;
+            end["how"] = how_name(e.how);
+            end["exit_status"] = e.exit_status;
+            end["signal"] = e.signal;
+            end["end_time"] = e.end_time;
+            end["message"] = text(e.message);
+            end["recording_cut"] = e.recording_cut;
+            end["cut_at_seq"] = e.cut_at_seq;
+            d["ending"] = end;
+        } else {
+            d["ending"] = py::none();
+        }
+        d["changes"] = i.changes;
+        d["exceptions"] = i.exceptions;
+        d["watches"] = i.watches;
+        return d;
+    }
+
+    py::list watches() const {
+        auto reports = unlocked([&] { return spyrec::replayer::watches(*rec_); });
+        py::list out;
+        for (const WatchReport& r : reports) {
+            py::dict d;
+            d["id"] = r.watch.id;
+            d["expr"] = text(r.watch.expr);
+            d["resolved_at_start"] = r.watch.resolved_at_start;
+            d["initial"] = value(r.watch.initial);
+            d["start_seq"] = r.watch.start_seq;
+            d["changes"] = r.changes;
+            out.append(d);
+        }
+        return out;
+    }
+
+    py::object last_change(const std::string& expr) const {
+        auto r = unlocked([&] { return spyrec::replayer::last_change(*rec_, expr); });
+        return r ? py::object(change(*r)) : py::object(py::none());
+    }
+
+    py::list history(const std::string& expr) const {
+        return change_list(unlocked([&] { return spyrec::replayer::history(*rec_, expr); }));
+    }
+
+    py::list changes() const {
+        return change_list(unlocked([&] { return spyrec::replayer::changes(*rec_); }));
+    }
+
+    py::tuple value_at(const std::string& expr, uint64_t seq) const {
+        ValueAt v = unlocked([&] { return spyrec::replayer::value_at(*rec_, expr, seq); });
+        switch (v.state) {
+            case ValueAt::State::NotWatched:
+                throw py::key_error(expr + " is not watched in this recording");
+            case ValueAt::State::Absent:
+                return py::make_tuple(false, py::none());
+            case ValueAt::State::Present:
+                break;
+        }
+        return py::make_tuple(true, json(to_json(v.value)));
+    }
+
+    py::list exceptions() const {
+        auto reports = unlocked([&] { return spyrec::replayer::exceptions(*rec_); });
+        py::list out;
+        for (const ExceptionReport& r : reports) {
+            const RaisedException& e = r.exception;
+            py::dict d;
+            d["seq"] = e.seq;
+            d["thread"] = text(e.thread_name);
+            d["thread_id"] = e.thread_id;
+            d["type"] = text(e.type_name);
+            d["message"] = text(e.message);
+            d["reraised"] = e.reraised;
+            culprit(d, r.stack);
+            d["stack"] = frames(r.stack);
+            out.append(d);
+        }
+        return out;
+    }
+
+    py::object source_lines(const std::string& filename) const {
+        auto lines = unlocked([&] { return spyrec::replayer::source_lines(*rec_, filename); });
+        return lines ? py::object(text_list(*lines)) : py::object(py::none());
+    }
+
+private:
+    std::shared_ptr<Recording> rec_;
+};
+
+}  // namespace
+
+void bind_reading(py::module_& m) {
+    // A C++ RecordingError thrown anywhere under _core (reader or recorder)
+    // arrives in Python as this type, with the one-line message.
+    py::register_exception<RecordingError>(m, "RecordingError");
+
+    py::class_<Reading>(m, "Reading")
+        .def_property_readonly("path", &Reading::path)
+        .def("info", &Reading::info)
+        .def("watches", &Reading::watches)
+        .def("last_change", &Reading::last_change, py::arg("expr"))
+        .def("history", &Reading::history, py::arg("expr"))
+        .def("changes", &Reading::changes)
+        .def("value_at", &Reading::value_at, py::arg("expr"), py::arg("seq"))
+        .def("exceptions", &Reading::exceptions)
+        .def("source_lines", &Reading::source_lines, py::arg("filename"));
+
+    m.def(
+        "open_recording",
+        [](const py::object& path) {
+            // str, bytes or os.PathLike, as open() takes them; bytes so that a
+            // non-UTF-8 filename still opens.
+            std::string p = py::module_::import("os").attr("fsencode")(path).cast<py::bytes>();
+            py::gil_scoped_release release;
+            return Reading(std::move(p));
+        },
+        py::arg("path"), "Open a recording directory read-only; raises RecordingError.");
+}
