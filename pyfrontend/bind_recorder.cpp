@@ -23,7 +23,8 @@ namespace {
 }
 
 std::vector<std::string> default_hidden_prefixes() {
-    std::vector<std::string> prefixes;
+    // runpy runs frozen when spyrec is started with `python -m spyrec`.
+    std::vector<std::string> prefixes{"<frozen runpy>"};
     for (const char* name : {"runpy", "spyrec"}) {
         try {
             py::object module = py::module_::import(name);

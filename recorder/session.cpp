@@ -380,6 +380,10 @@ void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const
 }
 
 void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised) {
+    if (!reraised && exc == t->last_exception) return;   // the same raise, one frame out
+    t->last_exception = exc;
+    // Exceptions spyrec's own machinery raises and handles are not the program's.
+    if (codes_.get(code)->hidden) return;
     SavedError saved;
     note_instruction(t, code, offset);
     uint64_t seq = ++seq_;

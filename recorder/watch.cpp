@@ -15,6 +15,7 @@ Watch::~Watch() {
     clear_probes();
     for (auto& step : steps_) Py_XDECREF(step.key);
     Py_XDECREF(root_name_);
+    Py_XDECREF(root_module_);
 }
 
 void Watch::clear_probes() {
@@ -112,9 +113,12 @@ PyObject* Watch::resolve() {
     PyObject* modules = PyImport_GetModuleDict();   // borrowed
     PyObject* current = PyDict_GetItemWithError(modules, root_name_);
     add_dict_slot(modules, root_name_, current);
-    if (!current) {
+    if (current) {
+        Py_XSETREF(root_module_, Py_NewRef(current));
+    } else {
         PyErr_Clear();
-        return nullptr;
+        current = root_module_;
+        if (!current) return nullptr;
     }
     Py_INCREF(current);
     for (auto& step : steps_) {

@@ -74,6 +74,10 @@ private:
     uint32_t id_;
     std::string expr_;
     PyObject* root_name_;   // owned str
+    // The root module once found. importlib pops a module from sys.modules and
+    // puts it back while importing it (_load_unlocked); a watch on it must not
+    // vanish and reappear for that. A different module in sys.modules wins.
+    PyObject* root_module_ = nullptr;   // owned
     std::vector<WatchStep> steps_;
     std::vector<Probe> probes_;
     bool exists_ = false;
