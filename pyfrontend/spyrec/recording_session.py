@@ -93,7 +93,11 @@ class Session:
 
     # ---- start / stop ------------------------------------------------------------
     def start(self, *, process_hooks: bool = True) -> "Session":
-        from . import _core
+        try:
+            from . import _core
+        except ImportError as e:
+            from .api import RecordingError
+            raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
         if not self._is_default_dir:
             _refuse_to_mix(self.path, self._force)
         self._recorder = _core.Recorder(

@@ -90,13 +90,30 @@ def parse(argv: list) -> RunOptions:
     return opts
 
 
+def _live_change(change: dict):
+    """A Change from an on_change dict.
+
+    The recorder hands over the encoded snapshots (before_bytes / after_bytes),
+    not the decoded before/after/diff a Reading gives; until _core can decode
+    them, show the watched value as it is now, just after the change.
+    """
+    from ..api import Change
+    d = {k: v for k, v in change.items() if k != "frame"}
+    if "diff" not in d:
+        import reprlib
+        from .replay import _live_value
+        exists, value = _live_value(d.get("expr", ""))
+        shown = reprlib.Repr(maxlist=20, maxdict=20, maxstring=200, maxother=200)
+        d["diff"] = [f"now: {shown.repr(value)}" if exists else "now: (does not exist)"]
+    return Change.from_dict(d)
+
+
 def change_printer(cwd: str):
     """on_change for --print: the culprit, its instruction and the diff, on stderr."""
     from .. import report
-    from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = Change.from_dict({k: v for k, v in change.items() if k != "frame"})
+        ch = _live_change(change)
         sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         sys.stderr.flush()
     return on_change
@@ -105,10 +122,9 @@ def change_printer(cwd: str):
 def change_breaker(cwd: str, print_too: bool):
     """on_change for --break: say what changed, then pdb in the frame that changed it."""
     from .. import debugger, report
-    from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = Change.from_dict({k: v for k, v in change.items() if k != "frame"})
+        ch = _live_change(change)
         if print_too:
             sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         banner = (f"spyrec: {ch.expr} was just changed by {ch.opname} (offset {ch.offset}) at "
