@@ -49,6 +49,7 @@ class Program:
     target: str                     # path / module name / source text
     args: list = field(default_factory=list)
     _code: object = field(default=None, repr=False)
+    _main: object = field(default=None, repr=False)
 
     @classmethod
     def from_argv(cls, argv: list) -> "Program":
@@ -123,16 +124,18 @@ class Program:
             return Outcome("exception", 1, 0, _one_line(e))
         return Outcome("exited", 0)
 
-    def _execute(self) -> None:
-        import runpy
-        main = _fresh_main()
+    def enter(self) -> None:
+        """Set sys.argv, sys.path[0] and a fresh __main__, as python does before
+        any of the program runs.  Called before recording starts, so that this
+        setup is the recording's starting state, not a change."""
+        if self._main is not None:
+            return
+        self._main = main = _fresh_main()
         if self.kind == "script":
             path = self.target
             sys.argv[:] = [path, *self.args]
             if os.path.isdir(path) or _is_zip(path):
                 _set_path0(path)
-                main_name, spec, code = runpy._get_main_module_details(_NotFound)
-                runpy._run_code(code, main.__dict__, None, "__main__", spec)
                 return
             abspath = os.path.abspath(path)
             _set_path0(os.path.dirname(os.path.realpath(path)))
@@ -140,18 +143,27 @@ class Program:
             main.__cached__ = None
             from importlib.machinery import SourceFileLoader
             main.__loader__ = SourceFileLoader("__main__", abspath)
-            exec(self._code, main.__dict__)
         elif self.kind == "code":
             sys.argv[:] = ["-c", *self.args]
             _set_path0("")
             from importlib.machinery import BuiltinImporter
             main.__loader__ = BuiltinImporter
+        else:
+            sys.argv[:] = ["-m", *self.args]
+            _set_path0(os.getcwd())
+
+    def _execute(self) -> None:
+        import runpy
+        self.enter()
+        main = self._main
+        if self.kind == "script" and self._code is None:      # a directory or zip
+            main_name, spec, code = runpy._get_main_module_details(_NotFound)
+            runpy._run_code(code, main.__dict__, None, "__main__", spec)
+        elif self.kind in ("script", "code"):
             exec(self._code, main.__dict__)
         else:
             # What runpy._run_module_as_main does for `python -m`, except that a
             # module that cannot be found is our one-line error, not sys.exit().
-            sys.argv[:] = ["-m", *self.args]
-            _set_path0(os.getcwd())
             try:
                 mod_name, spec, code = runpy._get_module_details(self.target, _NotFound)
             except _NotFound as e:

@@ -90,6 +90,7 @@ def main(argv: list) -> int:
         raise UsageError(str(e)) from None
 
     stop = CulpritStop(change, _executions_needed(rec, change))
+    program.enter()
     stop.arm()
     try:
         outcome = program.run()

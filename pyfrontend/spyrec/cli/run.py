@@ -164,6 +164,7 @@ def main(argv: list) -> int:
         raise UsageError(str(e)) from None
     # Registered before the program runs, so it runs after the program's atexit handlers.
     session.stop_at_exit()
+    program.enter()
     try:
         session.start()
     except FileExistsError as e:
