@@ -5,7 +5,11 @@
 //   from dis.opname at start, by name.
 // - The dict version tag (ma_version_tag) is deprecated since 3.12 but still
 //   bumped on every mutation in 3.12 and 3.13 (it is gone in 3.14); it is how
-//   a dict is checked for change in one load.
+//   a dict is checked for change in one load. Except one case: on 3.13 a
+//   store through an object's inline values (STORE_ATTR on a plain instance)
+//   notifies dict watchers but does not bump the version of the object's
+//   materialized __dict__. Instance dicts are therefore compared item by item
+//   (watch.cpp), on both versions, so there is one code path.
 #pragma once
 #include <Python.h>
 

@@ -35,7 +35,7 @@ bool Watch::probes_fired() {
                 break;
             case Probe::Kind::kDictSlot: {
                 uint64_t v = dict_version(p.container);
-                if (v == p.version) break;
+                if (v == p.version && !p.always_lookup) break;
                 // The dict changed; did this key's slot? A lookup of a str or
                 // literal key runs no user code and creates no object.
                 PyObject* now = PyDict_GetItemWithError(p.container, p.key);
@@ -45,6 +45,18 @@ bool Watch::probes_fired() {
                 }
                 if (now != p.slot_value) return true;
                 p.version = v;
+                break;
+            }
+            case Probe::Kind::kDictItems: {
+                // An instance __dict__: compare every (key, value) pointer pair.
+                if (PyDict_GET_SIZE(p.container) * 2 != static_cast<Py_ssize_t>(p.items.size())) return true;
+                Py_ssize_t pos = 0;
+                PyObject *k, *v;
+                size_t i = 0;
+                while (PyDict_Next(p.container, &pos, &k, &v)) {
+                    if (p.items[i] != k || p.items[i + 1] != v) return true;
+                    i += 2;
+                }
                 break;
             }
             case Probe::Kind::kListItems: {
@@ -61,8 +73,21 @@ bool Watch::probes_fired() {
     return false;
 }
 
-void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
+void Watch::add_instance_dict(PyObject* dict) {
+    Probe p{Probe::Kind::kDictItems};
+    p.container = Py_NewRef(dict);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dict, &pos, &k, &v)) {
+        p.items.push_back(k);
+        p.items.push_back(v);
+    }
+    probes_.push_back(std::move(p));
+}
+
+void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup) {
     Probe p{Probe::Kind::kDictSlot};
+    p.always_lookup = always_lookup;
     p.container = Py_NewRef(dict);
     p.version = dict_version(dict);
     p.key = Py_NewRef(key);
@@ -103,7 +128,10 @@ void Watch::add_container_probes(PyObject* value, int depth, const SnapshotLimit
     } else if (is_plain_object(value) || is_os_environ(value)) {
         PyObject* dict = plain_object_dict(value);
         if (dict) {
-            add_container_probes(dict, depth, limits, budget);
+            add_instance_dict(dict);
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            while (PyDict_Next(dict, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
             Py_DECREF(dict);
         }
     }
@@ -135,7 +163,8 @@ PyObject* Watch::resolve() {
             }
             if (dict) {
                 next = PyDict_GetItemWithError(dict, step.key);
-                add_dict_slot(dict, step.key, next);
+                bool instance = !PyModule_Check(current) && !PyType_Check(current);
+                add_dict_slot(dict, step.key, next, instance);
                 Py_XINCREF(next);
             }
             if (!next && !PyErr_Occurred() && !PyModule_Check(current)) {

@@ -29,14 +29,20 @@ struct WatchStep {
 // Every object a probe points at is held with a strong reference, so its
 // address cannot be reused by another object while the probe exists.
 struct Probe {
-    enum class Kind : uint8_t { kDictVersion, kDictSlot, kListItems, kSetFingerprint };
+    enum class Kind : uint8_t { kDictVersion, kDictSlot, kDictItems, kListItems, kSetFingerprint };
     Kind kind;
+    // kDictSlot on an instance __dict__: compare the slot on every check. On
+    // 3.13 a store through an object's inline values does not bump its
+    // materialized dict's version (python_version.h), so the version cannot
+    // short-cut the lookup there.
+    bool always_lookup = false;
     PyObject* container = nullptr;       // owned
     uint64_t version = 0;                // kDictVersion, kDictSlot
     PyObject* key = nullptr;             // kDictSlot: owned
     PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
     Py_ssize_t size = 0;                 // kListItems
-    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers
+    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers;
+                                         // kDictItems: key, value, key, value ... (borrowed)
     uintptr_t fingerprint = 0;           // kSetFingerprint
 };
 
@@ -67,7 +73,8 @@ public:
 
 private:
     void clear_probes();
-    void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);
+    void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup = false);
+    void add_instance_dict(PyObject* dict);
     void add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget);
     PyObject* resolve();   // new reference or nullptr (missing); adds path probes
 
