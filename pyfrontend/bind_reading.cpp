@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "decode.h"
+#include "diff.h"
 #include "queries.h"
 #include "recording.h"
 #include "recording_error.h"
@@ -275,4 +277,25 @@ void bind_reading(py::module_& m) {
             return Reading(std::move(p));
         },
         py::arg("path"), "Open a recording directory read-only; raises RecordingError.");
+
+    // The recorder's live reports (--print, --break) carry snapshots as bytes;
+    // these render them with the same code as queries do.
+    auto optional_value = [](const py::object& data) -> std::optional<Value> {
+        if (data.is_none()) return std::nullopt;
+        std::string bytes = data.cast<py::bytes>();
+        return decode_value(bytes, "live value");
+    };
+    m.def(
+        "value_from_bytes",
+        [optional_value](const py::object& data) -> py::object {
+            auto v = optional_value(data);
+            return v ? json(to_json(*v)) : py::object(py::none());
+        },
+        py::arg("data"), "A snapshot's bytes as a JSON-able value (None for None).");
+    m.def(
+        "diff_bytes",
+        [optional_value](const py::object& before, const py::object& after) {
+            return diff(optional_value(before), optional_value(after));
+        },
+        py::arg("before"), py::arg("after"), "Diff lines between two snapshots' bytes (None: absent).");
 }

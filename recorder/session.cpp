@@ -116,6 +116,7 @@ void Session::start() {
     // never raise PY_START: build its shadow stack from the real frames now.
     bool fresh = false;
     last_thread_ = thread_state(&fresh);
+    last_thread_->base_depth = last_thread_->stack.size();
 }
 
 void Session::stop(const std::string& how, int exit_status, int signal, const std::string& reason) {
@@ -260,17 +261,26 @@ std::string Session::thread_name(unsigned long ident) {
     return name;
 }
 
+std::vector<ShadowFrame> Session::reported_stack(ThreadState& t) {
+    // Innermost first. spyrec's own frames (runpy, the spyrec package) and the
+    // frames that were running before recording started are left out; the
+    // innermost frame is always kept.
+    std::vector<ShadowFrame> frames;
+    size_t base = std::min(t.base_depth, t.stack.size());
+    for (size_t i = t.stack.size(); i-- > 0;) {
+        const ShadowFrame& f = t.stack[i];
+        if (!frames.empty() && (i < base || codes_.get(f.code)->hidden)) continue;
+        frames.push_back(f);
+    }
+    return frames;
+}
+
 void Session::record_change(Watch& w, ThreadState& culprit) {
     uint64_t seq = ++seq_;
     ++changes_;
     // The culprit's stack, innermost first. spyrec's own frames (runpy, the
     // spyrec package) are left out, except the culprit itself.
-    std::vector<ShadowFrame> frames;
-    for (size_t i = culprit.stack.size(); i-- > 0;) {
-        const ShadowFrame& f = culprit.stack[i];
-        if (!frames.empty() && codes_.get(f.code)->hidden) continue;
-        frames.push_back(f);
-    }
+    std::vector<ShadowFrame> frames = reported_stack(culprit);
     std::string thread = thread_name(culprit.thread_id);
 
     capnp::MallocMessageBuilder message;
@@ -412,11 +422,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     PyErr_Clear();
     if (text.size() > 2000) text.resize(2000);
     out.setMessage(text);
-    std::vector<ShadowFrame> frames;
-    for (size_t i = t->stack.size(); i-- > 0;) {
-        if (!frames.empty() && codes_.get(t->stack[i].code)->hidden) continue;
-        frames.push_back(t->stack[i]);
-    }
+    std::vector<ShadowFrame> frames = reported_stack(*t);
     auto stack = out.initStack(frames.size());
     for (size_t i = 0; i < frames.size(); ++i) {
         auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);

@@ -117,6 +117,7 @@ private:
     ThreadState* new_thread_state();
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, ThreadState& culprit);
+    std::vector<ShadowFrame> reported_stack(ThreadState& t);
     uint64_t ensure_code(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);

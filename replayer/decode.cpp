@@ -194,6 +194,13 @@ Watch decode_watch(std::string_view bytes, std::string_view where) {
     });
 }
 
+Value decode_value(std::string_view bytes, std::string_view where) {
+    return decode<s::Value>(bytes, where, [&](s::Value::Reader r, Budget& b) {
+        b.take(1, where);
+        return convert(r, b, where);
+    });
+}
+
 Change decode_change(std::string_view bytes, std::string_view where) {
     return decode<s::Change>(bytes, where, [&](s::Change::Reader r, Budget& b) {
         Change c;

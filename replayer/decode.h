@@ -21,6 +21,8 @@ inline constexpr uint64_t kTraversalLimitWords = uint64_t{64} * 1024 * 1024;
 Meta decode_meta(std::string_view bytes, std::string_view where);
 Ending decode_ending(std::string_view bytes, std::string_view where);
 Watch decode_watch(std::string_view bytes, std::string_view where);
+// A framed message whose root is one Value (the recorder's live reports).
+Value decode_value(std::string_view bytes, std::string_view where);
 Change decode_change(std::string_view bytes, std::string_view where);
 Code decode_code(std::string_view bytes, std::string_view where);
 RaisedException decode_exception(std::string_view bytes, std::string_view where);

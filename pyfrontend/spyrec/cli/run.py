@@ -91,20 +91,17 @@ def parse(argv: list) -> RunOptions:
 
 
 def _live_change(change: dict):
-    """A Change from an on_change dict.
-
-    The recorder hands over the encoded snapshots (before_bytes / after_bytes),
-    not the decoded before/after/diff a Reading gives; until _core can decode
-    them, show the watched value as it is now, just after the change.
-    """
+    """A Change from the recorder's on_change dict, decoded by the same C++
+    code that answers queries (the snapshots arrive as bytes)."""
+    from .. import _core
     from ..api import Change
-    d = {k: v for k, v in change.items() if k != "frame"}
-    if "diff" not in d:
-        import reprlib
-        from .replay import _live_value
-        exists, value = _live_value(d.get("expr", ""))
-        shown = reprlib.Repr(maxlist=20, maxdict=20, maxstring=200, maxother=200)
-        d["diff"] = [f"now: {shown.repr(value)}" if exists else "now: (does not exist)"]
+    d = {k: v for k, v in change.items() if k not in ("frame", "before_bytes", "after_bytes")}
+    before, after = change.get("before_bytes"), change.get("after_bytes")
+    d["before"] = _core.value_from_bytes(before)
+    d["after"] = _core.value_from_bytes(after)
+    d["before_exists"] = before is not None
+    d["after_exists"] = after is not None
+    d["diff"] = _core.diff_bytes(before, after)
     return Change.from_dict(d)
 
 
