@@ -23,10 +23,11 @@ try:
 except ImportError:                 # pragma: no cover
     __version__ = "0.1.0"
 
-from .api import Change, Frame, RaisedException, Recording, RecordingError, open, record
+from .api import (Change, Frame, History, RaisedException, Recording, RecordingError, open,
+                  record)
 from .watch_expr import WatchExprError
 
-__all__ = ["open", "record", "Recording", "Change", "Frame", "RaisedException",
+__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
            "RecordingError", "WatchExprError", "__version__", "load_ipython_extension"]
 
 

@@ -23,7 +23,7 @@ except ImportError:                         # only while _core is not built
     class RecordingError(Exception):
         """Any problem reading a recording; str() is one line."""
 
-__all__ = ["open", "record", "Recording", "Change", "Frame", "RaisedException",
+__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
            "RecordingError"]
 
 _MISSING = object()
@@ -43,9 +43,15 @@ class Frame:
         return {"file": self.file, "line": self.line, "function": self.function}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Change:
-    """One change of a watched value, and its culprit instruction."""
+    """One change of a watched value, and its culprit instruction.
+
+    `before` / `after` are plain Python values rebuilt from the recorded
+    snapshots (None, bool, int, float, str, list, dict; see the contract for
+    bytes, sets and objects). `stack` is innermost first; `source` is the
+    recorded source around the culprit, its line marked.
+    """
     expr: str
     seq: int
     thread: str
@@ -85,6 +91,12 @@ class Change:
         return "\n".join(self.diff_lines)
 
     @property
+    def where(self) -> str:
+        """`file:line in function`, the file relative to the recording's directory."""
+        from . import report
+        return f"{report.shown_path(self.file, report._recording_cwd(self))}:{self.line} in {self.function}"
+
+    @property
     def culprit(self) -> Frame:
         return Frame(self.file, self.line, self.function)
 
@@ -119,12 +131,46 @@ class Change:
         from . import report
         return report.format_change(self)
 
+    def __repr__(self) -> str:
+        return f"<spyrec.Change {self.expr} seq {self.seq}: {self.opname} at {self.where}>"
+
+    def _repr_pretty_(self, p, cycle) -> None:      # IPython's terminal: the report
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
         from . import html
         return html.change_html(self)
 
 
-@dataclass(frozen=True)
+class History(list):
+    """The changes of one watch, oldest first: a list of Change that renders as
+    a report in a terminal and as a timeline and table in a notebook."""
+
+    def __init__(self, expr: str, changes=(), recording: "Recording | None" = None):
+        super().__init__(changes)
+        self.expr = expr
+        self.recording = recording
+
+    def __str__(self) -> str:
+        from . import report
+        return report.format_history(self.expr, self,
+                                     self.recording.cwd if self.recording else None)
+
+    __repr__ = __str__
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        from . import html
+        return html.history_html(self)
+
+    def to_dataframe(self):
+        """One row per change (see Recording.to_dataframe)."""
+        return _dataframe(self)
+
+
+@dataclass(frozen=True, repr=False)
 class RaisedException:
     """An exception raised while recording, with the instruction that raised it."""
     seq: int
@@ -158,6 +204,10 @@ class RaisedException:
     def __str__(self) -> str:
         from . import report
         return report.format_exception(self)
+
+    def __repr__(self) -> str:
+        return (f"<spyrec.RaisedException seq {self.seq}: {self.type} at "
+                f"{self.file}:{self.line} in {self.function} ({self.opname})>")
 
 
 class Recording:
@@ -202,8 +252,14 @@ class Recording:
         d = self._r.last_change(watch_expr.normalize(expr))
         return Change.from_dict(d, self) if d is not None else None
 
-    def history(self, expr: str) -> list:
-        return [Change.from_dict(d, self) for d in self._r.history(watch_expr.normalize(expr))]
+    def history(self, expr: str) -> History:
+        """Every change of `expr`, oldest first (a list of Change)."""
+        expr = watch_expr.normalize(expr)
+        return History(expr, (Change.from_dict(d, self) for d in self._r.history(expr)), self)
+
+    def __iter__(self):
+        """Every change of every watch, by seq (`changes()` filters)."""
+        return self.changes()
 
     def changes(self, watch: str | None = None, file: str | None = None,
                 function: str | None = None, thread: str | int | None = None,
@@ -250,6 +306,37 @@ class Recording:
     def exceptions(self) -> list:
         return [RaisedException.from_dict(d) for d in self._r.exceptions()]
 
+    def to_dataframe(self, **filters):
+        """A pandas DataFrame, one row per change (the `changes()` filters apply):
+        seq, expr, kind, thread, file, line, function, opname, offset, diff,
+        before, after. Needs pandas."""
+        return _dataframe(self.changes(**filters))
+
+    def plot(self, watch: str | None = None, ax=None):
+        """A matplotlib chart of changes per watch over the recording (seq on
+        the x axis, the running count of changes on the y axis, one step line
+        per watch). Returns the Axes. Needs matplotlib."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("Recording.plot() needs matplotlib: "
+                              "pip install matplotlib (or spyrec[notebook])") from None
+        by_watch: dict = {}
+        for ch in self.changes(watch=watch):
+            by_watch.setdefault(ch.expr, []).append(ch.seq)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.9 + 0.35 * max(len(by_watch), 1)))
+        for expr, seqs in by_watch.items():
+            counts = list(range(1, len(seqs) + 1))
+            ax.step(seqs, counts, where="post", marker="o", markersize=4, label=expr)
+        ax.set_xlabel("seq")
+        ax.set_ylabel("changes so far")
+        ax.set_title("changes per watch")
+        if by_watch:
+            ax.legend(loc="upper left", fontsize="small")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        return ax
+
     def source_lines(self, filename: str) -> list | None:
         """The source of `filename` as recorded, or None."""
         if filename not in self._sources:
@@ -271,6 +358,21 @@ class Recording:
     def _repr_html_(self) -> str:
         from . import html
         return html.recording_html(self)
+
+
+_COLUMNS = ("seq", "expr", "kind", "thread", "file", "line", "function", "opname", "offset",
+            "diff", "before", "after")
+
+
+def _dataframe(changes):
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_dataframe() needs pandas: "
+                          "pip install pandas (or spyrec[notebook])") from None
+    rows = [(c.seq, c.expr, c.kind, c.thread, c.file, c.line, c.function, c.opname, c.offset,
+             c.diff(), c.before, c.after) for c in changes]
+    return pandas.DataFrame.from_records(rows, columns=list(_COLUMNS))
 
 
 def _open_reading(path: str):
