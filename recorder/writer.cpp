@@ -1,6 +1,10 @@
 #include "writer.h"
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +15,7 @@
 #include <stdexcept>
 
 #include "keys.h"
+#include "spyrec.capnp.h"
 
 namespace spyrec::recorder {
 namespace {
@@ -31,6 +36,117 @@ const char* table_name(Table t) {
 
 std::string errno_text(const std::string& what, const std::string& path) {
     return what + " " + path + ": " + std::strerror(errno);
+}
+
+// ---- process-wide hooks: fatal signals and fork -------------------------------
+// Live writers, readable from a signal handler (fixed slots of atomics, no locks).
+constexpr int kSlots = 8;
+std::atomic<Writer*> live_writers[kSlots];
+std::mutex hooks_mutex;   // registration only, never taken in a signal handler
+bool hooks_installed = false;
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+struct sigaction previous_actions[std::size(kFatalSignals)];
+std::atomic<bool> in_fatal_handler{false};
+
+void sleep_millis(long ms) {
+    struct timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, nullptr);
+}
+
+// Async-signal-safe: atomics, nanosleep, sigaction, raise.
+void on_fatal_signal(int sig, siginfo_t*, void*) {
+    if (!in_fatal_handler.exchange(true)) {
+        uint64_t targets[kSlots];
+        for (int i = 0; i < kSlots; ++i) {
+            Writer* w = live_writers[i].load();
+            if (w) w->note_fatal_signal(sig);
+            targets[i] = w ? w->crash_flush_target() + 1 : 0;   // + the Ending
+        }
+        // The writer thread wakes every kBatchMillis and commits the queue.
+        for (int waited = 0; waited < Writer::kCrashFlushMillis; waited += 5) {
+            bool done = true;
+            for (int i = 0; i < kSlots; ++i) {
+                Writer* w = live_writers[i].load();
+                if (w && !w->committed_through(targets[i])) done = false;
+            }
+            if (done) break;
+            sleep_millis(5);
+        }
+    }
+    for (size_t i = 0; i < std::size(kFatalSignals); ++i) {
+        if (kFatalSignals[i] == sig) sigaction(sig, &previous_actions[i], nullptr);
+    }
+    // A faulting instruction faults again on return; an abort()/kill() signal is
+    // delivered again once this handler returns (it is blocked while we run).
+    raise(sig);
+}
+
+void atfork_prepare() {
+    for (auto& slot : live_writers) {
+        if (Writer* w = slot.load()) w->pause_for_fork();
+    }
+}
+void atfork_parent() {
+    for (auto& slot : live_writers) {
+        if (Writer* w = slot.load()) w->resume_after_fork();
+    }
+}
+void atfork_child() {
+    for (auto& slot : live_writers) {
+        if (Writer* w = slot.exchange(nullptr)) w->forget_after_fork();
+    }
+}
+
+void register_writer(Writer* w) {
+    std::lock_guard<std::mutex> lock(hooks_mutex);
+    if (!hooks_installed) {
+        hooks_installed = true;
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        for (size_t i = 0; i < std::size(kFatalSignals); ++i) {
+            struct sigaction action{};
+            action.sa_sigaction = on_fatal_signal;
+            action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+            sigemptyset(&action.sa_mask);
+            sigaction(kFatalSignals[i], &action, &previous_actions[i]);
+        }
+    }
+    for (auto& slot : live_writers) {
+        Writer* expected = nullptr;
+        if (slot.compare_exchange_strong(expected, w)) return;
+    }
+    // More than kSlots live recordings: this one simply gets no crash flush.
+}
+
+void unregister_writer(Writer* w) {
+    for (auto& slot : live_writers) {
+        Writer* expected = w;
+        slot.compare_exchange_strong(expected, nullptr);
+    }
+}
+
+// The Ending written when the process dies by a fatal signal.
+std::string crash_ending(int sig) {
+    capnp::MallocMessageBuilder message;
+    auto ending = message.initRoot<schema::Ending>();
+    ending.setHow(schema::Ending::How::SIGNAL);
+    ending.setSignal(sig);
+    ending.setExitStatus(128 + sig);
+    ending.setEndTime(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    const char* name = sigabbrev_np(sig);
+    ending.setMessage(std::string("SIG") + (name ? name : "?") +
+                      " (the program crashed; written by spyrec's crash handler)");
+    auto flat = capnp::messageToFlatArray(message);
+    auto bytes = flat.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// The seq in a change key (u32 watch id, u64 seq) or an exception key (u64 seq).
+uint64_t seq_of(const Record& r) {
+    const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
+    if (r.table == Table::kChanges && r.key.size() == 12) return schema::detail::get_be<uint64_t>(k + 4);
+    if (r.table == Table::kExceptions && r.key.size() == 8) return schema::detail::get_be<uint64_t>(k);
+    return 0;
 }
 
 }  // namespace
@@ -83,15 +199,32 @@ Writer::~Writer() {
     }
 }
 
-void Writer::start() { thread_ = std::thread([this] { run(); }); }
+void Writer::start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    thread_ = std::thread([this] { run(); });
+    register_writer(this);
+}
+
+void Writer::ensure_running() {
+    if (paused_ && !abandoned_ && !closed_) {
+        paused_ = false;
+        stopping_ = false;
+        thread_ = std::thread([this] { run(); });
+    }
+}
 
 bool Writer::enqueue(Record record) {
     // Meta records (the ending) are always accepted so a cut recording still says how it ended.
-    if (cut_.load() && record.table != Table::kMeta) return false;
+    if (cut_.load() && record.table != Table::kMeta) {
+        note_cut(record, "");
+        return false;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
-    if (closed_) return false;
+    if (closed_ || abandoned_) return false;
+    ensure_running();
     queue_.push_back(std::move(record));
     ++enqueued_;
+    enqueued_total_.store(enqueued_);
     if (queue_.size() >= kBatchRecords) wake_.notify_one();
     return true;
 }
@@ -105,9 +238,10 @@ void Writer::flush() {
 }
 
 void Writer::close() {
+    unregister_writer(this);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (closed_) return;
+        if (closed_ || abandoned_) return;
         stopping_ = true;
         wake_.notify_one();
     }
@@ -118,6 +252,8 @@ void Writer::close() {
         std::vector<Record> rest;
         rest.swap(queue_);
         commit(rest);
+        committed_ = enqueued_;
+        committed_total_.store(committed_);
     }
     if (env_.get()) {
         mdb_env_sync(env_.get(), 1);
@@ -129,20 +265,83 @@ void Writer::close() {
     }
 }
 
+void Writer::pause_for_fork() {
+    // Called by the forking thread before fork(): commit the queue and stop the
+    // thread, then hold mutex_ through the fork so nothing is half-enqueued.
+    bool running;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        running = !closed_ && !abandoned_ && thread_.joinable();
+        if (running) {
+            stopping_ = true;
+            wake_.notify_one();
+        }
+    }
+    if (running) thread_.join();
+    mutex_.lock();   // unlocked by resume_after_fork / forget_after_fork
+    if (running) paused_ = true;
+}
+
+void Writer::resume_after_fork() {
+    // The thread is restarted by the next enqueue, not here: CPython counts the
+    // process's threads right after fork() returns and warns about any extra one.
+    mutex_.unlock();
+}
+
+void Writer::forget_after_fork() {
+    // The child: the mutex was locked by this (the forking) thread; the thread
+    // object is not joinable (joined in prepare). Never touch the parent's
+    // environment or its lock.
+    abandoned_ = true;
+    closed_ = true;
+    queue_.clear();
+    mutex_.unlock();
+    env_.abandon();
+    if (lock_fd_ >= 0) ::close(lock_fd_);   // our copy; the parent keeps its lock
+    lock_fd_ = -1;
+}
+
 void Writer::abandon_after_fork() {
-    // The writer thread does not exist in the child and the mutex may be held
-    // by it in the parent's image: touch nothing, leak everything.
+    // Called from the Python fork hook too; the atfork child handler usually
+    // got here first. The writer thread does not exist in the child and the
+    // mutex may be held by it in the parent's image: touch nothing, leak everything.
+    if (abandoned_) return;
+    unregister_writer(this);
     new (&mutex_) std::mutex();
+    abandoned_ = true;
     closed_ = true;
     stopping_ = true;
-    thread_.detach();
+    if (thread_.joinable()) thread_.detach();
     env_.abandon();
-    if (lock_fd_ >= 0) ::close(lock_fd_);   // closes our copy; the parent keeps its lock
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     lock_fd_ = -1;
 }
 
 std::string Writer::cut_reason() const {
     return cut_reason_;
+}
+
+void Writer::note_cut(const Record& r, const std::string& reason) {
+    if (!reason.empty() && !cut_.load()) {
+        cut_reason_ = reason;
+        cut_.store(true);
+    }
+    uint64_t seq = seq_of(r);
+    uint64_t expected = 0;
+    // The Ending's cutAtSeq: the last seq recorded, i.e. one before the first left out.
+    if (seq) cut_at_seq_.compare_exchange_strong(expected, seq - 1);
+}
+
+void Writer::stop_disk_error(const std::string& reason) {
+    bool first = !cut_.exchange(true);
+    cut_reason_ = reason;
+    if (first) {
+        // One line on stderr, written directly: this is the writer thread, and
+        // the program's sys.stderr is not ours to use here.
+        std::string line = "spyrec: " + reason + "\n";
+        ssize_t ignored = ::write(2, line.data(), line.size());
+        (void)ignored;
+    }
 }
 
 void Writer::run() {
@@ -151,6 +350,12 @@ void Writer::run() {
     while (true) {
         wake_.wait_for(lock, std::chrono::milliseconds(kBatchMillis),
                        [&] { return stopping_ || queue_.size() >= kBatchRecords; });
+        if (int sig = fatal_signal_.exchange(0)) {
+            // The fatal-signal handler is waiting for this batch (see on_fatal_signal).
+            queue_.push_back(Record{Table::kMeta, std::string(schema::kEndingKey), crash_ending(sig)});
+            ++enqueued_;
+            enqueued_total_.store(enqueued_);
+        }
         if (queue_.empty()) {
             flushed_.notify_all();
             if (stopping_) break;
@@ -163,6 +368,7 @@ void Writer::run() {
         batch.clear();
         lock.lock();
         committed_ = upto;
+        committed_total_.store(upto);
         flushed_.notify_all();
         if (stopping_ && queue_.empty()) break;
     }
@@ -175,6 +381,7 @@ void Writer::grow_map() {
 }
 
 void Writer::commit(std::vector<Record>& batch) {
+    if (abandoned_) return;
     for (int attempt = 0; attempt < 40; ++attempt) {
         try {
             commit_once(batch);
@@ -186,15 +393,43 @@ void Writer::commit(std::vector<Record>& batch) {
                     grow_map();
                     continue;
                 } catch (const LmdbError& g) {
-                    cut_reason_ = g.what();
+                    stop_disk_error(std::string(g.what()) + "; recording stopped (what was committed is readable)");
+                    return;
                 }
-            } else {
-                cut_reason_ = e.what();
-                if (e.code == ENOSPC) cut_reason_ = "the disk is full; recording stopped (what was committed is readable)";
             }
-            cut_.store(true);
+            if (e.code == ENOSPC || e.code == EDQUOT) {
+                stop_disk_error("the disk is full; recording stopped (what was committed before is readable)");
+            } else if (e.code == EFBIG) {
+                stop_disk_error("the recording reached the file size limit; recording stopped "
+                                "(what was committed before is readable)");
+            } else {
+                stop_disk_error(std::string(e.what()) + "; recording stopped (what was committed before is readable)");
+            }
+            for (const auto& r : batch) note_cut(r, "");
             return;
         }
+    }
+}
+
+// The Ending record, with cutAtSeq set to the last seq actually recorded (the
+// session knows only its own last seq).
+std::string Writer::with_cut_ending(const std::string& ending) const {
+    if (!cut_.load() || ending.size() % sizeof(capnp::word) != 0 || ending.empty()) return ending;
+    try {
+        auto words = kj::heapArray<capnp::word>(ending.size() / sizeof(capnp::word));
+        std::memcpy(words.begin(), ending.data(), ending.size());
+        capnp::FlatArrayMessageReader reader(words.asPtr());
+        capnp::MallocMessageBuilder builder;
+        builder.setRoot(reader.getRoot<schema::Ending>());
+        auto root = builder.getRoot<schema::Ending>();
+        root.setRecordingCut(true);
+        if (cut_at_seq_.load() || root.getCutAtSeq() == 0) root.setCutAtSeq(cut_at_seq_.load());
+        if (root.getMessage().size() == 0) root.setMessage(cut_reason_);
+        auto flat = capnp::messageToFlatArray(builder);
+        auto bytes = flat.asBytes();
+        return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+    } catch (const kj::Exception&) {
+        return ending;
     }
 }
 
@@ -204,17 +439,20 @@ void Writer::commit_once(std::vector<Record>& batch) {
     for (const auto& r : batch) {
         if (max_size_ && r.table != Table::kMeta &&
             bytes_written_.load() + bytes + r.key.size() + r.value.size() > max_size_) {
-            if (!cut_.load()) {
-                cut_reason_ = "the recording reached --max-size; later changes were not recorded";
-                cut_.store(true);
-            }
+            note_cut(r, "the recording reached --max-size; later changes were not recorded");
             continue;
         }
+        std::string ending;
+        const std::string* value_bytes = &r.value;
+        if (r.table == Table::kMeta && r.key == schema::kEndingKey && cut_.load()) {
+            ending = with_cut_ending(r.value);
+            value_bytes = &ending;
+        }
         MDB_val key{r.key.size(), const_cast<char*>(r.key.data())};
-        MDB_val value{r.value.size(), const_cast<char*>(r.value.data())};
+        MDB_val value{value_bytes->size(), const_cast<char*>(value_bytes->data())};
         int rc = mdb_put(txn.get(), dbis_[static_cast<size_t>(r.table)], &key, &value, 0);
         if (rc) throw LmdbError("cannot write to the recording", rc);
-        bytes += r.key.size() + r.value.size();
+        bytes += r.key.size() + value_bytes->size();
     }
     int rc = txn.commit();
     if (rc) throw LmdbError("cannot commit to the recording", rc);

@@ -9,6 +9,19 @@
 // at most the last uncommitted batch is lost. The environment is opened with
 // MDB_NOSYNC: a crash of the process loses nothing committed, a crash of the
 // operating system may lose the last seconds.
+//
+// Fatal signals (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL): a handler asks the
+// writer thread to commit what is queued, waits for it at most kCrashFlushMillis
+// (doing only async-signal-safe things itself: atomic loads, nanosleep), then
+// puts the previous handler back and re-raises, so the process dies as it
+// would have. If the crash left a lock the writer thread needs (the heap's,
+// say) the wait times out and the last batch is lost, as with SIGKILL.
+//
+// fork(): a pthread_atfork handler commits the queue and stops the writer
+// thread before the fork (so the child inherits no half-written state and
+// CPython sees no extra thread to warn about); the parent restarts it at the
+// next record; in the child the writer is abandoned: it never touches the
+// parent's environment.
 #pragma once
 #include <lmdb.h>
 
@@ -37,6 +50,7 @@ class Writer {
 public:
     static constexpr size_t kBatchRecords = 4096;
     static constexpr int kBatchMillis = 50;
+    static constexpr int kCrashFlushMillis = 500;
 
     // Creates `dir` (0700) if needed, takes its lock file (an error if another
     // live recorder holds it), opens the environment (files 0600). Throws
@@ -56,10 +70,26 @@ public:
 
     bool cut() const { return cut_.load(); }
     std::string cut_reason() const;
+    // The seq of the first change left out of the recording (0: none).
+    uint64_t cut_at_seq() const { return cut_at_seq_.load(); }
     uint64_t bytes_written() const { return bytes_written_.load(); }
+
+    // For the fatal-signal handler: true once everything enqueued before the
+    // call to crash_flush_target() is committed. Async-signal-safe.
+    uint64_t crash_flush_target() const { return enqueued_total_.load(); }
+    // Asks the writer thread to add an Ending (how: signal) to its next batch.
+    void note_fatal_signal(int sig) { fatal_signal_.store(sig); }
+    bool committed_through(uint64_t target) const { return committed_total_.load() >= target; }
+    void pause_for_fork();      // pthread_atfork prepare
+    void resume_after_fork();   // parent
+    void forget_after_fork();   // child
 
 private:
     void run();
+    void ensure_running();      // with mutex_ held
+    void stop_disk_error(const std::string& reason);
+    void note_cut(const Record& r, const std::string& reason);
+    std::string with_cut_ending(const std::string& ending) const;
     void commit(std::vector<Record>& batch);
     void commit_once(std::vector<Record>& batch);
     void grow_map();
@@ -83,6 +113,12 @@ private:
     std::string cut_reason_;
     std::atomic<uint64_t> bytes_written_{0};
     bool closed_ = false;
+    bool abandoned_ = false;     // in a forked child
+    bool paused_ = false;        // the thread was stopped for a fork; restart on the next record
+    std::atomic<uint64_t> enqueued_total_{0};
+    std::atomic<uint64_t> committed_total_{0};
+    std::atomic<uint64_t> cut_at_seq_{0};
+    std::atomic<int> fatal_signal_{0};
 };
 
 }  // namespace spyrec::recorder

@@ -78,13 +78,15 @@ class Session:
     """One recording.  start() ... stop(); stop() is idempotent."""
 
     def __init__(self, watches=(), output: str | None = None, *, argv=None,
-                 default_watches: bool = True, on_change=None, force: bool = False):
+                 default_watches: bool = True, on_change=None, force: bool = False,
+                 max_size: int = 0):
         self.watches = watch_list(watches, default_watches)
         self.argv = list(sys.argv if argv is None else argv)
         self.on_change = on_change
         self._is_default_dir = output is None
         self.path = os.path.abspath(output) if output else new_recording_dir()
         self._force = force
+        self._max_size = int(max_size or 0)
         self._recorder = None
         self._pid = None
         self._saved_signals: dict = {}
@@ -102,6 +104,7 @@ class Session:
             _refuse_to_mix(self.path, self._force)
         self._recorder = _core.Recorder(
             self.path, [w.for_core() for w in self.watches], argv=self.argv,
+            max_size=self._max_size,
             on_change=self._on_change if self.on_change else None)
         self._pid = os.getpid()
         if self._is_default_dir:
@@ -109,6 +112,9 @@ class Session:
         if process_hooks:
             self._install_process_hooks()
         self._recorder.start()
+        # Commit the header (format, meta, watches) before the program runs, so
+        # even a crash in its first instruction leaves a readable recording.
+        self._recorder.flush()
         return self
 
     @property
@@ -257,8 +263,11 @@ def _after_fork_in_child() -> None:
 
 
 def _refuse_to_mix(path: str, force: bool) -> None:
-    """An existing recording in -o DIR is replaced only with --force."""
+    """An existing recording in -o DIR is replaced only with --force, and never
+    while another spyrec is still recording into it (its lock file says so)."""
     data = os.path.join(path, "data.mdb")
+    if _being_recorded(path):
+        raise FileExistsError(f"another spyrec is already recording into {path}")
     if os.path.exists(data):
         if not force:
             raise FileExistsError(
@@ -270,3 +279,19 @@ def _refuse_to_mix(path: str, force: bool) -> None:
                 pass
     elif os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
         raise FileExistsError(f"{path} exists and is not a recording; pick another -o")
+
+
+def _being_recorded(path: str) -> bool:
+    """True when a live recorder holds DIR/spyrec.lock (the Writer's flock)."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(path, "spyrec.lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)        # closing also releases a lock we just took
+    return False

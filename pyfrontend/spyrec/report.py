@@ -170,21 +170,22 @@ def format_info(info: dict, watches: list | None = None) -> str:
         out.append(f"started:   {_time(info['start_time'], time)}  (pid {info.get('pid', '?')})")
     ending = info.get("ending")
     if ending is None:
-        out.append("ended:     never (the recording was cut off: the process died unflushed?)")
+        out.append("ended:     did not finish (no ending was recorded: the process was killed, "
+                   "e.g. by SIGKILL; everything committed before that is here)")
     else:
         how = ending.get("how", "?")
         status = ending.get("exit_status", 0)
         detail = {"exited": f"exited with status {status}",
                   "exception": f"an unhandled exception, status {status}",
-                  "signal": f"killed by signal {ending.get('signal', '?')}",
+                  "signal": f"killed by signal {_signal_name(ending.get('signal'))}",
                   "stopped": "recording stopped"}.get(how, how)
         if ending.get("message"):
             detail += f": {ending['message']}"
         when = f"{_time(ending['end_time'], time)}  " if ending.get("end_time") else ""
         out.append(f"ended:     {when}{detail}")
         if ending.get("recording_cut"):
-            out.append(f"           (the recording is cut short at seq {ending.get('cut_at_seq')}: "
-                       "size limit reached)")
+            out.append(f"           (the recording was cut: nothing after seq {ending.get('cut_at_seq')} "
+                       "was recorded; the program went on)")
     out.append(f"changes:   {info.get('changes', 0)}")
     out.append(f"exceptions: {info.get('exceptions', 0)}")
     if watches is not None:
@@ -193,6 +194,14 @@ def format_info(info: dict, watches: list | None = None) -> str:
     out.append(f"format:    {info.get('format_version', '?')} "
                f"(spyrec {info.get('spyrec_version', '?')})")
     return "\n".join(out)
+
+
+def _signal_name(signum) -> str:
+    import signal
+    try:
+        return f"{signal.Signals(int(signum)).name} ({int(signum)})"
+    except (TypeError, ValueError):
+        return str(signum)
 
 
 def _time(t, time) -> str:

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from . import UsageError
 
 USAGE = """\
-usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--print] [--break]
-                  (script.py | -m module | -c code) [args...]
+usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--max-size BYTES]
+                  [--print] [--break] (script.py | -m module | -c code) [args...]
 
   -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
   --no-default-watches    do not watch sys.path, sys.meta_path, sys.path_hooks, os.environ
   -o, --output DIR        record into DIR (default: a new directory under .spyrec/,
                           with .spyrec/latest pointing at it)
   --force                 replace the recording already in DIR
+  --max-size BYTES        stop recording (the program goes on) once the records
+                          reach BYTES; suffixes K, M, G (powers of 1024), e.g. 10M
   --print                 print each change to stderr as it happens
   --break                 on each change, print it and open pdb where it was made
 """
@@ -31,6 +33,7 @@ class RunOptions:
     default_watches: bool = True
     output: str | None = None
     force: bool = False
+    max_size: int = 0
     print_changes: bool = False
     break_on_change: bool = False
     program_argv: list = field(default_factory=list)
@@ -65,6 +68,9 @@ def parse(argv: list) -> RunOptions:
             opts.output = value(arg)
         elif arg.startswith("--output="):
             opts.output = arg[len("--output="):]
+        elif arg == "--max-size" or arg.startswith("--max-size="):
+            text = arg.split("=", 1)[1] if "=" in arg else value(arg)
+            opts.max_size = parse_size(text)
         elif arg == "--no-default-watches":
             opts.default_watches = False
         elif arg == "--force":
@@ -88,6 +94,27 @@ def parse(argv: list) -> RunOptions:
     if opts.program_argv[0] == "-":
         raise UsageError("spyrec run: a program on stdin cannot be recorded; save it to a file")
     return opts
+
+
+_SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'1048576', '10M', '1G', '512k', '2MiB' -> bytes (powers of 1024)."""
+    t = text.strip().upper()
+    for tail in ("IB", "B"):
+        if len(t) > 1 and t.endswith(tail) and t[:-len(tail)][-1:].isalpha():
+            t = t[:-len(tail)]
+            break
+    number, suffix = (t[:-1], t[-1]) if t[-1:].isalpha() else (t, "")
+    try:
+        n = float(number) if "." in number else int(number)
+    except ValueError:
+        n = -1
+    if suffix not in _SIZE_SUFFIXES or n <= 0:
+        raise UsageError(f"spyrec run: --max-size wants a positive size such as 10M or 1G, "
+                         f"not {text!r}")
+    return int(n * _SIZE_SUFFIXES[suffix])
 
 
 def _live_change(change: dict):
@@ -134,6 +161,7 @@ def change_breaker(cwd: str, print_too: bool):
 def main(argv: list) -> int:
     import os
 
+    from ..api import RecordingError
     from ..program import Outcome, Program, ProgramError
     from ..recording_session import Session
     from ..watch_expr import WatchExprError
@@ -156,7 +184,7 @@ def main(argv: list) -> int:
     try:
         session = Session(opts.watch, opts.output, argv=program.argv,
                           default_watches=opts.default_watches, on_change=on_change,
-                          force=opts.force)
+                          force=opts.force, max_size=opts.max_size)
     except WatchExprError as e:
         raise UsageError(str(e)) from None
     # Registered before the program runs, so it runs after the program's atexit handlers.
@@ -164,8 +192,10 @@ def main(argv: list) -> int:
     program.enter()
     try:
         session.start()
-    except FileExistsError as e:
-        raise UsageError(str(e)) from None
+    except (FileExistsError, RuntimeError, OSError, RecordingError) as e:
+        # The recording cannot be created (another spyrec holds DIR, a
+        # permission, a full disk): one line, exit 2, the program never ran.
+        raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     try:
         outcome = program.run()
     except ProgramError as e:

@@ -1,0 +1,101 @@
+// Dumps the records of a real recording as fuzz seeds: one file per record,
+// its first byte the fuzz target's selector for that record's decoder, plus
+// each change's before/after snapshots as standalone Value messages (selector
+// 3) and as a pair (selector 7), so render and diff start from real values.
+// Usage: fuzz_seeds RECORDING_DIR OUT_DIR
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <lmdb.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "spyrec.capnp.h"
+
+namespace {
+
+int written = 0;
+
+void write_seed(const std::string& out, const std::string& name, uint8_t selector, std::string_view body) {
+    std::ofstream f(out + "/" + name + "-" + std::to_string(written++), std::ios::binary);
+    f.put(static_cast<char>(selector));
+    f.write(body.data(), static_cast<std::streamsize>(body.size()));
+}
+
+std::string value_message(spyrec::schema::Value::Reader v) {
+    capnp::MallocMessageBuilder b;
+    b.setRoot(v);
+    auto words = capnp::messageToFlatArray(b);
+    auto bytes = words.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+void change_values(std::string_view msg, const std::string& out) {
+    try {
+        auto words = kj::heapArray<capnp::word>(msg.size() / 8);
+        std::memcpy(words.begin(), msg.data(), words.size() * 8);
+        capnp::FlatArrayMessageReader reader(words.asPtr());
+        auto c = reader.getRoot<spyrec::schema::Change>();
+        if (!c.hasBefore() || !c.hasAfter()) return;
+        std::string a = value_message(c.getBefore()), b = value_message(c.getAfter());
+        write_seed(out, "value", 3, a);
+        uint32_t n = static_cast<uint32_t>(a.size() / 8);
+        std::string pair(reinterpret_cast<const char*>(&n), 4);  // little-endian on x86/arm
+        write_seed(out, "pair", 7, pair + a + b);
+    } catch (const kj::Exception&) {
+    }
+}
+
+void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi;
+    MDB_cursor* cur = nullptr;
+    if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn)) return;
+    int n = 0;
+    if (mdb_dbi_open(txn, db, 0, &dbi) == 0 && mdb_cursor_open(txn, dbi, &cur) == 0) {
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 100;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++n) {
+            std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+            std::string_view value(static_cast<const char*>(v.mv_data), v.mv_size);
+            int sel = selector;
+            if (selector < 0) {  // the meta table: meta and ending messages
+                if (key == "meta") sel = 0;
+                else if (key == "ending") sel = 1;
+                else continue;
+            }
+            write_seed(out, db, static_cast<uint8_t>(sel), value);
+            if (sel == 4 && value.size() % 8 == 0) change_values(value, out);
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: fuzz_seeds RECORDING_DIR OUT_DIR\n");
+        return 2;
+    }
+    MDB_env* env = nullptr;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    if (int rc = mdb_env_open(env, argv[1], MDB_RDONLY | MDB_NOLOCK, 0)) {
+        std::fprintf(stderr, "fuzz_seeds: %s: %s\n", argv[1], mdb_strerror(rc));
+        return 2;
+    }
+    std::string out = argv[2];
+    dump(env, "meta", out, -1);
+    dump(env, "watches", out, 2);
+    dump(env, "changes", out, 4);
+    dump(env, "code", out, 5);
+    dump(env, "exceptions", out, 6);
+    mdb_env_close(env);
+    std::printf("fuzz_seeds: %d seeds from %s\n", written, argv[1]);
+    return 0;
+}
