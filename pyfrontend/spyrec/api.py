@@ -326,14 +326,17 @@ class Recording:
             by_watch.setdefault(ch.expr, []).append(ch.seq)
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 0.9 + 0.35 * max(len(by_watch), 1)))
+        lines = []
         for expr, seqs in by_watch.items():
             counts = list(range(1, len(seqs) + 1))
-            ax.step(seqs, counts, where="post", marker="o", markersize=4, label=expr)
+            lines += ax.step(seqs, counts, where="post", marker="o", markersize=4, label=expr)
         ax.set_xlabel("seq")
         ax.set_ylabel("changes so far")
         ax.set_title("changes per watch")
-        if by_watch:
-            ax.legend(loc="upper left", fontsize="small")
+        if lines:
+            # Explicit labels: legend() alone skips labels starting with "_" (__main__.X).
+            ax.legend(lines, list(by_watch), loc="upper left", fontsize="small")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.yaxis.get_major_locator().set_params(integer=True)
         return ax
 

@@ -202,6 +202,7 @@ def test_plot_draws_a_step_line_per_watch(inventory):
     line = ax.get_lines()[labels.index(CONFIG)]
     assert list(line.get_ydata()) == [1, 2, 3]
     assert ax.get_xlabel() == "seq"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [CONFIG]   # "__main__" too
 
 
 def test_missing_pandas_or_matplotlib_is_a_clear_import_error(inventory, monkeypatch):
