@@ -48,7 +48,7 @@ def cell(data, workload, mode, key="cpu"):
         bad = runs[0]["status"] if runs else "not run"
         if bad == "timeout":
             return f">{data.get('peer_cap', 0):.0f}x (stopped)"
-        return f"failed ({bad[:40]})"
+        return f"fails: {bad.split(': ', 1)[-1][:70]}"
     med = statistics.median(rs)
     text = f"{med:.2f}x" if len(rs) == 1 else f"{med:.2f}x ({min(rs):.2f}-{max(rs):.2f})"
     if len(rs) < len(runs):

@@ -29,7 +29,9 @@ import argparse
 import datetime
 import json
 import os
+import math
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -133,13 +135,21 @@ def disk_usage(path: str) -> int:
     return total
 
 
-def run_child(argv: list[str], env: dict, cwd: str, timeout: float) -> dict:
-    """Run one child; its CPU time and peak RSS come from os.wait4, so nothing of ours counts."""
+def run_child(argv: list[str], env: dict, cwd: str, timeout: float, cpu_limit: int | None = None) -> dict:
+    """Run one child; its CPU time and peak RSS come from os.wait4, so nothing of ours counts.
+
+    cpu_limit (seconds of CPU, RLIMIT_CPU) stops a slow peer by CPU time, not wall
+    time, so a busy machine does not cut it short; timeout (wall) is the backstop.
+    """
+    def limit_cpu():
+        if cpu_limit:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 2))
+
     err_path = os.path.join(cwd, "stderr.txt")
     with open(err_path, "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd)
+                                env=env, cwd=cwd, preexec_fn=limit_cpu if cpu_limit else None)
         killed = threading.Event()
 
         def kill():
@@ -156,7 +166,7 @@ def run_child(argv: list[str], env: dict, cwd: str, timeout: float) -> dict:
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; keep Popen quiet
     out = {"cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss, "wall": wall, "status": "ok"}
-    if killed.is_set():
+    if killed.is_set() or (cpu_limit and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL)):
         out["status"] = "timeout"
     elif proc.returncode != 0:
         with open(err_path, "rb") as f:
@@ -201,13 +211,13 @@ def bench_python(version: str, args) -> dict:
                 for mode in modes:
                     if mode in PEERS and rep >= args.peer_runs:
                         continue
-                    # The peers are 10-100x slower: stop them at --peer-cap times plain's wall time.
-                    timeout = args.timeout
-                    if mode in PEERS and "plain" in modes:
-                        timeout = min(timeout, args.peer_cap * results[w["name"]]["modes"]["plain"][-1]["wall"])
+                    # The peers are 10-100x slower: stop them at --peer-cap times plain's CPU time.
+                    cpu_limit = None
+                    if mode in PEERS:
+                        cpu_limit = math.ceil(args.peer_cap * results[w["name"]]["modes"]["plain"][-1]["cpu"])
                     rec_dir = os.path.join(work, "rec")
                     shutil.rmtree(rec_dir, ignore_errors=True)
-                    r = run_child(command(mode, python, w, rec_dir), env, work, timeout)
+                    r = run_child(command(mode, python, w, rec_dir), env, work, args.timeout, cpu_limit)
                     if mode.startswith("spyrec"):
                         r["rec_bytes"] = disk_usage(rec_dir)
                     results[w["name"]]["modes"][mode].append(r)
@@ -242,7 +252,7 @@ def main(argv=None) -> int:
     p.add_argument("--extra", action="store_true", help=f"also run {', '.join(EXTRA_PYPERFORMANCE)}")
     p.add_argument("--peer-runs", type=int, default=3, help="rounds the peers run in (default 3; they are slow)")
     p.add_argument("--peer-cap", type=float, default=None,
-                   help="stop a peer run at this many times plain's wall time (default 20, quick 8)")
+                   help="stop a peer run at this many times plain's CPU time (default 20, quick 8)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before any run is killed")
     p.add_argument("--no-storage", action="store_true", help="skip bench/storage.py")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -267,9 +277,9 @@ def main(argv=None) -> int:
             if args.quick:
                 storage.append("--quick")
             subprocess.run(storage, check=False)
-    if not args.quick and not args.no_docs and not args.only:
-        path = report.write_docs()
-        print(f"wrote {os.path.relpath(path, ROOT)}")
+        if not args.quick and not args.no_docs and not args.only:
+            path = report.write_docs()   # after each Python, so a cut-short run still leaves a table
+            print(f"wrote {os.path.relpath(path, ROOT)}")
     return 0
 
 
