@@ -16,7 +16,11 @@
 //   Between a frame leaving and the next event, only C code runs, on behalf
 //   of the caller's current instruction (sorted(key=), list.extend(gen)).
 // - While a callback runs, CPython delivers no events (tstate->tracing), so
-//   the cold half may call Python freely.
+//   the cold half may call Python freely. The dict watcher is not such a
+//   callback: while spyrec runs Python from it, Session::busy() is set and
+//   every callback returns at once.
+// - PY_THROW and PY_UNWIND are not local events: returning DISABLE from them
+//   is an error, so they return None even for code that needs no events.
 #include "callbacks.h"
 
 #include "session.h"
@@ -33,7 +37,7 @@ PyObject* none() { return Py_NewRef(Py_None); }
 
 PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 2) return none();
+    if (!s || nargs < 2 || s->busy()) return none();
     PyObject* code = args[0];
     int offset = offset_of(args[1]);
     if (s->code_info(code)->class_at(offset) == OpcodeClass::kPure) return Py_NewRef(s->disable());
@@ -44,21 +48,29 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
-PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// PY_START, PY_RESUME (local events: DISABLE allowed) and PY_THROW (not).
+PyObject* frame_enter(PyObject* const* args, Py_ssize_t nargs, bool local) {
     Session* s = Session::active();
-    if (!s || nargs < 2) return none();
+    if (!s || nargs < 2 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     // Whatever changed since the caller's last event was done by the caller's
     // instruction (the CALL, SEND or FOR_ITER that got here), still on top.
+    // Checked even for pure code: a C caller (sorted, list.extend(map(...)))
+    // may have changed a value between two calls, and each is its own change.
     s->check_watches(t);
-    if (!fresh) s->push_frame(t, args[0]);   // a fresh state was built with this frame on top
+    // Pure code is not pushed (its return raises no event to pop it): its
+    // caller stays on top, which is where anything it triggers is blamed.
+    if (!fresh && !s->code_info(args[0])->pure) s->push_frame(t, args[0]);
+    (void)local;
     return none();
 }
 
-PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// PY_RETURN, PY_YIELD (local) and PY_UNWIND (not).
+PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local) {
     Session* s = Session::active();
-    if (!s || nargs < 2) return none();
+    if (!s || nargs < 2 || s->busy()) return none();
+    if (s->code_info(args[0])->pure) return local ? Py_NewRef(s->disable()) : none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -66,9 +78,14 @@ PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
+PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_enter(args, nargs, true); }
+PyObject* on_throw(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_enter(args, nargs, false); }
+PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true); }
+PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false); }
+
 PyObject* on_raise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 3) return none();
+    if (!s || nargs < 3 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->record_exception(t, args[0], offset_of(args[1]), args[2], false);
@@ -77,7 +94,7 @@ PyObject* on_raise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 
 PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 3) return none();
+    if (!s || nargs < 3 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->record_exception(t, args[0], offset_of(args[1]), args[2], true);
@@ -87,6 +104,8 @@ PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
 PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
 PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
+PyMethodDef kThrow{"spyrec_throw", reinterpret_cast<PyCFunction>(on_throw), METH_FASTCALL, nullptr};
+PyMethodDef kUnwind{"spyrec_unwind", reinterpret_cast<PyCFunction>(on_unwind), METH_FASTCALL, nullptr};
 PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
 PyMethodDef kReraise{"spyrec_reraise", reinterpret_cast<PyCFunction>(on_reraise), METH_FASTCALL, nullptr};
 
@@ -97,12 +116,14 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* instruction = PyCFunction_New(&kInstruction, nullptr);
         PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
         PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
+        PyObject* throw_ = PyCFunction_New(&kThrow, nullptr);
+        PyObject* unwind = PyCFunction_New(&kUnwind, nullptr);
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
         PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
         return std::vector<MonitoringCallback>{
             {"INSTRUCTION", instruction}, {"PY_START", enter},  {"PY_RESUME", enter},
-            {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave},
-            {"PY_UNWIND", leave},         {"RAISE", raise},     {"RERAISE", reraise},
+            {"PY_THROW", throw_},         {"PY_RETURN", leave}, {"PY_YIELD", leave},
+            {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
         };
     }();
     return callbacks;

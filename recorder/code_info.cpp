@@ -30,6 +30,10 @@ CodeInfo* CodeInfoTable::build(PyObject* code) {
                                             : OpcodeClass::kMayMutate;
         }
         Py_DECREF(bytes);
+        info->pure = true;
+        for (auto c : info->classes) {
+            if (c != OpcodeClass::kPure) info->pure = false;
+        }
     } else {
         PyErr_Clear();
     }

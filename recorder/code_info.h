@@ -19,6 +19,10 @@ struct CodeInfo {
     uint64_t recorded_id = 0;            // id in the recording's code db; 0 = not written yet
     uint64_t recorded_generation = 0;    // which recording that id belongs to
     bool hidden = false;                 // spyrec's own machinery (runpy, the spyrec package)
+    // No instruction can mutate: the code's frames need no frame events, since
+    // the culprit of anything that happens while it runs is its caller's
+    // instruction, which the shadow stack's top already names.
+    bool pure = false;
 
     uint8_t opcode_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;

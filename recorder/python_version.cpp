@@ -9,9 +9,7 @@ namespace {
 // Opcodes that cannot change a watched value. Names cover 3.12 and 3.13;
 // a name missing from one version is simply not found. Anything not listed
 // (including opcodes a future version adds) is kMayMutate: when unsure, keep
-// the event. Why some reads are here and BINARY_SUBSCR is not:
-// BINARY_SUBSCR on a defaultdict inserts a key from C (__missing__), and
-// FOR_ITER over iter(list.pop, None) mutates from C, so both stay enabled.
+// the event. FOR_ITER stays enabled: iter(list.pop, None) mutates a list from C.
 const std::unordered_set<std::string_view>& pure_opcode_names() {
     static const std::unordered_set<std::string_view> names = {
         "NOP", "RESUME", "CACHE", "EXTENDED_ARG", "RESERVED", "INTERPRETER_EXIT",
@@ -34,6 +32,14 @@ const std::unordered_set<std::string_view>& pure_opcode_names() {
         "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
         "MAKE_FUNCTION", "SET_FUNCTION_ATTRIBUTE", "MATCH_CLASS", "MATCH_MAPPING",
         "MATCH_SEQUENCE", "MATCH_KEYS", "EXIT_INIT_CHECK", "ENTER_EXECUTOR",
+        // Control leaves the frame; PY_YIELD / PY_RETURN do the bookkeeping.
+        "YIELD_VALUE", "RETURN_VALUE",
+        // These change only dicts (a module's, an instance's __dict__, a
+        // defaultdict filled by __missing__, a temporary **kwargs dict). Every
+        // dict a watch depends on is under the dict watcher, which sees the
+        // mutation happen with its exact instruction; no event is needed.
+        "STORE_ATTR", "DELETE_ATTR", "STORE_NAME", "DELETE_NAME", "STORE_GLOBAL",
+        "DELETE_GLOBAL", "BINARY_SUBSCR", "DICT_MERGE", "DICT_UPDATE",
     };
     return names;
 }
@@ -64,6 +70,13 @@ bool load_opcode_table(OpcodeTable& table) {
             if (pure.count(text)) table.by_opcode[i] = OpcodeClass::kPure;
         }
         Py_XDECREF(name);
+    }
+    if (!kWatcherSeesInstanceDicts) {
+        // See python_version.h: attribute stores on instances need their event.
+        for (const char* name : {"STORE_ATTR", "DELETE_ATTR"}) {
+            PyObject* op = PyDict_GetItemString(opmap, name);
+            if (op) table.by_opcode[PyLong_AsLong(op) & 0xFF] = OpcodeClass::kMayMutate;
+        }
     }
     PyObject* binary_op = PyDict_GetItemString(opmap, "BINARY_OP");
     table.binary_op = binary_op ? static_cast<uint8_t>(PyLong_AsLong(binary_op)) : 0;

@@ -3,13 +3,15 @@
 //
 // - Opcode numbers differ between versions, so opcode classes are derived
 //   from dis.opname at start, by name.
-// - The dict version tag (ma_version_tag) is deprecated since 3.12 but still
-//   bumped on every mutation in 3.12 and 3.13 (it is gone in 3.14); it is how
-//   a dict is checked for change in one load. Except one case: on 3.13 a
-//   store through an object's inline values (STORE_ATTR on a plain instance)
-//   notifies dict watchers but does not bump the version of the object's
-//   materialized __dict__. Instance dicts are therefore compared item by item
-//   (watch.cpp), on both versions, so there is one code path.
+// - Dicts are watched with a dict watcher (PyDict_AddWatcher). On 3.13 a
+//   store through an object's inline values (STORE_ATTR, setattr, del on a
+//   plain instance) reaches neither the watcher nor the version tag of the
+//   object's materialized __dict__, even though that dict shows the new
+//   value. So on 3.13 instance dicts are compared item by item at each event,
+//   and STORE_ATTR / DELETE_ATTR keep their events (checked on 3.12.1 and
+//   3.13.0 by tests/cases/object_attrs.py).
+// - How to reach the innermost frame without creating a frame object
+//   (tstate->cframe->current_frame on 3.12, tstate->current_frame on 3.13).
 #pragma once
 #include <Python.h>
 
@@ -54,12 +56,30 @@ struct OpcodeTable {
 // Python exception and returns false on failure.
 bool load_opcode_table(OpcodeTable& table);
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-inline uint64_t dict_version(PyObject* dict) {
-    return reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
+// The innermost Python frame's code (a new reference) and the offset of the
+// instruction it is running, without creating a frame object. Used inside a
+// dict watcher, which CPython calls in the middle of the mutating instruction.
+// On 3.12 the offset can point into the inline cache after the instruction
+// (during a call); callers round it down to the owning instruction.
+inline bool current_instruction(PyObject** code, int* offset) {
+    PyThreadState* tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030D0000
+    struct _PyInterpreterFrame* frame = tstate->current_frame;
+#else
+    struct _PyInterpreterFrame* frame = tstate->cframe ? tstate->cframe->current_frame : nullptr;
+#endif
+    if (!frame) return false;
+    *code = PyUnstable_InterpreterFrame_GetCode(frame);
+    if (!*code) return false;
+    *offset = PyUnstable_InterpreterFrame_GetLasti(frame);
+    return true;
 }
-#pragma GCC diagnostic pop
+
+// Whether the dict watcher sees every change of an instance __dict__.
+constexpr bool kWatcherSeesInstanceDicts = PY_VERSION_HEX < 0x030D0000;
+
+// The CACHE pseudo-opcode fills inline caches in co_code; it is 0 in 3.12 and 3.13.
+constexpr uint8_t kCacheOpcode = 0;
 
 // A cheap fingerprint of a set's contents: the sum of the entry pointers of
 // its hash table (a removal leaves a dummy entry, which changes the sum).

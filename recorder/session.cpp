@@ -17,6 +17,12 @@
 namespace spyrec::recorder {
 
 Session* Session::active_ = nullptr;
+
+// The C callback CPython's dict watcher calls.
+static int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    Session* s = Session::active();
+    return s ? s->on_dict_event(event, dict, key, new_value) : 0;
+}
 thread_local uint64_t Session::tls_generation_ = 0;
 thread_local ThreadState* Session::tls_state_ = nullptr;
 
@@ -82,13 +88,17 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     codes_.set_hidden_prefixes(options_.hidden_prefixes);
     uint32_t id = 1;
     for (auto& spec : watches) {
-        watches_.push_back(std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps)));
+        watches_.push_back(
+            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_));
     }
     Py_XINCREF(options_.on_change);
 }
 
 Session::~Session() {
     if (active_ == this) active_ = nullptr;
+    forget_dict_culprits();
+    watches_.clear();
+    dicts_.close();
     Py_XDECREF(options_.on_change);
     Py_XDECREF(disable_);
     Py_XDECREF(linecache_);
@@ -97,6 +107,10 @@ Session::~Session() {
 void Session::start() {
     if (active_) throw std::runtime_error("spyrec is already recording in this process");
     start_time_ = now_seconds();
+    if (!dicts_.open(on_dict_watcher_event)) {
+        PyErr_Clear();
+        throw std::runtime_error("no free dict watcher (CPython allows 8 per interpreter)");
+    }
     writer_.start();
     write_meta();
     for (auto& w : watches_) {
@@ -130,6 +144,9 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
         unregister_callbacks();
         active_ = nullptr;
     }
+    forget_dict_culprits();
+    watches_.clear();   // releases every watched dict
+    dicts_.close();
     capnp::MallocMessageBuilder message;
     auto ending = message.initRoot<schema::Ending>();
     if (how == "exception") ending.setHow(schema::Ending::How::EXCEPTION);
@@ -192,7 +209,66 @@ void Session::resync(ThreadState* t) {
 
 void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
+    bool was_busy = busy_;
+    busy_ = true;
     if (w.reevaluate(options_.limits)) record_change(w, culprit);
+    busy_ = was_busy;
+}
+
+int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    if (event == PyDict_EVENT_DEALLOCATED) return 0;
+    if (busy_ || stopped_) {
+        dicts_.bump(dict);
+        return 0;
+    }
+    bool fresh;
+    ThreadState* t = thread_state(&fresh);
+    PyObject* code = nullptr;
+    int offset = 0;
+    bool known = current_instruction(&code, &offset);
+    if (known) {
+        CodeInfo* info = codes_.get(code);
+        while (offset > 0 && info->opcode_at(offset) == kCacheOpcode) offset -= 2;
+    }
+    // Changes made before this mutation belong to earlier instructions:
+    // settle them first, so two mutations by two instructions stay two
+    // changes. One instruction storing several keys (dict.update) is one
+    // change; the same instruction storing the same key again is running
+    // again (a loop with no other event), so that settles too.
+    bool same_execution = false;
+    if (known && !dict_culprits_.empty()) {
+        const DictCulprit& last = dict_culprits_.back();
+        if (last.thread == t && last.code == code && last.offset == offset) {
+            same_execution = true;
+            for (const auto& c : dict_culprits_) {
+                if (c.dict == dict && c.key == key) same_execution = false;
+            }
+        }
+    }
+    if (!same_execution) check_watches(t);
+    dicts_.bump(dict);
+    if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
+    if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
+        SavedError saved;
+        busy_ = true;
+        for (auto& w : watches_) {
+            if (w->depends_on(dict)) w->before_slot_store(dict, key, new_value, options_.limits);
+        }
+        busy_ = false;
+    }
+    return 0;
+}
+
+void Session::forget_dict_culprits() {
+    for (auto& c : dict_culprits_) Py_XDECREF(c.code);
+    dict_culprits_.clear();
+}
+
+const Session::DictCulprit* Session::dict_culprit_for(const Watch& w) const {
+    for (size_t i = dict_culprits_.size(); i-- > 0;) {
+        if (w.depends_on(dict_culprits_[i].dict)) return &dict_culprits_[i];
+    }
+    return nullptr;
 }
 
 uint64_t Session::ensure_code(PyObject* code) {
@@ -261,7 +337,7 @@ std::string Session::thread_name(unsigned long ident) {
     return name;
 }
 
-std::vector<ShadowFrame> Session::reported_stack(ThreadState& t) {
+std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package) and the
     // frames that were running before recording started are left out; the
     // innermost frame is always kept.
@@ -272,15 +348,26 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t) {
         if (!frames.empty() && (i < base || codes_.get(f.code)->hidden)) continue;
         frames.push_back(f);
     }
+    if (exact) {
+        // The dict watcher saw the mutating instruction itself. Its frame is the
+        // shadow stack's top, unless it runs code that raises no frame events.
+        if (!frames.empty() && frames[0].code == exact->code) {
+            frames[0].offset = exact->offset;
+        } else {
+            frames.insert(frames.begin(), ShadowFrame{exact->code, exact->offset});
+        }
+    }
     return frames;
 }
 
-void Session::record_change(Watch& w, ThreadState& culprit) {
+void Session::record_change(Watch& w, ThreadState& culprit_thread) {
     uint64_t seq = ++seq_;
     ++changes_;
+    const DictCulprit* exact = dict_culprit_for(w);
+    ThreadState& culprit = exact ? *exact->thread : culprit_thread;
     // The culprit's stack, innermost first. spyrec's own frames (runpy, the
     // spyrec package) are left out, except the culprit itself.
-    std::vector<ShadowFrame> frames = reported_stack(culprit);
+    std::vector<ShadowFrame> frames = reported_stack(culprit, exact);
     std::string thread = thread_name(culprit.thread_id);
 
     capnp::MallocMessageBuilder message;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "code_info.h"
+#include "dict_registry.h"
 #include "python_version.h"
 #include "snapshot.h"
 #include "thread_state.h"
@@ -57,6 +58,9 @@ public:
 
     // ---- hot path ----------------------------------------------------------
     CodeInfo* code_info(PyObject* code) { return codes_.get(code); }
+    // True while spyrec itself runs Python code (the cold half, the on_change
+    // hook): events and dict mutations from it are not the program's.
+    bool busy() const { return busy_; }
     PyObject* disable() const { return disable_; }
 
     // The calling thread's state, created (cold) on its first event.
@@ -85,6 +89,7 @@ public:
         for (auto& w : watches_) {
             if (w->probes_fired()) on_probe_fired(*w, *culprit);
         }
+        if (!dict_culprits_.empty()) forget_dict_culprits();
     }
 
     // Keeps the shadow stack's top in step with the instruction about to run.
@@ -110,14 +115,29 @@ public:
     }
 
     // ---- cold path ---------------------------------------------------------
+    // The dict watcher: `dict` is about to change, in this thread, made by the
+    // innermost frame's current instruction.
+    int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
 
 private:
+    // A dict mutation seen by the dict watcher, with its exact culprit, waiting
+    // for the next check to compare the watches that depend on that dict.
+    struct DictCulprit {
+        ThreadState* thread;
+        PyObject* code;   // owned
+        int offset;
+        PyObject* dict;   // borrowed, compared only
+        PyObject* key;    // borrowed, compared only
+    };
+    void forget_dict_culprits();
+    const DictCulprit* dict_culprit_for(const Watch& w) const;
+
     ThreadState* new_thread_state();
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, ThreadState& culprit);
-    std::vector<ShadowFrame> reported_stack(ThreadState& t);
+    std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
     uint64_t ensure_code(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);
@@ -135,6 +155,9 @@ private:
     SessionOptions options_;
     OpcodeTable opcodes_;
     CodeInfoTable codes_;
+    DictRegistry dicts_;
+    std::vector<DictCulprit> dict_culprits_;
+    bool busy_ = false;
     Writer writer_;
     std::vector<std::unique_ptr<Watch>> watches_;
     std::vector<std::unique_ptr<ThreadState>> threads_;

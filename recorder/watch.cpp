@@ -6,8 +6,9 @@
 
 namespace spyrec::recorder {
 
-Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps)
-    : id_(id), expr_(std::move(expr)), steps_(std::move(steps)) {
+Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
+             DictRegistry* dicts)
+    : dicts_(dicts), id_(id), expr_(std::move(expr)), steps_(std::move(steps)) {
     root_name_ = PyUnicode_FromStringAndSize(root_module.data(), root_module.size());
 }
 
@@ -20,6 +21,7 @@ Watch::~Watch() {
 
 void Watch::clear_probes() {
     for (auto& p : probes_) {
+        if (p.counter) dicts_->release(p.container);
         Py_XDECREF(p.container);
         Py_XDECREF(p.key);
         Py_XDECREF(p.slot_value);
@@ -30,25 +32,11 @@ void Watch::clear_probes() {
 bool Watch::probes_fired() {
     for (auto& p : probes_) {
         switch (p.kind) {
-            case Probe::Kind::kDictVersion:
-                if (dict_version(p.container) != p.version) return true;
+            case Probe::Kind::kDict:
+                if (*p.counter != p.seen) return true;
                 break;
-            case Probe::Kind::kDictSlot: {
-                uint64_t v = dict_version(p.container);
-                if (v == p.version && !p.always_lookup) break;
-                // The dict changed; did this key's slot? A lookup of a str or
-                // literal key runs no user code and creates no object.
-                PyObject* now = PyDict_GetItemWithError(p.container, p.key);
-                if (!now && PyErr_Occurred()) {
-                    PyErr_Clear();
-                    return true;
-                }
-                if (now != p.slot_value) return true;
-                p.version = v;
-                break;
-            }
             case Probe::Kind::kDictItems: {
-                // An instance __dict__: compare every (key, value) pointer pair.
+                // An instance __dict__ on 3.13: compare every (key, value) pair.
                 if (PyDict_GET_SIZE(p.container) * 2 != static_cast<Py_ssize_t>(p.items.size())) return true;
                 Py_ssize_t pos = 0;
                 PyObject *k, *v;
@@ -57,6 +45,19 @@ bool Watch::probes_fired() {
                     if (p.items[i] != k || p.items[i + 1] != v) return true;
                     i += 2;
                 }
+                break;
+            }
+            case Probe::Kind::kDictSlot: {
+                if (*p.counter == p.seen && !p.always_lookup) break;
+                // The dict changed; did this key's slot? A lookup of a str or
+                // literal key runs no user code and creates no object.
+                PyObject* now = PyDict_GetItemWithError(p.container, p.key);
+                if (!now && PyErr_Occurred()) {
+                    PyErr_Clear();
+                    return true;
+                }
+                if (now != p.slot_value) return true;
+                p.seen = *p.counter;
                 break;
             }
             case Probe::Kind::kListItems: {
@@ -73,7 +74,42 @@ bool Watch::probes_fired() {
     return false;
 }
 
+bool Watch::depends_on(PyObject* dict) const {
+    for (const auto& p : probes_) {
+        if (p.counter && p.container == dict) return true;
+    }
+    return false;
+}
+
+void Watch::before_slot_store(PyObject* dict, PyObject* key, PyObject* new_value, const SnapshotLimits& limits) {
+    if (!key || !new_value) return;
+    bool on_path = false;
+    for (const auto& p : probes_) {
+        if (p.kind != Probe::Kind::kDictSlot || p.container != dict) continue;
+        // Keys are str/int/bytes/tuple literals or names: comparing runs no user code.
+        int eq = p.key == key ? 1 : PyObject_RichCompareBool(p.key, key, Py_EQ);
+        if (eq < 0) PyErr_Clear();
+        if (eq > 0) on_path = true;
+    }
+    if (!on_path) return;
+    size_t budget = limits.max_nodes;
+    add_container_probes(new_value, 0, limits, budget);
+}
+
+void Watch::add_dict(PyObject* dict) {
+    Probe p{Probe::Kind::kDict};
+    p.container = Py_NewRef(dict);
+    p.counter = dicts_->acquire(dict);
+    p.seen = *p.counter;
+    probes_.push_back(std::move(p));
+}
+
 void Watch::add_instance_dict(PyObject* dict) {
+    if (kWatcherSeesInstanceDicts) {
+        add_dict(dict);
+        return;
+    }
+    add_dict(dict);   // still watched: a dict detached from its object notifies
     Probe p{Probe::Kind::kDictItems};
     p.container = Py_NewRef(dict);
     Py_ssize_t pos = 0;
@@ -89,7 +125,8 @@ void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool a
     Probe p{Probe::Kind::kDictSlot};
     p.always_lookup = always_lookup;
     p.container = Py_NewRef(dict);
-    p.version = dict_version(dict);
+    p.counter = dicts_->acquire(dict);
+    p.seen = *p.counter;
     p.key = Py_NewRef(key);
     p.slot_value = Py_XNewRef(value);
     probes_.push_back(std::move(p));
@@ -99,10 +136,7 @@ void Watch::add_container_probes(PyObject* value, int depth, const SnapshotLimit
     if (depth > limits.max_depth || budget == 0) return;
     --budget;
     if (PyDict_Check(value)) {
-        Probe p{Probe::Kind::kDictVersion};
-        p.container = Py_NewRef(value);
-        p.version = dict_version(value);
-        probes_.push_back(std::move(p));
+        add_dict(value);
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (PyDict_Next(value, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
@@ -164,7 +198,7 @@ PyObject* Watch::resolve() {
             if (dict) {
                 next = PyDict_GetItemWithError(dict, step.key);
                 bool instance = !PyModule_Check(current) && !PyType_Check(current);
-                add_dict_slot(dict, step.key, next, instance);
+                add_dict_slot(dict, step.key, next, instance && !kWatcherSeesInstanceDicts);
                 Py_XINCREF(next);
             }
             if (!next && !PyErr_Occurred() && !PyModule_Check(current)) {

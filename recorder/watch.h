@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "dict_registry.h"
 #include "snapshot.h"
 
 namespace spyrec::recorder {
@@ -29,15 +30,12 @@ struct WatchStep {
 // Every object a probe points at is held with a strong reference, so its
 // address cannot be reused by another object while the probe exists.
 struct Probe {
-    enum class Kind : uint8_t { kDictVersion, kDictSlot, kDictItems, kListItems, kSetFingerprint };
+    enum class Kind : uint8_t { kDict, kDictSlot, kDictItems, kListItems, kSetFingerprint };
     Kind kind;
-    // kDictSlot on an instance __dict__: compare the slot on every check. On
-    // 3.13 a store through an object's inline values does not bump its
-    // materialized dict's version (python_version.h), so the version cannot
-    // short-cut the lookup there.
-    bool always_lookup = false;
+    bool always_lookup = false;          // kDictSlot on an instance dict the watcher cannot see
     PyObject* container = nullptr;       // owned
-    uint64_t version = 0;                // kDictVersion, kDictSlot
+    const uint64_t* counter = nullptr;   // kDict, kDictSlot: the dict watcher's count for this dict
+    uint64_t seen = 0;                   // the count when the probe was last settled
     PyObject* key = nullptr;             // kDictSlot: owned
     PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
     Py_ssize_t size = 0;                 // kListItems
@@ -48,7 +46,8 @@ struct Probe {
 
 class Watch {
 public:
-    Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps);
+    Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
+          DictRegistry* dicts);
     ~Watch();
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
@@ -56,10 +55,19 @@ public:
     uint32_t id() const { return id_; }
     const std::string& expr() const { return expr_; }
 
-    // Hot: true when some probe says the value may have changed. Refreshes
+    // Hot: true when some probe says the value may have changed. Settles
     // probes that turn out to be unchanged (a dict slot whose dict changed
     // elsewhere). No allocation, no Python objects created.
     bool probes_fired();
+
+    // Whether `dict` is one of the dicts this watch depends on.
+    bool depends_on(PyObject* dict) const;
+
+    // Cold, from the dict watcher, before `dict[key] = new_value` happens:
+    // when that slot is on this watch's path, start probing the new value's
+    // containers now, so a mutation made before the next check (an attribute
+    // store right after `OBJ = Plain()`) is still seen as its own change.
+    void before_slot_store(PyObject* dict, PyObject* key, PyObject* new_value, const SnapshotLimits& limits);
 
     // Cold: resolve again, rebuild the probes, take a snapshot. Returns true if
     // the value differs from the last one (or appeared/vanished).
@@ -73,11 +81,13 @@ public:
 
 private:
     void clear_probes();
+    void add_dict(PyObject* dict);
     void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup = false);
     void add_instance_dict(PyObject* dict);
     void add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget);
     PyObject* resolve();   // new reference or nullptr (missing); adds path probes
 
+    DictRegistry* dicts_;
     uint32_t id_;
     std::string expr_;
     PyObject* root_name_;   // owned str

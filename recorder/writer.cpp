@@ -6,9 +6,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -327,9 +330,13 @@ void Writer::note_cut(const Record& r, const std::string& reason) {
         cut_.store(true);
     }
     uint64_t seq = seq_of(r);
-    uint64_t expected = 0;
-    // The Ending's cutAtSeq: the last seq recorded, i.e. one before the first left out.
-    if (seq) cut_at_seq_.compare_exchange_strong(expected, seq - 1);
+    if (!seq) return;
+    // The Ending's cutAtSeq: the last seq recorded, i.e. one before the first
+    // left out. Records are noted from two threads (enqueue after the cut, the
+    // writer for its batch), so keep the smallest.
+    uint64_t seen = cut_at_seq_.load();
+    while ((seen == 0 || seq - 1 < seen) && !cut_at_seq_.compare_exchange_weak(seen, seq - 1)) {
+    }
 }
 
 void Writer::stop_disk_error(const std::string& reason) {
@@ -380,6 +387,42 @@ void Writer::grow_map() {
     if (rc) throw LmdbError("cannot grow the recording map", rc);
 }
 
+namespace {
+
+bool is_disk_error(int code) { return code == ENOSPC || code == EDQUOT || code == EFBIG || code == EIO; }
+
+// Room left for the recording: free space on its file system, and what the
+// file size limit (RLIMIT_FSIZE) still allows data.mdb. LMDB reports a short
+// write as EIO, so this is how a full disk is told from a failing one.
+bool disk_nearly_full(const std::string& dir) {
+    struct statvfs fs{};
+    return statvfs(dir.c_str(), &fs) == 0 && uint64_t(fs.f_bavail) * fs.f_frsize < Writer::kDiskReserve * 4;
+}
+
+// An aborted transaction may have extended data.mdb past the last committed
+// page; the next one overwrites those pages, so they count as room.
+uint64_t room_left(const std::string& dir, MDB_env* env) {
+    uint64_t used = 0;
+    MDB_envinfo info{};
+    MDB_stat st_env{};
+    if (mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st_env) == 0) {
+        used = (uint64_t(info.me_last_pgno) + 1) * st_env.ms_psize;
+    }
+    struct stat st{};
+    uint64_t file = stat((dir + "/data.mdb").c_str(), &st) == 0 ? uint64_t(st.st_size) : used;
+    uint64_t slack = file > used ? file - used : 0;
+    uint64_t room = UINT64_MAX;
+    struct statvfs fs{};
+    if (statvfs(dir.c_str(), &fs) == 0) room = uint64_t(fs.f_bavail) * fs.f_frsize + slack;
+    struct rlimit lim{};
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+        room = std::min<uint64_t>(room, lim.rlim_cur > used ? lim.rlim_cur - used : 0);
+    }
+    return room;
+}
+
+}  // namespace
+
 void Writer::commit(std::vector<Record>& batch) {
     if (abandoned_) return;
     for (int attempt = 0; attempt < 40; ++attempt) {
@@ -397,16 +440,49 @@ void Writer::commit(std::vector<Record>& batch) {
                     return;
                 }
             }
-            if (e.code == ENOSPC || e.code == EDQUOT) {
-                stop_disk_error("the disk is full; recording stopped (what was committed before is readable)");
-            } else if (e.code == EFBIG) {
-                stop_disk_error("the recording reached the file size limit; recording stopped "
-                                "(what was committed before is readable)");
-            } else {
+            if (!is_disk_error(e.code)) {
                 stop_disk_error(std::string(e.what()) + "; recording stopped (what was committed before is readable)");
+                for (const auto& r : batch) note_cut(r, "");
+                return;
             }
-            for (const auto& r : batch) note_cut(r, "");
+            commit_until_full(batch, e.code);
             return;
+        }
+    }
+}
+
+// The batch did not fit: keep as much of it as fits, one record per
+// transaction, while leaving kDiskReserve free so the Ending still fits; then
+// stop recording with one line on stderr.
+void Writer::commit_until_full(std::vector<Record>& batch, int code) {
+    size_t i = 0;
+    for (; i < batch.size(); ++i) {
+        if (batch[i].table == Table::kMeta && batch[i].key == schema::kEndingKey) continue;
+        if (room_left(dir_, env_.get()) < kDiskReserve) break;
+        std::vector<Record> one{batch[i]};
+        try {
+            commit_once(one);
+        } catch (const LmdbError&) {
+            break;
+        }
+    }
+    const char* kept = "; recording stopped (what was committed before is readable)";
+    if (disk_nearly_full(dir_) || code == ENOSPC || code == EDQUOT) {
+        stop_disk_error(std::string("the disk is full") + kept);
+    } else if (code == EFBIG || room_left(dir_, env_.get()) < kDiskReserve * 4) {
+        stop_disk_error(std::string("the recording reached the file size limit (ulimit -f)") + kept);
+    } else {
+        stop_disk_error(std::string("cannot write to the recording: ") + std::strerror(code) + kept);
+    }
+    for (size_t j = i; j < batch.size(); ++j) note_cut(batch[j], "");
+    // The Ending, if it was in this batch, goes last and alone, into the reserve.
+    for (const auto& r : batch) {
+        if (r.table == Table::kMeta && r.key == schema::kEndingKey) {
+            std::vector<Record> one{r};
+            try {
+                commit_once(one);
+            } catch (const LmdbError&) {
+            }
         }
     }
 }

@@ -51,6 +51,8 @@ public:
     static constexpr size_t kBatchRecords = 4096;
     static constexpr int kBatchMillis = 50;
     static constexpr int kCrashFlushMillis = 500;
+    // Left free on a full disk so the Ending record still fits.
+    static constexpr uint64_t kDiskReserve = 256 * 1024;
 
     // Creates `dir` (0700) if needed, takes its lock file (an error if another
     // live recorder holds it), opens the environment (files 0600). Throws
@@ -92,6 +94,7 @@ private:
     std::string with_cut_ending(const std::string& ending) const;
     void commit(std::vector<Record>& batch);
     void commit_once(std::vector<Record>& batch);
+    void commit_until_full(std::vector<Record>& batch, int code);
     void grow_map();
 
     std::string dir_;
