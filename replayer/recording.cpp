@@ -51,6 +51,7 @@ void Recording::open_env() {
         int rc = mdb_env_open(env.get(), path_.c_str(), flags, 0);
         if (rc == 0) {
             env_ = std::move(env);
+            check_not_truncated(data_file);
             return;
         }
         // A recording in a directory we may not write (someone else's, a
@@ -66,6 +67,27 @@ void Recording::open_env() {
         throw RecordingError("cannot open recording " + path_ + ": " + mdb_strerror(rc));
     }
     throw RecordingError("cannot open recording " + path_ + ": permission denied");
+}
+
+// LMDB maps data.mdb and trusts its meta page: a page past the end of a
+// truncated file is a SIGBUS on first touch, not an error code. So refuse a
+// file shorter than the last page the meta page says is in use. (A recording
+// still being written only ever grows: the writer extends the file before it
+// commits a meta page that points past the old end.)
+void Recording::check_not_truncated(const std::string& data_file) {
+    MDB_envinfo info{};
+    MDB_stat st{};
+    struct stat file {};
+    if (mdb_env_info(env_.get(), &info) != 0 || mdb_env_stat(env_.get(), &st) != 0 ||
+        ::stat(data_file.c_str(), &file) != 0) {
+        throw RecordingError("damaged recording: " + path_ + ": cannot read its size");
+    }
+    uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * st.ms_psize;
+    if (uint64_t(file.st_size) < needed) {
+        throw RecordingError("damaged recording: " + path_ + ": data.mdb is truncated (" +
+                             std::to_string(file.st_size) + " bytes, " + std::to_string(needed) +
+                             " expected)");
+    }
 }
 
 void Recording::open_databases() {

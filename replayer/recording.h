@@ -45,6 +45,7 @@ public:
 
 private:
     void open_env();
+    void check_not_truncated(const std::string& data_file);
     void open_databases();
     void load_meta();
 

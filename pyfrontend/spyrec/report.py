@@ -171,7 +171,7 @@ def format_info(info: dict, watches: list | None = None) -> str:
     ending = info.get("ending")
     if ending is None:
         out.append("ended:     did not finish (no ending was recorded: the process was killed, "
-                   "e.g. by SIGKILL; everything committed before that is here)")
+                   "e.g. by SIGKILL, or the disk filled up; everything committed before that is here)")
     else:
         how = ending.get("how", "?")
         status = ending.get("exit_status", 0)
