@@ -31,9 +31,13 @@ public:
 
     // From the watcher: the dict is about to change.
     void bump(PyObject* dict) {
+        ++epoch_;
         auto it = dicts_.find(dict);
         if (it != dicts_.end()) ++it->second.counter;
     }
+
+    // Bumped with any watched dict: while it stays put, no dict probe can fire.
+    uint64_t epoch() const { return epoch_; }
 
 private:
     struct Entry {
@@ -41,6 +45,7 @@ private:
         int users = 0;
     };
     int watcher_id_ = -1;
+    uint64_t epoch_ = 0;
     std::unordered_map<PyObject*, Entry> dicts_;   // node-based: counters do not move
 };
 

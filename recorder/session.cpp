@@ -23,8 +23,8 @@ static int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObje
     Session* s = Session::active();
     return s ? s->on_dict_event(event, dict, key, new_value) : 0;
 }
-thread_local uint64_t Session::tls_generation_ = 0;
-thread_local ThreadState* Session::tls_state_ = nullptr;
+thread_local uint64_t Session::tls_generation_ __attribute__((tls_model("initial-exec"))) = 0;
+thread_local ThreadState* Session::tls_state_ __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 

@@ -149,8 +149,10 @@ private:
                         const std::string& thread);
 
     static Session* active_;
-    static thread_local uint64_t tls_generation_;
-    static thread_local ThreadState* tls_state_;
+    // initial-exec: read with one instruction, not a __tls_get_addr call
+    // (spyrec's two TLS words fit glibc's static TLS reserve for dlopen).
+    static thread_local uint64_t tls_generation_ __attribute__((tls_model("initial-exec")));
+    static thread_local ThreadState* tls_state_ __attribute__((tls_model("initial-exec")));
 
     SessionOptions options_;
     OpcodeTable opcodes_;

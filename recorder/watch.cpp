@@ -1,5 +1,6 @@
 #include "watch.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "python_version.h"
@@ -30,48 +31,75 @@ void Watch::clear_probes() {
 }
 
 bool Watch::probes_fired() {
-    for (auto& p : probes_) {
+    for (size_t i = 0; i < first_dict_probe_; ++i) {
+        Probe& p = probes_[i];
         switch (p.kind) {
-            case Probe::Kind::kDict:
-                if (*p.counter != p.seen) return true;
+            case Probe::Kind::kListItems: {
+                auto* list = reinterpret_cast<PyListObject*>(p.container);
+                if (Py_SIZE(list) != p.size) return true;
+                // A plain loop: lists are short, and a libc memcmp call costs more.
+                PyObject* const* now = list->ob_item;
+                const PyObject* const* saved = p.items.data();
+                for (Py_ssize_t k = 0; k < p.size; ++k) {
+                    if (now[k] != saved[k]) return true;
+                }
+                break;
+            }
+            case Probe::Kind::kSetFingerprint:
+                if (set_fingerprint(p.container) != p.fingerprint) return true;
                 break;
             case Probe::Kind::kDictItems: {
                 // An instance __dict__ on 3.13: compare every (key, value) pair.
                 if (PyDict_GET_SIZE(p.container) * 2 != static_cast<Py_ssize_t>(p.items.size())) return true;
                 Py_ssize_t pos = 0;
                 PyObject *k, *v;
-                size_t i = 0;
+                size_t j = 0;
                 while (PyDict_Next(p.container, &pos, &k, &v)) {
-                    if (p.items[i] != k || p.items[i + 1] != v) return true;
-                    i += 2;
+                    if (p.items[j] != k || p.items[j + 1] != v) return true;
+                    j += 2;
                 }
                 break;
             }
-            case Probe::Kind::kDictSlot: {
-                if (*p.counter == p.seen && !p.always_lookup) break;
-                // The dict changed; did this key's slot? A lookup of a str or
-                // literal key runs no user code and creates no object.
+            case Probe::Kind::kDictSlot: {   // always_lookup: an instance dict on 3.13
                 PyObject* now = PyDict_GetItemWithError(p.container, p.key);
                 if (!now && PyErr_Occurred()) {
                     PyErr_Clear();
                     return true;
                 }
                 if (now != p.slot_value) return true;
-                p.seen = *p.counter;
                 break;
             }
-            case Probe::Kind::kListItems: {
-                auto* list = reinterpret_cast<PyListObject*>(p.container);
-                if (Py_SIZE(list) != p.size) return true;
-                if (p.size && std::memcmp(list->ob_item, p.items.data(), p.size * sizeof(PyObject*)) != 0) return true;
-                break;
-            }
-            case Probe::Kind::kSetFingerprint:
-                if (set_fingerprint(p.container) != p.fingerprint) return true;
+            case Probe::Kind::kDict:
                 break;
         }
     }
+    uint64_t epoch = dicts_->epoch();
+    if (epoch == dict_epoch_seen_) return false;
+    for (size_t i = first_dict_probe_; i < probes_.size(); ++i) {
+        Probe& p = probes_[i];
+        if (*p.counter == p.seen) continue;
+        if (p.kind == Probe::Kind::kDict) return true;
+        // A dict slot: the dict changed; did this key's slot? A lookup of a
+        // str or literal key runs no user code and creates no object.
+        PyObject* now = PyDict_GetItemWithError(p.container, p.key);
+        if (!now && PyErr_Occurred()) {
+            PyErr_Clear();
+            return true;
+        }
+        if (now != p.slot_value) return true;
+        p.seen = *p.counter;
+    }
+    dict_epoch_seen_ = epoch;
     return false;
+}
+
+void Watch::order_probes() {
+    auto is_dict_probe = [](const Probe& p) {
+        return p.kind == Probe::Kind::kDict || (p.kind == Probe::Kind::kDictSlot && !p.always_lookup);
+    };
+    auto mid = std::stable_partition(probes_.begin(), probes_.end(),
+                                     [&](const Probe& p) { return !is_dict_probe(p); });
+    first_dict_probe_ = static_cast<size_t>(mid - probes_.begin());
 }
 
 bool Watch::depends_on(PyObject* dict) const {
@@ -94,6 +122,7 @@ void Watch::before_slot_store(PyObject* dict, PyObject* key, PyObject* new_value
     if (!on_path) return;
     size_t budget = limits.max_nodes;
     add_container_probes(new_value, 0, limits, budget);
+    order_probes();
 }
 
 void Watch::add_dict(PyObject* dict) {
@@ -271,6 +300,8 @@ bool Watch::reevaluate(const SnapshotLimits& limits) {
         current_ = nullptr;
     }
     PyErr_Clear();
+    order_probes();
+    dict_epoch_seen_ = dicts_->epoch();   // every dict probe was just settled
     if (exists_ != existed_before_) return true;
     if (!exists_) return false;
     return previous_.size() != current_.size() ||

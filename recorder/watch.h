@@ -81,6 +81,7 @@ public:
 
 private:
     void clear_probes();
+    void order_probes();
     void add_dict(PyObject* dict);
     void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup = false);
     void add_instance_dict(PyObject* dict);
@@ -96,7 +97,12 @@ private:
     // vanish and reappear for that. A different module in sys.modules wins.
     PyObject* root_module_ = nullptr;   // owned
     std::vector<WatchStep> steps_;
+    // Probes that must be compared at every check (lists, sets, 3.13 instance
+    // dicts) come first; the dict probes after them are compared only when
+    // the dict watcher has seen a watched dict change since the last check.
     std::vector<Probe> probes_;
+    size_t first_dict_probe_ = 0;
+    uint64_t dict_epoch_seen_ = 0;
     bool exists_ = false;
     bool existed_before_ = false;
     kj::Array<capnp::word> current_;

@@ -14,14 +14,10 @@ compiled module underneath; only api.py and recording_session.py import it.
 """
 from __future__ import annotations
 
-try:
-    from importlib.metadata import PackageNotFoundError, version as _version
-    try:
-        __version__ = _version("spyrec")
-    except PackageNotFoundError:
-        __version__ = "0.1.0"
-except ImportError:                 # pragma: no cover
-    __version__ = "0.1.0"
+# Kept in step with pyproject.toml by tests/python/test_version.py. Not read
+# from importlib.metadata: that import costs ~100 ms of start-up (email,
+# zipfile, inspect), which every recorded program would pay.
+__version__ = "0.1.0"
 
 from .api import (Change, Frame, History, RaisedException, Recording, RecordingError, open,
                   record)
