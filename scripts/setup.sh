@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 versions=("$@")
 [ ${#versions[@]} -eq 0 ] && versions=(3.12 3.13)
 
-debian_packages=(capnproto libcapnp-dev liblmdb-dev libgtest-dev pkg-config g++ clang)
+debian_packages=(capnproto libcapnp-dev liblmdb-dev libgtest-dev pkg-config g++ clang libclang-rt-14-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

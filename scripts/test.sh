@@ -13,6 +13,9 @@ venv=.venv-3.12
 "$venv/bin/cmake" --build build/cpp-tests
 "$venv/bin/ctest" --test-dir build/cpp-tests --output-on-failure
 
+echo "== fuzzing the replayer's decoding for 30 s (tests/fuzz/run.sh; longer runs: run.sh SECONDS)"
+tests/fuzz/run.sh 30
+
 status=0
 for v in 3.12 3.13; do
     echo "== pytest on Python $v"
