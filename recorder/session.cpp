@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "callbacks.h"
@@ -25,6 +27,17 @@ static int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObje
 }
 thread_local uint64_t Session::tls_generation_ __attribute__((tls_model("initial-exec"))) = 0;
 thread_local ThreadState* Session::tls_state_ __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local bool Session::tls_busy_ __attribute__((tls_model("initial-exec"))) = false;
+
+ColdSection::ColdSection(Session& s) : session(s), was_busy(Session::tls_busy_) {
+    Session::tls_busy_ = true;
+    if (!was_busy) ++session.cold_threads_;
+}
+
+ColdSection::~ColdSection() {
+    Session::tls_busy_ = was_busy;
+    if (!was_busy) --session.cold_threads_;
+}
 
 namespace {
 
@@ -209,15 +222,13 @@ void Session::resync(ThreadState* t) {
 
 void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
-    bool was_busy = busy_;
-    busy_ = true;
+    ColdSection cold(*this);
     if (w.reevaluate(options_.limits)) record_change(w, culprit);
-    busy_ = was_busy;
 }
 
 int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
     if (event == PyDict_EVENT_DEALLOCATED) return 0;
-    if (busy_ || stopped_) {
+    if (busy() || stopped_) {
         dicts_.bump(dict);
         return 0;
     }
@@ -250,11 +261,10 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;
-        busy_ = true;
+        ColdSection cold(*this);
         for (auto& w : watches_) {
             if (w->depends_on(dict)) w->before_slot_store(dict, key, new_value, options_.limits);
         }
-        busy_ = false;
     }
     return 0;
 }
@@ -300,17 +310,28 @@ uint64_t Session::ensure_code(PyObject* code) {
 
 void Session::store_source(PyObject* filename) {
     std::string name = utf8_of(filename);
-    if (name.empty() || !stored_sources_.insert(name).second || !linecache_) return;
-    // linecache knows files, zip imports and IPython cells alike.
-    PyObject* lines = PyObject_CallMethod(linecache_, "getlines", "O", filename);
-    if (!lines || !PyList_Check(lines)) {
-        Py_XDECREF(lines);
-        PyErr_Clear();
-        return;
-    }
+    if (name.empty() || !stored_sources_.insert(name).second) return;
+    // No Python bytecode runs here: bytecode could let the GIL go to another
+    // thread in the middle of the cold half. linecache's cache (which IPython
+    // fills with notebook cells) is read as a dict; files are read from disk.
     std::string text;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); ++i) text += utf8_of(PyList_GET_ITEM(lines, i));
-    Py_DECREF(lines);
+    PyObject* cache = linecache_ ? PyObject_GetAttrString(linecache_, "cache") : nullptr;
+    PyObject* entry = cache && PyDict_Check(cache) ? PyDict_GetItemWithError(cache, filename) : nullptr;
+    if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) >= 3 && PyList_Check(PyTuple_GET_ITEM(entry, 2))) {
+        PyObject* lines = PyTuple_GET_ITEM(entry, 2);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); ++i) text += utf8_of(PyList_GET_ITEM(lines, i));
+    }
+    Py_XDECREF(cache);
+    PyErr_Clear();
+    if (text.empty() && name[0] != '<') {
+        std::ifstream file(name, std::ios::binary);
+        if (file) {
+            std::ostringstream content;
+            content << file.rdbuf();
+            text = content.str();
+            if (text.size() > (size_t{16} << 20)) text.clear();   // not a source file worth keeping
+        }
+    }
     if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
 }
 
@@ -482,6 +503,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     // Exceptions spyrec's own machinery raises and handles are not the program's.
     if (codes_.get(code)->hidden) return;
     SavedError saved;
+    ColdSection cold(*this);
     note_instruction(t, code, offset);
     uint64_t seq = ++seq_;
     ++exceptions_;

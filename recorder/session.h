@@ -42,6 +42,16 @@ struct SessionOptions {
     SnapshotLimits limits;
 };
 
+class Session;
+
+// Marks the calling thread as inside spyrec's cold half for its lifetime.
+struct ColdSection {
+    explicit ColdSection(Session& s);
+    ~ColdSection();
+    Session& session;
+    bool was_busy;
+};
+
 class Session {
 public:
     explicit Session(SessionOptions options, std::vector<WatchSpec> watches);
@@ -58,9 +68,10 @@ public:
 
     // ---- hot path ----------------------------------------------------------
     CodeInfo* code_info(PyObject* code) { return codes_.get(code); }
-    // True while spyrec itself runs Python code (the cold half, the on_change
-    // hook): events and dict mutations from it are not the program's.
-    bool busy() const { return busy_; }
+    // True while this thread runs spyrec's own cold half (which may run Python:
+    // linecache, the on_change hook): its events and dict mutations are not
+    // the program's.
+    bool busy() const { return tls_busy_; }
     PyObject* disable() const { return disable_; }
 
     // The calling thread's state, created (cold) on its first event.
@@ -85,7 +96,10 @@ public:
             if (last_thread_) culprit = last_thread_;
             last_thread_ = current;
         }
-        if (recording_cut_) return;
+        // Another thread is in the cold half (Python code there can let the GIL
+        // go): leave the watches to it; this thread's changes are seen at its
+        // next check.
+        if (recording_cut_ || cold_threads_) return;
         for (auto& w : watches_) {
             if (w->probes_fired()) on_probe_fired(*w, *culprit);
         }
@@ -153,13 +167,15 @@ private:
     // (spyrec's two TLS words fit glibc's static TLS reserve for dlopen).
     static thread_local uint64_t tls_generation_ __attribute__((tls_model("initial-exec")));
     static thread_local ThreadState* tls_state_ __attribute__((tls_model("initial-exec")));
+    static thread_local bool tls_busy_ __attribute__((tls_model("initial-exec")));
+    friend struct ColdSection;
 
     SessionOptions options_;
     OpcodeTable opcodes_;
     CodeInfoTable codes_;
     DictRegistry dicts_;
     std::vector<DictCulprit> dict_culprits_;
-    bool busy_ = false;
+    int cold_threads_ = 0;   // threads inside the cold half (0 or 1 under the GIL, but it can switch)
     Writer writer_;
     std::vector<std::unique_ptr<Watch>> watches_;
     std::vector<std::unique_ptr<ThreadState>> threads_;

@@ -1,0 +1,48 @@
+"""Thread attribution under real preemption.
+
+The exactness corpus makes its threaded cases deterministic. Here two threads
+append to one watched list while CPython switches threads every microsecond,
+so changes are often first seen by the *other* thread; each change must still
+name the thread (and the CALL) that made it. Each thread appends its own name,
+so the recording itself says who really did it.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+
+PROGRAM = textwrap.dedent("""
+    import sys, threading
+    sys.setswitchinterval(1e-6)
+    SHARED = []
+    def work(tag, n):
+        for i in range(n):
+            SHARED.append(tag)          # line 7: the only culprit
+            x = 0
+            for j in range(20):
+                x += j
+    ts = [threading.Thread(target=work, args=(name, 300), name=name) for name in ("alpha", "beta")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+""")
+
+
+def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
+    script = tmp_path / "threads.py"
+    script.write_text(PROGRAM)
+    rec = tmp_path / "rec"
+    spyrec = [sys.executable, "-m", "spyrec"]
+    subprocess.run(spyrec + ["run", "--no-default-watches", "-w", "__main__.SHARED", "-o", str(rec), str(script)],
+                   check=True, cwd=tmp_path)
+    out = subprocess.run(spyrec + ["query", "-r", str(rec), "history", "__main__.SHARED", "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    changes = [c for c in json.loads(out) if c["kind"] == "modified"]
+    assert len(changes) == 600
+    wrong = []
+    for c in changes:
+        added = c["after"][len(c["before"]):]
+        if added != [c["thread"]] or (c["line"], c["opname"], c["function"]) != (7, "CALL", "work"):
+            wrong.append((c["seq"], c["thread"], added, c["line"], c["opname"]))
+    assert not wrong, f"{len(wrong)} misattributed, e.g. {wrong[:3]}"
