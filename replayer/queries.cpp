@@ -39,9 +39,10 @@ public:
         Cursor cursor(txn_.get(), *dbi);
         MDB_val k{}, v{};
         for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+            rec_.view(k, "a watches key");
             auto id = schema::decode_u32_key(k.mv_data, k.mv_size);
             if (!id) damaged("a watches key of " + std::to_string(k.mv_size) + " bytes");
-            Watch w = decode_watch(as_view(v), "watch " + std::to_string(*id));
+            Watch w = decode_watch(rec_.view(v, "a watch"), "watch " + std::to_string(*id));
             if (w.id != *id) damaged("watch " + std::to_string(*id) + " records id " + std::to_string(w.id));
             out.push_back(std::move(w));
         }
@@ -66,10 +67,11 @@ public:
 
     // Decodes a changes entry, checking that the record agrees with its key.
     Change change_at(const MDB_val& k, const MDB_val& v) {
+        rec_.view(k, "a changes key");
         auto key = schema::decode_change_key(k.mv_data, k.mv_size);
         if (!key) damaged("a changes key of " + std::to_string(k.mv_size) + " bytes");
         std::string where = "change " + std::to_string(key->watch_id) + "/" + std::to_string(key->seq);
-        Change c = decode_change(as_view(v), where);
+        Change c = decode_change(rec_.view(v, where), where);
         if (c.watch_id != key->watch_id || c.seq != key->seq) damaged(where + " disagrees with its key");
         return c;
     }
@@ -160,6 +162,7 @@ public:
         MDB_val k = to_val(key_view(target)), v{};
         bool found = cursor.get(k, v, MDB_SET_RANGE);
         if (found) {
+            rec_.view(k, "a changes key");
             bool exact = k.mv_size == target.size() && std::memcmp(k.mv_data, target.data(), target.size()) == 0;
             if (!exact) found = cursor.get(k, v, MDB_PREV);
         } else {
@@ -303,10 +306,11 @@ std::vector<ExceptionReport> exceptions(const Recording& rec) {
     Cursor cursor(s.txn().get(), *dbi);
     MDB_val k{}, v{};
     for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        rec.view(k, "an exceptions key");
         auto seq = schema::decode_u64_key(k.mv_data, k.mv_size);
         if (!seq) s.damaged("an exceptions key of " + std::to_string(k.mv_size) + " bytes");
         std::string where = "exception " + std::to_string(*seq);
-        RaisedException e = decode_exception(as_view(v), where);
+        RaisedException e = decode_exception(rec.view(v, where), where);
         if (e.seq != *seq) s.damaged(where + " disagrees with its key");
         ExceptionReport r;
         r.stack = s.resolve_stack(e.stack, e.opcode);

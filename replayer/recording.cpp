@@ -1,8 +1,14 @@
 #include "recording.h"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "decode.h"
@@ -18,11 +24,92 @@ constexpr const char* kDbNames[] = {
 };
 static_assert(std::size(kDbNames) == schema::kDatabaseCount);
 
+// LMDB trusts the contents of its pages: in a corrupted data.mdb a node can
+// point past the end of the file, and touching that part of the mapping is a
+// SIGBUS inside LMDB, where no error code can report it. A SIGBUS whose
+// address lies in a recording's mapping is therefore turned into the usual one
+// line and exit status 2 (a reader process has nothing to save); any other
+// SIGBUS goes to the previous handler.
+struct MappedRecording {
+    std::atomic<const char*> begin{nullptr};
+    std::atomic<uint64_t> size{0};
+    char message[512] = {};
+};
+constexpr int kMappedSlots = 16;
+MappedRecording mapped[kMappedSlots];
+struct sigaction previous_sigbus {};
+std::once_flag sigbus_installed;
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+    const char* addr = static_cast<const char*>(info->si_addr);
+    for (auto& m : mapped) {
+        const char* begin = m.begin.load();
+        if (begin && addr >= begin && uint64_t(addr - begin) < m.size.load()) {
+            ssize_t ignored = ::write(2, m.message, strnlen(m.message, sizeof m.message));
+            (void)ignored;
+            _exit(2);
+        }
+    }
+    sigaction(SIGBUS, &previous_sigbus, nullptr);
+    if (previous_sigbus.sa_flags & SA_SIGINFO && previous_sigbus.sa_sigaction) {
+        previous_sigbus.sa_sigaction(sig, info, context);
+    } else {
+        raise(sig);
+    }
+}
+
+void watch_mapping(const char* begin, uint64_t size, const std::string& path) {
+    std::call_once(sigbus_installed, [] {
+        struct sigaction action {};
+        action.sa_sigaction = on_sigbus;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGBUS, &action, &previous_sigbus);
+    });
+    for (auto& m : mapped) {
+        if (m.begin.load() == nullptr) {
+            std::string text = "spyrec: error: damaged recording: " + path +
+                               ": data.mdb is corrupted (a page points past the end of the file)\n";
+            std::snprintf(m.message, sizeof m.message, "%s", text.c_str());
+            m.size.store(size);
+            m.begin.store(begin);
+            return;
+        }
+    }
+}
+
+// Where LMDB mapped data.mdb: mdb_env_info's me_mapaddr is only the
+// MDB_FIXEDMAP address, so look the mapping up by inode in /proc/self/maps.
+const char* find_mapping(ino_t inode) {
+    FILE* maps = std::fopen("/proc/self/maps", "r");
+    if (!maps) return nullptr;
+    char line[4096];
+    const char* found = nullptr;
+    while (std::fgets(line, sizeof line, maps)) {
+        unsigned long long begin = 0, end = 0, offset = 0, ino = 0;
+        char perms[8] = {}, dev[32] = {};
+        if (std::sscanf(line, "%llx-%llx %7s %llx %31s %llu", &begin, &end, perms, &offset, dev, &ino) == 6 &&
+            ino == static_cast<unsigned long long>(inode) && offset == 0) {
+            found = reinterpret_cast<const char*>(begin);
+        }
+    }
+    std::fclose(maps);
+    return found;
+}
+
+void unwatch_mapping(const char* begin) {
+    for (auto& m : mapped) {
+        if (begin && m.begin.load() == begin) m.begin.store(nullptr);
+    }
+}
+
 MDB_val to_val(std::string_view s) {
     return MDB_val{s.size(), const_cast<char*>(s.data())};
 }
 
 }  // namespace
+
+Recording::~Recording() { unwatch_mapping(map_begin_); }
 
 Recording::Recording(std::string path) : path_(std::move(path)) {
     open_env();
@@ -83,6 +170,9 @@ void Recording::check_not_truncated(const std::string& data_file) {
         throw RecordingError("damaged recording: " + path_ + ": cannot read its size");
     }
     uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * st.ms_psize;
+    file_size_ = uint64_t(file.st_size);
+    map_begin_ = find_mapping(file.st_ino);
+    if (map_begin_) watch_mapping(map_begin_, info.me_mapsize, path_);
     if (uint64_t(file.st_size) < needed) {
         throw RecordingError("damaged recording: " + path_ + ": data.mdb is truncated (" +
                              std::to_string(file.st_size) + " bytes, " + std::to_string(needed) +
@@ -136,6 +226,16 @@ std::optional<std::string_view> Recording::get(const ReadTxn& txn, Db which, std
     int rc = mdb_get(txn.get(), *dbi, &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
     if (rc != 0) throw RecordingError("damaged recording: " + path_ + ": " + mdb_strerror(rc));
+    return view(v, "a record");
+}
+
+std::string_view Recording::view(const MDB_val& v, std::string_view where) const {
+    const char* p = static_cast<const char*>(v.mv_data);
+    if (map_begin_ && v.mv_size &&
+        (p < map_begin_ || p > map_begin_ + file_size_ || v.mv_size > uint64_t(map_begin_ + file_size_ - p))) {
+        throw RecordingError("damaged recording: " + path_ + ": " + std::string(where) +
+                             " runs past the end of data.mdb");
+    }
     return as_view(v);
 }
 

@@ -24,6 +24,7 @@ public:
     // Throws RecordingError: "no recording at PATH", "not a spyrec recording:
     // PATH", "recording format version N is newer than ...", "damaged recording: ...".
     explicit Recording(std::string path);
+    ~Recording();
     Recording(const Recording&) = delete;
     Recording& operator=(const Recording&) = delete;
 
@@ -40,6 +41,11 @@ public:
     // The view points into the map and is valid until txn ends.
     std::optional<std::string_view> get(const ReadTxn& txn, Db which, std::string_view key) const;
 
+    // The bytes of an LMDB key or value, after checking they lie inside the
+    // mapped file: LMDB trusts the sizes in its pages, and a damaged page can
+    // claim a value running past the end of data.mdb (a SIGBUS, not an error).
+    std::string_view view(const MDB_val& v, std::string_view where) const;
+
     // Number of entries in a sub-database (0 when absent).
     uint64_t count(const ReadTxn& txn, Db which) const;
 
@@ -53,6 +59,8 @@ private:
     LmdbEnv env_;
     std::array<std::optional<MDB_dbi>, 7> dbis_{};
     uint32_t format_version_ = 0;
+    const char* map_begin_ = nullptr;   // the mapped data.mdb
+    uint64_t file_size_ = 0;
     Meta meta_;
 };
 
