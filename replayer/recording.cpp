@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 #include <mutex>
 
 #include <cerrno>
@@ -80,21 +82,21 @@ void watch_mapping(const char* begin, uint64_t size, const std::string& path) {
 
 // Where LMDB mapped data.mdb: mdb_env_info's me_mapaddr is only the
 // MDB_FIXEDMAP address, so look the mapping up by inode in /proc/self/maps.
-const char* find_mapping(ino_t inode) {
+std::vector<const char*> mappings_of(ino_t inode) {
+    std::vector<const char*> out;
     FILE* maps = std::fopen("/proc/self/maps", "r");
-    if (!maps) return nullptr;
+    if (!maps) return out;
     char line[4096];
-    const char* found = nullptr;
     while (std::fgets(line, sizeof line, maps)) {
         unsigned long long begin = 0, end = 0, offset = 0, ino = 0;
         char perms[8] = {}, dev[32] = {};
         if (std::sscanf(line, "%llx-%llx %7s %llx %31s %llu", &begin, &end, perms, &offset, dev, &ino) == 6 &&
             ino == static_cast<unsigned long long>(inode) && offset == 0) {
-            found = reinterpret_cast<const char*>(begin);
+            out.push_back(reinterpret_cast<const char*>(begin));
         }
     }
     std::fclose(maps);
-    return found;
+    return out;
 }
 
 void unwatch_mapping(const char* begin) {
@@ -129,6 +131,11 @@ void Recording::open_env() {
         throw RecordingError("not a spyrec recording: " + path_);
     }
 
+    // Which mappings of data.mdb exist before ours (spyrec.record() in this
+    // process maps it too): ours is the one that appears.
+    auto before = mappings_of(st.st_ino);
+    ino_t inode = st.st_ino;
+
     // MDB_NOTLS: reader slots belong to our transaction objects, not to the
     // calling thread, so Python threads can share one Reading.
     unsigned flags = MDB_RDONLY | MDB_NOTLS;
@@ -139,6 +146,10 @@ void Recording::open_env() {
         if (rc == 0) {
             env_ = std::move(env);
             check_not_truncated(data_file);
+            for (const char* m : mappings_of(inode)) {
+                if (std::find(before.begin(), before.end(), m) == before.end()) map_begin_ = m;
+            }
+            if (map_begin_) watch_mapping(map_begin_, map_size_, path_);
             return;
         }
         // A recording in a directory we may not write (someone else's, a
@@ -171,8 +182,7 @@ void Recording::check_not_truncated(const std::string& data_file) {
     }
     uint64_t needed = (uint64_t(info.me_last_pgno) + 1) * st.ms_psize;
     file_size_ = uint64_t(file.st_size);
-    map_begin_ = find_mapping(file.st_ino);
-    if (map_begin_) watch_mapping(map_begin_, info.me_mapsize, path_);
+    map_size_ = info.me_mapsize;
     if (uint64_t(file.st_size) < needed) {
         throw RecordingError("damaged recording: " + path_ + ": data.mdb is truncated (" +
                              std::to_string(file.st_size) + " bytes, " + std::to_string(needed) +
@@ -231,8 +241,16 @@ std::optional<std::string_view> Recording::get(const ReadTxn& txn, Db which, std
 
 std::string_view Recording::view(const MDB_val& v, std::string_view where) const {
     const char* p = static_cast<const char*>(v.mv_data);
-    if (map_begin_ && v.mv_size &&
-        (p < map_begin_ || p > map_begin_ + file_size_ || v.mv_size > uint64_t(map_begin_ + file_size_ - p))) {
+    auto outside = [&] {
+        return map_begin_ && v.mv_size &&
+               (p < map_begin_ || p > map_begin_ + file_size_ || v.mv_size > uint64_t(map_begin_ + file_size_ - p));
+    };
+    if (outside()) {
+        // A recording still being written grows: look again before blaming it.
+        struct stat file {};
+        if (::stat((path_ + "/data.mdb").c_str(), &file) == 0) file_size_ = uint64_t(file.st_size);
+    }
+    if (outside()) {
         throw RecordingError("damaged recording: " + path_ + ": " + std::string(where) +
                              " runs past the end of data.mdb");
     }

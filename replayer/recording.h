@@ -59,8 +59,9 @@ private:
     LmdbEnv env_;
     std::array<std::optional<MDB_dbi>, 7> dbis_{};
     uint32_t format_version_ = 0;
-    const char* map_begin_ = nullptr;   // the mapped data.mdb
-    uint64_t file_size_ = 0;
+    const char* map_begin_ = nullptr;   // our mapping of data.mdb
+    uint64_t map_size_ = 0;
+    mutable uint64_t file_size_ = 0;
     Meta meta_;
 };
 
