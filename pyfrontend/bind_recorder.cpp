@@ -38,6 +38,19 @@ std::vector<std::string> default_hidden_prefixes() {
         } catch (const py::error_already_set&) {
         }
     }
+    // The `spyrec` console script that started this process, if one did.
+    try {
+        py::list orig = py::module_::import("sys").attr("orig_argv");
+        if (orig.size() >= 2) {
+            std::string script = py::str(orig[1]);
+            auto slash = script.rfind('/');
+            std::string base = slash == std::string::npos ? script : script.substr(slash + 1);
+            if (base == "spyrec") {
+                prefixes.push_back(py::str(py::module_::import("os.path").attr("abspath")(script)));
+            }
+        }
+    } catch (const py::error_already_set&) {
+    }
     return prefixes;
 }
 

@@ -143,7 +143,6 @@ void Session::start() {
     // never raise PY_START: build its shadow stack from the real frames now.
     bool fresh = false;
     last_thread_ = thread_state(&fresh);
-    last_thread_->base_depth = last_thread_->stack.size();
 }
 
 void Session::stop(const std::string& how, int exit_status, int signal, const std::string& reason) {
@@ -359,14 +358,12 @@ std::string Session::thread_name(unsigned long ident) {
 }
 
 std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
-    // Innermost first. spyrec's own frames (runpy, the spyrec package) and the
-    // frames that were running before recording started are left out; the
-    // innermost frame is always kept.
+    // Innermost first. spyrec's own frames (runpy, the spyrec package, the
+    // `spyrec` console script) are left out; the innermost frame is always kept.
     std::vector<ShadowFrame> frames;
-    size_t base = std::min(t.base_depth, t.stack.size());
     for (size_t i = t.stack.size(); i-- > 0;) {
         const ShadowFrame& f = t.stack[i];
-        if (!frames.empty() && (i < base || codes_.get(f.code)->hidden)) continue;
+        if (!frames.empty() && codes_.get(f.code)->hidden) continue;
         frames.push_back(f);
     }
     if (exact) {

@@ -23,10 +23,6 @@ struct ShadowFrame {
 struct ThreadState {
     unsigned long thread_id = 0;
     std::vector<ShadowFrame> stack;
-    // Frames below this depth were already running when recording started
-    // (spyrec's own launcher, a notebook's machinery): not the program's, so
-    // left out of reported stacks. 0 for threads started later.
-    size_t base_depth = 0;
     bool synced = false;          // the stack was built from the real frames at least once
     uint64_t generation = 0;      // the recording this state belongs to
     // The exception last reported by RAISE in this thread. CPython fires RAISE
