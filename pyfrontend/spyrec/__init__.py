@@ -19,9 +19,20 @@ from __future__ import annotations
 # zipfile, inspect), which every recorded program would pay.
 __version__ = "0.1.0"
 
-from .api import (Change, Frame, History, RaisedException, Recording, RecordingError, open,
-                  record)
-from .watch_expr import WatchExprError
+_LAZY = {"Change", "Frame", "History", "RaisedException", "Recording", "RecordingError",
+         "open", "record"}
+
+
+def __getattr__(name):
+    # The API (and dataclasses, inspect...) is imported on first use, not by
+    # `spyrec run`: every recorded program pays for what spyrec imports.
+    if name in _LAZY:
+        from . import api
+        return getattr(api, name)
+    if name == "WatchExprError":
+        from .watch_expr import WatchExprError
+        return WatchExprError
+    raise AttributeError(f"module 'spyrec' has no attribute {name!r}")
 
 __all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
            "RecordingError", "WatchExprError", "__version__", "load_ipython_extension"]
