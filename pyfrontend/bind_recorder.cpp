@@ -59,7 +59,6 @@ public:
     Recorder(py::module_ module, const std::string& out_dir, py::list watches, std::vector<std::string> argv,
              uint64_t max_size, int trail, py::object on_change, py::object hidden)
         : module_(std::move(module)), on_change_(std::move(on_change)) {
-        (void)trail;
         std::vector<WatchSpec> specs;
         for (py::handle item : watches) {
             auto tuple = item.cast<py::tuple>();
@@ -77,6 +76,7 @@ public:
         options.out_dir = out_dir;
         options.argv = std::move(argv);
         options.max_size = max_size;
+        options.trail = trail;
         options.hidden_prefixes = hidden.is_none() ? default_hidden_prefixes()
                                                    : hidden.cast<std::vector<std::string>>();
         options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
@@ -133,7 +133,7 @@ void bind_recorder(py::module_& m) {
                  return new Recorder(m, out_dir, watches, std::move(argv), max_size, trail, on_change, hidden);
              }),
              py::arg("out_dir"), py::arg("watches"), py::kw_only(), py::arg("argv"), py::arg("max_size") = 0,
-             py::arg("trail") = 16, py::arg("on_change") = py::none(), py::arg("hidden") = py::none())
+             py::arg("trail") = 0, py::arg("on_change") = py::none(), py::arg("hidden") = py::none())
         .def("start", &Recorder::start)
         .def("stop", &Recorder::stop, py::arg("how") = "exited", py::arg("exit_status") = 0, py::arg("signal") = 0,
              py::arg("message") = "")

@@ -101,9 +101,21 @@ PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
+// LINE (only registered with --trail): LINE fires before the first
+// instruction of each line, for every line, so it is opt-in.
+PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2 || s->busy()) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->note_line(t, args[0], static_cast<int>(PyLong_AsLong(args[1])));
+    return none();
+}
+
 PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
 PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
 PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
+PyMethodDef kLine{"spyrec_line", reinterpret_cast<PyCFunction>(on_line), METH_FASTCALL, nullptr};
 PyMethodDef kThrow{"spyrec_throw", reinterpret_cast<PyCFunction>(on_throw), METH_FASTCALL, nullptr};
 PyMethodDef kUnwind{"spyrec_unwind", reinterpret_cast<PyCFunction>(on_unwind), METH_FASTCALL, nullptr};
 PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
@@ -116,6 +128,7 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* instruction = PyCFunction_New(&kInstruction, nullptr);
         PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
         PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
+        PyObject* line = PyCFunction_New(&kLine, nullptr);
         PyObject* throw_ = PyCFunction_New(&kThrow, nullptr);
         PyObject* unwind = PyCFunction_New(&kUnwind, nullptr);
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
@@ -124,6 +137,7 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
             {"INSTRUCTION", instruction}, {"PY_START", enter},  {"PY_RESUME", enter},
             {"PY_THROW", throw_},         {"PY_RETURN", leave}, {"PY_YIELD", leave},
             {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
+            {"LINE", line},
         };
     }();
     return callbacks;

@@ -6,7 +6,9 @@
 #include <capnp/serialize.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -109,6 +111,9 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
 
 Session::~Session() {
     if (active_ == this) active_ = nullptr;
+    for (auto& t : threads_) {
+        for (auto& entry : t->trail) Py_XDECREF(entry.first);
+    }
     forget_dict_culprits();
     watches_.clear();
     dicts_.close();
@@ -192,6 +197,9 @@ ThreadState* Session::new_thread_state() {
     state->thread_id = PyThread_get_thread_ident();
     state->generation = generation_;
     state->stack.reserve(128);
+    // Two spare slots: a change is seen up to a line after its culprit, and
+    // the lines after the culprit are cut off when it is recorded.
+    if (options_.trail > 0) state->trail.assign(static_cast<size_t>(options_.trail) + 2, {nullptr, 0});
     resync(state.get());
     tls_state_ = state.get();
     tls_generation_ = generation_;
@@ -409,6 +417,33 @@ void Session::record_change(Watch& w, ThreadState& culprit_thread) {
         int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
         change.setOpcode(codes_.get(frames[0].code)->opcode_at(offset));
     }
+    if (!culprit.trail.empty()) {
+        // Oldest first, starting after the newest entry.
+        std::vector<std::pair<PyObject*, int>> lines;
+        for (size_t i = 0; i < culprit.trail.size(); ++i) {
+            const auto& entry = culprit.trail[(culprit.trail_next + i) % culprit.trail.size()];
+            if (entry.first) lines.push_back(entry);
+        }
+        // The change is seen after the culprit's line, sometimes after a LINE
+        // event of the next line: the trail ends at the culprit's line.
+        if (!frames.empty()) {
+            auto* co = reinterpret_cast<PyCodeObject*>(frames[0].code);
+            int culprit_line = PyCode_Addr2Line(co, frames[0].offset < 0 ? 0 : frames[0].offset);
+            for (size_t i = lines.size(); i-- > 0;) {
+                if (lines[i].first == frames[0].code && lines[i].second == culprit_line) {
+                    lines.resize(i + 1);
+                    break;
+                }
+            }
+        }
+        size_t keep = static_cast<size_t>(options_.trail);
+        if (lines.size() > keep) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(keep));
+        auto recent = change.initRecentLines(lines.size());
+        for (size_t i = 0; i < lines.size(); ++i) {
+            recent[i].setCodeId(ensure_code(lines[i].first));
+            recent[i].setLine(lines[i].second);
+        }
+    }
     if (w.existed_before()) change.setBefore(canonical_value(w.previous()));
     if (w.exists()) change.setAfter(canonical_value(w.current()));
     std::string value = message_bytes(message);
@@ -597,6 +632,7 @@ void Session::register_callbacks() {
     }
     long mask = 0;
     for (const auto& cb : monitoring_callbacks()) {
+        if (std::string_view(cb.event_name) == "LINE" && options_.trail <= 0) continue;
         PyObject* bit = PyObject_GetAttrString(events, cb.event_name);
         long value = bit ? PyLong_AsLong(bit) : 0;
         Py_XDECREF(bit);

@@ -39,6 +39,7 @@ struct SessionOptions {
     uint64_t max_size = 0;
     std::vector<std::string> hidden_prefixes;   // code whose frames are left out of stacks
     PyObject* on_change = nullptr;              // borrowed by the caller until stop()
+    int trail = 0;                              // lines kept per thread (LINE events); 0: off
     SnapshotLimits limits;
 };
 
@@ -116,6 +117,19 @@ public:
         }
         top->offset = offset;
     }
+
+    // LINE event: remember the line in the thread's trail. One reference swap,
+    // no allocation (the ring is sized once per thread).
+    void note_line(ThreadState* t, PyObject* code, int line) {
+        if (t->trail.empty()) return;
+        auto& slot = t->trail[t->trail_next];
+        PyObject* old = slot.first;
+        slot.first = Py_NewRef(code);
+        slot.second = line;
+        t->trail_next = (t->trail_next + 1) % t->trail.size();
+        Py_XDECREF(old);   // a code object dying here runs no Python code
+    }
+    int trail_length() const { return options_.trail; }
 
     void push_frame(ThreadState* t, PyObject* code) { t->stack.push_back(ShadowFrame{code, -1}); }
 

@@ -30,6 +30,12 @@ struct ThreadState {
     // Compared by address only, never dereferenced.
     const void* last_exception = nullptr;
 
+    // The trail (`--trail N`, LINE events): the last N lines this thread ran,
+    // a ring of (code, line). Code objects are held (strong references) so a
+    // change can name them after they are gone; see Session::note_line.
+    std::vector<std::pair<PyObject*, int>> trail;
+    size_t trail_next = 0;
+
     ShadowFrame* top() { return stack.empty() ? nullptr : &stack.back(); }
 };
 

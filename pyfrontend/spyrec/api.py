@@ -125,6 +125,7 @@ class Change:
             "before": self.before, "after": self.after,
             "before_exists": self.before_exists, "after_exists": self.after_exists,
             "diff": list(self.diff_lines),
+            "trail": [f.to_json() for f in self.trail],
         }
 
     def __str__(self) -> str:

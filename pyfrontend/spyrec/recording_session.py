@@ -79,7 +79,8 @@ class Session:
 
     def __init__(self, watches=(), output: str | None = None, *, argv=None,
                  default_watches: bool = True, on_change=None, force: bool = False,
-                 max_size: int = 0):
+                 max_size: int = 0, trail: int = 0):
+        self.trail = int(trail or 0)
         self.watches = watch_list(watches, default_watches)
         self.argv = list(sys.argv if argv is None else argv)
         self.on_change = on_change
@@ -104,7 +105,7 @@ class Session:
             _refuse_to_mix(self.path, self._force)
         self._recorder = _core.Recorder(
             self.path, [w.for_core() for w in self.watches], argv=self.argv,
-            max_size=self._max_size,
+            max_size=self._max_size, trail=self.trail,
             on_change=self._on_change if self.on_change else None)
         self._pid = os.getpid()
         if self._is_default_dir:

@@ -113,6 +113,10 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     if stack and change.stack:
         out.append(f"  stack: {_where(change.stack[0], cwd)}")
         out.extend(f"         {_where(f, cwd)}" for f in change.stack[1:])
+    if stack and getattr(change, "trail", None):
+        # Recorded with --trail: the lines this thread ran up to the culprit.
+        out.append(f"  trail: {_where(change.trail[0], cwd)}")
+        out.extend(f"         {_where(f, cwd)}" for f in change.trail[1:])
     return "\n".join(out)
 
 

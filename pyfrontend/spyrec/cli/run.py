@@ -13,7 +13,7 @@ from . import UsageError
 
 USAGE = """\
 usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--max-size BYTES]
-                  [--print] [--break] (script.py | -m module | -c code) [args...]
+                  [--trail N] [--print] [--break] (script.py | -m module | -c code) [args...]
 
   -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
   --no-default-watches    do not watch sys.path, sys.meta_path, sys.path_hooks, os.environ
@@ -22,6 +22,8 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--max-
   --force                 replace the recording already in DIR
   --max-size BYTES        stop recording (the program goes on) once the records
                           reach BYTES; suffixes K, M, G (powers of 1024), e.g. 10M
+  --trail N               keep each thread's last N executed lines with every change
+                          (LINE events: costs about one callback per line run)
   --print                 print each change to stderr as it happens
   --break                 on each change, print it and open pdb where it was made
 """
@@ -34,6 +36,7 @@ class RunOptions:
     output: str | None = None
     force: bool = False
     max_size: int = 0
+    trail: int = 0
     print_changes: bool = False
     break_on_change: bool = False
     program_argv: list = field(default_factory=list)
@@ -71,6 +74,11 @@ def parse(argv: list) -> RunOptions:
         elif arg == "--max-size" or arg.startswith("--max-size="):
             text = arg.split("=", 1)[1] if "=" in arg else value(arg)
             opts.max_size = parse_size(text)
+        elif arg == "--trail" or arg.startswith("--trail="):
+            text = arg.split("=", 1)[1] if "=" in arg else value(arg)
+            if not text.isdigit() or not 0 < int(text) <= 10000:
+                raise UsageError(f"spyrec run: --trail wants a number of lines from 1 to 10000, not {text!r}")
+            opts.trail = int(text)
         elif arg == "--no-default-watches":
             opts.default_watches = False
         elif arg == "--force":
@@ -184,7 +192,7 @@ def main(argv: list) -> int:
     try:
         session = Session(opts.watch, opts.output, argv=program.argv,
                           default_watches=opts.default_watches, on_change=on_change,
-                          force=opts.force, max_size=opts.max_size)
+                          force=opts.force, max_size=opts.max_size, trail=opts.trail)
     except WatchExprError as e:
         raise UsageError(str(e)) from None
     # Registered before the program runs, so it runs after the program's atexit handlers.
