@@ -83,23 +83,18 @@ PyObject* on_throw(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return 
 PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true); }
 PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false); }
 
-PyObject* on_raise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// RAISE and RERAISE: the instruction that raised is in the arguments.
+PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised) {
     Session* s = Session::active();
     if (!s || nargs < 3 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
-    s->record_exception(t, args[0], offset_of(args[1]), args[2], false);
+    s->record_exception(t, args[0], offset_of(args[1]), args[2], reraised);
     return none();
 }
 
-PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-    Session* s = Session::active();
-    if (!s || nargs < 3 || s->busy()) return none();
-    bool fresh;
-    ThreadState* t = s->thread_state(&fresh);
-    s->record_exception(t, args[0], offset_of(args[1]), args[2], true);
-    return none();
-}
+PyObject* on_raise(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return exception_event(args, nargs, false); }
+PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return exception_event(args, nargs, true); }
 
 // LINE (only registered with --trail): LINE fires before the first
 // instruction of each line, for every line, so it is opt-in.

@@ -365,6 +365,17 @@ std::string Session::thread_name(unsigned long ident) {
     return name;
 }
 
+void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
+        int offset = frames[i].offset < 0 ? 0 : frames[i].offset;
+        out[i].setCodeId(ensure_code(frames[i].code));
+        out[i].setOffset(static_cast<uint32_t>(offset));
+        // A frame that has not run a checked instruction yet is at its first line.
+        out[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, offset));
+    }
+}
+
 std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package, the
     // `spyrec` console script) are left out; the innermost frame is always kept.
@@ -405,14 +416,7 @@ void Session::record_change(Watch& w, ThreadState& culprit_thread) {
     if (w.exists() && !w.existed_before()) change.setKind(schema::Change::Kind::APPEARED);
     else if (!w.exists() && w.existed_before()) change.setKind(schema::Change::Kind::VANISHED);
     else change.setKind(schema::Change::Kind::MODIFIED);
-    auto stack = change.initStack(frames.size());
-    for (size_t i = 0; i < frames.size(); ++i) {
-        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
-        int offset = frames[i].offset < 0 ? 0 : frames[i].offset;
-        stack[i].setCodeId(ensure_code(frames[i].code));
-        stack[i].setOffset(static_cast<uint32_t>(offset));
-        stack[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, offset));
-    }
+    write_stack(change.initStack(frames.size()), frames);
     if (!frames.empty()) {
         int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
         change.setOpcode(codes_.get(frames[0].code)->opcode_at(offset));
@@ -564,14 +568,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     if (text.size() > 2000) text.resize(2000);
     out.setMessage(text);
     std::vector<ShadowFrame> frames = reported_stack(*t);
-    auto stack = out.initStack(frames.size());
-    for (size_t i = 0; i < frames.size(); ++i) {
-        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
-        int off = frames[i].offset < 0 ? 0 : frames[i].offset;
-        stack[i].setCodeId(ensure_code(frames[i].code));
-        stack[i].setOffset(static_cast<uint32_t>(off));
-        stack[i].setLine(PyCode_Addr2Line(co, off));
-    }
+    write_stack(out.initStack(frames.size()), frames);
     out.setOpcode(codes_.get(code)->opcode_at(offset));
     writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
 }

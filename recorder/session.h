@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "code_info.h"
+#include "spyrec.capnp.h"
 #include "dict_registry.h"
 #include "python_version.h"
 #include "snapshot.h"
@@ -166,6 +167,7 @@ private:
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, ThreadState& culprit);
     std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
+    void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);
