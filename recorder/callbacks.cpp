@@ -48,8 +48,8 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
-// PY_START, PY_RESUME (local events: DISABLE allowed) and PY_THROW (not).
-PyObject* frame_enter(PyObject* const* args, Py_ssize_t nargs, bool local) {
+// PY_START, PY_RESUME and PY_THROW: never disabled, even for pure code (see below).
+PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
     bool fresh;
@@ -62,7 +62,6 @@ PyObject* frame_enter(PyObject* const* args, Py_ssize_t nargs, bool local) {
     // Pure code is not pushed (its return raises no event to pop it): its
     // caller stays on top, which is where anything it triggers is blamed.
     if (!fresh && !s->code_info(args[0])->pure) s->push_frame(t, args[0]);
-    (void)local;
     return none();
 }
 
@@ -78,8 +77,6 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local) {
     return none();
 }
 
-PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_enter(args, nargs, true); }
-PyObject* on_throw(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_enter(args, nargs, false); }
 PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true); }
 PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false); }
 
@@ -111,7 +108,6 @@ PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_
 PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
 PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
 PyMethodDef kLine{"spyrec_line", reinterpret_cast<PyCFunction>(on_line), METH_FASTCALL, nullptr};
-PyMethodDef kThrow{"spyrec_throw", reinterpret_cast<PyCFunction>(on_throw), METH_FASTCALL, nullptr};
 PyMethodDef kUnwind{"spyrec_unwind", reinterpret_cast<PyCFunction>(on_unwind), METH_FASTCALL, nullptr};
 PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
 PyMethodDef kReraise{"spyrec_reraise", reinterpret_cast<PyCFunction>(on_reraise), METH_FASTCALL, nullptr};
@@ -124,13 +120,12 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
         PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
         PyObject* line = PyCFunction_New(&kLine, nullptr);
-        PyObject* throw_ = PyCFunction_New(&kThrow, nullptr);
         PyObject* unwind = PyCFunction_New(&kUnwind, nullptr);
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
         PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
         return std::vector<MonitoringCallback>{
             {"INSTRUCTION", instruction}, {"PY_START", enter},  {"PY_RESUME", enter},
-            {"PY_THROW", throw_},         {"PY_RETURN", leave}, {"PY_YIELD", leave},
+            {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave},
             {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
             {"LINE", line},
         };
