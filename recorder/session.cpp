@@ -503,8 +503,9 @@ void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const
     };
     set("before_bytes", w.existed_before() ? words_to_bytes(w.previous()) : Py_NewRef(Py_None));
     set("after_bytes", w.exists() ? words_to_bytes(w.current()) : Py_NewRef(Py_None));
-    // The culprit's live frame, for --break: the innermost frame running its code.
-    PyObject* found = Py_None;
+    // The culprit's live frame, for --break: the innermost frame running its
+    // code, when the culprit is this thread (else None).
+    PyObject* live = nullptr;
     if (culprit.thread_id == PyThread_get_thread_ident() && !frames.empty()) {
         PyFrameObject* frame = PyEval_GetFrame();
         Py_XINCREF(frame);
@@ -517,13 +518,10 @@ void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const
             Py_DECREF(frame);
             frame = back;
         }
-        if (frame) {
-            PyDict_SetItemString(info, "frame", reinterpret_cast<PyObject*>(frame));
-            Py_DECREF(frame);
-            found = nullptr;
-        }
+        live = reinterpret_cast<PyObject*>(frame);
     }
-    if (found) PyDict_SetItemString(info, "frame", Py_None);
+    PyDict_SetItemString(info, "frame", live ? live : Py_None);
+    Py_XDECREF(live);
     PyObject* result = PyObject_CallOneArg(options_.on_change, info);
     if (!result) {
         // A failing hook must not break the program: report once on stderr.
