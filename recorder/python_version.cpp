@@ -71,13 +71,6 @@ bool load_opcode_table(OpcodeTable& table) {
         }
         Py_XDECREF(name);
     }
-    if (!kWatcherSeesInstanceDicts) {
-        // See python_version.h: attribute stores on instances need their event.
-        for (const char* name : {"STORE_ATTR", "DELETE_ATTR"}) {
-            PyObject* op = PyDict_GetItemString(opmap, name);
-            if (op) table.by_opcode[PyLong_AsLong(op) & 0xFF] = OpcodeClass::kMayMutate;
-        }
-    }
     PyObject* binary_op = PyDict_GetItemString(opmap, "BINARY_OP");
     table.binary_op = binary_op ? static_cast<uint8_t>(PyLong_AsLong(binary_op)) : 0;
     // dis._nb_ops lists (name, symbol) by oparg; in-place symbols end in '='.

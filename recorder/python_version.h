@@ -7,9 +7,10 @@
 //   store through an object's inline values (STORE_ATTR, setattr, del on a
 //   plain instance) reaches neither the watcher nor the version tag of the
 //   object's materialized __dict__, even though that dict shows the new
-//   value. So on 3.13 instance dicts are compared item by item at each event,
-//   and STORE_ATTR / DELETE_ATTR keep their events (checked on 3.12.1 and
-//   3.13.0 by tests/cases/object_attrs.py).
+//   value. Setting the object's __dict__ to that same dict (a no-op for the
+//   program) makes the dict own the values, after which every store goes
+//   through it: own_instance_dict() below (checked on 3.12.1 and 3.13.0 by
+//   tests/cases/object_attrs.py).
 // - How to reach the innermost frame without creating a frame object
 //   (tstate->cframe->current_frame on 3.12, tstate->current_frame on 3.13).
 #pragma once
@@ -75,8 +76,25 @@ inline bool current_instruction(PyObject** code, int* offset) {
     return true;
 }
 
-// Whether the dict watcher sees every change of an instance __dict__.
-constexpr bool kWatcherSeesInstanceDicts = PY_VERSION_HEX < 0x030D0000;
+// Makes `dict` (obj's materialized __dict__) the only home of obj's
+// attributes, so the dict watcher sees every attribute store. Only 3.13 needs
+// it; on 3.12 a materialized dict already is.
+inline void own_instance_dict(PyObject* obj, PyObject* dict) {
+#if PY_VERSION_HEX >= 0x030D0000
+    // Through the type's own __dict__ descriptor (what `obj.__dict__ = d` runs;
+    // PyObject_GenericSetDict would only swap the pointer), and only when that
+    // descriptor is CPython's, so no user code runs.
+    if (!(Py_TYPE(obj)->tp_flags & Py_TPFLAGS_INLINE_VALUES)) return;
+    static PyObject* name = PyUnicode_InternFromString("__dict__");
+    PyObject* descr = name ? _PyType_Lookup(Py_TYPE(obj), name) : nullptr;   // borrowed
+    if (descr && Py_IS_TYPE(descr, &PyGetSetDescr_Type) && Py_TYPE(descr)->tp_descr_set) {
+        if (Py_TYPE(descr)->tp_descr_set(descr, obj, dict) < 0) PyErr_Clear();
+    }
+#else
+    (void)obj;
+    (void)dict;
+#endif
+}
 
 // The CACHE pseudo-opcode fills inline caches in co_code; it is 0 in 3.12 and 3.13.
 constexpr uint8_t kCacheOpcode = 0;

@@ -48,29 +48,9 @@ bool Watch::probes_fired() {
             case Probe::Kind::kSetFingerprint:
                 if (set_fingerprint(p.container) != p.fingerprint) return true;
                 break;
-            case Probe::Kind::kDictItems: {
-                // An instance __dict__ on 3.13: compare every (key, value) pair.
-                if (PyDict_GET_SIZE(p.container) * 2 != static_cast<Py_ssize_t>(p.items.size())) return true;
-                Py_ssize_t pos = 0;
-                PyObject *k, *v;
-                size_t j = 0;
-                while (PyDict_Next(p.container, &pos, &k, &v)) {
-                    if (p.items[j] != k || p.items[j + 1] != v) return true;
-                    j += 2;
-                }
-                break;
-            }
-            case Probe::Kind::kDictSlot: {   // always_lookup: an instance dict on 3.13
-                PyObject* now = PyDict_GetItemWithError(p.container, p.key);
-                if (!now && PyErr_Occurred()) {
-                    PyErr_Clear();
-                    return true;
-                }
-                if (now != p.slot_value) return true;
-                break;
-            }
             case Probe::Kind::kDict:
-                break;
+            case Probe::Kind::kDictSlot:
+                break;   // after the partition, never here
         }
     }
     uint64_t epoch = dicts_->epoch();
@@ -95,7 +75,7 @@ bool Watch::probes_fired() {
 
 void Watch::order_probes() {
     auto is_dict_probe = [](const Probe& p) {
-        return p.kind == Probe::Kind::kDict || (p.kind == Probe::Kind::kDictSlot && !p.always_lookup);
+        return p.kind == Probe::Kind::kDict || p.kind == Probe::Kind::kDictSlot;
     };
     auto mid = std::stable_partition(probes_.begin(), probes_.end(),
                                      [&](const Probe& p) { return !is_dict_probe(p); });
@@ -133,26 +113,8 @@ void Watch::add_dict(PyObject* dict) {
     probes_.push_back(std::move(p));
 }
 
-void Watch::add_instance_dict(PyObject* dict) {
-    if (kWatcherSeesInstanceDicts) {
-        add_dict(dict);
-        return;
-    }
-    add_dict(dict);   // still watched: a dict detached from its object notifies
-    Probe p{Probe::Kind::kDictItems};
-    p.container = Py_NewRef(dict);
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(dict, &pos, &k, &v)) {
-        p.items.push_back(k);
-        p.items.push_back(v);
-    }
-    probes_.push_back(std::move(p));
-}
-
-void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup) {
+void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
     Probe p{Probe::Kind::kDictSlot};
-    p.always_lookup = always_lookup;
     p.container = Py_NewRef(dict);
     p.counter = dicts_->acquire(dict);
     p.seen = *p.counter;
@@ -191,7 +153,8 @@ void Watch::add_container_probes(PyObject* value, int depth, const SnapshotLimit
     } else if (is_plain_object(value) || is_os_environ(value)) {
         PyObject* dict = plain_object_dict(value);
         if (dict) {
-            add_instance_dict(dict);
+            own_instance_dict(value, dict);
+            add_dict(dict);
             Py_ssize_t pos = 0;
             PyObject *k, *v;
             while (PyDict_Next(dict, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
@@ -223,11 +186,11 @@ PyObject* Watch::resolve() {
                 dict = Py_XNewRef(reinterpret_cast<PyTypeObject*>(current)->tp_dict);
             } else {
                 dict = plain_object_dict(current);
+                if (dict) own_instance_dict(current, dict);
             }
             if (dict) {
                 next = PyDict_GetItemWithError(dict, step.key);
-                bool instance = !PyModule_Check(current) && !PyType_Check(current);
-                add_dict_slot(dict, step.key, next, instance && !kWatcherSeesInstanceDicts);
+                add_dict_slot(dict, step.key, next);
                 Py_XINCREF(next);
             }
             if (!next && !PyErr_Occurred() && !PyModule_Check(current)) {

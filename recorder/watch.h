@@ -30,17 +30,15 @@ struct WatchStep {
 // Every object a probe points at is held with a strong reference, so its
 // address cannot be reused by another object while the probe exists.
 struct Probe {
-    enum class Kind : uint8_t { kDict, kDictSlot, kDictItems, kListItems, kSetFingerprint };
+    enum class Kind : uint8_t { kDict, kDictSlot, kListItems, kSetFingerprint };
     Kind kind;
-    bool always_lookup = false;          // kDictSlot on an instance dict the watcher cannot see
     PyObject* container = nullptr;       // owned
     const uint64_t* counter = nullptr;   // kDict, kDictSlot: the dict watcher's count for this dict
     uint64_t seen = 0;                   // the count when the probe was last settled
     PyObject* key = nullptr;             // kDictSlot: owned
     PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
     Py_ssize_t size = 0;                 // kListItems
-    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers;
-                                         // kDictItems: key, value, key, value ... (borrowed)
+    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers
     uintptr_t fingerprint = 0;           // kSetFingerprint
 };
 
@@ -83,8 +81,7 @@ private:
     void clear_probes();
     void order_probes();
     void add_dict(PyObject* dict);
-    void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value, bool always_lookup = false);
-    void add_instance_dict(PyObject* dict);
+    void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);
     void add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget);
     PyObject* resolve();   // new reference or nullptr (missing); adds path probes
 
@@ -97,8 +94,7 @@ private:
     // vanish and reappear for that. A different module in sys.modules wins.
     PyObject* root_module_ = nullptr;   // owned
     std::vector<WatchStep> steps_;
-    // Probes that must be compared at every check (lists, sets, 3.13 instance
-    // dicts) come first; the dict probes after them are compared only when
+    // Probes that must be compared at every check (lists, sets) come first; the dict probes after them are compared only when
     // the dict watcher has seen a watched dict change since the last check.
     std::vector<Probe> probes_;
     size_t first_dict_probe_ = 0;
