@@ -173,13 +173,9 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
     ending.setExitStatus(exit_status);
     ending.setSignal(signal);
     ending.setEndTime(now_seconds());
-    std::string text = reason;
-    if (writer_.cut() && !writer_.cut_reason().empty()) {
-        ending.setRecordingCut(true);
-        ending.setCutAtSeq(seq_);
-        if (text.empty()) text = writer_.cut_reason();
-    }
-    ending.setMessage(text);
+    // Whether (and where) --max-size or a full disk cut the recording is known
+    // only when the writer commits; it fills that in (Writer::with_cut_ending).
+    ending.setMessage(reason);
     ending.setChanges(changes_);
     ending.setExceptions(exceptions_);
     writer_.enqueue(Record{Table::kMeta, std::string(schema::kEndingKey), message_bytes(message)});
@@ -195,7 +191,6 @@ void Session::abandon_after_fork() {
 ThreadState* Session::new_thread_state() {
     auto state = std::make_unique<ThreadState>();
     state->thread_id = PyThread_get_thread_ident();
-    state->generation = generation_;
     state->stack.reserve(128);
     // Two spare slots: a change is seen up to a line after its culprit, and
     // the lines after the culprit are cut off when it is recorded.
@@ -224,7 +219,6 @@ void Session::resync(ThreadState* t) {
         frame = back;
     }
     t->stack.assign(reversed.rbegin(), reversed.rend());
-    t->synced = true;
 }
 
 void Session::on_probe_fired(Watch& w, ThreadState& culprit) {

@@ -35,7 +35,6 @@ void set_text(schema::Value::Builder out, PyObject* str, size_t max_text, bool a
     size_t n = std::min<size_t>(size, max_text);
     // Do not cut a UTF-8 sequence in half.
     while (n < static_cast<size_t>(size) && n > 0 && (static_cast<unsigned char>(utf8[n]) & 0xC0) == 0x80) --n;
-    kj::StringPtr text(utf8, n);
     std::string copy(utf8, n);
     if (as_repr) out.setRepr(copy); else out.setStr(copy);
     if (n < static_cast<size_t>(size)) out.setTruncated(size - n);

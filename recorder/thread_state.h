@@ -23,8 +23,6 @@ struct ShadowFrame {
 struct ThreadState {
     unsigned long thread_id = 0;
     std::vector<ShadowFrame> stack;
-    bool synced = false;          // the stack was built from the real frames at least once
-    uint64_t generation = 0;      // the recording this state belongs to
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.
