@@ -32,6 +32,7 @@ const char* table_name(Table t) {
         case Table::kSources: return schema::kSourcesDb;
         case Table::kExceptions: return schema::kExceptionsDb;
         case Table::kByCode: return schema::kByCodeDb;
+        case Table::kKeyframes: return schema::kKeyframesDb;
         case Table::kCount: break;
     }
     return "?";

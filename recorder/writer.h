@@ -38,7 +38,7 @@
 
 namespace spyrec::recorder {
 
-enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kCount };
+enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes, kCount };
 
 struct Record {
     Table table;

@@ -7,6 +7,7 @@
 namespace spyrec::schema {
 
 // Bump on any change to spyrec.capnp field meaning or to keys.h.
-constexpr uint32_t kFormatVersion = 1;
+// 2: changes carry ops (deltas); whole values live in the keyframes table.
+constexpr uint32_t kFormatVersion = 2;
 
 }  // namespace spyrec::schema

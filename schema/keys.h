@@ -13,6 +13,11 @@
 //   sources     filename bytes                -> source text (UTF-8), once per file
 //   exceptions  u64 seq                       -> RaisedException message
 //   by_code     u64 code id, u32 offset, u64 seq -> empty (which changes an instruction made)
+//   keyframes   u32 watch id, u64 seq         -> Value: the whole watched value after change
+//                                                seq (seq 0: when the watch started). A
+//                                                value at any seq is the nearest keyframe
+//                                                at or before it plus the ops of the
+//                                                changes after it (Change.ops).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -28,7 +33,8 @@ inline constexpr const char* kCodeDb = "code";
 inline constexpr const char* kSourcesDb = "sources";
 inline constexpr const char* kExceptionsDb = "exceptions";
 inline constexpr const char* kByCodeDb = "by_code";
-inline constexpr int kDatabaseCount = 7;
+inline constexpr const char* kKeyframesDb = "keyframes";
+inline constexpr int kDatabaseCount = 8;
 
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kMetaKey = "meta";
@@ -66,6 +72,9 @@ inline ChangeKey change_key(uint32_t watch_id, uint64_t seq) {
     detail::put_be(k.data() + 4, seq);
     return k;
 }
+
+// Keyframes share the ChangeKey shape (watch, seq).
+inline ChangeKey keyframe_key(uint32_t watch_id, uint64_t seq) { return change_key(watch_id, seq); }
 
 inline SeqKey seq_key(uint64_t seq) {
     SeqKey k{};

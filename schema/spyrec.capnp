@@ -28,6 +28,7 @@ struct Value {
     repr @13 :Text;               # anything else, by its builtin repr
     cycle @14 :Void;              # a container already on the path from the root
     tooDeep @15 :Void;            # past the depth limit
+    ref @18 :ObjectRef;           # an object compared by identity, not by contents
   }
   truncated @16 :UInt64;          # items left out past the width limit (0: none)
   typeName @17 :Text;             # set when the type is a subclass of the shape (e.g. OrderedDict)
@@ -36,6 +37,15 @@ struct Value {
 struct Entry {
   key @0 :Value;
   value @1 :Value;
+}
+
+# An object met inside a watched value (a plain object, a finder, a function,
+# a module, a C object whose insides spyrec cannot see): which object sits
+# there, not what it holds. Two refs are the same value when their ids match.
+struct ObjectRef {
+  typeName @0 :Text;              # module-qualified
+  id @1 :UInt64;                  # id() of the object while it was there
+  repr @2 :Text;                  # a builtin repr when the type is a builtin one, else empty
 }
 
 struct Instance {
@@ -50,6 +60,37 @@ struct Frame {
   line @2 :Int32;                 # -1 when the instruction has no line
 }
 
+# One step from a container to one of its items: a dict key or an attribute
+# name (a Value; attributes are str keys of an object's attributes), or an
+# index into a list or tuple.
+struct PathStep {
+  union {
+    key @0 :Value;
+    index @1 :UInt64;
+  }
+}
+
+# One edit of the watched value. `path` leads from the watched value to the
+# container edited (empty: the watched value itself). Applied in order, a
+# change's ops turn its `before` into its `after`.
+struct Op {
+  path @0 :List(PathStep);
+  union {
+    setItem @1 :Entry;            # dict or object: add or replace key -> value
+    deleteItem @2 :Value;         # dict or object: remove the key
+    splice @3 :Splice;            # list or tuple: items[start:end] = newItems
+    addElements @4 :List(Value);  # set
+    removeElements @5 :List(Value);
+    replace @6 :Value;            # the value at `path` becomes this one
+  }
+}
+
+struct Splice {
+  start @0 :UInt64;
+  end @1 :UInt64;
+  newItems @2 :List(Value);
+}
+
 struct Change {
   seq @0 :UInt64;
   watchId @1 :UInt32;
@@ -57,15 +98,18 @@ struct Change {
   threadName @3 :Text;
   kind @4 :Kind;
   stack @5 :List(Frame);          # innermost first; stack[0] is the culprit
-  before @6 :Value;               # absent when kind is appeared
-  after @7 :Value;                # absent when kind is vanished
+  before @6 :Value;               # unused since format 2: rebuilt from keyframes and ops
+  after @7 :Value;                # unused since format 2: rebuilt from keyframes and ops
   recentLines @8 :List(Frame);    # the thread's trail of lines before the culprit, oldest first
   opcode @9 :UInt8;               # the culprit's base opcode (see Meta.opnames)
+  ops @10 :List(Op);              # what changed (modified); empty when a keyframe holds the after value
+  hasKeyframe @11 :Bool;          # the keyframes table holds the value after this change
 
   enum Kind {
     modified @0;
-    appeared @1;                  # the expression became resolvable
+    appeared @1;                  # the expression became resolvable (keyframe: its value)
     vanished @2;                  # it stopped being resolvable (del, key removed)
+    rebound @3;                   # bound to another mutable object, maybe with equal contents (keyframe)
   }
 }
 
@@ -81,8 +125,19 @@ struct Watch {
   id @0 :UInt32;
   expr @1 :Text;
   resolvedAtStart @2 :Bool;
-  initial @3 :Value;              # the value when recording started (if resolved)
+  initial @3 :Value;              # unused since format 2: the keyframe at seq 0 holds it
   startSeq @4 :UInt64;
+  # Rewritten when recording ends (absent if the process died first):
+  everResolved @5 :Bool;
+  unresolvedReason @6 :Text;      # why it never resolved: "`__main__` has no SETINGS"
+  opaque @7 :List(OpaqueNote);    # values inside it whose insides spyrec cannot see
+  followDepth @8 :UInt32;         # how deep plain objects' attributes were followed
+}
+
+struct OpaqueNote {
+  typeName @0 :Text;
+  tracked @1 :Text;               # what is tracked of it: "rebinding only", "contents (compared)"
+  where @2 :Text;                 # one path where it was seen, e.g. "['arr']"
 }
 
 struct RaisedException {
