@@ -22,7 +22,7 @@ namespace {
 
 constexpr const char* kDbNames[] = {
     schema::kMetaDb, schema::kWatchesDb, schema::kChangesDb, schema::kCodeDb,
-    schema::kSourcesDb, schema::kExceptionsDb, schema::kByCodeDb,
+    schema::kSourcesDb, schema::kExceptionsDb, schema::kByCodeDb, schema::kKeyframesDb,
 };
 static_assert(std::size(kDbNames) == schema::kDatabaseCount);
 

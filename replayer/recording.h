@@ -17,7 +17,7 @@
 
 namespace spyrec::replayer {
 
-enum class Db { Meta, Watches, Changes, Code, Sources, Exceptions, ByCode };
+enum class Db { Meta, Watches, Changes, Code, Sources, Exceptions, ByCode, Keyframes };
 
 class Recording {
 public:
@@ -57,7 +57,7 @@ private:
 
     std::string path_;
     LmdbEnv env_;
-    std::array<std::optional<MDB_dbi>, 7> dbis_{};
+    std::array<std::optional<MDB_dbi>, 8> dbis_{};
     uint32_t format_version_ = 0;
     const char* map_begin_ = nullptr;   // our mapping of data.mdb
     uint64_t map_size_ = 0;
