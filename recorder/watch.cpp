@@ -97,6 +97,11 @@ void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
     if (!relevant) return;
     if (PyDict_Check(new_value)) {
         add_dict(new_value);
+    } else if (PyModule_Check(new_value)) {
+        // A module about to sit on the path (put into sys.modules): its
+        // attributes are the next step.
+        PyObject* inner = PyModule_GetDict(new_value);   // borrowed
+        if (inner) add_dict(inner);
     } else if (is_plain_object(new_value) || is_os_environ(new_value)) {
         PyObject* inner = is_os_environ(new_value) ? environ_data(new_value) : plain_object_dict(new_value);
         if (inner) {
