@@ -100,11 +100,13 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
       generation_(next_generation()) {
     if (!load_opcode_table(opcodes_)) throw std::runtime_error("cannot read the opcode table from dis");
     if (!codes_.init(&opcodes_)) throw std::runtime_error("cannot reserve a code-object extra slot");
+    if (!clean_calls_.init()) throw std::runtime_error("cannot read the builtin method tables");
     codes_.set_hidden_prefixes(options_.hidden_prefixes);
     uint32_t id = 1;
     for (auto& spec : watches) {
         watches_.push_back(
-            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_, &options_.limits));
+            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_,
+                                    &watched_, &options_.limits));
     }
     Py_XINCREF(options_.on_change);
 }
@@ -158,7 +160,7 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
         // Changes made since the last event (by C code at exit) still count.
         bool fresh = false;
         ThreadState* t = thread_state(&fresh);
-        check_watches(t);
+        check_watches(t, true);
         unregister_callbacks();
         active_ = nullptr;
     }
@@ -267,8 +269,9 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
             }
         }
     }
-    if (!same_execution) check_watches(t);
+    if (!same_execution) check_watches(t, true);
     dicts_.bump(dict);
+    t->dirty = true;   // the next event compares the watches that depend on this dict
     if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;
@@ -559,7 +562,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     if (codes_.get(code)->hidden) return;
     SavedError saved;
     ColdSection cold(*this);
-    note_instruction(t, code, offset);
+    note_instruction(t, code, offset, true);
     uint64_t seq = ++seq_;
     ++exceptions_;
     capnp::MallocMessageBuilder message;

@@ -55,7 +55,7 @@ protected:
     }
     void watch(const char* code) {
         py::exec(code, ns_);
-        tree_ = std::make_unique<rec::ValueTree>(&registry_, &limits_);
+        tree_ = std::make_unique<rec::ValueTree>(&registry_, &watched_, &limits_);
         tree_->build(ns_["V"].ptr());
     }
     // Runs `code`, updates the tree, returns the ops as capnp text.
@@ -74,6 +74,7 @@ protected:
     std::string live() { return canonical_bytes(rec::snapshot_canonical(ns_["V"].ptr(), limits_)); }
 
     rec::DictRegistry registry_;
+    rec::WatchedContainers watched_;
     rec::SnapshotLimits limits_;
     py::object ns_;
     std::unique_ptr<rec::ValueTree> tree_;
