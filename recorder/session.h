@@ -47,6 +47,9 @@ struct SessionOptions {
 
 class Session;
 
+// The C callback CPython's dict watcher calls (session_dicts.cpp).
+int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
+
 // What a watch left to say when recording ended (`query watches`, run's warnings).
 struct WatchNotes {
     std::string expr;
