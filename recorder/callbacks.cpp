@@ -57,7 +57,8 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
-    s->note_instruction(t, args[0], offset_of(args[1]), s->call_may_mutate(args[2], args[3]));
+    CallEffect effect = s->call_effect(args[2], args[3]);
+    s->note_instruction(t, args[0], offset_of(args[1]), effect.kind != CallEffect::kNothing, effect.self);
     return none();
 }
 

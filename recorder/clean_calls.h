@@ -49,30 +49,50 @@ private:
     std::array<uint64_t, kWords> bits_{};
 };
 
+// What a call can change by itself.
+struct CallEffect {
+    enum Kind : uint8_t { kNothing, kOnlySelf, kUnknown };
+    Kind kind;
+    PyObject* self = nullptr;   // kOnlySelf: the one (maybe watched) container it can change
+};
+
 class CleanCalls {
 public:
     // Cold: collects the method tables and builtins of the allow-lists.
     bool init();
 
-    // Hot: true unless the call is known clean. `arg0` may be sys.monitoring.MISSING.
-    bool may_mutate(PyObject* callable, PyObject* arg0, const WatchedContainers& watched) const {
+    // Hot. `arg0` may be sys.monitoring.MISSING.
+    CallEffect effect(PyObject* callable, PyObject* arg0, const WatchedContainers& watched) const {
         PyTypeObject* type = Py_TYPE(callable);
-        if (type == &PyFunction_Type) return false;
-        if (type == &PyMethod_Type) return !PyFunction_Check(PyMethod_GET_FUNCTION(callable));
+        if (type == &PyFunction_Type) return {CallEffect::kNothing};
+        if (type == &PyMethod_Type) {
+            return {PyFunction_Check(PyMethod_GET_FUNCTION(callable)) ? CallEffect::kNothing : CallEffect::kUnknown};
+        }
         if (type == &PyMethodDescr_Type) {
             auto* descr = reinterpret_cast<PyMethodDescrObject*>(callable);
-            return !clean_method(descr->d_method) || watched.may_contain(arg0);
+            return method_effect(descr->d_method, arg0, watched);
         }
         if (PyCFunction_Check(callable)) {
             auto* f = reinterpret_cast<PyCFunctionObject*>(callable);
-            if (f->m_self && PyModule_Check(f->m_self)) return !clean_builtin(callable);
-            return !clean_method(f->m_ml) || !f->m_self || watched.may_contain(f->m_self);
+            if (f->m_self && PyModule_Check(f->m_self)) {
+                return {clean_builtin(callable) ? CallEffect::kNothing : CallEffect::kUnknown};
+            }
+            if (!f->m_self) return {CallEffect::kUnknown};
+            return method_effect(f->m_ml, f->m_self, watched);
         }
-        if (type == &PyType_Type) return !clean_class(reinterpret_cast<PyTypeObject*>(callable));
-        return true;
+        if (type == &PyType_Type) {
+            return {clean_class(reinterpret_cast<PyTypeObject*>(callable)) ? CallEffect::kNothing : CallEffect::kUnknown};
+        }
+        return {CallEffect::kUnknown};
     }
 
 private:
+    // An allow-listed method changes at most its own object.
+    CallEffect method_effect(const PyMethodDef* def, PyObject* self, const WatchedContainers& watched) const {
+        if (!clean_method(def)) return {CallEffect::kUnknown};
+        if (!watched.may_contain(self)) return {CallEffect::kNothing};
+        return {CallEffect::kOnlySelf, self};
+    }
     bool clean_method(const PyMethodDef* def) const {
         for (const PyMethodDef* d : methods_) {
             if (d == def) return true;

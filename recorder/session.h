@@ -123,19 +123,21 @@ public:
             last_thread_ = current;
         }
         if (!needed) return;
+        PyObject* target = force ? nullptr : culprit->dirty_target;
         // Another thread is in the cold half (Python code there can let the GIL
         // go): leave the watches to it; this thread's changes are seen at its
         // next check.
         if (recording_cut_ || cold_threads_) return;
         for (auto& w : watches_) {
-            if (w->probes_fired()) on_probe_fired(*w, *culprit);
+            if (w->probes_fired(target)) on_probe_fired(*w, *culprit);
         }
         if (!dict_culprits_.empty()) forget_dict_culprits();
     }
 
     // Keeps the shadow stack's top in step with the instruction about to run.
-    void note_instruction(ThreadState* t, PyObject* code, int offset, bool dirty) {
+    void note_instruction(ThreadState* t, PyObject* code, int offset, bool dirty, PyObject* target = nullptr) {
         t->dirty = dirty;
+        t->dirty_target = target;
         ShadowFrame* top = t->top();
         if (!top || top->code != code) {
             resync(t);
@@ -145,10 +147,9 @@ public:
         top->offset = offset;
     }
 
-    // CALL event: whether the call about to run may change a watched value
-    // by itself (clean_calls.h).
-    bool call_may_mutate(PyObject* callable, PyObject* arg0) const {
-        return clean_calls_.may_mutate(callable, arg0, watched_);
+    // CALL event: what the call about to run can change by itself (clean_calls.h).
+    CallEffect call_effect(PyObject* callable, PyObject* arg0) const {
+        return clean_calls_.effect(callable, arg0, watched_);
     }
 
     // LINE event: remember the line in the thread's trail. One reference swap,
@@ -167,6 +168,7 @@ public:
     void push_frame(ThreadState* t, PyObject* code) {
         t->stack.push_back(ShadowFrame{code, -1});
         t->dirty = false;
+        t->dirty_target = nullptr;
     }
 
     void pop_frame(ThreadState* t, PyObject* code) {
@@ -181,6 +183,7 @@ public:
         // teardown of the callee's frame (a local's weakref callback, a C
         // __del__), none of which raises an event.
         t->dirty = true;
+        t->dirty_target = nullptr;
     }
 
     // ---- cold path ---------------------------------------------------------

@@ -46,7 +46,8 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     }
     if (!same_execution) check_watches(t, true);
     dicts_.bump(dict);
-    t->dirty = true;   // the next event compares the watches that depend on this dict
+    t->dirty = true;
+    t->dirty_target = nullptr;   // the next event compares the watches that depend on this dict
     if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;

@@ -27,6 +27,10 @@ struct ThreadState {
     // event compares. Cleared by a clean call and by entering a new frame; set
     // again when a frame is left (see Session::pop_frame).
     bool dirty = true;
+    // When set, the last instruction could change only this container (an
+    // allow-listed method of a watched one): the next check compares only it.
+    // Compared by address, never dereferenced.
+    PyObject* dirty_target = nullptr;
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.

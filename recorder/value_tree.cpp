@@ -46,7 +46,7 @@ void Delta::copy_into(capnp::List<schema::Op>::Builder out) const {
 void ValueTree::build(PyObject* root) {
     clear();
     root_obj_ = Py_NewRef(root);
-    root_ = build_node(root, 0);
+    root_ = build_node(root, nullptr);
     if (!root_) note_if_opaque(root, 0, notes_);
     refresh_probes();
     flush_graveyard();
@@ -68,7 +68,8 @@ void ValueTree::flush_graveyard() {
     for (PyObject* obj : dead) Py_DECREF(obj);
 }
 
-std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, int depth) {
+std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
+    const int depth = parent ? parent->depth + 1 : 0;
     Shape shape = shape_of(obj, depth, *limits_);
     if (shape == Shape::kLeaf) return nullptr;
     if (depth >= limits_->max_depth) {
@@ -76,15 +77,16 @@ std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, int depth) {
                        "not compared below that depth");
         return nullptr;
     }
-    if (on_path_.count(obj)) return nullptr;   // a cycle: the container is its own ancestor
+    for (Node* p = parent; p; p = p->parent) {
+        if (p->obj == obj) return nullptr;   // a cycle: the container is its own ancestor
+    }
     auto n = std::make_unique<Node>();
     n->shape = shape;
     n->depth = depth;
+    n->parent = parent;
     n->obj = Py_NewRef(obj);
     ++node_count_;
-    on_path_.insert(obj);
     fill_node(*n);
-    on_path_.erase(obj);
     probes_dirty_ = true;
     return n;
 }
@@ -92,7 +94,7 @@ std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, int depth) {
 void ValueTree::fill_node(Node& n) {
     auto add_item = [&](PyObject* item) {
         n.items.push_back(Py_NewRef(item));
-        n.kids.push_back(build_node(item, n.depth + 1));
+        n.kids.push_back(build_node(item, &n));
         if (!n.kids.back()) note_if_opaque(item, n.depth + 1, notes_);
     };
     switch (n.shape) {
@@ -197,7 +199,9 @@ void ValueTree::drop(std::unique_ptr<Node>& n) {
 void ValueTree::refresh_probes() {
     plain_probes_.clear();
     dict_probes_.clear();
+    object_nodes_.clear();
     dicts_in_tree_.clear();
+    by_object_.clear();
     if (root_) collect_probes(*root_);
     probes_dirty_ = false;
 }
@@ -209,14 +213,19 @@ void ValueTree::collect_probes(Node& n) {
         case Shape::kList:
         case Shape::kSet:
         case Shape::kBytearray:
-        case Shape::kSequence:
+        case Shape::kSequence: {
             plain_probes_.push_back(&n);
+            auto [it, fresh] = by_object_.emplace(n.obj, &n);
+            if (!fresh) it->second = nullptr;
+            if (n.shape == Shape::kSequence) object_nodes_.push_back(&n);
             break;
+        }
         default:
             if (n.counter) {
                 dict_probes_.push_back(&n);
                 dicts_in_tree_.insert(n.dict);
             }
+            if (n.shape == Shape::kObject) object_nodes_.push_back(&n);
             break;
     }
     for (auto& kid : n.kids) {
@@ -247,21 +256,40 @@ void ValueTree::adopt(Node& n, size_t i, PyObject* now) {
     bury(n.items[i]);
     n.items[i] = Py_NewRef(now);
     drop(n.kids[i]);
-    n.kids[i] = n.shape == Shape::kEnviron ? nullptr : build_node(now, n.depth + 1);
+    n.kids[i] = n.shape == Shape::kEnviron ? nullptr : build_node(now, &n);
     if (!n.kids[i]) note_if_opaque(now, n.depth + 1, notes_);
 }
 
+void ValueTree::mark_changed(Node& n) {
+    n.changed = true;
+    for (Node* p = &n; p && !p->on_way; p = p->parent) p->on_way = true;
+}
+
 void ValueTree::update(Delta& delta) {
+    // Find the containers that differ (cheap compares over the flat probe
+    // lists), mark the way to them, and visit only that part of the tree:
+    // the cost grows with what changed, not with the size of the value.
     if (root_) {
-        std::vector<PathStep> path;
-        update_node(*root_, path, delta);
+        for (Node* n : plain_probes_) {
+            if (node_differs(*n)) mark_changed(*n);
+        }
+        for (Node* n : dict_probes_) {
+            if (*n->counter != n->seen) mark_changed(*n);
+        }
+        for (Node* n : object_nodes_) mark_changed(*n);   // a swapped __dict__, a same-length deque edit
+        if (root_->on_way) {
+            std::vector<PathStep> path;
+            update_node(*root_, path, delta);
+        }
     }
     if (probes_dirty_) refresh_probes();
     flush_graveyard();
 }
 
 void ValueTree::update_node(Node& n, std::vector<PathStep>& path, Delta& delta) {
-    on_path_.insert(n.obj);
+    const bool changed = n.changed;
+    n.changed = n.on_way = false;
+    if (changed) {
     switch (n.shape) {
         case Shape::kList: {
             auto* list = reinterpret_cast<PyListObject*>(n.obj);
@@ -303,8 +331,9 @@ void ValueTree::update_node(Node& n, std::vector<PathStep>& path, Delta& delta) 
         case Shape::kLeaf:
             break;
     }
+    }
     for (size_t i = 0; i < n.kids.size(); ++i) {
-        if (!n.kids[i]) continue;
+        if (!n.kids[i] || !n.kids[i]->on_way) continue;
         PathStep step;
         if (n.dict_backed()) {
             step.key = n.keys[i];
@@ -316,7 +345,6 @@ void ValueTree::update_node(Node& n, std::vector<PathStep>& path, Delta& delta) 
         update_node(*n.kids[i], path, delta);
         path.pop_back();
     }
-    on_path_.erase(n.obj);
 }
 
 void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta) {
@@ -344,7 +372,7 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
     std::vector<std::unique_ptr<Node>> kids;
     for (size_t i = p; i < new_end; ++i) {
         items.push_back(Py_NewRef(now[i]));
-        kids.push_back(build_node(now[i], n.depth + 1));
+        kids.push_back(build_node(now[i], &n));
         if (!kids.back()) note_if_opaque(now[i], n.depth + 1, notes_);
     }
     auto splice = delta.add(path, *limits_).initSplice();
@@ -360,7 +388,6 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
     n.kids.erase(n.kids.begin() + p, n.kids.begin() + old_end);
     n.items.insert(n.items.begin() + p, items.begin(), items.end());
     n.kids.insert(n.kids.begin() + p, std::make_move_iterator(kids.begin()), std::make_move_iterator(kids.end()));
-    probes_dirty_ = true;
 }
 
 void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
@@ -387,10 +414,9 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
     auto append = [&](PyObject* key, PyObject* value) {
         n.keys.push_back(Py_NewRef(key));
         n.items.push_back(Py_NewRef(value));
-        n.kids.push_back(environ ? nullptr : build_node(value, n.depth + 1));
+        n.kids.push_back(environ ? nullptr : build_node(value, &n));
         if (!n.kids.back()) note_if_opaque(value, n.depth + 1, notes_);
         set_item(n.keys.size() - 1);
-        probes_dirty_ = true;
     };
 
     // The common case: the same keys in the same order, maybe more at the end.
@@ -433,7 +459,6 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
         n.keys.erase(n.keys.begin() + i);
         n.items.erase(n.items.begin() + i);
         n.kids.erase(n.kids.begin() + i);
-        probes_dirty_ = true;
     }
     // The picture now holds exactly the keys that stayed, in order.
     size_t i = prefix;

@@ -24,6 +24,7 @@
 
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,6 +39,9 @@ namespace spyrec::recorder {
 struct Node {
     Shape shape = Shape::kLeaf;
     int depth = 0;                       // 0: the watched value itself
+    Node* parent = nullptr;              // the container holding it (nullptr: the watched value)
+    bool changed = false;                // update(): this container differs from its picture
+    bool on_way = false;                 // update(): it or a container inside it differs
     PyObject* obj = nullptr;             // owned
     PyObject* dict = nullptr;            // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
     const uint64_t* counter = nullptr;   // dict-backed: the dict watcher's count for `dict`
@@ -91,34 +95,41 @@ public:
     // picture, or a dict inside was written since. No allocation.
     bool may_have_changed() const {
         for (const Node* n : plain_probes_) {
-            switch (n->shape) {
-                case Shape::kList: {
-                    auto* list = reinterpret_cast<PyListObject*>(n->obj);
-                    if (Py_SIZE(list) != static_cast<Py_ssize_t>(n->items.size())) return true;
-                    PyObject* const* now = list->ob_item;
-                    const PyObject* const* saved = n->items.data();
-                    for (size_t k = 0; k < n->items.size(); ++k) {
-                        if (now[k] != saved[k]) return true;
-                    }
-                    break;
-                }
-                case Shape::kSet:
-                    if (set_fingerprint(n->obj) != n->fingerprint) return true;
-                    break;
-                case Shape::kBytearray:
-                    if (static_cast<size_t>(PyByteArray_GET_SIZE(n->obj)) != n->content.size() ||
-                        std::memcmp(PyByteArray_AS_STRING(n->obj), n->content.data(), n->content.size()) != 0) {
-                        return true;
-                    }
-                    break;
-                case Shape::kSequence:
-                    if (Py_SIZE(n->obj) != n->size) return true;
-                    break;
-                default:
-                    break;
-            }
+            if (node_differs(*n)) return true;
         }
         return false;
+    }
+    static bool node_differs(const Node& n) {
+        switch (n.shape) {
+            case Shape::kList: {
+                auto* list = reinterpret_cast<PyListObject*>(n.obj);
+                if (Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size())) return true;
+                PyObject* const* now = list->ob_item;
+                const PyObject* const* saved = n.items.data();
+                for (size_t k = 0; k < n.items.size(); ++k) {
+                    if (now[k] != saved[k]) return true;
+                }
+                return false;
+            }
+            case Shape::kSet:
+                return set_fingerprint(n.obj) != n.fingerprint;
+            case Shape::kBytearray:
+                return static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)) != n.content.size() ||
+                       std::memcmp(PyByteArray_AS_STRING(n.obj), n.content.data(), n.content.size()) != 0;
+            case Shape::kSequence:
+                return Py_SIZE(n.obj) != n.size;
+            default:
+                return false;
+        }
+    }
+    // Hot, after a call that can change only `target` (a method of a builtin
+    // container, clean_calls.h): whether `target`, if it is a container here,
+    // differs from its picture.
+    bool may_have_changed_at(PyObject* target) const {
+        auto it = by_object_.find(target);
+        if (it == by_object_.end()) return false;
+        if (!it->second) return may_have_changed();   // held at several places
+        return node_differs(*it->second);
     }
     // Hot, after the dict epoch moved: whether a dict inside was written.
     bool dict_written() const {
@@ -142,7 +153,8 @@ public:
     size_t nodes() const { return node_count_; }
 
 private:
-    std::unique_ptr<Node> build_node(PyObject* obj, int depth);
+    std::unique_ptr<Node> build_node(PyObject* obj, Node* parent);
+    void mark_changed(Node& n);
     void fill_node(Node& n);
     void release_node(Node& n);
     void note_leaf(PyObject* item, int depth);
@@ -170,8 +182,11 @@ private:
     std::unique_ptr<Node> root_;     // nullptr when the watched value is a leaf
     std::vector<Node*> plain_probes_;
     std::vector<Node*> dict_probes_;
+    std::vector<Node*> object_nodes_;     // kObject and kSequence: compared at every update
     std::unordered_set<PyObject*> dicts_in_tree_;
-    std::unordered_set<PyObject*> on_path_;   // containers above the one being built (cycles)
+    // List, set, bytearray and sequence nodes by object, for targeted checks;
+    // nullptr when the object sits at several places.
+    std::unordered_map<PyObject*, Node*> by_object_;
     std::vector<PyObject*> graveyard_;   // references to drop once the tree is consistent
     bool probes_dirty_ = false;
     size_t node_count_ = 0;

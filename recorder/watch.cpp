@@ -271,12 +271,12 @@ bool Watch::wants_keyframe(Outcome outcome, size_t delta_bytes) {
     if (outcome != Outcome::kModified) return false;
     bytes_since_keyframe_ += delta_bytes;
     ++changes_since_keyframe_;
-    // Keyframes cost at most about as many bytes as the ops between them, so a
+    // Keyframes cost at most four times the bytes of the ops between them, so a
     // recording grows with what changed; and a value is rebuilt from at most
     // kMaxChangesPerKeyframe changes' ops unless that would mean writing a
-    // large value again for tiny edits (then at most 16x its own size in ops).
+    // large value again for tiny edits (then its size in ops, at most).
     if (bytes_since_keyframe_ >= std::max(kMinKeyframeGap, last_keyframe_bytes_)) return true;
-    return changes_since_keyframe_ >= kMaxChangesPerKeyframe && bytes_since_keyframe_ * 16 >= last_keyframe_bytes_;
+    return changes_since_keyframe_ >= kMaxChangesPerKeyframe && bytes_since_keyframe_ * 4 >= last_keyframe_bytes_;
 }
 
 void Watch::keyframe_written(size_t bytes) {

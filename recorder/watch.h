@@ -55,7 +55,8 @@ public:
     // Hot: true when some probe says the value may have changed. Settles
     // path probes that turn out to be unchanged (a dict slot whose dict
     // changed elsewhere). No allocation, no Python objects created.
-    bool probes_fired() {
+    // `target`: only that container can have changed (nullptr: anything).
+    bool probes_fired(PyObject* target) {
         for (const Probe& p : path_probes_) {
             if (p.kind != Probe::Kind::kListItems) continue;
             auto* list = reinterpret_cast<PyListObject*>(p.container);
@@ -64,7 +65,7 @@ public:
                 if (list->ob_item[k] != p.items[k]) return true;
             }
         }
-        if (tree_.may_have_changed()) return true;
+        if (target ? tree_.may_have_changed_at(target) : tree_.may_have_changed()) return true;
         uint64_t epoch = dicts_->epoch();
         if (epoch == dict_epoch_seen_) return false;
         if (tree_.dict_written() || path_dicts_written()) return true;

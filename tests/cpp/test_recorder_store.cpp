@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
+#include "embedded_python.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
@@ -29,10 +31,7 @@ namespace schema = spyrec::schema;
 
 namespace {
 
-py::scoped_interpreter& interpreter() {
-    static py::scoped_interpreter guard;
-    return guard;
-}
+void interpreter() { embedded_python(); }
 
 std::string temp_dir(const std::string& name) {
     auto dir = std::filesystem::temp_directory_path() / ("spyrec-test-" + name + "-" + std::to_string(getpid()));

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
+#include "embedded_python.h"
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
@@ -22,10 +24,7 @@ namespace schema = spyrec::schema;
 
 namespace {
 
-py::scoped_interpreter& interpreter() {
-    static py::scoped_interpreter guard;
-    return guard;
-}
+void interpreter() { embedded_python(); }
 
 rec::DictRegistry* g_registry = nullptr;
 
