@@ -150,6 +150,7 @@ def one_run(mode: str, name: str, suite: dict, python: str, src: str, env: dict,
         r = child.run(argv, cwd=src, env=env, timeout=timeout, stdout_path=out, stderr_path=err)
         r["stderr_tail"] = child.tail(err)
         reinstalled = stamp != child.core_stamp(python) or child.looks_like_reinstall(r["stderr_tail"])
+        r["core_changed_during_run"] = stamp != child.core_stamp(python)
         if mode == "plain" or not (r["status"].startswith("exit") and reinstalled):
             break
         print(f"    {tag}: spyrec was being reinstalled ({r['status']}); retrying in 60 s", flush=True)
@@ -221,6 +222,7 @@ def summarize(runs: dict) -> dict:
         "plain_outcome": describe_outcome(reference),
         "same_outcome": not differences,
         "differences": differences,
+        "runs_over_a_reinstall": sum(bool(s.get("core_changed_during_run")) for s in spy),
         "spyrec_stderr": sorted({l for s in spy for l in s["spyrec_stderr"]
                                  if not re.search(r"\b(passed|failed|error)\b.* in [\d.]+s", l)})[:40],
     }
