@@ -61,4 +61,40 @@ CodeInfo* CodeInfoTable::build(PyObject* code) {
     return raw;
 }
 
+const std::vector<int32_t>& CodeInfoTable::lines(PyObject* code) {
+    CodeInfo* info = get(code);
+    if (info->lines_ready) return info->lines;
+    info->lines_ready = true;
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    Py_ssize_t size = 0;
+    if (PyObject* bytes = PyCode_GetCode(co)) {
+        size = PyBytes_GET_SIZE(bytes) / 2;
+        Py_DECREF(bytes);
+    }
+    info->lines.assign(static_cast<size_t>(size), -1);
+    PyObject* ranges = PyObject_CallMethod(code, "co_lines", nullptr);   // C: (start, end, line) triples
+    PyObject* it = ranges ? PyObject_GetIter(ranges) : nullptr;
+    while (PyObject* item = it ? PyIter_Next(it) : nullptr) {
+        long start = -1, end = -1, line = -1;
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3) {
+            start = PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+            end = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+            PyObject* l = PyTuple_GET_ITEM(item, 2);
+            line = l == Py_None ? -1 : PyLong_AsLong(l);
+        }
+        Py_DECREF(item);
+        for (long off = start; off >= 0 && off < end && off / 2 < size; off += 2) info->lines[off / 2] = static_cast<int32_t>(line);
+    }
+    Py_XDECREF(it);
+    Py_XDECREF(ranges);
+    PyErr_Clear();
+    return info->lines;
+}
+
+int CodeInfoTable::line_at(PyObject* code, int offset) {
+    const auto& table = lines(code);
+    size_t i = static_cast<size_t>(offset < 0 ? 0 : offset) / 2;
+    return i < table.size() ? table[i] : -1;
+}
+
 }  // namespace spyrec::recorder

@@ -24,6 +24,12 @@ struct CodeInfo {
     // instruction, which the shadow stack's top already names.
     bool pure = false;
 
+    // Line of the instruction at offset 2*i (-1: none), filled on first use
+    // by line_at(); one pass over co_lines() instead of PyCode_Addr2Line per
+    // offset, which scans the line table from its start each time.
+    std::vector<int32_t> lines;
+    bool lines_ready = false;
+
     uint8_t opcode_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;
         return i < opcodes.size() ? opcodes[i] : 0;
@@ -49,6 +55,10 @@ public:
         }
         return build(code);
     }
+
+    // Cold: the line of the instruction at `offset` in `code` (-1: none).
+    int line_at(PyObject* code, int offset);
+    const std::vector<int32_t>& lines(PyObject* code);
 
 private:
     CodeInfo* build(PyObject* code);

@@ -33,7 +33,8 @@ uint64_t Session::ensure_code(PyObject* code) {
                                      static_cast<size_t>(PyBytes_GET_SIZE(bytes))));
         size_t n = static_cast<size_t>(PyBytes_GET_SIZE(bytes)) / 2;
         auto lines = out.initLines(n);
-        for (size_t i = 0; i < n; ++i) lines.set(i, PyCode_Addr2Line(co, static_cast<int>(2 * i)));
+        const auto& known = codes_.lines(code);
+        for (size_t i = 0; i < n; ++i) lines.set(i, i < known.size() ? known[i] : -1);
         Py_DECREF(bytes);
     }
     PyErr_Clear();
@@ -99,7 +100,7 @@ void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::ve
         out[i].setCodeId(ensure_code(frames[i].code));
         out[i].setOffset(static_cast<uint32_t>(offset));
         // A frame that has not run a checked instruction yet is at its first line.
-        out[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, offset));
+        out[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : codes_.line_at(frames[i].code, offset));
     }
 }
 
@@ -163,7 +164,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         // event of the next line: the trail ends at the culprit's line.
         if (!frames.empty()) {
             auto* co = reinterpret_cast<PyCodeObject*>(frames[0].code);
-            int culprit_line = PyCode_Addr2Line(co, frames[0].offset < 0 ? 0 : frames[0].offset);
+            int culprit_line = codes_.line_at(frames[0].code, frames[0].offset < 0 ? 0 : frames[0].offset);
             for (size_t i = lines.size(); i-- > 0;) {
                 if (lines[i].first == frames[0].code && lines[i].second == culprit_line) {
                     lines.resize(i + 1);

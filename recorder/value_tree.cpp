@@ -402,7 +402,9 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
     auto set_item = [&](size_t i) {
         auto entry = delta.add(path, *limits_).initSetItem();
         serialize_key(n.keys[i], environ, entry.initKey());
-        serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, entry.initValue());
+        // os.environ's values are bytes in _data too: shown as the str the program sees.
+        if (environ) serialize_key(n.items[i], true, entry.initValue());
+        else serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, entry.initValue());
     };
     auto compare_value = [&](size_t i, PyObject* value) {
         if (n.items[i] == value) return;
