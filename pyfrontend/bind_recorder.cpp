@@ -57,7 +57,7 @@ std::vector<std::string> default_hidden_prefixes() {
 class Recorder {
 public:
     Recorder(py::module_ module, const std::string& out_dir, py::list watches, std::vector<std::string> argv,
-             uint64_t max_size, int trail, py::object on_change, py::object hidden)
+             uint64_t max_size, int trail, int follow, py::object on_change, py::object hidden)
         : module_(std::move(module)), on_change_(std::move(on_change)) {
         std::vector<WatchSpec> specs;
         for (py::handle item : watches) {
@@ -77,6 +77,7 @@ public:
         options.argv = std::move(argv);
         options.max_size = max_size;
         options.trail = trail;
+        options.limits.follow_depth = follow;
         options.hidden_prefixes = hidden.is_none() ? default_hidden_prefixes()
                                                    : hidden.cast<std::vector<std::string>>();
         options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
@@ -115,6 +116,24 @@ public:
         (void)session_.release();
     }
 
+    // What each watch left to say (after stop): never resolved, and the types
+    // spyrec could not see inside.
+    py::list notes() const {
+        py::list out;
+        if (!session_) return out;
+        for (const auto& n : session_->final_notes()) {
+            py::dict d;
+            d["expr"] = n.expr;
+            d["ever_resolved"] = n.ever_resolved;
+            d["unresolved_reason"] = n.unresolved_reason;
+            py::list opaque;
+            for (const auto& [type, tracked] : n.opaque) opaque.append(py::make_tuple(type, tracked));
+            d["opaque"] = opaque;
+            out.append(d);
+        }
+        return out;
+    }
+
     int tool_id() const { return session_ ? session_->tool_id() : -1; }
     uint64_t changes() const { return session_ ? session_->changes() : 0; }
 
@@ -129,16 +148,18 @@ private:
 void bind_recorder(py::module_& m) {
     py::class_<Recorder>(m, "Recorder")
         .def(py::init([m](const std::string& out_dir, py::list watches, std::vector<std::string> argv,
-                          uint64_t max_size, int trail, py::object on_change, py::object hidden) {
-                 return new Recorder(m, out_dir, watches, std::move(argv), max_size, trail, on_change, hidden);
+                          uint64_t max_size, int trail, int follow, py::object on_change, py::object hidden) {
+                 return new Recorder(m, out_dir, watches, std::move(argv), max_size, trail, follow, on_change, hidden);
              }),
              py::arg("out_dir"), py::arg("watches"), py::kw_only(), py::arg("argv"), py::arg("max_size") = 0,
-             py::arg("trail") = 0, py::arg("on_change") = py::none(), py::arg("hidden") = py::none())
+             py::arg("trail") = 0, py::arg("follow") = 0, py::arg("on_change") = py::none(),
+             py::arg("hidden") = py::none())
         .def("start", &Recorder::start)
         .def("stop", &Recorder::stop, py::arg("how") = "exited", py::arg("exit_status") = 0, py::arg("signal") = 0,
              py::arg("message") = "")
         .def("flush", &Recorder::flush)
         .def("abandon_after_fork", &Recorder::abandon_after_fork)
+        .def("notes", &Recorder::notes)
         .def_property_readonly("tool_id", &Recorder::tool_id)
         .def_property_readonly("changes", &Recorder::changes);
 }

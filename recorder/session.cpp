@@ -104,7 +104,7 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     uint32_t id = 1;
     for (auto& spec : watches) {
         watches_.push_back(
-            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_));
+            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_, &options_.limits));
     }
     Py_XINCREF(options_.on_change);
 }
@@ -132,7 +132,8 @@ void Session::start() {
     writer_.start();
     write_meta();
     for (auto& w : watches_) {
-        w->reevaluate(options_.limits);
+        Delta initial;
+        w->update(initial);
         write_watch(*w);
     }
     linecache_ = PyImport_ImportModule("linecache");
@@ -162,6 +163,10 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
         active_ = nullptr;
     }
     forget_dict_culprits();
+    for (auto& w : watches_) {
+        write_watch(*w, true);
+        final_notes_.push_back(WatchNotes{w->expr(), w->ever_resolved(), w->unresolved_reason(), w->tree().notes()});
+    }
     watches_.clear();   // releases every watched dict
     dicts_.close();
     capnp::MallocMessageBuilder message;
@@ -224,7 +229,12 @@ void Session::resync(ThreadState* t) {
 void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
     ColdSection cold(*this);
-    if (w.reevaluate(options_.limits)) record_change(w, culprit);
+    // The whole value before, only for the live hook (--print, --break).
+    kj::Array<capnp::word> before;
+    if (options_.on_change && w.exists()) before = w.tree().canonical();
+    Delta delta;
+    Watch::Outcome outcome = w.update(delta);
+    if (outcome != Watch::Outcome::kNone) record_change(w, outcome, delta, culprit, before);
 }
 
 int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
@@ -264,7 +274,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
         SavedError saved;
         ColdSection cold(*this);
         for (auto& w : watches_) {
-            if (w->depends_on(dict)) w->before_slot_store(dict, key, new_value, options_.limits);
+            if (w->depends_on(dict)) w->before_store(dict, key, new_value);
         }
     }
     return 0;
@@ -391,7 +401,8 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
     return frames;
 }
 
-void Session::record_change(Watch& w, ThreadState& culprit_thread) {
+void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit_thread,
+                            const kj::Array<capnp::word>& before) {
     uint64_t seq = ++seq_;
     ++changes_;
     const DictCulprit* exact = dict_culprit_for(w);
@@ -407,9 +418,12 @@ void Session::record_change(Watch& w, ThreadState& culprit_thread) {
     change.setWatchId(w.id());
     change.setThreadId(culprit.thread_id);
     change.setThreadName(thread);
-    if (w.exists() && !w.existed_before()) change.setKind(schema::Change::Kind::APPEARED);
-    else if (!w.exists() && w.existed_before()) change.setKind(schema::Change::Kind::VANISHED);
-    else change.setKind(schema::Change::Kind::MODIFIED);
+    switch (outcome) {
+        case Watch::Outcome::kAppeared: change.setKind(schema::Change::Kind::APPEARED); break;
+        case Watch::Outcome::kVanished: change.setKind(schema::Change::Kind::VANISHED); break;
+        case Watch::Outcome::kRebound: change.setKind(schema::Change::Kind::REBOUND); break;
+        default: change.setKind(schema::Change::Kind::MODIFIED); break;
+    }
     write_stack(change.initStack(frames.size()), frames);
     if (!frames.empty()) {
         int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
@@ -442,8 +456,9 @@ void Session::record_change(Watch& w, ThreadState& culprit_thread) {
             recent[i].setLine(lines[i].second);
         }
     }
-    if (w.existed_before()) change.setBefore(canonical_value(w.previous()));
-    if (w.exists()) change.setAfter(canonical_value(w.current()));
+    delta.copy_into(change.initOps(static_cast<unsigned>(delta.size())));
+    bool keyframe = w.wants_keyframe(outcome, delta.bytes());
+    change.setHasKeyframe(keyframe);
     std::string value = message_bytes(message);
     if (!writer_.enqueue(Record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)})) {
         recording_cut_ = writer_.cut();
@@ -453,11 +468,22 @@ void Session::record_change(Watch& w, ThreadState& culprit_thread) {
         uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
         writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
     }
-    if (options_.on_change) call_on_change(w, culprit, seq, frames, thread);
+    // After the change it belongs to: a reader that sees the keyframe sees the change.
+    if (keyframe) write_keyframe(w, seq);
+    if (options_.on_change) call_on_change(w, outcome, culprit, seq, frames, thread, before);
 }
 
-void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const std::vector<ShadowFrame>& frames,
-                             const std::string& thread) {
+void Session::write_keyframe(Watch& w, uint64_t seq) {
+    capnp::MallocMessageBuilder message;
+    w.tree().serialize(message.initRoot<schema::Value>());
+    std::string bytes = message_bytes(message);
+    w.keyframe_written(bytes.size());
+    writer_.enqueue(Record{Table::kKeyframes, key_bytes(schema::keyframe_key(w.id(), seq)), std::move(bytes)});
+}
+
+void Session::call_on_change(Watch& w, Watch::Outcome outcome, ThreadState& culprit, uint64_t seq,
+                             const std::vector<ShadowFrame>& frames, const std::string& thread,
+                             const kj::Array<capnp::word>& before) {
     PyObject* info = PyDict_New();
     if (!info) {
         PyErr_Clear();
@@ -470,9 +496,10 @@ void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const
     set("expr", PyUnicode_FromString(w.expr().c_str()));
     set("seq", PyLong_FromUnsignedLongLong(seq));
     set("thread", PyUnicode_FromString(thread.c_str()));
-    set("kind", PyUnicode_FromString(w.exists() && !w.existed_before()   ? "appeared"
-                                     : !w.exists() && w.existed_before() ? "vanished"
-                                                                         : "modified"));
+    set("kind", PyUnicode_FromString(outcome == Watch::Outcome::kAppeared   ? "appeared"
+                                     : outcome == Watch::Outcome::kVanished ? "vanished"
+                                     : outcome == Watch::Outcome::kRebound  ? "rebound"
+                                                                            : "modified"));
     PyObject* stack = PyList_New(0);
     for (const auto& f : frames) {
         auto* co = reinterpret_cast<PyCodeObject*>(f.code);
@@ -495,8 +522,8 @@ void Session::call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const
         std::string b = message_bytes(framed);
         return PyBytes_FromStringAndSize(b.data(), b.size());
     };
-    set("before_bytes", w.existed_before() ? words_to_bytes(w.previous()) : Py_NewRef(Py_None));
-    set("after_bytes", w.exists() ? words_to_bytes(w.current()) : Py_NewRef(Py_None));
+    set("before_bytes", before.size() ? words_to_bytes(before) : Py_NewRef(Py_None));
+    set("after_bytes", w.exists() ? words_to_bytes(w.tree().canonical()) : Py_NewRef(Py_None));
     // The culprit's live frame, for --break: the innermost frame running its
     // code, when the culprit is this thread (else None).
     PyObject* live = nullptr;
@@ -585,15 +612,33 @@ void Session::write_meta() {
     writer_.enqueue(Record{Table::kMeta, std::string(schema::kMetaKey), message_bytes(message)});
 }
 
-void Session::write_watch(Watch& w) {
+void Session::write_watch(Watch& w, bool at_end) {
+    // At the start: the watch and its first keyframe (seq 0). At the end, the
+    // same record again with what only the end knows (the notes).
     capnp::MallocMessageBuilder message;
     auto out = message.initRoot<schema::Watch>();
     out.setId(w.id());
     out.setExpr(w.expr());
-    out.setResolvedAtStart(w.exists());
-    out.setStartSeq(seq_);
-    if (w.exists()) out.setInitial(canonical_value(w.current()));
+    out.setResolvedAtStart(at_end ? resolved_at_start_.count(w.id()) > 0 : w.exists());
+    out.setStartSeq(0);
+    out.setFollowDepth(static_cast<uint32_t>(options_.limits.follow_depth));
+    if (at_end) {
+        out.setEverResolved(w.ever_resolved());
+        if (!w.ever_resolved()) out.setUnresolvedReason(w.unresolved_reason());
+        const auto& notes = w.tree().notes();
+        auto list = out.initOpaque(static_cast<unsigned>(notes.size()));
+        size_t i = 0;
+        for (const auto& [type, tracked] : notes) {
+            list[i].setTypeName(type);
+            list[i].setTracked(tracked);
+            ++i;
+        }
+    } else {
+        out.setEverResolved(w.exists());
+        if (w.exists()) resolved_at_start_.insert(w.id());
+    }
     writer_.enqueue(Record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)});
+    if (!at_end && w.exists()) write_keyframe(w, 0);
 }
 
 void Session::register_callbacks() {

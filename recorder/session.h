@@ -46,6 +46,14 @@ struct SessionOptions {
 
 class Session;
 
+// What a watch left to say when recording ended (`query watches`, run's warnings).
+struct WatchNotes {
+    std::string expr;
+    bool ever_resolved = false;
+    std::string unresolved_reason;
+    OpaqueNotes opaque;   // type name -> what is tracked of it
+};
+
 // Marks the calling thread as inside spyrec's cold half for its lifetime.
 struct ColdSection {
     explicit ColdSection(Session& s);
@@ -67,6 +75,8 @@ public:
     void abandon_after_fork();
     int tool_id() const { return tool_id_; }
     uint64_t changes() const { return changes_; }
+    // Filled by stop().
+    const std::vector<WatchNotes>& final_notes() const { return final_notes_; }
 
     // ---- hot path ----------------------------------------------------------
     CodeInfo* code_info(PyObject* code) { return codes_.get(code); }
@@ -165,18 +175,21 @@ private:
 
     ThreadState* new_thread_state();
     void on_probe_fired(Watch& w, ThreadState& culprit);
-    void record_change(Watch& w, ThreadState& culprit);
+    void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
+                       const kj::Array<capnp::word>& before);
+    void write_keyframe(Watch& w, uint64_t seq);
     std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
     void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);
     void write_meta();
-    void write_watch(Watch& w);
+    void write_watch(Watch& w, bool at_end = false);
     void register_callbacks();
     void unregister_callbacks();
-    void call_on_change(Watch& w, ThreadState& culprit, uint64_t seq, const std::vector<ShadowFrame>& frames,
-                        const std::string& thread);
+    void call_on_change(Watch& w, Watch::Outcome outcome, ThreadState& culprit, uint64_t seq,
+                        const std::vector<ShadowFrame>& frames, const std::string& thread,
+                        const kj::Array<capnp::word>& before);
 
     static Session* active_;
     // initial-exec: read with one instruction, not a __tls_get_addr call
@@ -207,6 +220,8 @@ private:
     PyObject* disable_ = nullptr;    // sys.monitoring.DISABLE, owned
     PyObject* linecache_ = nullptr;  // owned
     std::unordered_set<std::string> stored_sources_;
+    std::vector<WatchNotes> final_notes_;
+    std::unordered_set<uint32_t> resolved_at_start_;
     double start_time_ = 0;
 };
 

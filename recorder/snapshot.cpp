@@ -2,15 +2,43 @@
 
 #include <capnp/serialize.h>
 
+#include <cstring>
+#include <string_view>
 #include <unordered_set>
-#include <vector>
 
 namespace spyrec::recorder {
 namespace {
 
+// Builtin value types whose repr is their value and runs no user code: kept
+// as a `repr` Value and compared by it.
+bool is_value_repr_type(PyTypeObject* type) {
+    if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) return false;
+    static const std::unordered_set<std::string_view> names = {
+        "complex", "range", "slice", "ellipsis", "NoneType", "NotImplementedType",
+        "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta",
+        "datetime.timezone", "decimal.Decimal", "re.Pattern",
+    };
+    return names.count(type->tp_name) > 0;
+}
+
+bool is_deque(PyObject* value) {
+    PyTypeObject* type = Py_TYPE(value);
+    for (; type; type = type->tp_base) {
+        if (std::strcmp(type->tp_name, "collections.deque") == 0) return true;
+    }
+    return false;
+}
+
+bool is_array(PyObject* value) {
+    for (PyTypeObject* type = Py_TYPE(value); type; type = type->tp_base) {
+        if (std::strcmp(type->tp_name, "array.array") == 0) return true;
+    }
+    return false;
+}
+
 struct Walk {
     const SnapshotLimits& limits;
-    size_t nodes = 0;
+    OpaqueNotes* notes;
     std::unordered_set<PyObject*> on_path;   // cycle detection
 };
 
@@ -26,8 +54,7 @@ void set_text(schema::Value::Builder out, PyObject* str, size_t max_text, bool a
             out.setRepr("<unencodable str>");
             return;
         }
-        std::string text(PyBytes_AS_STRING(escaped),
-                         std::min<size_t>(PyBytes_GET_SIZE(escaped), max_text));
+        std::string text(PyBytes_AS_STRING(escaped), std::min<size_t>(PyBytes_GET_SIZE(escaped), max_text));
         Py_DECREF(escaped);
         if (as_repr) out.setRepr(text); else out.setStr(text);
         return;
@@ -40,23 +67,48 @@ void set_text(schema::Value::Builder out, PyObject* str, size_t max_text, bool a
     if (n < static_cast<size_t>(size)) out.setTruncated(size - n);
 }
 
-void set_builtin_repr(schema::Value::Builder out, PyObject* value, size_t max_text) {
-    PyObject* r = PyObject_Repr(value);
-    if (!r) {
+// A short description of an object compared by identity, built without
+// calling its repr (which could be user code).
+std::string identity_repr(PyObject* value) {
+    auto name_of = [](PyObject* o, const char* attr) {
+        PyObject* n = PyObject_GetAttrString(o, attr);
+        std::string s;
+        if (n && PyUnicode_Check(n)) {
+            const char* u = PyUnicode_AsUTF8(n);
+            if (u) s = u;
+        }
+        Py_XDECREF(n);
         PyErr_Clear();
-        out.setRepr("<" + type_name(Py_TYPE(value)) + " object>");
-        return;
+        return s;
+    };
+    if (PyModule_Check(value)) {
+        const char* name = PyModule_GetName(value);
+        if (!name) PyErr_Clear();
+        return std::string("<module '") + (name ? name : "?") + "'>";
     }
-    set_text(out, r, max_text, true);
-    Py_DECREF(r);
+    if (PyType_Check(value)) return "<class '" + type_name(reinterpret_cast<PyTypeObject*>(value)) + "'>";
+    if (PyFunction_Check(value)) return "<function " + name_of(value, "__qualname__") + ">";
+    if (PyCFunction_Check(value)) return "<built-in function " + name_of(value, "__name__") + ">";
+    if (PyMethod_Check(value)) return "<bound method " + name_of(PyMethod_GET_FUNCTION(value), "__qualname__") + ">";
+    return "";
+}
+
+bool is_identity_expected(PyObject* value, int depth) {
+    // Compared by identity by design, not because spyrec cannot look inside.
+    if (PyModule_Check(value) || PyType_Check(value) || PyCallable_Check(value)) return true;
+    return depth > 0 && is_plain_object(value);
+}
+
+void set_ref(schema::Value::Builder out, PyObject* value, int depth, Walk& w) {
+    auto ref = out.initRef();
+    std::string type = type_name(Py_TYPE(value));
+    ref.setTypeName(type);
+    ref.setId(reinterpret_cast<uintptr_t>(value));
+    ref.setRepr(identity_repr(value));
+    if (w.notes && !is_identity_expected(value, depth)) w.notes->emplace(type, "rebinding only (its insides are not visible)");
 }
 
 void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth);
-
-template <typename ListBuilder>
-void walk_sequence(PyObject* const* items, size_t size, ListBuilder list, Walk& w, int depth) {
-    for (size_t i = 0; i < list.size() && i < size; ++i) walk(items[i], list[i], w, depth + 1);
-}
 
 void walk_dict_items(PyObject* dict, capnp::List<schema::Entry>::Builder entries, Walk& w, int depth) {
     Py_ssize_t pos = 0;
@@ -70,48 +122,191 @@ void walk_dict_items(PyObject* dict, capnp::List<schema::Entry>::Builder entries
     }
 }
 
-void walk_environ(PyObject* environ, schema::Value::Builder out, Walk& w) {
-    PyObject* data = PyObject_GetAttrString(environ, "_data");
-    if (!data || !PyDict_Check(data)) {
+void walk_iterable(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
+    // deque and array.array iterate in C with no user code.
+    PyObject* list = PySequence_List(value);
+    if (!list) {
         PyErr_Clear();
-        Py_XDECREF(data);
-        out.setRepr("<os.environ>");
+        out.setRepr("<" + type_name(Py_TYPE(value)) + ">");
         return;
     }
-    size_t n = static_cast<size_t>(PyDict_GET_SIZE(data));
-    size_t kept = std::min(n, w.limits.max_items * 10);   // an environment is worth seeing whole
-    auto entries = out.initDict(kept);
-    Py_ssize_t pos = 0;
-    PyObject* key;
-    PyObject* val;
-    size_t i = 0;
-    while (i < kept && PyDict_Next(data, &pos, &key, &val)) {
-        for (int side = 0; side < 2; ++side) {
-            PyObject* raw = side == 0 ? key : val;
-            auto slot = side == 0 ? entries[i].initKey() : entries[i].initValue();
-            if (PyBytes_Check(raw)) {
-                PyObject* decoded = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
-                if (decoded) {
-                    set_text(slot, decoded, w.limits.max_text, false);
-                    Py_DECREF(decoded);
-                } else {
-                    PyErr_Clear();
-                    slot.setRepr("<undecodable>");
-                }
-            } else if (PyUnicode_Check(raw)) {
-                set_text(slot, raw, w.limits.max_text, false);
-            } else {
-                slot.setRepr("<?>");
-            }
+    auto items = out.initList(static_cast<unsigned>(PyList_GET_SIZE(list)));
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) walk(PyList_GET_ITEM(list, i), items[i], w, depth + 1);
+    Py_DECREF(list);
+    out.setTypeName(type_name(Py_TYPE(value)));
+}
+
+void walk_leaf(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
+    if (value == Py_None) { out.setNone(); return; }
+    if (PyBool_Check(value)) { out.setBoolean(value == Py_True); return; }
+    if (PyLong_Check(value)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow == 0 && !(v == -1 && PyErr_Occurred())) {
+            out.setInteger(v);
+        } else {
+            PyErr_Clear();
+            // int.__repr__ of a builtin int subclass is still the builtin one.
+            PyObject* text = PyLong_Type.tp_repr(value);
+            const char* digits = text ? PyUnicode_AsUTF8(text) : nullptr;
+            if (digits) out.setBigInteger(digits); else out.setRepr("<int>");
+            Py_XDECREF(text);
+            PyErr_Clear();
         }
-        ++i;
+        if (!PyLong_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+        return;
     }
-    if (kept < n) out.setTruncated(n - kept);
-    out.setTypeName("os._Environ");
-    Py_DECREF(data);
+    if (PyFloat_Check(value)) {
+        out.setFloat(PyFloat_AS_DOUBLE(value));
+        if (!PyFloat_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+        return;
+    }
+    if (PyUnicode_Check(value)) {
+        set_text(out, value, w.limits.max_text, false);
+        if (!PyUnicode_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+        return;
+    }
+    if (PyBytes_Check(value)) {
+        size_t n = std::min<size_t>(PyBytes_GET_SIZE(value), w.limits.max_text);
+        out.setBytes(kj::arrayPtr(reinterpret_cast<const kj::byte*>(PyBytes_AS_STRING(value)), n));
+        if (n < static_cast<size_t>(PyBytes_GET_SIZE(value))) out.setTruncated(PyBytes_GET_SIZE(value) - n);
+        if (!PyBytes_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+        return;
+    }
+    if (is_value_repr_type(Py_TYPE(value))) {
+        PyObject* r = PyObject_Repr(value);
+        if (r) {
+            set_text(out, r, w.limits.max_text, true);
+            Py_DECREF(r);
+            return;
+        }
+        PyErr_Clear();
+    }
+    set_ref(out, value, depth, w);
+}
+
+void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
+    Shape shape = shape_of(value, depth, w.limits);
+    if (shape == Shape::kLeaf) {
+        walk_leaf(value, out, w, depth);
+        return;
+    }
+    if (depth >= w.limits.max_depth) {
+        out.setTooDeep();
+        if (w.notes) w.notes->emplace("(nesting deeper than " + std::to_string(w.limits.max_depth) + ")", "not compared below that depth");
+        return;
+    }
+    if (!w.on_path.insert(value).second) {
+        out.setCycle();
+        return;
+    }
+    switch (shape) {
+        case Shape::kList:
+        case Shape::kTuple: {
+            bool is_list = shape == Shape::kList;
+            size_t n = static_cast<size_t>(Py_SIZE(value));
+            auto list = is_list ? out.initList(n) : out.initTuple(n);
+            // No user code runs here, so the item array stays valid while we walk it.
+            PyObject* const* items = is_list ? reinterpret_cast<PyListObject*>(value)->ob_item
+                                             : reinterpret_cast<PyTupleObject*>(value)->ob_item;
+            for (size_t i = 0; i < n; ++i) walk(items[i], list[i], w, depth + 1);
+            if (!PyList_CheckExact(value) && !PyTuple_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+            break;
+        }
+        case Shape::kDict:
+            walk_dict_items(value, out.initDict(static_cast<unsigned>(PyDict_GET_SIZE(value))), w, depth);
+            if (!PyDict_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+            break;
+        case Shape::kSet: {
+            size_t n = static_cast<size_t>(PySet_GET_SIZE(value));
+            auto list = PyFrozenSet_Check(value) ? out.initFrozenset(n) : out.initSet(n);
+            // Walk the hash table directly: no iterator object, no user code.
+            auto* s = reinterpret_cast<PySetObject*>(value);
+            size_t i = 0;
+            for (Py_ssize_t slot = 0; slot <= s->mask && i < n; ++slot) {
+                PyObject* key = s->table[slot].key;
+                if (key == nullptr || s->table[slot].hash == -1) continue;   // empty or dummy
+                walk(key, list[i++], w, depth + 1);
+            }
+            if (!PyAnySet_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
+            break;
+        }
+        case Shape::kEnviron: {
+            PyObject* data = environ_data(value);
+            if (!data) {
+                out.setRepr("<os.environ>");
+                break;
+            }
+            auto entries = out.initDict(static_cast<unsigned>(PyDict_GET_SIZE(data)));
+            Py_ssize_t pos = 0;
+            PyObject *key, *val;
+            size_t i = 0;
+            while (i < entries.size() && PyDict_Next(data, &pos, &key, &val)) {
+                PyObject* k = environ_text(key);
+                PyObject* v = environ_text(val);
+                if (k) set_text(entries[i].initKey(), k, w.limits.max_text, false); else entries[i].initKey().setRepr("<?>");
+                if (v) set_text(entries[i].initValue(), v, w.limits.max_text, false); else entries[i].initValue().setRepr("<?>");
+                Py_XDECREF(k);
+                Py_XDECREF(v);
+                ++i;
+            }
+            out.setTypeName("os._Environ");
+            Py_DECREF(data);
+            break;
+        }
+        case Shape::kObject: {
+            PyObject* dict = plain_object_dict(value);
+            auto inst = out.initObject();
+            inst.setTypeName(type_name(Py_TYPE(value)));
+            if (dict) {
+                walk_dict_items(dict, inst.initAttributes(static_cast<unsigned>(PyDict_GET_SIZE(dict))), w, depth);
+                Py_DECREF(dict);
+            }
+            break;
+        }
+        case Shape::kBytearray:
+            out.setBytes(kj::arrayPtr(reinterpret_cast<const kj::byte*>(PyByteArray_AS_STRING(value)),
+                                      static_cast<size_t>(PyByteArray_GET_SIZE(value))));
+            out.setTypeName(type_name(Py_TYPE(value)));
+            break;
+        case Shape::kSequence:
+            walk_iterable(value, out, w, depth);
+            if (w.notes) {
+                w.notes->emplace(type_name(Py_TYPE(value)),
+                                 "contents compared when its length changes or the watch is checked");
+            }
+            break;
+        case Shape::kLeaf:
+            break;
+    }
+    w.on_path.erase(value);
 }
 
 }  // namespace
+
+void note_if_opaque(PyObject* value, int depth, OpaqueNotes& notes) {
+    if (value == Py_None || PyLong_Check(value) || PyUnicode_Check(value) || PyFloat_Check(value) ||
+        PyBytes_Check(value) || is_value_repr_type(Py_TYPE(value)) || is_identity_expected(value, depth)) {
+        return;
+    }
+    notes.emplace(type_name(Py_TYPE(value)), "rebinding only (its insides are not visible)");
+}
+
+Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits) {
+    if (PyList_Check(value)) return Shape::kList;
+    if (PyTuple_Check(value)) return Shape::kTuple;
+    if (PyDict_Check(value)) return Shape::kDict;
+    if (PyAnySet_Check(value)) return Shape::kSet;
+    if (PyByteArray_Check(value)) return Shape::kBytearray;
+    if (is_os_environ(value)) return Shape::kEnviron;
+    if (is_deque(value) || is_array(value)) return Shape::kSequence;
+    if ((depth == 0 || depth <= limits.follow_depth) && is_plain_object(value)) return Shape::kObject;
+    return Shape::kLeaf;
+}
+
+bool is_mutable_shape(Shape shape) {
+    return shape != Shape::kLeaf && shape != Shape::kTuple;
+}
 
 bool is_plain_object(PyObject* value) {
     PyTypeObject* type = Py_TYPE(value);
@@ -133,124 +328,6 @@ PyObject* plain_object_dict(PyObject* value) {
     }
     return dict;
 }
-
-namespace {
-
-void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
-    if (++w.nodes > w.limits.max_nodes) {
-        out.setTooDeep();
-        return;
-    }
-    if (value == Py_None) { out.setNone(); return; }
-    if (PyBool_Check(value)) { out.setBoolean(value == Py_True); return; }
-    if (PyLong_Check(value)) {
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
-        if (overflow == 0 && !(v == -1 && PyErr_Occurred())) {
-            out.setInteger(v);
-        } else {
-            PyErr_Clear();
-            // int.__repr__ of a builtin int subclass is still the builtin one.
-            PyObject* text = PyLong_Type.tp_repr(value);
-            const char* digits = text ? PyUnicode_AsUTF8(text) : nullptr;
-            if (digits) {
-                out.setBigInteger(digits);
-                Py_DECREF(text);
-            } else {
-                Py_XDECREF(text);
-                PyErr_Clear();
-                out.setRepr("<int>");
-            }
-        }
-        if (!PyLong_CheckExact(value) && !PyBool_Check(value)) out.setTypeName(type_name(Py_TYPE(value)));
-        return;
-    }
-    if (PyFloat_Check(value)) { out.setFloat(PyFloat_AS_DOUBLE(value)); return; }
-    if (PyUnicode_Check(value)) {
-        set_text(out, value, w.limits.max_text, false);
-        if (!PyUnicode_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
-        return;
-    }
-    if (PyBytes_Check(value)) {
-        size_t n = std::min<size_t>(PyBytes_GET_SIZE(value), w.limits.max_text);
-        out.setBytes(kj::arrayPtr(reinterpret_cast<const kj::byte*>(PyBytes_AS_STRING(value)), n));
-        if (n < static_cast<size_t>(PyBytes_GET_SIZE(value))) out.setTruncated(PyBytes_GET_SIZE(value) - n);
-        return;
-    }
-    bool container = PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value) ||
-                     PyAnySet_Check(value) || is_os_environ(value) || is_plain_object(value);
-    if (!container) {
-        if (PyModule_Check(value)) {
-            const char* name = PyModule_GetName(value);
-            if (!name) PyErr_Clear();
-            out.setRepr(std::string("<module '") + (name ? name : "?") + "'>");
-            return;
-        }
-        if (!(Py_TYPE(value)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
-            set_builtin_repr(out, value, w.limits.max_text);   // a builtin type's own repr
-        } else {
-            out.setRepr("<" + type_name(Py_TYPE(value)) + " object>");
-        }
-        return;
-    }
-    if (depth >= w.limits.max_depth) {
-        out.setTooDeep();
-        return;
-    }
-    if (!w.on_path.insert(value).second) {
-        out.setCycle();
-        return;
-    }
-    const size_t max_items = w.limits.max_items;
-    if (PyList_Check(value) || PyTuple_Check(value)) {
-        bool is_list = PyList_Check(value);
-        size_t n = static_cast<size_t>(Py_SIZE(value));
-        size_t kept = std::min(n, max_items);
-        auto list = is_list ? out.initList(kept) : out.initTuple(kept);
-        // A list can be mutated by nothing here (no user code runs), so its item
-        // array stays valid while we walk it.
-        PyObject* const* items = is_list ? reinterpret_cast<PyListObject*>(value)->ob_item
-                                         : reinterpret_cast<PyTupleObject*>(value)->ob_item;
-        walk_sequence(items, kept, list, w, depth);
-        if (kept < n) out.setTruncated(n - kept);
-        if (!PyList_CheckExact(value) && !PyTuple_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
-    } else if (PyDict_Check(value)) {
-        size_t n = static_cast<size_t>(PyDict_GET_SIZE(value));
-        size_t kept = std::min(n, max_items);
-        walk_dict_items(value, out.initDict(kept), w, depth);
-        if (kept < n) out.setTruncated(n - kept);
-        if (!PyDict_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
-    } else if (PyAnySet_Check(value)) {
-        size_t n = static_cast<size_t>(PySet_GET_SIZE(value));
-        size_t kept = std::min(n, max_items);
-        auto list = PyFrozenSet_Check(value) ? out.initFrozenset(kept) : out.initSet(kept);
-        // Walk the hash table directly: no iterator object, no user code.
-        auto* s = reinterpret_cast<PySetObject*>(value);
-        size_t i = 0;
-        for (Py_ssize_t slot = 0; slot <= s->mask && i < kept; ++slot) {
-            PyObject* key = s->table[slot].key;
-            if (key == nullptr || s->table[slot].hash == -1) continue;   // empty or dummy
-            walk(key, list[i++], w, depth + 1);
-        }
-        if (kept < n) out.setTruncated(n - kept);
-    } else if (is_os_environ(value)) {
-        walk_environ(value, out, w);
-    } else {
-        PyObject* dict = plain_object_dict(value);
-        auto inst = out.initObject();
-        inst.setTypeName(type_name(Py_TYPE(value)));
-        if (dict) {
-            size_t n = static_cast<size_t>(PyDict_GET_SIZE(dict));
-            size_t kept = std::min(n, max_items);
-            walk_dict_items(dict, inst.initAttributes(kept), w, depth);
-            if (kept < n) out.setTruncated(n - kept);
-            Py_DECREF(dict);
-        }
-    }
-    w.on_path.erase(value);
-}
-
-}  // namespace
 
 std::string type_name(PyTypeObject* type) {
     std::string qual = type->tp_name ? type->tp_name : "?";
@@ -281,20 +358,63 @@ bool is_os_environ(PyObject* value) {
     return std::string_view(m) == "os";
 }
 
-void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits) {
+PyObject* environ_data(PyObject* environ) {
+    PyObject* data = PyObject_GetAttrString(environ, "_data");
+    if (!data || !PyDict_Check(data)) {
+        PyErr_Clear();
+        Py_XDECREF(data);
+        return nullptr;
+    }
+    return data;
+}
+
+PyObject* environ_text(PyObject* raw) {
+    if (PyUnicode_Check(raw)) return Py_NewRef(raw);
+    if (!PyBytes_Check(raw)) return nullptr;
+    PyObject* text = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+    if (!text) PyErr_Clear();
+    return text;
+}
+
+void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth,
+                    OpaqueNotes* notes) {
     PyObject *type, *val, *tb;
     PyErr_Fetch(&type, &val, &tb);   // never disturb an exception in flight
-    Walk w{limits};
-    walk(value, out, w, 0);
+    Walk w{limits, notes, {}};
+    walk(value, out, w, depth);
     PyErr_Clear();
     PyErr_Restore(type, val, tb);
 }
 
-kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits) {
+kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits, int depth) {
     capnp::MallocMessageBuilder message;
     auto root = message.initRoot<schema::Value>();
-    snapshot_value(value, root, limits);
+    snapshot_value(value, root, limits, depth);
     return capnp::canonicalize(root.asReader());
+}
+
+bool leaf_equal(PyObject* a, PyObject* b, const SnapshotLimits& limits, int depth) {
+    if (a == b) return true;
+    if (Py_TYPE(a) != Py_TYPE(b)) return false;
+    // Exact builtins compare without user code, whatever their length (a
+    // change past the stored cut of a long str is still a change).
+    if (PyUnicode_CheckExact(a)) return PyUnicode_Compare(a, b) == 0;
+    if (PyBytes_CheckExact(a)) {
+        return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b) &&
+               std::memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a)) == 0;
+    }
+    if (PyLong_CheckExact(a)) {
+        int eq = PyObject_RichCompareBool(a, b, Py_EQ);
+        if (eq < 0) PyErr_Clear();
+        return eq == 1;
+    }
+    if (PyFloat_CheckExact(a)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return std::memcmp(&x, &y, sizeof x) == 0;
+    }
+    auto x = snapshot_canonical(a, limits, depth);
+    auto y = snapshot_canonical(b, limits, depth);
+    return x.size() == y.size() && std::memcmp(x.begin(), y.begin(), x.size() * sizeof(capnp::word)) == 0;
 }
 
 }  // namespace spyrec::recorder

@@ -1,10 +1,12 @@
-// Structural snapshots of Python values as Cap'n Proto `Value`s (schema/).
-// Cold path only: runs when a probe says a watched value may have changed.
+// What spyrec sees of a Python value (docs/value-model.md), and structural
+// snapshots of values as Cap'n Proto `Value`s (schema/). Cold path only.
 //
 // A snapshot never calls user-defined Python code: no __repr__, __eq__,
-// __hash__ or properties of user classes. Builtin containers are walked,
-// plain objects are recorded as their type and __dict__, and anything else by
-// a builtin repr only when its type is a builtin (non-heap) type.
+// __hash__ or properties of user classes. Builtin containers are walked all
+// the way down whatever their size; a plain object is walked (its __dict__)
+// only as the watched value itself or within the --follow depth; anything
+// else is recorded by identity (an ObjectRef), with a builtin repr when its
+// type is a builtin one.
 #pragma once
 #include <Python.h>
 
@@ -12,6 +14,7 @@
 #include <kj/array.h>
 
 #include <cstddef>
+#include <map>
 #include <string>
 
 #include "spyrec.capnp.h"
@@ -19,14 +22,54 @@
 namespace spyrec::recorder {
 
 struct SnapshotLimits {
-    int max_depth = 6;              // containers below this depth become `tooDeep`
-    size_t max_items = 1000;        // items per container; the rest are counted in `truncated`
-    size_t max_text = 10000;        // characters of a str or repr, bytes of a bytes
-    size_t max_nodes = 100000;      // values per snapshot; the rest become `tooDeep`
+    int follow_depth = 0;           // plain objects below the watched value are walked to this depth
+    int max_depth = 100;            // containers nested deeper become `tooDeep` (and a note says so)
+    size_t max_text = 1000000;      // characters of a str kept; the whole str is still compared
 };
 
-// Fills `out` with a snapshot of `value`. Never leaves a Python exception set.
-void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits);
+// How a value is seen. Containers are compared item by item; kLeaf values by
+// value (immutable builtins, tuples of them) or by identity (everything else).
+enum class Shape : uint8_t {
+    kLeaf,
+    kList,
+    kTuple,
+    kDict,
+    kSet,         // set and frozenset
+    kObject,      // a plain object's attributes (its __dict__)
+    kEnviron,     // os.environ: its _data dict of bytes, seen as str -> str
+    kBytearray,   // contents compared as bytes
+    kSequence,    // collections.deque, array.array: contents compared when checked
+};
+
+// Types whose insides spyrec cannot see, met while walking: type name -> what
+// is tracked of it. Filled by the walkers when given.
+using OpaqueNotes = std::map<std::string, std::string>;
+
+// How `value`, met at `depth` (0: the watched value itself), is seen.
+Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits);
+
+// A mutable value (rebinding to an equal copy of one is still a change).
+bool is_mutable_shape(Shape shape);
+
+// Fills `out` with a snapshot of `value` met at `depth`. Never leaves a
+// Python exception set.
+void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth = 0,
+                    OpaqueNotes* notes = nullptr);
+
+// Notes `value` (a leaf met at `depth`) when it is compared by identity only
+// because spyrec cannot see its insides (a numpy array, a __slots__ object).
+void note_if_opaque(PyObject* value, int depth, OpaqueNotes& notes);
+
+// The canonical bytes of a snapshot: equal values give equal bytes.
+kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits, int depth = 0);
+
+// Whether two leaf values (shape kLeaf) are the same value: identity for
+// objects compared by identity, value for immutable builtins. Runs no user code.
+bool leaf_equal(PyObject* a, PyObject* b, const SnapshotLimits& limits, int depth);
+
+// os.environ's keys and values are bytes in its _data dict: the str the
+// program sees (a new reference), or nullptr.
+PyObject* environ_text(PyObject* raw);
 
 // Module-qualified type name ("collections.OrderedDict", "int" for builtins).
 std::string type_name(PyTypeObject* type);
@@ -41,8 +84,7 @@ PyObject* plain_object_dict(PyObject* value);
 // True for os._Environ, recorded as a dict of decoded strings.
 bool is_os_environ(PyObject* value);
 
-// The canonical bytes of a snapshot: equal values give equal bytes, so two
-// snapshots are compared with one memcmp.
-kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits);
+// os.environ._data (new reference) or nullptr.
+PyObject* environ_data(PyObject* environ);
 
 }  // namespace spyrec::recorder

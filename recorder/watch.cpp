@@ -1,19 +1,48 @@
 #include "watch.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "python_version.h"
 
 namespace spyrec::recorder {
+namespace {
+
+std::string repr_of_literal(PyObject* key) {
+    // Watch keys are literals (str, int, bytes, tuples of them): a builtin repr.
+    PyObject* r = PyObject_Repr(key);
+    const char* s = r ? PyUnicode_AsUTF8(r) : nullptr;
+    std::string out = s ? s : "?";
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return out;
+}
+
+std::string utf8(PyObject* str) {
+    const char* s = PyUnicode_Check(str) ? PyUnicode_AsUTF8(str) : nullptr;
+    if (!s) PyErr_Clear();
+    return s ? s : "?";
+}
+
+constexpr size_t kMinKeyframeGap = 64 * 1024;
+constexpr size_t kMaxChangesPerKeyframe = 256;
+
+}  // namespace
 
 Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-             DictRegistry* dicts)
-    : dicts_(dicts), id_(id), expr_(std::move(expr)), steps_(std::move(steps)) {
+             DictRegistry* dicts, const SnapshotLimits* limits)
+    : dicts_(dicts),
+      limits_(limits),
+      id_(id),
+      expr_(std::move(expr)),
+      root_module_name_(root_module),
+      steps_(std::move(steps)),
+      tree_(dicts, limits) {
     root_name_ = PyUnicode_FromStringAndSize(root_module.data(), root_module.size());
+    unresolved_reason_ = "module `" + root_module_name_ + "` was never imported";
 }
 
 Watch::~Watch() {
+    tree_.clear();
     clear_probes();
     for (auto& step : steps_) Py_XDECREF(step.key);
     Py_XDECREF(root_name_);
@@ -21,43 +50,18 @@ Watch::~Watch() {
 }
 
 void Watch::clear_probes() {
-    for (auto& p : probes_) {
+    for (auto& p : path_probes_) {
         if (p.counter) dicts_->release(p.container);
         Py_XDECREF(p.container);
         Py_XDECREF(p.key);
         Py_XDECREF(p.slot_value);
     }
-    probes_.clear();
+    path_probes_.clear();
 }
 
-bool Watch::probes_fired() {
-    for (size_t i = 0; i < first_dict_probe_; ++i) {
-        Probe& p = probes_[i];
-        switch (p.kind) {
-            case Probe::Kind::kListItems: {
-                auto* list = reinterpret_cast<PyListObject*>(p.container);
-                if (Py_SIZE(list) != p.size) return true;
-                // A plain loop: lists are short, and a libc memcmp call costs more.
-                PyObject* const* now = list->ob_item;
-                const PyObject* const* saved = p.items.data();
-                for (Py_ssize_t k = 0; k < p.size; ++k) {
-                    if (now[k] != saved[k]) return true;
-                }
-                break;
-            }
-            case Probe::Kind::kSetFingerprint:
-                if (set_fingerprint(p.container) != p.fingerprint) return true;
-                break;
-            case Probe::Kind::kDict:
-            case Probe::Kind::kDictSlot:
-                break;   // after the partition, never here
-        }
-    }
-    uint64_t epoch = dicts_->epoch();
-    if (epoch == dict_epoch_seen_) return false;
-    for (size_t i = first_dict_probe_; i < probes_.size(); ++i) {
-        Probe& p = probes_[i];
-        if (*p.counter == p.seen) continue;
+bool Watch::path_dicts_written() {
+    for (Probe& p : path_probes_) {
+        if (!p.counter || *p.counter == p.seen) continue;
         if (p.kind == Probe::Kind::kDict) return true;
         // A dict slot: the dict changed; did this key's slot? A lookup of a
         // str or literal key runs no user code and creates no object.
@@ -69,40 +73,43 @@ bool Watch::probes_fired() {
         if (now != p.slot_value) return true;
         p.seen = *p.counter;
     }
-    dict_epoch_seen_ = epoch;
     return false;
-}
-
-void Watch::order_probes() {
-    auto is_dict_probe = [](const Probe& p) {
-        return p.kind == Probe::Kind::kDict || p.kind == Probe::Kind::kDictSlot;
-    };
-    auto mid = std::stable_partition(probes_.begin(), probes_.end(),
-                                     [&](const Probe& p) { return !is_dict_probe(p); });
-    first_dict_probe_ = static_cast<size_t>(mid - probes_.begin());
 }
 
 bool Watch::depends_on(PyObject* dict) const {
-    for (const auto& p : probes_) {
+    for (const auto& p : path_probes_) {
         if (p.counter && p.container == dict) return true;
     }
-    return false;
+    return tree_.depends_on(dict);
 }
 
-void Watch::before_slot_store(PyObject* dict, PyObject* key, PyObject* new_value, const SnapshotLimits& limits) {
+void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
     if (!key || !new_value) return;
-    bool on_path = false;
-    for (const auto& p : probes_) {
+    bool relevant = tree_.depends_on(dict);
+    for (const auto& p : path_probes_) {
+        if (relevant) break;
         if (p.kind != Probe::Kind::kDictSlot || p.container != dict) continue;
         // Keys are str/int/bytes/tuple literals or names: comparing runs no user code.
         int eq = p.key == key ? 1 : PyObject_RichCompareBool(p.key, key, Py_EQ);
         if (eq < 0) PyErr_Clear();
-        if (eq > 0) on_path = true;
+        if (eq > 0) relevant = true;
     }
-    if (!on_path) return;
-    size_t budget = limits.max_nodes;
-    add_container_probes(new_value, 0, limits, budget);
-    order_probes();
+    if (!relevant) return;
+    if (PyDict_Check(new_value)) {
+        add_dict(new_value);
+    } else if (PyModule_Check(new_value)) {
+        // A module about to sit on the path (put into sys.modules): its
+        // attributes are the next step.
+        PyObject* inner = PyModule_GetDict(new_value);   // borrowed
+        if (inner) add_dict(inner);
+    } else if (is_plain_object(new_value) || is_os_environ(new_value)) {
+        PyObject* inner = is_os_environ(new_value) ? environ_data(new_value) : plain_object_dict(new_value);
+        if (inner) {
+            if (!is_os_environ(new_value)) own_instance_dict(new_value, inner);
+            add_dict(inner);
+            Py_DECREF(inner);
+        }
+    }
 }
 
 void Watch::add_dict(PyObject* dict) {
@@ -110,7 +117,7 @@ void Watch::add_dict(PyObject* dict) {
     p.container = Py_NewRef(dict);
     p.counter = dicts_->acquire(dict);
     p.seen = *p.counter;
-    probes_.push_back(std::move(p));
+    path_probes_.push_back(std::move(p));
 }
 
 void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
@@ -120,47 +127,15 @@ void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
     p.seen = *p.counter;
     p.key = Py_NewRef(key);
     p.slot_value = Py_XNewRef(value);
-    probes_.push_back(std::move(p));
+    path_probes_.push_back(std::move(p));
 }
 
-void Watch::add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget) {
-    if (depth > limits.max_depth || budget == 0) return;
-    --budget;
-    if (PyDict_Check(value)) {
-        add_dict(value);
-        Py_ssize_t pos = 0;
-        PyObject *k, *v;
-        while (PyDict_Next(value, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
-    } else if (PyList_Check(value)) {
-        Probe p{Probe::Kind::kListItems};
-        p.container = Py_NewRef(value);
-        p.size = PyList_GET_SIZE(value);
-        auto* items = reinterpret_cast<PyListObject*>(value)->ob_item;
-        p.items.assign(items, items + p.size);
-        probes_.push_back(std::move(p));
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); ++i) {
-            add_container_probes(PyList_GET_ITEM(value, i), depth + 1, limits, budget);
-        }
-    } else if (PyTuple_Check(value)) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); ++i) {
-            add_container_probes(PyTuple_GET_ITEM(value, i), depth + 1, limits, budget);
-        }
-    } else if (PySet_Check(value)) {
-        Probe p{Probe::Kind::kSetFingerprint};
-        p.container = Py_NewRef(value);
-        p.fingerprint = set_fingerprint(value);
-        probes_.push_back(std::move(p));
-    } else if (is_plain_object(value) || is_os_environ(value)) {
-        PyObject* dict = plain_object_dict(value);
-        if (dict) {
-            own_instance_dict(value, dict);
-            add_dict(dict);
-            Py_ssize_t pos = 0;
-            PyObject *k, *v;
-            while (PyDict_Next(dict, &pos, &k, &v)) add_container_probes(v, depth + 1, limits, budget);
-            Py_DECREF(dict);
-        }
-    }
+void Watch::add_list(PyObject* list) {
+    Probe p{Probe::Kind::kListItems};
+    p.container = Py_NewRef(list);
+    auto* items = reinterpret_cast<PyListObject*>(list)->ob_item;
+    p.items.assign(items, items + PyList_GET_SIZE(list));
+    path_probes_.push_back(std::move(p));
 }
 
 PyObject* Watch::resolve() {
@@ -175,13 +150,14 @@ PyObject* Watch::resolve() {
         if (!current) return nullptr;
     }
     Py_INCREF(current);
+    std::string where = root_module_name_;
     for (auto& step : steps_) {
         PyObject* next = nullptr;
-        PyObject* dict = nullptr;   // the dict holding the next value, when there is one
+        std::string missing;   // why `next` is missing
         if (step.is_attribute) {
+            PyObject* dict = nullptr;   // the dict holding the attribute, when there is one
             if (PyModule_Check(current)) {
-                dict = PyModule_GetDict(current);   // borrowed
-                Py_XINCREF(dict);
+                dict = Py_XNewRef(PyModule_GetDict(current));
             } else if (PyType_Check(current)) {
                 dict = Py_XNewRef(reinterpret_cast<PyTypeObject*>(current)->tp_dict);
             } else {
@@ -197,50 +173,48 @@ PyObject* Watch::resolve() {
                 // A class attribute, property or slot: plain getattr.
                 next = PyObject_GetAttr(current, step.key);
             }
-        } else if (PyDict_Check(current)) {
-            dict = Py_NewRef(current);
-            next = PyDict_GetItemWithError(current, step.key);
-            add_dict_slot(current, step.key, next);
-            Py_XINCREF(next);
-        } else if (PyList_Check(current) || PyTuple_Check(current)) {
-            if (PyList_Check(current)) {
-                size_t budget = 1;
-                SnapshotLimits shallow;
-                shallow.max_depth = 0;
-                add_container_probes(current, 0, shallow, budget);
-            }
-            if (PyLong_Check(step.key)) {
-                Py_ssize_t i = PyLong_AsSsize_t(step.key);
-                Py_ssize_t n = Py_SIZE(current);
-                if (i < 0) i += n;
-                if (i >= 0 && i < n) {
-                    next = Py_NewRef(PyList_Check(current) ? PyList_GET_ITEM(current, i)
-                                                           : PyTuple_GET_ITEM(current, i));
-                }
-            }
-        } else if (is_os_environ(current) && PyUnicode_Check(step.key)) {
-            // os.environ[key] lives in os.environ._data under the encoded key.
-            PyObject* data = PyObject_GetAttrString(current, "_data");
-            PyObject* encoded = PyUnicode_EncodeFSDefault(step.key);
-            if (data && encoded && PyDict_Check(data)) {
-                dict = Py_NewRef(data);
-                PyObject* raw = PyDict_GetItemWithError(data, encoded);
-                add_dict_slot(data, encoded, raw);
-                if (raw && PyBytes_Check(raw)) {
-                    next = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
-                }
-            }
-            Py_XDECREF(encoded);
-            Py_XDECREF(data);
+            Py_XDECREF(dict);
+            missing = "`" + where + "` has no " + utf8(step.key);
+            where += "." + utf8(step.key);
         } else {
-            next = PyObject_GetItem(current, step.key);
-            size_t budget = 64;
-            add_container_probes(current, 0, SnapshotLimits{}, budget);
+            missing = "`" + where + "` has no key " + repr_of_literal(step.key);
+            if (PyDict_Check(current)) {
+                next = PyDict_GetItemWithError(current, step.key);
+                add_dict_slot(current, step.key, next);
+                Py_XINCREF(next);
+            } else if (PyList_Check(current) || PyTuple_Check(current)) {
+                if (PyList_Check(current)) add_list(current);
+                if (PyLong_Check(step.key)) {
+                    Py_ssize_t i = PyLong_AsSsize_t(step.key);
+                    Py_ssize_t n = Py_SIZE(current);
+                    if (i < 0) i += n;
+                    if (i >= 0 && i < n) {
+                        next = Py_NewRef(PyList_Check(current) ? PyList_GET_ITEM(current, i)
+                                                               : PyTuple_GET_ITEM(current, i));
+                    }
+                    missing = "`" + where + "` has no index " + repr_of_literal(step.key);
+                }
+            } else if (is_os_environ(current) && PyUnicode_Check(step.key)) {
+                // os.environ[key] lives in os.environ._data under the encoded key.
+                PyObject* data = environ_data(current);
+                PyObject* encoded = PyUnicode_EncodeFSDefault(step.key);
+                if (data && encoded) {
+                    PyObject* raw = PyDict_GetItemWithError(data, encoded);
+                    add_dict_slot(data, encoded, raw);
+                    if (raw) next = environ_text(raw);
+                }
+                Py_XDECREF(encoded);
+                Py_XDECREF(data);
+            } else {
+                next = PyObject_GetItem(current, step.key);
+                if (PyDict_Check(current)) add_dict(current);
+            }
+            where += "[" + repr_of_literal(step.key) + "]";
         }
-        Py_XDECREF(dict);
         Py_DECREF(current);
         if (!next) {
             PyErr_Clear();
+            unresolved_reason_ = missing;
             return nullptr;
         }
         current = next;
@@ -248,27 +222,63 @@ PyObject* Watch::resolve() {
     return current;
 }
 
-bool Watch::reevaluate(const SnapshotLimits& limits) {
+Watch::Outcome Watch::update(Delta& delta) {
     clear_probes();
-    PyObject* value = resolve();
-    existed_before_ = exists_;
-    previous_ = std::move(current_);
-    exists_ = value != nullptr;
-    if (value) {
-        size_t budget = limits.max_nodes;
-        add_container_probes(value, 0, limits, budget);
-        current_ = snapshot_canonical(value, limits);
-        Py_DECREF(value);
-    } else {
-        current_ = nullptr;
-    }
+    PyObject* now = resolve();
     PyErr_Clear();
-    order_probes();
-    dict_epoch_seen_ = dicts_->epoch();   // every dict probe was just settled
-    if (exists_ != existed_before_) return true;
-    if (!exists_) return false;
-    return previous_.size() != current_.size() ||
-           std::memcmp(previous_.begin(), current_.begin(), current_.size() * sizeof(capnp::word)) != 0;
+    dict_epoch_seen_ = dicts_->epoch();   // every probe is settled below
+    if (now) ever_resolved_ = true;
+    Outcome outcome = Outcome::kNone;
+    if (!tree_.has_root()) {
+        if (now) {
+            tree_.build(now);
+            outcome = Outcome::kAppeared;
+        }
+    } else if (!now) {
+        tree_.clear();
+        outcome = Outcome::kVanished;
+    } else if (now == tree_.root_object()) {
+        tree_.update(delta);
+        if (!delta.empty()) outcome = Outcome::kModified;
+    } else if (is_mutable_shape(shape_of(now, 0, *limits_))) {
+        // Another mutable object, even an equal copy: later in-place changes
+        // happen to it, so the rebinding is a change of its own.
+        tree_.build(now);
+        outcome = Outcome::kRebound;
+    } else {
+        auto before = tree_.canonical();
+        tree_.build(now);
+        auto after = tree_.canonical();
+        bool same = before.size() == after.size() &&
+                    std::equal(before.begin(), before.end(), after.begin(), [](const capnp::word& a, const capnp::word& b) {
+                        return std::memcmp(&a, &b, sizeof a) == 0;
+                    });
+        if (!same) {
+            tree_.serialize(delta.add({}, *limits_).initReplace());
+            outcome = Outcome::kModified;
+        }
+    }
+    Py_XDECREF(now);
+    return outcome;
+}
+
+bool Watch::wants_keyframe(Outcome outcome, size_t delta_bytes) {
+    if (outcome == Outcome::kAppeared || outcome == Outcome::kRebound) return true;
+    if (outcome != Outcome::kModified) return false;
+    bytes_since_keyframe_ += delta_bytes;
+    ++changes_since_keyframe_;
+    // Keyframes cost at most about as many bytes as the ops between them, so a
+    // recording grows with what changed; and a value is rebuilt from at most
+    // kMaxChangesPerKeyframe changes' ops unless that would mean writing a
+    // large value again for tiny edits (then at most 16x its own size in ops).
+    if (bytes_since_keyframe_ >= std::max(kMinKeyframeGap, last_keyframe_bytes_)) return true;
+    return changes_since_keyframe_ >= kMaxChangesPerKeyframe && bytes_since_keyframe_ * 16 >= last_keyframe_bytes_;
+}
+
+void Watch::keyframe_written(size_t bytes) {
+    last_keyframe_bytes_ = bytes;
+    bytes_since_keyframe_ = 0;
+    changes_since_keyframe_ = 0;
 }
 
 }  // namespace spyrec::recorder

@@ -1,17 +1,14 @@
 // A watch: an expression (`myapp.CONFIG['db']`), how to resolve it, and the
-// probes that tell, in a few loads, whether its value may have changed.
+// picture of its value (value_tree.h).
 //
-// Probes are the hot-path half: a dict's version tag, a list's size and item
-// pointers, a set's fingerprint, a dict slot's identity. They cover the path
-// from sys.modules to the value (so rebinding counts) and every container
-// inside the value down to the snapshot depth (so nested changes count).
-// When a probe fires, the cold half re-resolves the expression and compares
-// canonical snapshots; only a real difference is a change.
+// Two kinds of probes tell, in a few loads on the hot path, whether the value
+// may have changed: path probes (the dict slots and list items on the way
+// from sys.modules to the value, so rebinding counts) and the value tree's
+// own (every container inside the value, so nested changes count). When one
+// fires, update() resolves the expression again and either diffs the tree
+// (same object: ops) or takes a new picture (rebinding, appearing).
 #pragma once
 #include <Python.h>
-
-#include <capnp/common.h>
-#include <kj/array.h>
 
 #include <cstdint>
 #include <string>
@@ -19,6 +16,7 @@
 
 #include "dict_registry.h"
 #include "snapshot.h"
+#include "value_tree.h"
 
 namespace spyrec::recorder {
 
@@ -27,25 +25,25 @@ struct WatchStep {
     PyObject* key;       // owned: a str for attributes, a literal for items
 };
 
-// Every object a probe points at is held with a strong reference, so its
-// address cannot be reused by another object while the probe exists.
+// A probe on the path to the value. Every object a probe points at is held
+// with a strong reference, so its address cannot be reused meanwhile.
 struct Probe {
-    enum class Kind : uint8_t { kDict, kDictSlot, kListItems, kSetFingerprint };
+    enum class Kind : uint8_t { kDict, kDictSlot, kListItems };
     Kind kind;
     PyObject* container = nullptr;       // owned
     const uint64_t* counter = nullptr;   // kDict, kDictSlot: the dict watcher's count for this dict
     uint64_t seen = 0;                   // the count when the probe was last settled
     PyObject* key = nullptr;             // kDictSlot: owned
     PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
-    Py_ssize_t size = 0;                 // kListItems
     std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers
-    uintptr_t fingerprint = 0;           // kSetFingerprint
 };
 
 class Watch {
 public:
+    enum class Outcome { kNone, kModified, kAppeared, kVanished, kRebound };
+
     Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-          DictRegistry* dicts);
+          DictRegistry* dicts, const SnapshotLimits* limits);
     ~Watch();
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
@@ -54,55 +52,78 @@ public:
     const std::string& expr() const { return expr_; }
 
     // Hot: true when some probe says the value may have changed. Settles
-    // probes that turn out to be unchanged (a dict slot whose dict changed
-    // elsewhere). No allocation, no Python objects created.
-    bool probes_fired();
+    // path probes that turn out to be unchanged (a dict slot whose dict
+    // changed elsewhere). No allocation, no Python objects created.
+    bool probes_fired() {
+        for (const Probe& p : path_probes_) {
+            if (p.kind != Probe::Kind::kListItems) continue;
+            auto* list = reinterpret_cast<PyListObject*>(p.container);
+            if (Py_SIZE(list) != static_cast<Py_ssize_t>(p.items.size())) return true;
+            for (size_t k = 0; k < p.items.size(); ++k) {
+                if (list->ob_item[k] != p.items[k]) return true;
+            }
+        }
+        if (tree_.may_have_changed()) return true;
+        uint64_t epoch = dicts_->epoch();
+        if (epoch == dict_epoch_seen_) return false;
+        if (tree_.dict_written() || path_dicts_written()) return true;
+        dict_epoch_seen_ = epoch;
+        return false;
+    }
 
     // Whether `dict` is one of the dicts this watch depends on.
     bool depends_on(PyObject* dict) const;
 
     // Cold, from the dict watcher, before `dict[key] = new_value` happens:
-    // when that slot is on this watch's path, start probing the new value's
-    // containers now, so a mutation made before the next check (an attribute
-    // store right after `OBJ = Plain()`) is still seen as its own change.
-    void before_slot_store(PyObject* dict, PyObject* key, PyObject* new_value, const SnapshotLimits& limits);
+    // when the new value is itself dict-backed (a dict, a plain object), start
+    // watching its dict now, so a store into it before the next check (an
+    // attribute store right after `OBJ = Plain()`) is seen as its own change.
+    void before_store(PyObject* dict, PyObject* key, PyObject* new_value);
 
-    // Cold: resolve again, rebuild the probes, take a snapshot. Returns true if
-    // the value differs from the last one (or appeared/vanished).
-    bool reevaluate(const SnapshotLimits& limits);
+    // Cold: resolve again and compare. Appends the edits of a modification
+    // to `delta`; the tree then pictures the value as it is now.
+    Outcome update(Delta& delta);
 
-    bool exists() const { return exists_; }
-    bool existed_before() const { return existed_before_; }
-    // Canonical snapshot words, valid while exists()/existed_before().
-    const kj::Array<capnp::word>& current() const { return current_; }
-    const kj::Array<capnp::word>& previous() const { return previous_; }
+    // Cold: the whole value now (valid when exists()).
+    const ValueTree& tree() const { return tree_; }
+    bool exists() const { return tree_.has_root(); }
+
+    // Keyframe policy (docs/value-model.md): after appearing or rebinding,
+    // and once the ops since the last keyframe outweigh it.
+    bool wants_keyframe(Outcome outcome, size_t delta_bytes);
+    void keyframe_written(size_t bytes);
+
+    // What the end-of-recording notes say.
+    bool ever_resolved() const { return ever_resolved_; }
+    const std::string& unresolved_reason() const { return unresolved_reason_; }
 
 private:
+    bool path_dicts_written();
     void clear_probes();
-    void order_probes();
     void add_dict(PyObject* dict);
     void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);
-    void add_container_probes(PyObject* value, int depth, const SnapshotLimits& limits, size_t& budget);
+    void add_list(PyObject* list);
     PyObject* resolve();   // new reference or nullptr (missing); adds path probes
 
     DictRegistry* dicts_;
+    const SnapshotLimits* limits_;
     uint32_t id_;
     std::string expr_;
+    std::string root_module_name_;
     PyObject* root_name_;   // owned str
     // The root module once found. importlib pops a module from sys.modules and
     // puts it back while importing it (_load_unlocked); a watch on it must not
     // vanish and reappear for that. A different module in sys.modules wins.
     PyObject* root_module_ = nullptr;   // owned
     std::vector<WatchStep> steps_;
-    // Probes that must be compared at every check (lists, sets) come first; the dict probes after them are compared only when
-    // the dict watcher has seen a watched dict change since the last check.
-    std::vector<Probe> probes_;
-    size_t first_dict_probe_ = 0;
+    std::vector<Probe> path_probes_;    // includes dicts watched early by before_store
     uint64_t dict_epoch_seen_ = 0;
-    bool exists_ = false;
-    bool existed_before_ = false;
-    kj::Array<capnp::word> current_;
-    kj::Array<capnp::word> previous_;
+    ValueTree tree_;
+    bool ever_resolved_ = false;
+    std::string unresolved_reason_;
+    size_t bytes_since_keyframe_ = 0;
+    size_t changes_since_keyframe_ = 0;
+    size_t last_keyframe_bytes_ = 0;
 };
 
 }  // namespace spyrec::recorder

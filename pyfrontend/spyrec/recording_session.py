@@ -74,13 +74,29 @@ def point_latest(path: str) -> None:
     os.replace(tmp, os.path.join(base, LATEST))
 
 
+def limit_warnings(notes: list) -> list:
+    """One line per watch that never resolved or holds what spyrec cannot see inside."""
+    lines = []
+    for n in notes:
+        if not n["ever_resolved"]:
+            lines.append(f"spyrec: warning: {n['expr']} was never found: {n['unresolved_reason']}")
+        elif n["opaque"]:
+            seen = "; ".join(f"{t}: {tracked}" for t, tracked in n["opaque"])
+            lines.append(f"spyrec: warning: {n['expr']} holds what spyrec cannot see inside ({seen})")
+    return lines
+
+
 class Session:
     """One recording.  start() ... stop(); stop() is idempotent."""
 
     def __init__(self, watches=(), output: str | None = None, *, argv=None,
                  default_watches: bool = True, on_change=None, force: bool = False,
-                 max_size: int = 0, trail: int = 0):
+                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None):
         self.trail = int(trail or 0)
+        self.follow = int(follow or 0)
+        # Where to say, when recording ends, what spyrec could not see (None: nowhere).
+        self.warn = warn
+        self.notes: list = []
         self.watches = watch_list(watches, default_watches)
         self.argv = list(sys.argv if argv is None else argv)
         self.on_change = on_change
@@ -105,7 +121,7 @@ class Session:
             _refuse_to_mix(self.path, self._force)
         self._recorder = _core.Recorder(
             self.path, [w.for_core() for w in self.watches], argv=self.argv,
-            max_size=self._max_size, trail=self.trail,
+            max_size=self._max_size, trail=self.trail, follow=self.follow,
             on_change=self._on_change if self.on_change else None)
         self._pid = os.getpid()
         if self._is_default_dir:
@@ -137,6 +153,13 @@ class Session:
         recorder, self._recorder = self._recorder, None
         self._remove_process_hooks()
         recorder.stop(how, exit_status=exit_status, signal=signal, message=message)
+        self.notes = recorder.notes()
+        if self.warn is not None:
+            for line in limit_warnings(self.notes):
+                try:
+                    self.warn(line)
+                except Exception:
+                    pass
 
     def stop_at_exit(self) -> None:
         """Stop when the interpreter exits, after the program's own atexit handlers.

@@ -6,13 +6,15 @@ where changes may be blamed outside the case's own files:
 
     # watch: __main__.DATA
     # culprit-elsewhere: os.py _Environ.__setitem__ STORE_SUBSCR
+    # requires: numpy
 
 and each line that is the culprit of an expected change ends with
 
     DATA.append(1)  # culprit: CALL
 
 (the opname `dis` shows for the culprit instruction on that line, the same on
-3.12 and 3.13). Used by tests/python/test_exactness.py and
+3.12 and 3.13). A case that `requires:` a module the Python running it
+cannot import is skipped. Used by tests/python/test_exactness.py and
 scripts/score_exactness.py.
 """
 import dataclasses
@@ -31,6 +33,7 @@ COMPARED_FIELDS = ("file", "line", "function", "offset", "opname", "thread")
 
 _WATCH = re.compile(r"^#\s*watch:\s*(.+?)\s*$")
 _ELSEWHERE = re.compile(r"^#\s*culprit-elsewhere:\s*(\S+)\s+(\S+)\s+(\S+)\s*$")
+_REQUIRES = re.compile(r"^#\s*requires:\s*(\S+)\s*$")
 _MARK = re.compile(r"#\s*culprit:\s*([A-Z_]+)\s*$")
 
 
@@ -41,6 +44,7 @@ class Case:
     watches: list
     markers: dict      # (file, line) -> opname
     elsewhere: list    # (file basename, qualname, opname)
+    requires: list = dataclasses.field(default_factory=list)  # modules it imports beyond the stdlib
 
     @property
     def files(self):
@@ -53,16 +57,18 @@ class Case:
 
 def load_case(path):
     path = Path(path).resolve()
-    watches, elsewhere, markers = [], [], {}
+    watches, elsewhere, markers, requires = [], [], {}, []
     for f in [path] + Case(path.stem, path, [], {}, []).package_files():
         for lineno, text in enumerate(f.read_text().splitlines(), 1):
             if f == path and (m := _WATCH.match(text)):
                 watches.append(m.group(1))
             elif f == path and (m := _ELSEWHERE.match(text)):
                 elsewhere.append(m.groups())
+            elif f == path and (m := _REQUIRES.match(text)):
+                requires.append(m.group(1))
             elif m := _MARK.search(text):
                 markers[(str(f), lineno)] = m.group(1)
-    return Case(path.stem, path, watches, markers, elsewhere)
+    return Case(path.stem, path, watches, markers, elsewhere, requires)
 
 
 def all_cases():
@@ -73,6 +79,22 @@ def base_file(filename):
     """'<frozen os>' and '/usr/lib/python3.12/os.py' both -> 'os.py'."""
     m = re.fullmatch(r"<frozen (.+)>", filename or "")
     return m.group(1).rsplit(".", 1)[-1] + ".py" if m else os.path.basename(filename or "")
+
+
+def missing_requirements(case, python=sys.executable):
+    """The modules a case `requires:` that `python` cannot import (found, not imported)."""
+    if not case.requires:
+        return []
+    probe = ("import importlib.util, sys\n"
+             "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    proc = subprocess.run([python, "-c", probe, *case.requires], capture_output=True, text=True, timeout=60)
+    return proc.stdout.split() if proc.returncode == 0 else list(case.requires)
+
+
+def unhit_elsewhere(case, changes):
+    """The culprit-elsewhere entries no change landed on."""
+    hit = {(base_file(c["file"]), c["function"], c["opname"]) for c in changes}
+    return [e for e in map(tuple, case.elsewhere) if e not in hit]
 
 
 def unexpected_changes(case, changes):

@@ -1,11 +1,12 @@
 """The exactness oracle: a slow, obviously-correct reference monitor.
 
-    python oracle.py [--json] [--out FILE] [-w EXPR]... script.py [args...]
+    python oracle.py [--json] [--out FILE] [--follow N] [-w EXPR]... script.py [args...]
 
 Runs script.py as ``__main__`` (same sys.argv, sys.path[0], stdout/stderr as
 ``python script.py``) under sys.monitoring with INSTRUCTION events on every
 code object, never returning DISABLE. At every event it re-resolves and
-deep-snapshots each watch and compares with the previous snapshot; a
+deep-snapshots each watch and compares with the previous snapshot (and,
+for a mutable watched value, its identity: see docs/value-model.md); a
 difference is a change, blamed on the thread's current culprit. The report
 (a JSON array in the contract's `--json` shape, oldest first) goes to --out,
 never to the program's stdout/stderr.
@@ -14,17 +15,22 @@ What flows in: a script and watch expressions. What flows out: the list of
 changes that spyrec's `history --json` must reproduce (file, line, function,
 offset, opname, thread). Speed is not a goal; being easy to check is.
 """
+import array
 import atexit
 import bisect
+import collections
 import dis
 import json
 import os
 import sys
 import threading
 import types
+# A watch on warnings.* must resolve at start whichever Python runs us: 3.13
+# imports warnings with our own imports (and spyrec's CLI with its own on
+# both), 3.12 would import it only when the program does.
+import warnings  # noqa: F401
 
 TOOL_ID = 5
-MAX_DEPTH = 6
 ORACLE_FILE = (lambda: 0).__code__.co_filename  # as CPython spells it
 MISSING = ("missing",)
 M = sys.monitoring
@@ -114,75 +120,170 @@ def resolve(watch):
 
 
 # -------------------------------------------------------------- snapshots --
+#
+# The value model (docs/value-model.md): builtin containers are compared all
+# the way down, whatever their size; a plain object is walked only as the
+# watched value itself (or down to --follow levels below it); anything else
+# inside a value is compared by identity. A snapshot never runs user code:
+# types are tested with issubclass on type(obj) (isinstance may read a user
+# __class__), and contents are read through the builtin types' own methods.
 
-_PLAIN_EXCLUDED = (types.ModuleType, type, types.FunctionType, types.MethodType,
-                   types.BuiltinFunctionType, types.CodeType, types.FrameType)
+_SCALARS = (int, float, str, bytes)        # and subclasses: compared by value
+_IMMUTABLE = _SCALARS + (tuple, frozenset, type(None))
+# Exact types whose == is exact within and across each other (1 == True and
+# 0.0 == -0.0 are why bool and float are not here): kept as they are in a
+# snapshot, so a container holding only these is snapshotted in C.
+_RAW = {int, str, bytes, type(None)}
+# The builtin base's own methods: exact copies, never a subclass's override.
+_SCALAR_VALUE = ((int, int.__int__), (float, float.__repr__), (str, str.__str__),
+                 (bytes, lambda b: bytes.__getitem__(b, slice(None))))
+_qualname = type.__dict__["__qualname__"].__get__  # never a metaclass property
+_flags = type.__dict__["__flags__"].__get__
+_typecode = array.array.__dict__["typecode"].__get__
+_HEAPTYPE = 1 << 9
 
 
-def snapshot(obj, depth=0, path=()):
-    """A hashable structural copy; equal snapshots <=> no change (to MAX_DEPTH)."""
+def _is_plain_type(t):
+    """An instance of a Python class with a __dict__ (not a module or a class)."""
+    return bool(_flags(t) & _HEAPTYPE) and not issubclass(t, (type, types.ModuleType))
+
+
+def snapshot(obj, follow=0):
+    """A hashable structural copy; equal snapshots <=> no change (see above)."""
     if obj is MISSING:
         return MISSING
+    return _snap(obj, 0, follow, set())
+
+
+def _snap(obj, depth, follow, active):
     t = type(obj)
-    if obj is None or t is bool or t is int or t is str or t is bytes:
-        return (t.__name__, obj)
+    if t in _RAW:
+        return obj
+    if t is bool:
+        return ("bool", obj)
     if t is float:
         return ("float", repr(obj))  # repr: NaN == NaN, 0.0 != -0.0
-    ident = ("id", t.__qualname__, id(obj))
-    if depth >= MAX_DEPTH or id(obj) in path:
+    if issubclass(t, _SCALARS):  # a subclass: its type, and the value of its builtin base
+        for base, value_of in _SCALAR_VALUE:
+            if issubclass(t, base):
+                return ("scalar", _qualname(t), value_of(obj))
+    ident = ("id", _qualname(t), id(obj))
+    if id(obj) in active:  # a cycle: the way back up is identity
         return ident
-    path = path + (id(obj),)
     d = depth + 1
-    if isinstance(obj, os._Environ):
-        return ("environ", tuple((k, v) for k, v in dict.items(obj._data)))
-    if isinstance(obj, list):
-        return ("list", t.__qualname__, tuple(snapshot(x, d, path) for x in list.copy(obj)))
-    if isinstance(obj, tuple):
-        return ("tuple", t.__qualname__, tuple(snapshot(x, d, path) for x in tuple.__getitem__(obj, slice(None))))
-    if isinstance(obj, dict):
-        return ("dict", t.__qualname__,
-                tuple((snapshot(k, d, path), snapshot(v, d, path)) for k, v in list(dict.items(obj))))
-    if isinstance(obj, (set, frozenset)):
-        return ("set", t.__qualname__, frozenset(snapshot(x, d, path) for x in list(obj)))
-    if not isinstance(obj, _PLAIN_EXCLUDED) and t.__module__ != "builtins":
-        try:
-            attrs = object.__getattribute__(obj, "__dict__")
-        except AttributeError:
-            attrs = None
-        if type(attrs) is dict:
-            return ("object", t.__qualname__,
-                    tuple((k, snapshot(v, d, path)) for k, v in list(dict.items(attrs))))
-    return ident
+    active.add(id(obj))
+    try:
+        if issubclass(t, os._Environ):
+            return ("environ", tuple(dict.items(obj._data)))
+        if issubclass(t, (list, tuple)):
+            items = list.copy(obj) if issubclass(t, list) else tuple.__getitem__(obj, slice(None))
+            if not set(map(type, items)) <= _RAW:
+                items = [_snap(x, d, follow, active) for x in items]
+            return ("list" if issubclass(t, list) else "tuple", _qualname(t), tuple(items))
+        if issubclass(t, dict):
+            items = list(dict.items(obj))
+            if not (set(map(type, dict.keys(obj))) <= _RAW and set(map(type, dict.values(obj))) <= _RAW):
+                items = [(_snap(k, d, follow, active), _snap(v, d, follow, active)) for k, v in items]
+            return ("dict", _qualname(t), tuple(items))
+        if issubclass(t, (set, frozenset)):
+            items = list(set.__iter__(obj) if issubclass(t, set) else frozenset.__iter__(obj))
+            if not set(map(type, items)) <= _RAW:
+                items = [_snap(x, d, follow, active) for x in items]
+            return ("set", _qualname(t), frozenset(items))
+        if issubclass(t, bytearray):
+            return ("bytearray", _qualname(t), bytes(bytearray.__getitem__(obj, slice(None))))
+        if issubclass(t, array.array):
+            return ("array", _qualname(t), _typecode(obj), array.array.tobytes(obj))
+        if issubclass(t, collections.deque):
+            items = list(collections.deque.__iter__(obj))
+            if not set(map(type, items)) <= _RAW:
+                items = [_snap(x, d, follow, active) for x in items]
+            return ("deque", _qualname(t), tuple(items))
+        if depth <= follow and _is_plain_type(t):
+            try:
+                attrs = object.__getattribute__(obj, "__dict__")
+            except AttributeError:
+                attrs = None
+            if type(attrs) is dict:
+                return ("object", _qualname(t),
+                        tuple((k, _snap(v, d, follow, active)) for k, v in list(dict.items(attrs))))
+        # Modules, classes, functions, plain objects inside the value, numpy
+        # arrays and any other C object: which object, not what it holds.
+        return ident
+    finally:
+        active.discard(id(obj))
+
+
+def root_identity(obj):
+    """The watched object's id when it is mutable, else None.
+
+    Rebinding to another mutable object with equal contents is a change
+    (kind "rebound": later in-place changes happen to the new object);
+    rebinding to an equal immutable value is not.
+    """
+    if obj is MISSING or issubclass(type(obj), _IMMUTABLE) or type(obj) is bool:
+        return None
+    return id(obj)
+
+
+def change_kind(before, after):
+    """(snapshot, root id) pairs -> the kind spyrec records for the change."""
+    if before[0] is MISSING:
+        return "appeared"
+    if after[0] is MISSING:
+        return "vanished"
+    if before[1] is not None and after[1] is not None and before[1] != after[1]:
+        return "rebound"
+    return "modified"
+
+
+RENDER_ITEMS = 32  # per container in the report's before/after: they are for people, never compared
 
 
 def render(snap):
     """Snapshot -> simple JSON value (repr-like strings where JSON has no type)."""
     if snap is MISSING:
         return {"__missing__": True}
+    if type(snap) in (int, str) or snap is None:
+        return snap
+    if type(snap) is bytes:
+        return repr(snap)
     kind = snap[0]
-    if kind in ("NoneType", "bool", "int", "str"):
+    if kind == "bool":
         return snap[1]
-    if kind == "bytes":
-        return repr(snap[1])
     if kind == "float":
         return float(snap[1]) if snap[1] not in ("nan", "inf", "-inf") else snap[1]
+    if kind == "scalar":
+        return {"__type__": snap[1], "value": snap[2] if type(snap[2]) in (int, str) else repr(snap[2])}
     if kind == "id":
         return f"<{snap[1]} at {snap[2]:#x}>"
     if kind == "environ":
-        return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape") for k, v in snap[1]}
-    if kind in ("list", "tuple"):
-        return [render(x) for x in snap[2]]
+        return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+                for k, v in snap[1][:RENDER_ITEMS]}
+    if kind in ("list", "tuple", "deque"):
+        return _cut([render(x) for x in snap[2][:RENDER_ITEMS]], len(snap[2]))
     if kind == "set":
-        return sorted((render(x) for x in snap[2]), key=repr)
+        return _cut(sorted((render(x) for x in list(snap[2])[:RENDER_ITEMS]), key=repr), len(snap[2]))
     if kind == "dict":
         out = {}
-        for k, v in snap[2]:
+        for k, v in snap[2][:RENDER_ITEMS]:
             rk = render(k)
             out[rk if isinstance(rk, str) else repr(rk)] = render(v)
+        if len(snap[2]) > RENDER_ITEMS:
+            out["__cut__"] = len(snap[2])
         return out
+    if kind == "bytearray":
+        return {"__type__": snap[1], "value": repr(snap[2][:RENDER_ITEMS])}
+    if kind == "array":
+        return {"__type__": snap[1], "typecode": snap[2],
+                "value": _cut(array.array(snap[2], snap[3]).tolist()[:RENDER_ITEMS], len(snap[3]) // array.array(snap[2]).itemsize)}
     if kind == "object":
         return {"__type__": snap[1], **{k: render(v) for k, v in snap[2]}}
     return repr(snap)
+
+
+def _cut(items, total):
+    return items if total <= RENDER_ITEMS else items + [f"... {total - RENDER_ITEMS} more"]
 
 
 # ---------------------------------------------------------------- culprit --
@@ -231,10 +332,11 @@ def _thread_name(ident):
 
 
 class Oracle:
-    def __init__(self, exprs):
+    def __init__(self, exprs, follow=0):
         self.exprs = exprs
+        self.follow = follow
         self.watches = [parse_watch(e) for e in exprs]
-        self.previous = [snapshot(resolve(w)) for w in self.watches]
+        self.previous = [self.state(w) for w in self.watches]
         # thread ident -> (code, offset, frame): the instruction that owns any
         # change seen next in this thread. The frame is dropped when it exits
         # (PY_RETURN/PY_YIELD/PY_UNWIND replace it) so we never extend a
@@ -242,21 +344,27 @@ class Oracle:
         self.culprit = {}
         self.changes = []
 
+    def state(self, watch):
+        """(snapshot, root identity): both must stay equal for no change."""
+        obj = resolve(watch)
+        return snapshot(obj, self.follow), root_identity(obj)
+
     # Every callback checks first (a change seen now was made by the current
     # culprit), then moves the culprit.
     def check(self):
         for i, w in enumerate(self.watches):
-            snap = snapshot(resolve(w))
-            if snap != self.previous[i]:
-                self.record(i, self.previous[i], snap)
-                self.previous[i] = snap
+            now = self.state(w)
+            if now != self.previous[i]:
+                self.record(i, self.previous[i], now)
+                self.previous[i] = now
 
     def record(self, i, before, after):
         ident = threading.get_ident()
         c = self.culprit.get(ident)
         entry = {"expr": self.exprs[i], "seq": len(self.changes), "thread": _thread_name(ident),
+                 "kind": change_kind(before, after),
                  "file": None, "line": None, "function": None, "offset": None, "opname": None,
-                 "stack": [], "before": render(before), "after": render(after)}
+                 "stack": [], "before": render(before[0]), "after": render(after[0])}
         if c is not None:
             code, offset, frame = c
             entry.update(file=code.co_filename, line=line_of(code, offset),
@@ -313,7 +421,7 @@ class Oracle:
 
 
 def main(argv):
-    exprs, out, as_json = [], None, False
+    exprs, out, as_json, follow = [], None, False, 0
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         a = argv[i]
@@ -323,6 +431,8 @@ def main(argv):
             out = argv[i + 1]; i += 2
         elif a == "--json":
             as_json = True; i += 1
+        elif a == "--follow":
+            follow = int(argv[i + 1]); i += 2
         else:
             raise SystemExit(f"oracle: unknown option {a}")
     if i >= len(argv):
@@ -343,7 +453,7 @@ def main(argv):
     # inside a callback between a mutation and its check.
     sys.setswitchinterval(1000.0)
 
-    oracle = Oracle(exprs)
+    oracle = Oracle(exprs, follow)
 
     def finish():  # registered first, so it runs after the program's atexit handlers
         oracle.stop()

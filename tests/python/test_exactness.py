@@ -70,18 +70,28 @@ def oracle_runs(tmp_path_factory):
     return get
 
 
+def skip_unless_runnable(case):
+    missing = corpus.missing_requirements(case)
+    if missing:
+        pytest.skip(f"{case.name} requires {', '.join(missing)}, not importable by {sys.executable}")
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_oracle_agrees_with_markers(case, oracle_runs):
+    skip_unless_runnable(case)
     changes = oracle_runs(case)
     for expr, history in corpus.by_watch(changes, case).items():
         assert history, f"oracle saw no change of {expr}"
     assert not corpus.unexpected_changes(case, changes), "\n".join(corpus.unexpected_changes(case, changes))
     hit = {(c["file"], c["line"]) for c in changes}
     assert not set(case.markers) - hit, f"markers no change landed on: {sorted(set(case.markers) - hit)}"
+    assert not corpus.unhit_elsewhere(case, changes), \
+        f"culprit-elsewhere no change landed on: {corpus.unhit_elsewhere(case, changes)}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_spyrec_blames_what_oracle_blames(case, oracle_runs, tmp_path):
+    skip_unless_runnable(case)
     expected = corpus.by_watch(oracle_runs(case), case)
     histories, procs = corpus.run_spyrec(case, tmp_path / "rec")
     run = procs[0]

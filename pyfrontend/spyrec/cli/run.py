@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from . import UsageError
 
 USAGE = """\
-usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--max-size BYTES]
-                  [--trail N] [--print] [--break] (script.py | -m module | -c code) [args...]
+usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--force]
+                  [--max-size BYTES] [--trail N] [--print] [--break]
+                  (script.py | -m module | -c code) [args...]
 
   -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
   --no-default-watches    do not watch sys.path, sys.meta_path, sys.path_hooks, os.environ
+  --follow N              also compare the attributes of plain objects inside watched
+                          values, down to N levels below the watched value (default 0:
+                          objects inside a value are compared by identity)
   -o, --output DIR        record into DIR (default: a new directory under .spyrec/,
                           with .spyrec/latest pointing at it)
   --force                 replace the recording already in DIR
@@ -37,9 +41,15 @@ class RunOptions:
     force: bool = False
     max_size: int = 0
     trail: int = 0
+    follow: int = 0
     print_changes: bool = False
     break_on_change: bool = False
     program_argv: list = field(default_factory=list)
+
+
+def _warn(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def parse(argv: list) -> RunOptions:
@@ -79,6 +89,11 @@ def parse(argv: list) -> RunOptions:
             if not text.isdigit() or not 0 < int(text) <= 10000:
                 raise UsageError(f"spyrec run: --trail wants a number of lines from 1 to 10000, not {text!r}")
             opts.trail = int(text)
+        elif arg == "--follow" or arg.startswith("--follow="):
+            text = arg.split("=", 1)[1] if "=" in arg else value(arg)
+            if not text.isdigit() or not 0 <= int(text) <= 50:
+                raise UsageError(f"spyrec run: --follow wants a depth from 0 to 50, not {text!r}")
+            opts.follow = int(text)
         elif arg == "--no-default-watches":
             opts.default_watches = False
         elif arg == "--force":
@@ -192,7 +207,8 @@ def main(argv: list) -> int:
     try:
         session = Session(opts.watch, opts.output, argv=program.argv,
                           default_watches=opts.default_watches, on_change=on_change,
-                          force=opts.force, max_size=opts.max_size, trail=opts.trail)
+                          force=opts.force, max_size=opts.max_size, trail=opts.trail,
+                          follow=opts.follow, warn=_warn)
     except WatchExprError as e:
         raise UsageError(str(e)) from None
     # Registered before the program runs, so it runs after the program's atexit handlers.

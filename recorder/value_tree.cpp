@@ -1,0 +1,596 @@
+#include "value_tree.h"
+
+#include <capnp/serialize.h>
+
+#include <unordered_map>
+
+namespace spyrec::recorder {
+
+// ---- Delta ------------------------------------------------------------------
+
+schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const SnapshotLimits& limits) {
+    auto orphan = message_.getOrphanage().newOrphan<schema::Op>();
+    auto op = orphan.get();
+    auto steps = op.initPath(static_cast<unsigned>(path.size()));
+    for (size_t i = 0; i < path.size(); ++i) {
+        if (!path[i].key) {
+            steps[i].setIndex(path[i].index);
+        } else if (path[i].environ_key) {
+            PyObject* text = environ_text(path[i].key);
+            if (text) {
+                snapshot_value(text, steps[i].initKey(), limits, 1);
+                Py_DECREF(text);
+            } else {
+                steps[i].initKey().setRepr("<?>");
+            }
+        } else {
+            snapshot_value(path[i].key, steps[i].initKey(), limits, 1);
+        }
+    }
+    ops_.push_back(std::move(orphan));
+    return ops_.back().get();
+}
+
+size_t Delta::bytes() const {
+    size_t words = 0;
+    for (const auto& op : ops_) words += op.getReader().totalSize().wordCount;
+    return words * sizeof(capnp::word);
+}
+
+void Delta::copy_into(capnp::List<schema::Op>::Builder out) const {
+    for (size_t i = 0; i < ops_.size() && i < out.size(); ++i) out.setWithCaveats(i, ops_[i].getReader());
+}
+
+// ---- building and releasing -------------------------------------------------
+
+void ValueTree::build(PyObject* root) {
+    clear();
+    root_obj_ = Py_NewRef(root);
+    root_ = build_node(root, 0);
+    if (!root_) note_if_opaque(root, 0, notes_);
+    refresh_probes();
+    flush_graveyard();
+}
+
+void ValueTree::clear() {
+    drop(root_);
+    if (root_obj_) bury(root_obj_);
+    root_obj_ = nullptr;
+    refresh_probes();
+    flush_graveyard();
+}
+
+void ValueTree::flush_graveyard() {
+    // Dropping a reference can run a __del__; do it only once the tree is
+    // consistent again, never while walking a container.
+    std::vector<PyObject*> dead;
+    dead.swap(graveyard_);
+    for (PyObject* obj : dead) Py_DECREF(obj);
+}
+
+std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, int depth) {
+    Shape shape = shape_of(obj, depth, *limits_);
+    if (shape == Shape::kLeaf) return nullptr;
+    if (depth >= limits_->max_depth) {
+        notes_.emplace("(containers nested deeper than " + std::to_string(limits_->max_depth) + ")",
+                       "not compared below that depth");
+        return nullptr;
+    }
+    if (on_path_.count(obj)) return nullptr;   // a cycle: the container is its own ancestor
+    auto n = std::make_unique<Node>();
+    n->shape = shape;
+    n->depth = depth;
+    n->obj = Py_NewRef(obj);
+    ++node_count_;
+    on_path_.insert(obj);
+    fill_node(*n);
+    on_path_.erase(obj);
+    probes_dirty_ = true;
+    return n;
+}
+
+void ValueTree::fill_node(Node& n) {
+    auto add_item = [&](PyObject* item) {
+        n.items.push_back(Py_NewRef(item));
+        n.kids.push_back(build_node(item, n.depth + 1));
+        if (!n.kids.back()) note_if_opaque(item, n.depth + 1, notes_);
+    };
+    switch (n.shape) {
+        case Shape::kList:
+        case Shape::kTuple: {
+            Py_ssize_t size = Py_SIZE(n.obj);
+            PyObject* const* items = n.shape == Shape::kList ? reinterpret_cast<PyListObject*>(n.obj)->ob_item
+                                                             : reinterpret_cast<PyTupleObject*>(n.obj)->ob_item;
+            // Copy the pointers first: building a kid runs no user code, but keep
+            // the walk independent of the list's buffer anyway.
+            std::vector<PyObject*> snapshot(items, items + size);
+            n.items.reserve(snapshot.size());
+            n.kids.reserve(snapshot.size());
+            for (PyObject* item : snapshot) add_item(item);
+            break;
+        }
+        case Shape::kDict:
+        case Shape::kObject:
+        case Shape::kEnviron: {
+            if (n.shape == Shape::kDict) {
+                n.dict = Py_NewRef(n.obj);
+            } else if (n.shape == Shape::kObject) {
+                n.dict = plain_object_dict(n.obj);
+                if (n.dict) own_instance_dict(n.obj, n.dict);
+            } else {
+                n.dict = environ_data(n.obj);
+            }
+            if (!n.dict) break;
+            n.counter = dicts_->acquire(n.dict);
+            n.seen = *n.counter;
+            std::vector<std::pair<PyObject*, PyObject*>> entries;
+            entries.reserve(static_cast<size_t>(PyDict_GET_SIZE(n.dict)));
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            while (PyDict_Next(n.dict, &pos, &k, &v)) entries.emplace_back(k, v);
+            for (auto& [key, value] : entries) {
+                n.keys.push_back(Py_NewRef(key));
+                if (n.shape == Shape::kEnviron) {   // bytes values: leaves
+                    n.items.push_back(Py_NewRef(value));
+                    n.kids.push_back(nullptr);
+                } else {
+                    add_item(value);
+                }
+            }
+            break;
+        }
+        case Shape::kSet: {
+            auto* s = reinterpret_cast<PySetObject*>(n.obj);
+            for (Py_ssize_t slot = 0; slot <= s->mask; ++slot) {
+                PyObject* key = s->table[slot].key;
+                if (key == nullptr || s->table[slot].hash == -1) continue;   // empty or dummy
+                n.items.push_back(Py_NewRef(key));
+                n.kids.push_back(nullptr);
+                note_if_opaque(key, n.depth + 1, notes_);
+            }
+            n.fingerprint = set_fingerprint(n.obj);
+            break;
+        }
+        case Shape::kBytearray:
+            n.content.assign(PyByteArray_AS_STRING(n.obj), static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)));
+            break;
+        case Shape::kSequence: {
+            auto words = snapshot_canonical(n.obj, *limits_, n.depth);
+            n.content.assign(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
+            n.size = Py_SIZE(n.obj);
+            notes_.emplace(type_name(Py_TYPE(n.obj)),
+                           "contents compared when its length changes or the watch is checked");
+            break;
+        }
+        case Shape::kLeaf:
+            break;
+    }
+}
+
+void ValueTree::release_contents(Node& n) {
+    for (auto& kid : n.kids) drop(kid);
+    n.kids.clear();
+    for (PyObject* o : n.items) bury(o);
+    for (PyObject* o : n.keys) bury(o);
+    n.items.clear();
+    n.keys.clear();
+    if (n.dict) {
+        if (n.counter) dicts_->release(n.dict);
+        bury(n.dict);
+        n.dict = nullptr;
+        n.counter = nullptr;
+    }
+    n.content.clear();
+    probes_dirty_ = true;
+}
+
+void ValueTree::drop(std::unique_ptr<Node>& n) {
+    if (!n) return;
+    release_contents(*n);
+    bury(n->obj);
+    --node_count_;
+    n.reset();
+}
+
+// ---- probes -----------------------------------------------------------------
+
+void ValueTree::refresh_probes() {
+    plain_probes_.clear();
+    dict_probes_.clear();
+    dicts_in_tree_.clear();
+    if (root_) collect_probes(*root_);
+    probes_dirty_ = false;
+}
+
+void ValueTree::collect_probes(Node& n) {
+    switch (n.shape) {
+        case Shape::kList:
+        case Shape::kSet:
+        case Shape::kBytearray:
+        case Shape::kSequence:
+            plain_probes_.push_back(&n);
+            break;
+        default:
+            if (n.counter) {
+                dict_probes_.push_back(&n);
+                dicts_in_tree_.insert(n.dict);
+            }
+            break;
+    }
+    for (auto& kid : n.kids) {
+        if (kid) collect_probes(*kid);
+    }
+}
+
+// ---- comparing --------------------------------------------------------------
+
+bool ValueTree::same_value(PyObject* old_item, const Node* old_kid, PyObject* new_item, int depth) const {
+    if (!old_kid) {
+        if (shape_of(new_item, depth, *limits_) != Shape::kLeaf) return false;
+        return leaf_equal(old_item, new_item, *limits_, depth);
+    }
+    // A container replaced by another: equal when the new one holds what the
+    // picture of the old one holds.
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<schema::Value>();
+    serialize_node(*old_kid, root);
+    auto before = capnp::canonicalize(root.asReader());
+    auto after = snapshot_canonical(new_item, *limits_, depth);
+    return before.size() == after.size() &&
+           std::memcmp(before.begin(), after.begin(), before.size() * sizeof(capnp::word)) == 0;
+}
+
+void ValueTree::adopt(Node& n, size_t i, PyObject* now) {
+    if (n.items[i] == now) return;
+    bury(n.items[i]);
+    n.items[i] = Py_NewRef(now);
+    drop(n.kids[i]);
+    n.kids[i] = n.shape == Shape::kEnviron ? nullptr : build_node(now, n.depth + 1);
+    if (!n.kids[i]) note_if_opaque(now, n.depth + 1, notes_);
+}
+
+void ValueTree::update(Delta& delta) {
+    if (root_) {
+        std::vector<PathStep> path;
+        update_node(*root_, path, delta);
+    }
+    if (probes_dirty_) refresh_probes();
+    flush_graveyard();
+}
+
+void ValueTree::update_node(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    on_path_.insert(n.obj);
+    switch (n.shape) {
+        case Shape::kList: {
+            auto* list = reinterpret_cast<PyListObject*>(n.obj);
+            bool differs = Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size()) ||
+                           (n.items.size() > 0 &&
+                            std::memcmp(list->ob_item, n.items.data(), n.items.size() * sizeof(PyObject*)) != 0);
+            if (differs) diff_sequence(n, path, delta);
+            break;
+        }
+        case Shape::kDict:
+        case Shape::kEnviron:
+            if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
+            break;
+        case Shape::kObject: {
+            // `obj.__dict__ = other` swaps the dict itself.
+            PyObject* dict = plain_object_dict(n.obj);
+            bool swapped = dict != n.dict;
+            Py_XDECREF(dict);
+            if (swapped) replace_whole(n, path, delta);
+            else if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
+            break;
+        }
+        case Shape::kSet:
+            if (set_fingerprint(n.obj) != n.fingerprint) diff_set(n, path, delta);
+            break;
+        case Shape::kBytearray:
+            if (static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)) != n.content.size() ||
+                std::memcmp(PyByteArray_AS_STRING(n.obj), n.content.data(), n.content.size()) != 0) {
+                replace_whole(n, path, delta);
+            }
+            break;
+        case Shape::kSequence: {
+            auto words = snapshot_canonical(n.obj, *limits_, n.depth);
+            std::string_view now(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
+            if (now != n.content) replace_whole(n, path, delta);
+            break;
+        }
+        case Shape::kTuple:
+        case Shape::kLeaf:
+            break;
+    }
+    for (size_t i = 0; i < n.kids.size(); ++i) {
+        if (!n.kids[i]) continue;
+        PathStep step;
+        if (n.dict_backed()) {
+            step.key = n.keys[i];
+            step.environ_key = n.shape == Shape::kEnviron;
+        } else {
+            step.index = i;
+        }
+        path.push_back(step);
+        update_node(*n.kids[i], path, delta);
+        path.pop_back();
+    }
+    on_path_.erase(n.obj);
+}
+
+void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    auto* list = reinterpret_cast<PyListObject*>(n.obj);
+    std::vector<PyObject*> now(list->ob_item, list->ob_item + Py_SIZE(list));
+    const size_t new_size = now.size(), old_size = n.items.size();
+    size_t p = 0;
+    while (p < new_size && p < old_size && now[p] == n.items[p]) ++p;
+    size_t s = 0;
+    while (s < new_size - p && s < old_size - p && now[new_size - 1 - s] == n.items[old_size - 1 - s]) ++s;
+    // Items replaced by equal ones (another float 1.0, an equal copy of a
+    // nested list) are not a change; the picture just follows the new object.
+    while (p < old_size - s && p < new_size - s && same_value(n.items[p], n.kids[p].get(), now[p], n.depth + 1)) {
+        adopt(n, p, now[p]);
+        ++p;
+    }
+    while (old_size - s > p && new_size - s > p &&
+           same_value(n.items[old_size - s - 1], n.kids[old_size - s - 1].get(), now[new_size - s - 1], n.depth + 1)) {
+        adopt(n, old_size - s - 1, now[new_size - s - 1]);
+        ++s;
+    }
+    const size_t old_end = old_size - s, new_end = new_size - s;
+    if (p == old_end && p == new_end) return;
+    std::vector<PyObject*> items;
+    std::vector<std::unique_ptr<Node>> kids;
+    for (size_t i = p; i < new_end; ++i) {
+        items.push_back(Py_NewRef(now[i]));
+        kids.push_back(build_node(now[i], n.depth + 1));
+        if (!kids.back()) note_if_opaque(now[i], n.depth + 1, notes_);
+    }
+    auto splice = delta.add(path, *limits_).initSplice();
+    splice.setStart(p);
+    splice.setEnd(old_end);
+    auto out = splice.initNewItems(static_cast<unsigned>(items.size()));
+    for (size_t i = 0; i < items.size(); ++i) serialize_item(items[i], kids[i].get(), n.depth + 1, out[i]);
+    for (size_t i = p; i < old_end; ++i) {
+        bury(n.items[i]);
+        drop(n.kids[i]);
+    }
+    n.items.erase(n.items.begin() + p, n.items.begin() + old_end);
+    n.kids.erase(n.kids.begin() + p, n.kids.begin() + old_end);
+    n.items.insert(n.items.begin() + p, items.begin(), items.end());
+    n.kids.insert(n.kids.begin() + p, std::make_move_iterator(kids.begin()), std::make_move_iterator(kids.end()));
+    probes_dirty_ = true;
+}
+
+void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    n.seen = *n.counter;
+    const bool environ = n.shape == Shape::kEnviron;
+    std::vector<std::pair<PyObject*, PyObject*>> now;
+    now.reserve(static_cast<size_t>(PyDict_GET_SIZE(n.dict)));
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(n.dict, &pos, &k, &v)) now.emplace_back(k, v);
+
+    auto set_item = [&](size_t i) {
+        auto entry = delta.add(path, *limits_).initSetItem();
+        serialize_key(n.keys[i], environ, entry.initKey());
+        serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, entry.initValue());
+    };
+    auto compare_value = [&](size_t i, PyObject* value) {
+        if (n.items[i] == value) return;
+        bool same = environ ? leaf_equal(n.items[i], value, *limits_, n.depth + 1)
+                            : same_value(n.items[i], n.kids[i].get(), value, n.depth + 1);
+        adopt(n, i, value);
+        if (!same) set_item(i);
+    };
+    auto append = [&](PyObject* key, PyObject* value) {
+        n.keys.push_back(Py_NewRef(key));
+        n.items.push_back(Py_NewRef(value));
+        n.kids.push_back(environ ? nullptr : build_node(value, n.depth + 1));
+        if (!n.kids.back()) note_if_opaque(value, n.depth + 1, notes_);
+        set_item(n.keys.size() - 1);
+        probes_dirty_ = true;
+    };
+
+    // The common case: the same keys in the same order, maybe more at the end.
+    size_t prefix = 0;
+    while (prefix < now.size() && prefix < n.keys.size() && now[prefix].first == n.keys[prefix]) ++prefix;
+    for (size_t i = 0; i < prefix; ++i) compare_value(i, now[i].second);
+    if (prefix == n.keys.size()) {
+        for (size_t i = prefix; i < now.size(); ++i) append(now[i].first, now[i].second);
+        return;
+    }
+
+    // Keys removed (or re-added, which moves them to the end): delete what is
+    // gone, compare what stayed, append what is new. If the keys that stayed
+    // are in another order, the dict is replaced whole.
+    std::unordered_map<PyObject*, size_t> saved;   // key -> index in the picture
+    for (size_t i = prefix; i < n.keys.size(); ++i) saved.emplace(n.keys[i], i);
+    std::vector<bool> stays(n.keys.size(), false);
+    size_t last_stayer = prefix, first_new = now.size();
+    bool in_order = true;
+    for (size_t j = prefix; j < now.size(); ++j) {
+        auto it = saved.find(now[j].first);
+        if (it == saved.end()) {
+            if (first_new == now.size()) first_new = j;
+            continue;
+        }
+        if (it->second < last_stayer || first_new < j) in_order = false;
+        last_stayer = it->second;
+        stays[it->second] = true;
+    }
+    if (!in_order) {
+        replace_whole(n, path, delta);
+        return;
+    }
+    for (size_t i = n.keys.size(); i-- > prefix;) {
+        if (stays[i]) continue;
+        serialize_key(n.keys[i], environ, delta.add(path, *limits_).initDeleteItem());
+        bury(n.keys[i]);
+        bury(n.items[i]);
+        drop(n.kids[i]);
+        n.keys.erase(n.keys.begin() + i);
+        n.items.erase(n.items.begin() + i);
+        n.kids.erase(n.kids.begin() + i);
+        probes_dirty_ = true;
+    }
+    // The picture now holds exactly the keys that stayed, in order.
+    size_t i = prefix;
+    for (size_t j = prefix; j < now.size(); ++j) {
+        if (i < n.keys.size() && now[j].first == n.keys[i]) {
+            compare_value(i, now[j].second);
+            ++i;
+        } else {
+            append(now[j].first, now[j].second);
+        }
+    }
+}
+
+void ValueTree::diff_set(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    std::unordered_set<PyObject*> before(n.items.begin(), n.items.end());
+    std::vector<PyObject*> now;
+    auto* s = reinterpret_cast<PySetObject*>(n.obj);
+    for (Py_ssize_t slot = 0; slot <= s->mask; ++slot) {
+        PyObject* key = s->table[slot].key;
+        if (key == nullptr || s->table[slot].hash == -1) continue;
+        now.push_back(key);
+    }
+    std::unordered_set<PyObject*> after(now.begin(), now.end());
+    std::vector<PyObject*> removed, added;
+    for (PyObject* o : n.items) {
+        if (!after.count(o)) removed.push_back(o);
+    }
+    for (PyObject* o : now) {
+        if (!before.count(o)) added.push_back(o);
+    }
+    // An element swapped for an equal one is no change.
+    if (removed.size() * added.size() <= 4096) {
+        for (size_t r = removed.size(); r-- > 0;) {
+            for (size_t a = 0; a < added.size(); ++a) {
+                if (leaf_equal(removed[r], added[a], *limits_, n.depth + 1)) {
+                    removed.erase(removed.begin() + r);
+                    added.erase(added.begin() + a);
+                    break;
+                }
+            }
+        }
+    }
+    if (!removed.empty()) {
+        auto out = delta.add(path, *limits_).initRemoveElements(static_cast<unsigned>(removed.size()));
+        for (size_t i = 0; i < removed.size(); ++i) snapshot_value(removed[i], out[i], *limits_, n.depth + 1);
+    }
+    if (!added.empty()) {
+        auto out = delta.add(path, *limits_).initAddElements(static_cast<unsigned>(added.size()));
+        for (size_t i = 0; i < added.size(); ++i) snapshot_value(added[i], out[i], *limits_, n.depth + 1);
+    }
+    for (PyObject* o : n.items) bury(o);
+    n.items.clear();
+    n.kids.clear();
+    for (PyObject* o : now) {
+        n.items.push_back(Py_NewRef(o));
+        n.kids.push_back(nullptr);
+        note_if_opaque(o, n.depth + 1, notes_);
+    }
+    n.fingerprint = set_fingerprint(n.obj);
+}
+
+void ValueTree::replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    release_contents(n);
+    fill_node(n);
+    serialize_node(n, delta.add(path, *limits_).initReplace());
+    probes_dirty_ = true;
+}
+
+// ---- serializing ------------------------------------------------------------
+
+void ValueTree::serialize(schema::Value::Builder out) const {
+    if (root_) serialize_node(*root_, out);
+    else if (root_obj_) snapshot_value(root_obj_, out, *limits_, 0);
+}
+
+kj::Array<capnp::word> ValueTree::canonical() const {
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<schema::Value>();
+    serialize(root);
+    return capnp::canonicalize(root.asReader());
+}
+
+void ValueTree::serialize_key(PyObject* key, bool environ, schema::Value::Builder out) const {
+    if (!environ) {
+        snapshot_value(key, out, *limits_, 1);
+        return;
+    }
+    PyObject* text = environ_text(key);
+    if (text) {
+        snapshot_value(text, out, *limits_, 1);
+        Py_DECREF(text);
+    } else {
+        out.setRepr("<?>");
+    }
+}
+
+void ValueTree::serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const {
+    if (kid) {
+        serialize_node(*kid, out);
+    } else if (shape_of(item, depth, *limits_) != Shape::kLeaf) {
+        // A container without a node: one of its own ancestors, or too deep.
+        if (depth >= limits_->max_depth) out.setTooDeep(); else out.setCycle();
+    } else {
+        snapshot_value(item, out, *limits_, depth);
+    }
+}
+
+void ValueTree::serialize_node(const Node& n, schema::Value::Builder out) const {
+    const int depth = n.depth + 1;
+    switch (n.shape) {
+        case Shape::kList:
+        case Shape::kTuple: {
+            auto list = n.shape == Shape::kList ? out.initList(static_cast<unsigned>(n.items.size()))
+                                                : out.initTuple(static_cast<unsigned>(n.items.size()));
+            for (size_t i = 0; i < n.items.size(); ++i) serialize_item(n.items[i], n.kids[i].get(), depth, list[i]);
+            if (!PyList_CheckExact(n.obj) && !PyTuple_CheckExact(n.obj)) out.setTypeName(type_name(Py_TYPE(n.obj)));
+            break;
+        }
+        case Shape::kDict:
+        case Shape::kEnviron:
+        case Shape::kObject: {
+            capnp::List<schema::Entry>::Builder entries = nullptr;
+            if (n.shape == Shape::kObject) {
+                auto inst = out.initObject();
+                inst.setTypeName(type_name(Py_TYPE(n.obj)));
+                entries = inst.initAttributes(static_cast<unsigned>(n.keys.size()));
+            } else {
+                entries = out.initDict(static_cast<unsigned>(n.keys.size()));
+                if (n.shape == Shape::kEnviron) out.setTypeName("os._Environ");
+                else if (!PyDict_CheckExact(n.obj)) out.setTypeName(type_name(Py_TYPE(n.obj)));
+            }
+            const bool environ = n.shape == Shape::kEnviron;
+            for (size_t i = 0; i < n.keys.size(); ++i) {
+                serialize_key(n.keys[i], environ, entries[i].initKey());
+                if (environ) serialize_key(n.items[i], true, entries[i].initValue());
+                else serialize_item(n.items[i], n.kids[i].get(), depth, entries[i].initValue());
+            }
+            break;
+        }
+        case Shape::kSet: {
+            auto list = PyFrozenSet_Check(n.obj) ? out.initFrozenset(static_cast<unsigned>(n.items.size()))
+                                                 : out.initSet(static_cast<unsigned>(n.items.size()));
+            for (size_t i = 0; i < n.items.size(); ++i) snapshot_value(n.items[i], list[i], *limits_, depth);
+            if (!PyAnySet_CheckExact(n.obj)) out.setTypeName(type_name(Py_TYPE(n.obj)));
+            break;
+        }
+        case Shape::kBytearray:
+            out.setBytes(kj::arrayPtr(reinterpret_cast<const kj::byte*>(n.content.data()), n.content.size()));
+            out.setTypeName(type_name(Py_TYPE(n.obj)));
+            break;
+        case Shape::kSequence:
+            // Its contents as they are now: a sequence is compared at every update,
+            // so between updates the picture and the object agree.
+            snapshot_value(n.obj, out, *limits_, n.depth);
+            break;
+        case Shape::kLeaf:
+            snapshot_value(n.obj, out, *limits_, n.depth);
+            break;
+    }
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,178 @@
+// The recorder's picture of one watched value as it was at the last check:
+// a tree with one node per container (list, tuple, dict, set, os.environ,
+// the watched plain object, bytearray, deque, array.array), each holding
+// strong references to its items. Leaves (immutable builtins, and objects
+// compared by identity) are items without a node.
+//
+// Why a tree: a change is found and stored in proportion to what changed.
+// The hot check compares each list's item pointers, each set's fingerprint
+// and each dict's watcher count against this picture (no snapshot, no
+// allocation); when one differs, update() compares only that container with
+// what it holds now and writes the difference as ops (schema Op: a path from
+// the watched value and one edit), then brings the picture up to date. The
+// whole value is serialized only for a keyframe.
+//
+// Strong references: an item's address cannot be reused while the tree holds
+// it, so "same pointer" means "same object", and an immutable leaf with the
+// same pointer is the same value. The references are released at the next
+// update after the program drops the item.
+#pragma once
+#include <Python.h>
+
+#include <capnp/message.h>
+#include <capnp/orphan.h>
+
+#include <cstring>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "dict_registry.h"
+#include "python_version.h"
+#include "snapshot.h"
+#include "spyrec.capnp.h"
+
+namespace spyrec::recorder {
+
+struct Node {
+    Shape shape = Shape::kLeaf;
+    int depth = 0;                       // 0: the watched value itself
+    PyObject* obj = nullptr;             // owned
+    PyObject* dict = nullptr;            // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
+    const uint64_t* counter = nullptr;   // dict-backed: the dict watcher's count for `dict`
+    uint64_t seen = 0;                   // the count when last compared
+    std::vector<PyObject*> keys;         // dict-backed: owned, in the dict's order
+    std::vector<PyObject*> items;        // owned: list/tuple items, dict values, set elements
+    std::vector<std::unique_ptr<Node>> kids;   // per item; nullptr for a leaf (or a cycle)
+    uintptr_t fingerprint = 0;           // kSet
+    std::string content;                 // kBytearray: its bytes; kSequence: canonical snapshot words
+    Py_ssize_t size = 0;                 // kSequence: length when last compared
+
+    bool dict_backed() const { return dict != nullptr; }
+};
+
+// One step of a path from the watched value to a container.
+struct PathStep {
+    PyObject* key = nullptr;   // dict key or attribute name (borrowed from the node); nullptr: index
+    bool environ_key = false;  // an os.environ key (bytes, shown decoded)
+    size_t index = 0;
+};
+
+// The ops of one change, built in their own message.
+class Delta {
+public:
+    schema::Op::Builder add(const std::vector<PathStep>& path, const SnapshotLimits& limits);
+    bool empty() const { return ops_.empty(); }
+    size_t size() const { return ops_.size(); }
+    size_t bytes() const;
+    void copy_into(capnp::List<schema::Op>::Builder out) const;
+
+private:
+    capnp::MallocMessageBuilder message_;
+    std::vector<capnp::Orphan<schema::Op>> ops_;
+};
+
+class ValueTree {
+public:
+    ValueTree(DictRegistry* dicts, const SnapshotLimits* limits) : dicts_(dicts), limits_(limits) {}
+    ~ValueTree() { clear(); }
+    ValueTree(const ValueTree&) = delete;
+    ValueTree& operator=(const ValueTree&) = delete;
+
+    // Cold: forget the old picture and take one of `root` (borrowed).
+    void build(PyObject* root);
+    void clear();
+    bool has_root() const { return root_obj_ != nullptr; }
+    PyObject* root_object() const { return root_obj_; }
+
+    // Hot: whether a list, set, bytearray or sequence inside differs from the
+    // picture, or a dict inside was written since. No allocation.
+    bool may_have_changed() const {
+        for (const Node* n : plain_probes_) {
+            switch (n->shape) {
+                case Shape::kList: {
+                    auto* list = reinterpret_cast<PyListObject*>(n->obj);
+                    if (Py_SIZE(list) != static_cast<Py_ssize_t>(n->items.size())) return true;
+                    PyObject* const* now = list->ob_item;
+                    const PyObject* const* saved = n->items.data();
+                    for (size_t k = 0; k < n->items.size(); ++k) {
+                        if (now[k] != saved[k]) return true;
+                    }
+                    break;
+                }
+                case Shape::kSet:
+                    if (set_fingerprint(n->obj) != n->fingerprint) return true;
+                    break;
+                case Shape::kBytearray:
+                    if (static_cast<size_t>(PyByteArray_GET_SIZE(n->obj)) != n->content.size() ||
+                        std::memcmp(PyByteArray_AS_STRING(n->obj), n->content.data(), n->content.size()) != 0) {
+                        return true;
+                    }
+                    break;
+                case Shape::kSequence:
+                    if (Py_SIZE(n->obj) != n->size) return true;
+                    break;
+                default:
+                    break;
+            }
+        }
+        return false;
+    }
+    // Hot, after the dict epoch moved: whether a dict inside was written.
+    bool dict_written() const {
+        for (const Node* n : dict_probes_) {
+            if (*n->counter != n->seen) return true;
+        }
+        return false;
+    }
+
+    // Cold: compare the picture with the live objects, append the edits to
+    // `delta` (paths as they are when each op applies) and bring the picture
+    // up to date.
+    void update(Delta& delta);
+
+    // Cold: the whole value as the picture has it.
+    void serialize(schema::Value::Builder out) const;
+    kj::Array<capnp::word> canonical() const;
+
+    bool depends_on(PyObject* dict) const { return dicts_in_tree_.count(dict) > 0; }
+    const OpaqueNotes& notes() const { return notes_; }
+    size_t nodes() const { return node_count_; }
+
+private:
+    std::unique_ptr<Node> build_node(PyObject* obj, int depth);
+    void fill_node(Node& n);
+    void release_node(Node& n);
+    void note_leaf(PyObject* item, int depth);
+    void update_node(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void diff_set(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta);
+    bool same_value(PyObject* old_item, const Node* old_kid, PyObject* new_item, int depth) const;
+    void serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const;
+    void serialize_node(const Node& n, schema::Value::Builder out) const;
+    void serialize_key(PyObject* key, bool environ, schema::Value::Builder out) const;
+    void adopt(Node& n, size_t i, PyObject* now);
+    void drop(std::unique_ptr<Node>& n);
+    void release_contents(Node& n);
+    void bury(PyObject* obj) { graveyard_.push_back(obj); }
+    void flush_graveyard();
+    void refresh_probes();
+    void collect_probes(Node& n);
+
+    DictRegistry* dicts_;
+    const SnapshotLimits* limits_;
+    PyObject* root_obj_ = nullptr;   // owned
+    std::unique_ptr<Node> root_;     // nullptr when the watched value is a leaf
+    std::vector<Node*> plain_probes_;
+    std::vector<Node*> dict_probes_;
+    std::unordered_set<PyObject*> dicts_in_tree_;
+    std::unordered_set<PyObject*> on_path_;   // containers above the one being built (cycles)
+    std::vector<PyObject*> graveyard_;   // references to drop once the tree is consistent
+    bool probes_dirty_ = false;
+    size_t node_count_ = 0;
+    OpaqueNotes notes_;
+};
+
+}  // namespace spyrec::recorder
