@@ -131,15 +131,21 @@ def format_history(expr: str, changes: list, cwd: str | None = None) -> str:
     return "\n".join(out)
 
 
-def history_lines(expr: str, changes, cwd: str | None = None):
-    """format_history's lines for an iterator, yielded as the changes come:
-    the count, unknown until the end, comes last."""
+def history_lines(expr: str, changes, cwd: str | None = None, count: int | None = None):
+    """format_history's lines for an iterator, yielded as the changes come.
+    `count`, when the caller knows it (a watch's own changes), heads the
+    report as in format_history; otherwise (a sub-path's changes, known only
+    by reading them all) it comes last."""
     n = 0
     for n, ch in enumerate(changes, 1):
         if n == 1:
-            yield f"{expr}: oldest first"
+            yield (f"{expr}: {count} change{'s' if count != 1 else ''}, oldest first"
+                   if count is not None else f"{expr}: oldest first")
         yield from _history_entry(n, ch, cwd or _recording_cwd(ch))
-    yield f"{expr}: no changes" if n == 0 else f"{n} change{'s' if n != 1 else ''}"
+    if n == 0:
+        yield f"{expr}: no changes"
+    elif count is None:
+        yield f"{n} change{'s' if n != 1 else ''}"
 
 
 def _history_entry(i: int, ch, cwd) -> list:

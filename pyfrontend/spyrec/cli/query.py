@@ -109,7 +109,8 @@ def main(argv: list) -> int:
     if args.json:
         _dump_stream(c.to_json() for c in changes)
     else:
-        for line in report.history_lines(expr, changes, rec.cwd):
+        count = watch.get("changes") if watch.get("expr") == expr else None
+        for line in report.history_lines(expr, changes, rec.cwd, count):
             out.write(line + "\n")
     if changes.n == 0:
         _never_changed(rec, expr)
