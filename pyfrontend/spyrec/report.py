@@ -150,9 +150,13 @@ def history_lines(expr: str, changes, cwd: str | None = None, count: int | None 
 
 def _history_entry(i: int, ch, cwd) -> list:
     verb = "" if ch.kind == "modified" else f" ({ch.kind})"
+    lines = list(ch.diff_lines)
+    if not lines and ch.kind == "rebound":
+        # warnings.catch_warnings(): a new object with the same contents.
+        lines = ["(bound to another object with equal contents)"]
     return [f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
             f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}"] + \
-        ["       " + line for line in ch.diff_lines]
+        ["       " + line for line in lines]
 
 
 def format_exception(exc, cwd: str | None = None) -> str:
