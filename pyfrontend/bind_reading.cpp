@@ -280,6 +280,28 @@ public:
         return d;
     }
 
+    // The watch records alone: what a query needs to pick its watch.
+    py::list watch_list() const {
+        auto list = unlocked([&] { return spyrec::replayer::watch_list(*rec_); });
+        py::list out;
+        for (const Watch& w : list) {
+            py::dict d;
+            d["id"] = w.id;
+            d["expr"] = text(w.expr);
+            d["resolved_at_start"] = w.resolved_at_start;
+            d["start_seq"] = w.start_seq;
+            d["ever_resolved"] = w.ever_resolved;
+            d["never_found"] = w.never_found();
+            d["unresolved_reason"] = w.unresolved_reason.empty() ? py::object(py::none()) : py::object(text(w.unresolved_reason));
+            out.append(d);
+        }
+        return out;
+    }
+
+    uint64_t change_count(const std::string& expr) const {
+        return unlocked([&] { return spyrec::replayer::change_count(*rec_, expr); });
+    }
+
     py::list watches() const {
         auto reports = unlocked([&] { return spyrec::replayer::watches(*rec_); });
         py::list out;
@@ -381,6 +403,8 @@ void bind_reading(py::module_& m) {
         .def_property_readonly("path", &Reading::path)
         .def("info", &Reading::info)
         .def("watches", &Reading::watches)
+        .def("watch_list", &Reading::watch_list)
+        .def("change_count", &Reading::change_count, py::arg("expr"))
         .def("last_change", &Reading::last_change, py::arg("expr"), py::arg("watch") = py::none(),
              py::arg("steps") = py::tuple())
         .def("history", &Reading::history, py::arg("expr"), py::arg("watch") = py::none(),

@@ -70,6 +70,27 @@ std::vector<WatchReport> watches(const Recording& rec) {
     });
 }
 
+std::vector<Watch> watch_list(const Recording& rec) {
+    ReadSession s(rec);
+    return s.all_watches();
+}
+
+uint64_t change_count(const Recording& rec, std::string_view expr) {
+    ReadSession s(rec);
+    auto watch = s.find_watch(expr);
+    auto dbi = rec.db(Db::Changes);
+    if (!watch || !dbi) return 0;
+    Cursor cursor(s.txn().get(), *dbi);
+    auto first = schema::change_key(watch->id, 0);
+    MDB_val k = to_val(key_view(first)), v{};
+    uint64_t n = 0;
+    for (bool ok = cursor.get(k, v, MDB_SET_RANGE); ok && s.change_key_of(k, "changes").watch_id == watch->id;
+         ok = cursor.get(k, v, MDB_NEXT)) {
+        ++n;
+    }
+    return n;
+}
+
 std::optional<ChangeReport> last_change(const Recording& rec, const Target& target) {
     if (!target.steps.empty()) {
         // A sub-path's last change is the last change of the watch that

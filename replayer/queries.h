@@ -110,7 +110,12 @@ private:
 };
 
 Info info(const Recording& rec);
+// Every watch with its change count and initial value (a key scan of the
+// changes table and one keyframe each); watch_list is the records alone.
 std::vector<WatchReport> watches(const Recording& rec);
+std::vector<Watch> watch_list(const Recording& rec);
+// How many changes a watch has (keys only, nothing decoded); 0 if not watched.
+uint64_t change_count(const Recording& rec, std::string_view expr);
 // nullopt when the target's watch does not exist or the target never changed.
 std::optional<ChangeReport> last_change(const Recording& rec, const Target& target);
 std::optional<ChangeReport> last_change(const Recording& rec, std::string_view expr);

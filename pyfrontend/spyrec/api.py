@@ -250,14 +250,20 @@ class Recording:
         return self.watch_for(expr) is not None
 
     def watch_for(self, expr: str) -> dict | None:
-        """The watch (a `watches()` dict) that answers for `expr`: its own, or
-        else the one of its longest watched prefix; None if there is none."""
+        """The watch that answers for `expr` (its own, or else the one of its
+        longest watched prefix) as {id, expr, resolved_at_start, start_seq,
+        ever_resolved, never_found, unresolved_reason}; None if there is none."""
         return self._target(expr)[0]
+
+    def change_count(self, watch: str) -> int:
+        """How many changes the watch `watch` has (read from keys alone)."""
+        return self._r.change_count(watch_expr.normalize(watch))
 
     def _target(self, expr: str) -> tuple:
         """(watch dict or None, normalized expr, steps from the watched value to expr)."""
         parsed = watch_expr.parse(expr)
-        by_expr = {w.get("expr"): w for w in self.watches()}
+        # The records alone: watches() also counts every change.
+        by_expr = {w.get("expr"): w for w in self._r.watch_list()}
         for prefix, steps in watch_expr.prefixes(parsed):
             if prefix in by_expr:
                 return by_expr[prefix], parsed.expr, steps

@@ -327,3 +327,13 @@ TEST(TimelineHostile, AGarbageKeyframe) {
     });
     EXPECT_EQ(m.rfind("damaged recording: keyframe 1/0: ", 0), 0u) << m;
 }
+
+TEST_F(TimelineTest, ChangeCountReadsKeysOfThatWatchOnly) {
+    EXPECT_EQ(change_count(*rec, "app.CONFIG"), 9u);
+    EXPECT_EQ(change_count(*rec, "sys.path"), 2u);
+    EXPECT_EQ(change_count(*rec, "app.LATE"), 0u);
+    EXPECT_EQ(change_count(*rec, "nope"), 0u);
+    auto list = watch_list(*rec);
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[2].expr, "app.LATE");
+}

@@ -109,7 +109,7 @@ def main(argv: list) -> int:
     if args.json:
         _dump_stream(c.to_json() for c in changes)
     else:
-        count = watch.get("changes") if watch.get("expr") == expr else None
+        count = rec.change_count(expr) if watch.get("expr") == expr else None
         for line in report.history_lines(expr, changes, rec.cwd, count):
             out.write(line + "\n")
     if changes.n == 0:
