@@ -40,11 +40,24 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (!s || nargs < 2 || s->busy()) return none();
     PyObject* code = args[0];
     int offset = offset_of(args[1]);
-    if (s->code_info(code)->class_at(offset) == OpcodeClass::kPure) return Py_NewRef(s->disable());
+    // Calls are handled by their CALL event, which knows the callable.
+    if (s->code_info(code)->class_at(offset) != OpcodeClass::kMayMutate) return Py_NewRef(s->disable());
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
-    s->note_instruction(t, code, offset);
+    s->note_instruction(t, code, offset, true);
+    return none();
+}
+
+// CALL (code, offset, callable, arg0): fires right before a call instruction
+// calls, after its arguments are evaluated, where INSTRUCTION would have.
+PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 4 || s->busy()) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->check_watches(t);
+    s->note_instruction(t, args[0], offset_of(args[1]), s->call_may_mutate(args[2], args[3]));
     return none();
 }
 
@@ -104,6 +117,7 @@ PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
+PyMethodDef kCall{"spyrec_call", reinterpret_cast<PyCFunction>(on_call), METH_FASTCALL, nullptr};
 PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
 PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
 PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
@@ -117,6 +131,7 @@ PyMethodDef kReraise{"spyrec_reraise", reinterpret_cast<PyCFunction>(on_reraise)
 const std::vector<MonitoringCallback>& monitoring_callbacks() {
     static const std::vector<MonitoringCallback> callbacks = [] {
         PyObject* instruction = PyCFunction_New(&kInstruction, nullptr);
+        PyObject* call = PyCFunction_New(&kCall, nullptr);
         PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
         PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
         PyObject* line = PyCFunction_New(&kLine, nullptr);
@@ -124,7 +139,7 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
         PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
         return std::vector<MonitoringCallback>{
-            {"INSTRUCTION", instruction}, {"PY_START", enter},  {"PY_RESUME", enter},
+            {"INSTRUCTION", instruction}, {"CALL", call},       {"PY_START", enter},  {"PY_RESUME", enter},
             {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave},
             {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
             {"LINE", line},

@@ -68,6 +68,8 @@ bool load_opcode_table(OpcodeTable& table) {
         if (text) {
             table.names[i] = text;
             if (pure.count(text)) table.by_opcode[i] = OpcodeClass::kPure;
+            std::string_view op(text);
+            if (op == "CALL" || op == "CALL_KW" || op == "CALL_FUNCTION_EX") table.by_opcode[i] = OpcodeClass::kCall;
         }
         Py_XDECREF(name);
     }

@@ -37,6 +37,10 @@ enum class OpcodeClass : uint8_t {
     // Can change a watched value directly or through C code it calls: calls,
     // stores, deletes, in-place binary ops, imports, iteration.
     kMayMutate = 1,
+    // A call instruction (CALL, CALL_KW, CALL_FUNCTION_EX): sys.monitoring's
+    // CALL event, which hands over the callable and its first argument, does
+    // the work, so its INSTRUCTION event is disabled.
+    kCall = 2,
 };
 
 struct OpcodeTable {

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "clean_calls.h"
 #include "code_info.h"
 #include "spyrec.capnp.h"
 #include "dict_registry.h"
@@ -45,6 +46,9 @@ struct SessionOptions {
 };
 
 class Session;
+
+// The C callback CPython's dict watcher calls (session_dicts.cpp).
+int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
 
 // What a watch left to say when recording ended (`query watches`, run's warnings).
 struct WatchNotes {
@@ -98,16 +102,27 @@ public:
 
     // Called before the event's own bookkeeping: anything that changed since
     // the previous check was done by the current culprit (see culprit_thread).
-    void check_watches(ThreadState* current) {
+    // Skipped when that culprit cannot have changed anything (`dirty` clear:
+    // a clean call, or a frame that has run nothing yet), unless `force`.
+    void check_watches(ThreadState* current, bool force = false) {
         ThreadState* culprit = current;
+        bool needed = force || current->dirty;
         if (last_thread_ != current) {
             // The first event after a thread switch. A change seen now was made
             // by the thread that ran last, after its last event: a GIL switch
             // happens only at an eval-breaker point, right after the instruction
             // (typically a CALL) that made the change. See docs/exactness.md.
-            if (last_thread_) culprit = last_thread_;
+            // This thread's own flag is stale: its last instruction's changes
+            // were seen when it was switched out.
+            if (last_thread_) {
+                culprit = last_thread_;
+                needed = force || last_thread_->dirty;
+            } else {
+                needed = true;
+            }
             last_thread_ = current;
         }
+        if (!needed) return;
         // Another thread is in the cold half (Python code there can let the GIL
         // go): leave the watches to it; this thread's changes are seen at its
         // next check.
@@ -119,7 +134,8 @@ public:
     }
 
     // Keeps the shadow stack's top in step with the instruction about to run.
-    void note_instruction(ThreadState* t, PyObject* code, int offset) {
+    void note_instruction(ThreadState* t, PyObject* code, int offset, bool dirty) {
+        t->dirty = dirty;
         ShadowFrame* top = t->top();
         if (!top || top->code != code) {
             resync(t);
@@ -127,6 +143,12 @@ public:
             if (!top) return;
         }
         top->offset = offset;
+    }
+
+    // CALL event: whether the call about to run may change a watched value
+    // by itself (clean_calls.h).
+    bool call_may_mutate(PyObject* callable, PyObject* arg0) const {
+        return clean_calls_.may_mutate(callable, arg0, watched_);
     }
 
     // LINE event: remember the line in the thread's trail. One reference swap,
@@ -142,7 +164,10 @@ public:
     }
     int trail_length() const { return options_.trail; }
 
-    void push_frame(ThreadState* t, PyObject* code) { t->stack.push_back(ShadowFrame{code, -1}); }
+    void push_frame(ThreadState* t, PyObject* code) {
+        t->stack.push_back(ShadowFrame{code, -1});
+        t->dirty = false;
+    }
 
     void pop_frame(ThreadState* t, PyObject* code) {
         ShadowFrame* top = t->top();
@@ -151,6 +176,11 @@ public:
             top = t->top();
         }
         if (top && top->code == code) t->stack.pop_back();
+        // Back in the caller, whose current instruction runs on: C code that
+        // called us (sorted(key=)), and even after a plain Python call, the
+        // teardown of the callee's frame (a local's weakref callback, a C
+        // __del__), none of which raises an event.
+        t->dirty = true;
     }
 
     // ---- cold path ---------------------------------------------------------
@@ -203,6 +233,8 @@ private:
     OpcodeTable opcodes_;
     CodeInfoTable codes_;
     DictRegistry dicts_;
+    WatchedContainers watched_;
+    CleanCalls clean_calls_;
     std::vector<DictCulprit> dict_culprits_;
     int cold_threads_ = 0;   // threads inside the cold half (0 or 1 under the GIL, but it can switch)
     Writer writer_;

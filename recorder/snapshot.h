@@ -23,7 +23,10 @@ namespace spyrec::recorder {
 
 struct SnapshotLimits {
     int follow_depth = 0;           // plain objects below the watched value are walked to this depth
-    int max_depth = 100;            // containers nested deeper become `tooDeep` (and a note says so)
+    // Containers nested deeper become `tooDeep` (and a note says so). 64 keeps
+    // the deepest record inside the replayer's Cap'n Proto nesting limit (256
+    // pointer levels; an object level costs three).
+    int max_depth = 64;
     size_t max_text = 1000000;      // characters of a str kept; the whole str is still compared
 };
 

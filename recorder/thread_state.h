@@ -23,6 +23,10 @@ struct ShadowFrame {
 struct ThreadState {
     unsigned long thread_id = 0;
     std::vector<ShadowFrame> stack;
+    // The thread's last instruction may have changed a watched value: the next
+    // event compares. Cleared by a clean call and by entering a new frame; set
+    // again when a frame is left (see Session::pop_frame).
+    bool dirty = true;
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.

@@ -203,6 +203,8 @@ void ValueTree::refresh_probes() {
 }
 
 void ValueTree::collect_probes(Node& n) {
+    watched_->add(n.obj);
+    if (n.dict) watched_->add(n.dict);
     switch (n.shape) {
         case Shape::kList:
         case Shape::kSet:

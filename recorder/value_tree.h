@@ -27,6 +27,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "clean_calls.h"
 #include "dict_registry.h"
 #include "python_version.h"
 #include "snapshot.h"
@@ -74,7 +75,8 @@ private:
 
 class ValueTree {
 public:
-    ValueTree(DictRegistry* dicts, const SnapshotLimits* limits) : dicts_(dicts), limits_(limits) {}
+    ValueTree(DictRegistry* dicts, WatchedContainers* watched, const SnapshotLimits* limits)
+        : dicts_(dicts), watched_(watched), limits_(limits) {}
     ~ValueTree() { clear(); }
     ValueTree(const ValueTree&) = delete;
     ValueTree& operator=(const ValueTree&) = delete;
@@ -162,6 +164,7 @@ private:
     void collect_probes(Node& n);
 
     DictRegistry* dicts_;
+    WatchedContainers* watched_;   // every container here is added (for clean calls)
     const SnapshotLimits* limits_;
     PyObject* root_obj_ = nullptr;   // owned
     std::unique_ptr<Node> root_;     // nullptr when the watched value is a leaf

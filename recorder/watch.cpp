@@ -29,14 +29,15 @@ constexpr size_t kMaxChangesPerKeyframe = 256;
 }  // namespace
 
 Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-             DictRegistry* dicts, const SnapshotLimits* limits)
+             DictRegistry* dicts, WatchedContainers* watched, const SnapshotLimits* limits)
     : dicts_(dicts),
+      watched_(watched),
       limits_(limits),
       id_(id),
       expr_(std::move(expr)),
       root_module_name_(root_module),
       steps_(std::move(steps)),
-      tree_(dicts, limits) {
+      tree_(dicts, watched, limits) {
     root_name_ = PyUnicode_FromStringAndSize(root_module.data(), root_module.size());
     unresolved_reason_ = "module `" + root_module_name_ + "` was never imported";
 }
@@ -114,6 +115,7 @@ void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
 
 void Watch::add_dict(PyObject* dict) {
     Probe p{Probe::Kind::kDict};
+    watched_->add(dict);
     p.container = Py_NewRef(dict);
     p.counter = dicts_->acquire(dict);
     p.seen = *p.counter;
@@ -122,6 +124,7 @@ void Watch::add_dict(PyObject* dict) {
 
 void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
     Probe p{Probe::Kind::kDictSlot};
+    watched_->add(dict);
     p.container = Py_NewRef(dict);
     p.counter = dicts_->acquire(dict);
     p.seen = *p.counter;
@@ -132,6 +135,7 @@ void Watch::add_dict_slot(PyObject* dict, PyObject* key, PyObject* value) {
 
 void Watch::add_list(PyObject* list) {
     Probe p{Probe::Kind::kListItems};
+    watched_->add(list);
     p.container = Py_NewRef(list);
     auto* items = reinterpret_cast<PyListObject*>(list)->ob_item;
     p.items.assign(items, items + PyList_GET_SIZE(list));
@@ -159,7 +163,7 @@ PyObject* Watch::resolve() {
             if (PyModule_Check(current)) {
                 dict = Py_XNewRef(PyModule_GetDict(current));
             } else if (PyType_Check(current)) {
-                dict = Py_XNewRef(reinterpret_cast<PyTypeObject*>(current)->tp_dict);
+                dict = PyType_GetDict(reinterpret_cast<PyTypeObject*>(current));
             } else {
                 dict = plain_object_dict(current);
                 if (dict) own_instance_dict(current, dict);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "clean_calls.h"
 #include "dict_registry.h"
 #include "snapshot.h"
 #include "value_tree.h"
@@ -43,7 +44,7 @@ public:
     enum class Outcome { kNone, kModified, kAppeared, kVanished, kRebound };
 
     Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-          DictRegistry* dicts, const SnapshotLimits* limits);
+          DictRegistry* dicts, WatchedContainers* watched, const SnapshotLimits* limits);
     ~Watch();
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
@@ -106,6 +107,7 @@ private:
     PyObject* resolve();   // new reference or nullptr (missing); adds path probes
 
     DictRegistry* dicts_;
+    WatchedContainers* watched_;
     const SnapshotLimits* limits_;
     uint32_t id_;
     std::string expr_;

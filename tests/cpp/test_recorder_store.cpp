@@ -99,11 +99,13 @@ class Loud:
 
 TEST(Snapshot, CyclesAndDepthAreBounded) {
     interpreter();
-    py::exec("cyc = []\ncyc.append(cyc)\ndeep = [[[[[[[[[[1]]]]]]]]]]", py::globals());
+    py::exec("cyc = []\ncyc.append(cyc)\ndeep = [[[[[[[[[[1]]]]]]]]]]\n"
+             "deeper = [1]\nfor _ in range(100): deeper = [deeper]", py::globals());
     auto cyc = decoded("cyc");
     ASSERT_EQ(cyc.items.size(), 1u);
     EXPECT_EQ(cyc.items[0].kind, rep::Value::Kind::Cycle);
-    EXPECT_NE(rep::repr(decoded("deep")).find("..."), std::string::npos);
+    EXPECT_EQ(rep::repr(decoded("deep")), "[[[[[[[[[[1]]]]]]]]]]") << "containers are followed all the way down";
+    EXPECT_NE(rep::repr(decoded("deeper")).find("..."), std::string::npos) << "but not past the depth limit";
 }
 
 TEST(Store, WriterCommitsAndReplayerReadsBack) {

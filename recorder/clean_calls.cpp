@@ -1,0 +1,90 @@
+#include "clean_calls.h"
+
+#include <initializer_list>
+
+namespace spyrec::recorder {
+namespace {
+
+struct TypeMethods {
+    PyTypeObject* type;
+    std::initializer_list<const char*> names;
+};
+
+}  // namespace
+
+bool CleanCalls::init() {
+    // Methods that read, or change only their own object, and never iterate
+    // an argument.
+    const TypeMethods tables[] = {
+        {&PyList_Type, {"append", "insert", "pop", "remove", "index", "count", "clear", "copy", "reverse",
+                        "__getitem__", "__len__", "__contains__"}},
+        {&PyDict_Type, {"get", "setdefault", "pop", "popitem", "keys", "values", "items", "copy", "clear",
+                        "__getitem__", "__contains__"}},
+        {&PySet_Type, {"add", "discard", "remove", "pop", "copy", "clear", "__contains__"}},
+        {&PyUnicode_Type, {"startswith", "endswith", "split", "rsplit", "strip", "lstrip", "rstrip", "replace",
+                           "lower", "upper", "find", "rfind", "index", "rindex", "partition", "rpartition",
+                           "encode", "splitlines", "isdigit", "isalpha", "isalnum", "isspace", "isidentifier",
+                           "count", "casefold", "title", "capitalize", "zfill", "ljust", "rjust", "center",
+                           "removeprefix", "removesuffix", "expandtabs", "format"}},
+        {&PyBytes_Type, {"decode", "startswith", "endswith", "split", "strip", "find", "replace", "hex"}},
+        {&PyLong_Type, {"to_bytes", "bit_length"}},
+        {&PyTuple_Type, {"index", "count"}},
+    };
+    for (const auto& table : tables) {
+        for (const char* name : table.names) {
+            // Static builtin types keep their dict per interpreter (3.12+): not tp_dict.
+            PyObject* dict = PyType_GetDict(table.type);
+            PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;   // borrowed
+            if (descr && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+                methods_.push_back(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
+            }
+            Py_XDECREF(dict);
+        }
+    }
+    PyObject* builtins = PyEval_GetBuiltins();   // borrowed
+    for (const char* name : {"len", "isinstance", "issubclass", "id", "hash", "abs", "callable", "chr", "ord",
+                             "repr", "print", "getattr", "hasattr", "iter", "format", "divmod"}) {
+        PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
+        if (f && PyCFunction_Check(f)) builtins_.push_back(f);
+    }
+    // Constructing these iterates nothing: map/zip/filter/enumerate only take
+    // iterators, which run later, at a FOR_ITER or call that is checked.
+    for (PyTypeObject* t : {&PyLong_Type, &PyFloat_Type, &PyUnicode_Type, &PyBool_Type, &PyComplex_Type,
+                            &PyBaseObject_Type, &PyRange_Type, &PyMap_Type, &PyZip_Type, &PyFilter_Type,
+                            &PyEnum_Type, &PySlice_Type, &PySuper_Type, &PyProperty_Type,
+                            &PyStaticMethod_Type, &PyClassMethod_Type}) {
+        types_.push_back(t);
+    }
+    // Every class a class statement makes shares one tp_dealloc (CPython's
+    // subtype_dealloc, not exported): learn it from a class of our own.
+    PyObject* probe = PyObject_CallFunction(reinterpret_cast<PyObject*>(&PyType_Type), "s(O){}", "SpyrecProbe",
+                                            reinterpret_cast<PyObject*>(&PyBaseObject_Type));
+    if (!probe) {
+        PyErr_Clear();
+        return false;
+    }
+    python_class_dealloc_ = reinterpret_cast<PyTypeObject*>(probe)->tp_dealloc;
+    Py_DECREF(probe);
+    return true;
+}
+
+bool CleanCalls::clean_class(PyTypeObject* cls) const {
+    for (PyTypeObject* t : types_) {
+        if (t == cls) return true;
+    }
+    // A class written in Python deriving only from other such classes, object
+    // or builtin exceptions: its __new__/__init__ are Python (events) or
+    // object's/BaseException's, which store their arguments and iterate nothing.
+    PyObject* mro = cls->tp_mro;
+    if (!mro || !PyTuple_Check(mro)) return false;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+        auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+        if (base == &PyBaseObject_Type) continue;
+        if (base->tp_dealloc == python_class_dealloc_ && python_class_dealloc_) continue;
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) && PyType_IsSubtype(base, reinterpret_cast<PyTypeObject*>(PyExc_BaseException))) continue;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,73 @@
+// Exact culprits from the dict watcher: CPython calls it during a mutation
+// of a watched dict, in the thread and frame that make it, before the dict
+// changes. The culprit is kept until the next check compares the watches
+// that depend on that dict.
+#include "session.h"
+
+#include "session_helpers.h"
+
+namespace spyrec::recorder {
+
+// The C callback CPython's dict watcher calls.
+int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    Session* s = Session::active();
+    return s ? s->on_dict_event(event, dict, key, new_value) : 0;
+}
+
+int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    if (event == PyDict_EVENT_DEALLOCATED) return 0;
+    if (busy() || stopped_) {
+        dicts_.bump(dict);
+        return 0;
+    }
+    bool fresh;
+    ThreadState* t = thread_state(&fresh);
+    PyObject* code = nullptr;
+    int offset = 0;
+    bool known = current_instruction(&code, &offset);
+    if (known) {
+        CodeInfo* info = codes_.get(code);
+        while (offset > 0 && info->opcode_at(offset) == kCacheOpcode) offset -= 2;
+    }
+    // Changes made before this mutation belong to earlier instructions:
+    // settle them first, so two mutations by two instructions stay two
+    // changes. One instruction storing several keys (dict.update) is one
+    // change; the same instruction storing the same key again is running
+    // again (a loop with no other event), so that settles too.
+    bool same_execution = false;
+    if (known && !dict_culprits_.empty()) {
+        const DictCulprit& last = dict_culprits_.back();
+        if (last.thread == t && last.code == code && last.offset == offset) {
+            same_execution = true;
+            for (const auto& c : dict_culprits_) {
+                if (c.dict == dict && c.key == key) same_execution = false;
+            }
+        }
+    }
+    if (!same_execution) check_watches(t, true);
+    dicts_.bump(dict);
+    t->dirty = true;   // the next event compares the watches that depend on this dict
+    if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
+    if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
+        SavedError saved;
+        ColdSection cold(*this);
+        for (auto& w : watches_) {
+            if (w->depends_on(dict)) w->before_store(dict, key, new_value);
+        }
+    }
+    return 0;
+}
+
+void Session::forget_dict_culprits() {
+    for (auto& c : dict_culprits_) Py_XDECREF(c.code);
+    dict_culprits_.clear();
+}
+
+const Session::DictCulprit* Session::dict_culprit_for(const Watch& w) const {
+    for (size_t i = dict_culprits_.size(); i-- > 0;) {
+        if (w.depends_on(dict_culprits_[i].dict)) return &dict_culprits_[i];
+    }
+    return nullptr;
+}
+
+}  // namespace spyrec::recorder

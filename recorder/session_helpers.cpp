@@ -1,0 +1,37 @@
+#include "session_helpers.h"
+
+#include <capnp/serialize.h>
+
+#include <chrono>
+
+namespace spyrec::recorder {
+
+std::string message_bytes(capnp::MessageBuilder& message) {
+    auto words = capnp::messageToFlatArray(message);
+    auto bytes = words.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+std::string utf8_of(PyObject* str) {
+    if (!str || !PyUnicode_Check(str)) return "";
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(str, &n);
+    if (!s) {
+        PyErr_Clear();
+        return "";
+    }
+    return std::string(s, n);
+}
+
+// A snapshot kept in canonical form (one segment, no segment table) read
+// back as a Value. The recorder made these words itself; they are trusted.
+schema::Value::Reader canonical_value(const kj::Array<capnp::word>& words) {
+    return capnp::readMessageUnchecked<schema::Value>(words.begin());
+}
+
+double now_seconds() {
+    using namespace std::chrono;
+    return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace spyrec::recorder

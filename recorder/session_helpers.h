@@ -1,0 +1,43 @@
+// Small helpers the session's cold half shares: record serialization and
+// reading text out of CPython objects. Cold path only.
+#pragma once
+#include <Python.h>
+
+#include <capnp/message.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "spyrec.capnp.h"
+
+namespace spyrec::recorder {
+
+std::string message_bytes(capnp::MessageBuilder& message);
+
+template <size_t N>
+std::string key_bytes(const std::array<uint8_t, N>& key) {
+    return std::string(reinterpret_cast<const char*>(key.data()), N);
+}
+
+// The UTF-8 text of a str ("" for anything else), never raising.
+std::string utf8_of(PyObject* str);
+
+// A snapshot kept in canonical form (one segment, no segment table) read
+// back as a Value. The recorder made these words itself; they are trusted.
+schema::Value::Reader canonical_value(const kj::Array<capnp::word>& words);
+
+double now_seconds();
+
+// Runs a cold-path Python call without disturbing an exception in flight in
+// the monitored program.
+struct SavedError {
+    PyObject *type, *value, *tb;
+    SavedError() { PyErr_Fetch(&type, &value, &tb); }
+    ~SavedError() {
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+    }
+};
+
+}  // namespace spyrec::recorder

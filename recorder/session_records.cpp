@@ -1,0 +1,296 @@
+// Encoding what the session records: changes (ops and keyframes), raised
+// exceptions, code objects and their sources, stacks, the meta and watch
+// records. Everything is handed to the writer as finished bytes.
+#include "session.h"
+
+#include <capnp/message.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "format.h"
+#include "keys.h"
+#include "session_helpers.h"
+
+namespace spyrec::recorder {
+
+uint64_t Session::ensure_code(PyObject* code) {
+    CodeInfo* info = codes_.get(code);
+    if (info->recorded_generation == generation_ && info->recorded_id) return info->recorded_id;
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    uint64_t id = next_code_id_++;
+    info->recorded_id = id;
+    info->recorded_generation = generation_;
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::Code>();
+    out.setFilename(utf8_of(co->co_filename));
+    out.setQualname(utf8_of(co->co_qualname));
+    out.setFirstLine(co->co_firstlineno);
+    PyObject* bytes = PyCode_GetCode(co);
+    if (bytes) {
+        out.setBytecode(kj::arrayPtr(reinterpret_cast<const kj::byte*>(PyBytes_AS_STRING(bytes)),
+                                     static_cast<size_t>(PyBytes_GET_SIZE(bytes))));
+        size_t n = static_cast<size_t>(PyBytes_GET_SIZE(bytes)) / 2;
+        auto lines = out.initLines(n);
+        for (size_t i = 0; i < n; ++i) lines.set(i, PyCode_Addr2Line(co, static_cast<int>(2 * i)));
+        Py_DECREF(bytes);
+    }
+    PyErr_Clear();
+    writer_.enqueue(Record{Table::kCode, key_bytes(schema::code_key(id)), message_bytes(message)});
+    store_source(co->co_filename);
+    return id;
+}
+
+void Session::store_source(PyObject* filename) {
+    std::string name = utf8_of(filename);
+    if (name.empty() || !stored_sources_.insert(name).second) return;
+    // No Python bytecode runs here: bytecode could let the GIL go to another
+    // thread in the middle of the cold half. linecache's cache (which IPython
+    // fills with notebook cells) is read as a dict; files are read from disk.
+    std::string text;
+    PyObject* cache = linecache_ ? PyObject_GetAttrString(linecache_, "cache") : nullptr;
+    PyObject* entry = cache && PyDict_Check(cache) ? PyDict_GetItemWithError(cache, filename) : nullptr;
+    if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) >= 3 && PyList_Check(PyTuple_GET_ITEM(entry, 2))) {
+        PyObject* lines = PyTuple_GET_ITEM(entry, 2);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); ++i) text += utf8_of(PyList_GET_ITEM(lines, i));
+    }
+    Py_XDECREF(cache);
+    PyErr_Clear();
+    if (text.empty() && name[0] != '<') {
+        std::ifstream file(name, std::ios::binary);
+        if (file) {
+            std::ostringstream content;
+            content << file.rdbuf();
+            text = content.str();
+            if (text.size() > (size_t{16} << 20)) text.clear();   // not a source file worth keeping
+        }
+    }
+    if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
+}
+
+std::string Session::thread_name(unsigned long ident) {
+    std::string name;
+    PyObject* threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");   // borrowed
+    if (threading) {
+        PyObject* active = PyObject_GetAttrString(threading, "_active");
+        PyObject* key = PyLong_FromUnsignedLong(ident);
+        PyObject* thread = (active && key && PyDict_Check(active)) ? PyDict_GetItemWithError(active, key) : nullptr;
+        if (thread) {
+            // Thread._name, not the .name property: no user code runs.
+            PyObject* dict = PyObject_GenericGetDict(thread, nullptr);
+            if (dict) {
+                name = utf8_of(PyDict_GetItemString(dict, "_name"));
+                Py_DECREF(dict);
+            }
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(active);
+    }
+    PyErr_Clear();
+    if (name.empty()) name = threading ? "Thread-" + std::to_string(ident) : "MainThread";
+    return name;
+}
+
+void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+        auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
+        int offset = frames[i].offset < 0 ? 0 : frames[i].offset;
+        out[i].setCodeId(ensure_code(frames[i].code));
+        out[i].setOffset(static_cast<uint32_t>(offset));
+        // A frame that has not run a checked instruction yet is at its first line.
+        out[i].setLine(frames[i].offset < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, offset));
+    }
+}
+
+std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
+    // Innermost first. spyrec's own frames (runpy, the spyrec package, the
+    // `spyrec` console script) are left out; the innermost frame is always kept.
+    std::vector<ShadowFrame> frames;
+    for (size_t i = t.stack.size(); i-- > 0;) {
+        const ShadowFrame& f = t.stack[i];
+        if (!frames.empty() && codes_.get(f.code)->hidden) continue;
+        frames.push_back(f);
+    }
+    if (exact) {
+        // The dict watcher saw the mutating instruction itself. Its frame is the
+        // shadow stack's top, unless it runs code that raises no frame events.
+        if (!frames.empty() && frames[0].code == exact->code) {
+            frames[0].offset = exact->offset;
+        } else {
+            frames.insert(frames.begin(), ShadowFrame{exact->code, exact->offset});
+        }
+    }
+    return frames;
+}
+
+void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit_thread,
+                            const kj::Array<capnp::word>& before) {
+    uint64_t seq = ++seq_;
+    ++changes_;
+    const DictCulprit* exact = dict_culprit_for(w);
+    ThreadState& culprit = exact ? *exact->thread : culprit_thread;
+    // The culprit's stack, innermost first. spyrec's own frames (runpy, the
+    // spyrec package) are left out, except the culprit itself.
+    std::vector<ShadowFrame> frames = reported_stack(culprit, exact);
+    std::string thread = thread_name(culprit.thread_id);
+
+    capnp::MallocMessageBuilder message;
+    auto change = message.initRoot<schema::Change>();
+    change.setSeq(seq);
+    change.setWatchId(w.id());
+    change.setThreadId(culprit.thread_id);
+    change.setThreadName(thread);
+    switch (outcome) {
+        case Watch::Outcome::kAppeared: change.setKind(schema::Change::Kind::APPEARED); break;
+        case Watch::Outcome::kVanished: change.setKind(schema::Change::Kind::VANISHED); break;
+        case Watch::Outcome::kRebound: change.setKind(schema::Change::Kind::REBOUND); break;
+        default: change.setKind(schema::Change::Kind::MODIFIED); break;
+    }
+    write_stack(change.initStack(frames.size()), frames);
+    if (!frames.empty()) {
+        int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
+        change.setOpcode(codes_.get(frames[0].code)->opcode_at(offset));
+    }
+    if (!culprit.trail.empty()) {
+        // Oldest first, starting after the newest entry.
+        std::vector<std::pair<PyObject*, int>> lines;
+        for (size_t i = 0; i < culprit.trail.size(); ++i) {
+            const auto& entry = culprit.trail[(culprit.trail_next + i) % culprit.trail.size()];
+            if (entry.first) lines.push_back(entry);
+        }
+        // The change is seen after the culprit's line, sometimes after a LINE
+        // event of the next line: the trail ends at the culprit's line.
+        if (!frames.empty()) {
+            auto* co = reinterpret_cast<PyCodeObject*>(frames[0].code);
+            int culprit_line = PyCode_Addr2Line(co, frames[0].offset < 0 ? 0 : frames[0].offset);
+            for (size_t i = lines.size(); i-- > 0;) {
+                if (lines[i].first == frames[0].code && lines[i].second == culprit_line) {
+                    lines.resize(i + 1);
+                    break;
+                }
+            }
+        }
+        size_t keep = static_cast<size_t>(options_.trail);
+        if (lines.size() > keep) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(keep));
+        auto recent = change.initRecentLines(lines.size());
+        for (size_t i = 0; i < lines.size(); ++i) {
+            recent[i].setCodeId(ensure_code(lines[i].first));
+            recent[i].setLine(lines[i].second);
+        }
+    }
+    delta.copy_into(change.initOps(static_cast<unsigned>(delta.size())));
+    bool keyframe = w.wants_keyframe(outcome, delta.bytes());
+    change.setHasKeyframe(keyframe);
+    std::string value = message_bytes(message);
+    if (!writer_.enqueue(Record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)})) {
+        recording_cut_ = writer_.cut();
+    }
+    if (!frames.empty()) {
+        uint64_t code_id = ensure_code(frames[0].code);
+        uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
+        writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
+    }
+    // After the change it belongs to: a reader that sees the keyframe sees the change.
+    if (keyframe) write_keyframe(w, seq);
+    if (options_.on_change) call_on_change(w, outcome, culprit, seq, frames, thread, before);
+}
+
+void Session::write_keyframe(Watch& w, uint64_t seq) {
+    capnp::MallocMessageBuilder message;
+    w.tree().serialize(message.initRoot<schema::Value>());
+    std::string bytes = message_bytes(message);
+    w.keyframe_written(bytes.size());
+    writer_.enqueue(Record{Table::kKeyframes, key_bytes(schema::keyframe_key(w.id(), seq)), std::move(bytes)});
+}
+
+void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised) {
+    if (!reraised && exc == t->last_exception) return;   // the same raise, one frame out
+    t->last_exception = exc;
+    // Exceptions spyrec's own machinery raises and handles are not the program's.
+    if (codes_.get(code)->hidden) return;
+    SavedError saved;
+    ColdSection cold(*this);
+    note_instruction(t, code, offset, true);
+    uint64_t seq = ++seq_;
+    ++exceptions_;
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::RaisedException>();
+    out.setSeq(seq);
+    out.setThreadId(t->thread_id);
+    out.setThreadName(thread_name(t->thread_id));
+    out.setReraised(reraised);
+    out.setTypeName(type_name(Py_TYPE(exc)));
+    // The message: str() only for builtin exception types (no user code);
+    // for user-defined ones, their first argument when it is a str.
+    std::string text;
+    if (!(Py_TYPE(exc)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        PyObject* s = PyObject_Str(exc);
+        text = utf8_of(s);
+        Py_XDECREF(s);
+    } else if (PyExceptionInstance_Check(exc)) {
+        PyObject* args = PyException_GetArgs(exc);
+        if (args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0 && PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
+            text = utf8_of(PyTuple_GET_ITEM(args, 0));
+        }
+        Py_XDECREF(args);
+    }
+    PyErr_Clear();
+    if (text.size() > 2000) text.resize(2000);
+    out.setMessage(text);
+    std::vector<ShadowFrame> frames = reported_stack(*t);
+    write_stack(out.initStack(frames.size()), frames);
+    out.setOpcode(codes_.get(code)->opcode_at(offset));
+    writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+}
+
+void Session::write_meta() {
+    auto version = schema::format_value(schema::kFormatVersion);
+    writer_.enqueue(Record{Table::kMeta, std::string(schema::kFormatKey),
+                           std::string(reinterpret_cast<const char*>(version.data()), version.size())});
+    capnp::MallocMessageBuilder message;
+    auto meta = message.initRoot<schema::Meta>();
+    meta.setFormatVersion(schema::kFormatVersion);
+    meta.setPythonVersion(Py_GetVersion());
+    auto argv = meta.initArgv(options_.argv.size());
+    for (size_t i = 0; i < options_.argv.size(); ++i) argv.set(i, options_.argv[i]);
+    char cwd[4096];
+    meta.setCwd(getcwd(cwd, sizeof cwd) ? cwd : "");
+    meta.setStartTime(start_time_);
+    auto names = meta.initOpnames(opcodes_.names.size());
+    for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
+    meta.setSpyrecVersion("0.1.0");
+    meta.setPid(getpid());
+    writer_.enqueue(Record{Table::kMeta, std::string(schema::kMetaKey), message_bytes(message)});
+}
+
+void Session::write_watch(Watch& w, bool at_end) {
+    // At the start: the watch and its first keyframe (seq 0). At the end, the
+    // same record again with what only the end knows (the notes).
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::Watch>();
+    out.setId(w.id());
+    out.setExpr(w.expr());
+    out.setResolvedAtStart(at_end ? resolved_at_start_.count(w.id()) > 0 : w.exists());
+    out.setStartSeq(0);
+    out.setFollowDepth(static_cast<uint32_t>(options_.limits.follow_depth));
+    if (at_end) {
+        out.setEverResolved(w.ever_resolved());
+        if (!w.ever_resolved()) out.setUnresolvedReason(w.unresolved_reason());
+        const auto& notes = w.tree().notes();
+        auto list = out.initOpaque(static_cast<unsigned>(notes.size()));
+        size_t i = 0;
+        for (const auto& [type, tracked] : notes) {
+            list[i].setTypeName(type);
+            list[i].setTracked(tracked);
+            ++i;
+        }
+    } else {
+        out.setEverResolved(w.exists());
+        if (w.exists()) resolved_at_start_.insert(w.id());
+    }
+    writer_.enqueue(Record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)});
+    if (!at_end && w.exists()) write_keyframe(w, 0);
+}
+
+}  // namespace spyrec::recorder

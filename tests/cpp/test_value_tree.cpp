@@ -1,0 +1,179 @@
+// The recorder's value tree in an embedded interpreter: what update() writes
+// as ops for each kind of edit, that equal replacements are no change, and
+// that after every update the tree pictures the live value exactly (so a
+// keyframe written then equals what the program holds).
+#include <gtest/gtest.h>
+#include <pybind11/embed.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <random>
+#include <string>
+
+#include "dict_registry.h"
+#include "snapshot.h"
+#include "spyrec.capnp.h"
+#include "value_tree.h"
+
+namespace py = pybind11;
+namespace rec = spyrec::recorder;
+namespace schema = spyrec::schema;
+
+namespace {
+
+py::scoped_interpreter& interpreter() {
+    static py::scoped_interpreter guard;
+    return guard;
+}
+
+rec::DictRegistry* g_registry = nullptr;
+
+int bump(PyDict_WatchEvent, PyObject* dict, PyObject*, PyObject*) {
+    if (g_registry) g_registry->bump(dict);
+    return 0;
+}
+
+std::string canonical_bytes(const kj::Array<capnp::word>& words) {
+    return std::string(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
+}
+
+// A tree over `ns['V']`, with a namespace to mutate it in.
+class TreeTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        interpreter();
+        ASSERT_TRUE(registry_.open(bump));
+        g_registry = &registry_;
+        ns_ = py::dict();
+        py::exec("import collections", ns_);
+    }
+    void TearDown() override {
+        tree_.reset();
+        g_registry = nullptr;
+        registry_.close();
+    }
+    void watch(const char* code) {
+        py::exec(code, ns_);
+        tree_ = std::make_unique<rec::ValueTree>(&registry_, &watched_, &limits_);
+        tree_->build(ns_["V"].ptr());
+    }
+    // Runs `code`, updates the tree, returns the ops as capnp text.
+    std::vector<std::string> change(const char* code) {
+        py::exec(code, ns_);
+        rec::Delta delta;
+        tree_->update(delta);
+        capnp::MallocMessageBuilder message;
+        auto ops = message.initRoot<schema::Change>().initOps(static_cast<unsigned>(delta.size()));
+        delta.copy_into(ops);
+        std::vector<std::string> out;
+        for (auto op : ops.asReader()) out.push_back(kj::str(op).cStr());
+        return out;
+    }
+    std::string pictured() { return canonical_bytes(tree_->canonical()); }
+    std::string live() { return canonical_bytes(rec::snapshot_canonical(ns_["V"].ptr(), limits_)); }
+
+    rec::DictRegistry registry_;
+    rec::WatchedContainers watched_;
+    rec::SnapshotLimits limits_;
+    py::object ns_;
+    std::unique_ptr<rec::ValueTree> tree_;
+};
+
+}  // namespace
+
+TEST_F(TreeTest, ListStorePastItemThousandIsOneSplice) {
+    watch("V = list(range(5000))");
+    auto ops = change("V[4000] = -3");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("start = 4000, end = 4001"), std::string::npos) << ops[0];
+    EXPECT_NE(ops[0].find("integer = -3"), std::string::npos) << ops[0];
+    EXPECT_EQ(pictured(), live());
+}
+
+TEST_F(TreeTest, AppendIsAnEmptyRangeSpliceAtTheEnd) {
+    watch("V = [1, 2]");
+    auto ops = change("V.append(3)");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("start = 2, end = 2"), std::string::npos) << ops[0];
+}
+
+TEST_F(TreeTest, DictStoreIsOneSetItemWithOnlyTheNewValue) {
+    watch("V = {i: 'x' * 200 for i in range(3000)}");
+    auto ops = change("V[3000] = 'new'");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("setItem"), std::string::npos);
+    EXPECT_LT(ops[0].size(), 200u) << "an op carries the edit, not the dict";
+}
+
+TEST_F(TreeTest, DeletedKeyIsDeleteItem) {
+    watch("V = {'a': 1, 'b': 2, 'c': 3}");
+    auto ops = change("del V['b']");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("deleteItem = (str = \"b\""), std::string::npos) << ops[0];
+    EXPECT_EQ(pictured(), live());
+}
+
+TEST_F(TreeTest, NestedEditHasAPathFromTheWatchedValue) {
+    watch("V = {'db': {'hosts': ['a']}}");
+    auto ops = change("V['db']['hosts'].append('b')");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("path = [(key = (str = \"db\""), std::string::npos) << ops[0];
+    EXPECT_NE(ops[0].find("(key = (str = \"hosts\""), std::string::npos) << ops[0];
+}
+
+TEST_F(TreeTest, EqualReplacementIsNoChange) {
+    watch("V = [1.5, [1, 2], 'abc' * 3]");
+    EXPECT_TRUE(change("V[0] = float('1.5'); V[1] = [1, 2]; V[2] = 'abcabcabc'[:]").empty());
+    // ...but the tree now follows the new nested list.
+    auto ops = change("V[1].append(3)");
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_NE(ops[0].find("path = [(index = 1)]"), std::string::npos) << ops[0];
+}
+
+TEST_F(TreeTest, ObjectInsideIsComparedByIdentityNotAttributes) {
+    watch("class Finder: pass\nV = [Finder()]");
+    EXPECT_TRUE(change("V[0].cache = {'x': 1}").empty());
+    EXPECT_EQ(change("V[0] = Finder()").size(), 1u);
+}
+
+TEST_F(TreeTest, SetAddAndRemoveAreElementOps) {
+    watch("V = {1, 2, 3}");
+    auto ops = change("V.discard(2); V.add(4)");
+    ASSERT_EQ(ops.size(), 2u);
+    EXPECT_NE(ops[0].find("removeElements"), std::string::npos) << ops[0];
+    EXPECT_NE(ops[1].find("addElements"), std::string::npos) << ops[1];
+}
+
+TEST_F(TreeTest, DeleteAndReAddMovesTheKeyToTheEnd) {
+    watch("V = {'a': 1, 'b': 2}");
+    change("del V['a']; V['a'] = 1");
+    EXPECT_EQ(pictured(), live()) << "key order follows the dict";
+}
+
+TEST_F(TreeTest, CycleIsPicturedNotFollowed) {
+    watch("V = [1]; V.append(V)");
+    EXPECT_EQ(pictured(), live());
+    change("V.append(2)");
+    EXPECT_EQ(pictured(), live());
+}
+
+// Random edits of a nested value: after each update the picture equals the
+// live value, and an edit never goes unreported.
+TEST_F(TreeTest, PictureFollowsRandomEdits) {
+    watch("V = {'l': [0, 1, 2], 'd': {'k': [1]}, 's': {1}, 't': (1, [2])}");
+    const char* edits[] = {
+        "V['l'].insert(0, len(V['l']))", "V['l'] and V['l'].pop()", "V['l'][:1] = [V['l'][:1]]",
+        "V['d']['n%d' % len(V['d'])] = 1", "V['d'].pop('k', None)", "V['s'].add(len(V['s']) + 5)",
+        "V['t'][1].append(0)",             "V['l'].sort(key=repr)", "V['d'] = dict(V['d'])",
+        "V['l'].reverse()",                "V.setdefault('x', []).append(1)",
+    };
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+        std::string before = pictured();
+        auto ops = change(edits[rng() % std::size(edits)]);
+        std::string after = live();
+        ASSERT_EQ(pictured(), after) << "after edit " << i;
+        EXPECT_EQ(ops.empty(), before == after) << "edit " << i << ": ops iff the value changed";
+    }
+}
