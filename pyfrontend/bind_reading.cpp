@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "decode.h"
@@ -134,6 +135,57 @@ py::list text_list(const std::vector<std::string>& texts) {
     return out;
 }
 
+// A subscript key from watch_expr.parse() (None, bool, int, str, bytes or a
+// tuple of them) as the recorded Value it must equal.
+Value key_value(const py::handle& key) {
+    Value v;
+    if (key.is_none()) {
+        v.kind = Value::Kind::None;
+    } else if (py::isinstance<py::bool_>(key)) {
+        v.kind = Value::Kind::Bool;
+        v.boolean = key.cast<bool>();
+    } else if (py::isinstance<py::int_>(key)) {
+        int overflow = 0;
+        long long n = PyLong_AsLongLongAndOverflow(key.ptr(), &overflow);
+        if (overflow) {
+            v.kind = Value::Kind::BigInt;
+            v.text = py::str(key).cast<std::string>();
+        } else {
+            v.kind = Value::Kind::Int;
+            v.integer = n;
+        }
+    } else if (py::isinstance<py::str>(key)) {
+        v.kind = Value::Kind::Str;
+        v.text = key.cast<std::string>();
+    } else if (py::isinstance<py::bytes>(key)) {
+        v.kind = Value::Kind::Bytes;
+        v.text = key.cast<std::string>();
+    } else if (py::isinstance<py::tuple>(key)) {
+        v.kind = Value::Kind::Tuple;
+        for (auto item : key) v.items.push_back(key_value(item));
+    } else {
+        throw py::type_error("a watch expression key must be None, bool, int, str, bytes or a tuple");
+    }
+    return v;
+}
+
+// expr, and optionally the watch answering it with the steps from the watched
+// value to expr's (watch_expr steps: ("attr", name) / ("item", key)).
+Target target(const std::string& expr, const py::object& watch, const py::iterable& steps) {
+    Target t = Target::whole(expr);
+    if (watch.is_none()) return t;
+    t.watch = watch.cast<std::string>();
+    for (auto step : steps) {
+        auto pair = step.cast<py::tuple>();
+        if (pair.size() != 2) throw py::value_error("a step is a (kind, key) pair");
+        SubStep s;
+        s.attribute = pair[0].cast<std::string>() == "attr";
+        s.key = key_value(pair[1]);
+        t.steps.push_back(std::move(s));
+    }
+    return t;
+}
+
 // Queries run without the GIL (they only touch LMDB and C++ data; read
 // transactions are per call), so a long history does not stall other threads.
 template <typename Fn>
@@ -141,6 +193,55 @@ auto unlocked(Fn&& fn) {
     py::gil_scoped_release release;
     return fn();
 }
+
+// A Python iterator over a C++ cursor: each __next__ reads one record
+// without the GIL. The lock keeps two threads from stepping one cursor at once.
+template <typename Cursor, typename Convert>
+class Stream {
+public:
+    Stream(std::shared_ptr<Recording> rec, std::unique_ptr<Cursor> cursor, Convert convert)
+        : rec_(std::move(rec)), cursor_(std::move(cursor)), convert_(convert) {}
+
+    py::object next() {
+        std::optional<decltype(cursor_->next())> got;
+        {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (cursor_) got = cursor_->next();
+        }
+        if (!got || !*got) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            cursor_.reset();  // ends the read transaction now, not at garbage collection
+            throw py::stop_iteration();
+        }
+        return convert_(**got);
+    }
+
+private:
+    std::shared_ptr<Recording> rec_;  // outlives the cursor, which refers to it
+    std::unique_ptr<Cursor> cursor_;
+    Convert convert_;
+    std::mutex mutex_;
+};
+
+py::dict exception(const ExceptionReport& r) {
+    const RaisedException& e = r.exception;
+    py::dict d;
+    d["seq"] = e.seq;
+    d["thread"] = text(e.thread_name);
+    d["thread_id"] = e.thread_id;
+    d["type"] = text(e.type_name);
+    d["message"] = text(e.message);
+    d["reraised"] = e.reraised;
+    culprit(d, r.stack);
+    d["stack"] = frames(r.stack);
+    return d;
+}
+
+using ChangeConvert = py::dict (*)(const ChangeReport&);
+using ExceptionConvert = py::dict (*)(const ExceptionReport&);
+using ChangeStream = Stream<ChangeCursor, ChangeConvert>;
+using ExceptionStream = Stream<ExceptionCursor, ExceptionConvert>;
 
 class Reading {
 public:
@@ -179,6 +280,28 @@ public:
         return d;
     }
 
+    // The watch records alone: what a query needs to pick its watch.
+    py::list watch_list() const {
+        auto list = unlocked([&] { return spyrec::replayer::watch_list(*rec_); });
+        py::list out;
+        for (const Watch& w : list) {
+            py::dict d;
+            d["id"] = w.id;
+            d["expr"] = text(w.expr);
+            d["resolved_at_start"] = w.resolved_at_start;
+            d["start_seq"] = w.start_seq;
+            d["ever_resolved"] = w.ever_resolved;
+            d["never_found"] = w.never_found();
+            d["unresolved_reason"] = w.unresolved_reason.empty() ? py::object(py::none()) : py::object(text(w.unresolved_reason));
+            out.append(d);
+        }
+        return out;
+    }
+
+    uint64_t change_count(const std::string& expr) const {
+        return unlocked([&] { return spyrec::replayer::change_count(*rec_, expr); });
+    }
+
     py::list watches() const {
         auto reports = unlocked([&] { return spyrec::replayer::watches(*rec_); });
         py::list out;
@@ -187,29 +310,60 @@ public:
             d["id"] = r.watch.id;
             d["expr"] = text(r.watch.expr);
             d["resolved_at_start"] = r.watch.resolved_at_start;
-            d["initial"] = value(r.watch.initial);
+            d["initial"] = value(r.initial);
             d["start_seq"] = r.watch.start_seq;
             d["changes"] = r.changes;
+            d["ever_resolved"] = r.watch.ever_resolved;
+            d["never_found"] = r.watch.never_found();
+            d["unresolved_reason"] = r.watch.unresolved_reason.empty() ? py::object(py::none())
+                                                                       : py::object(text(r.watch.unresolved_reason));
+            py::list opaque;
+            for (const OpaqueNote& n : r.watch.opaque) {
+                py::dict o;
+                o["type"] = text(n.type_name);
+                o["tracked"] = text(n.tracked);
+                o["where"] = text(n.where);
+                opaque.append(o);
+            }
+            d["opaque"] = opaque;
+            d["follow_depth"] = r.watch.follow_depth;
             out.append(d);
         }
         return out;
     }
 
-    py::object last_change(const std::string& expr) const {
-        auto r = unlocked([&] { return spyrec::replayer::last_change(*rec_, expr); });
+    py::object last_change(const std::string& expr, const py::object& watch, const py::iterable& steps) const {
+        Target t = target(expr, watch, steps);
+        auto r = unlocked([&] { return spyrec::replayer::last_change(*rec_, t); });
         return r ? py::object(change(*r)) : py::object(py::none());
     }
 
-    py::list history(const std::string& expr) const {
-        return change_list(unlocked([&] { return spyrec::replayer::history(*rec_, expr); }));
+    py::list history(const std::string& expr, const py::object& watch, const py::iterable& steps) const {
+        Target t = target(expr, watch, steps);
+        return change_list(unlocked([&] { return spyrec::replayer::history(*rec_, t); }));
     }
 
-    py::list changes() const {
-        return change_list(unlocked([&] { return spyrec::replayer::changes(*rec_); }));
+    // The streaming forms: one change (or exception) per __next__.
+    std::unique_ptr<ChangeStream> iter_history(const std::string& expr, const py::object& watch, const py::iterable& steps) const {
+        Target t = target(expr, watch, steps);
+        auto cursor = unlocked([&] { return std::make_unique<ChangeCursor>(*rec_, t); });
+        return std::make_unique<ChangeStream>(rec_, std::move(cursor), &change);
     }
 
-    py::tuple value_at(const std::string& expr, uint64_t seq) const {
-        ValueAt v = unlocked([&] { return spyrec::replayer::value_at(*rec_, expr, seq); });
+    std::unique_ptr<ChangeStream> changes() const {
+        auto cursor = unlocked([&] { return std::make_unique<ChangeCursor>(*rec_); });
+        return std::make_unique<ChangeStream>(rec_, std::move(cursor), &change);
+    }
+
+    std::unique_ptr<ExceptionStream> exceptions() const {
+        auto cursor = unlocked([&] { return std::make_unique<ExceptionCursor>(*rec_); });
+        return std::make_unique<ExceptionStream>(rec_, std::move(cursor), &exception);
+    }
+
+    py::tuple value_at(const std::string& expr, uint64_t seq, const py::object& watch,
+                       const py::iterable& steps) const {
+        Target t = target(expr, watch, steps);
+        ValueAt v = unlocked([&] { return spyrec::replayer::value_at(*rec_, t, seq); });
         switch (v.state) {
             case ValueAt::State::NotWatched:
                 throw py::key_error(expr + " is not watched in this recording");
@@ -219,25 +373,6 @@ public:
                 break;
         }
         return py::make_tuple(true, json(to_json(v.value)));
-    }
-
-    py::list exceptions() const {
-        auto reports = unlocked([&] { return spyrec::replayer::exceptions(*rec_); });
-        py::list out;
-        for (const ExceptionReport& r : reports) {
-            const RaisedException& e = r.exception;
-            py::dict d;
-            d["seq"] = e.seq;
-            d["thread"] = text(e.thread_name);
-            d["thread_id"] = e.thread_id;
-            d["type"] = text(e.type_name);
-            d["message"] = text(e.message);
-            d["reraised"] = e.reraised;
-            culprit(d, r.stack);
-            d["stack"] = frames(r.stack);
-            out.append(d);
-        }
-        return out;
     }
 
     py::object source_lines(const std::string& filename) const {
@@ -256,14 +391,29 @@ void bind_reading(py::module_& m) {
     // arrives in Python as this type, with the one-line message.
     py::register_exception<RecordingError>(m, "RecordingError");
 
+    py::class_<ChangeStream>(m, "ChangeStream")
+        .def("__iter__", [](ChangeStream& s) -> ChangeStream& { return s; }, py::return_value_policy::reference_internal)
+        .def("__next__", &ChangeStream::next);
+    py::class_<ExceptionStream>(m, "ExceptionStream")
+        .def("__iter__", [](ExceptionStream& s) -> ExceptionStream& { return s; },
+             py::return_value_policy::reference_internal)
+        .def("__next__", &ExceptionStream::next);
+
     py::class_<Reading>(m, "Reading")
         .def_property_readonly("path", &Reading::path)
         .def("info", &Reading::info)
         .def("watches", &Reading::watches)
-        .def("last_change", &Reading::last_change, py::arg("expr"))
-        .def("history", &Reading::history, py::arg("expr"))
+        .def("watch_list", &Reading::watch_list)
+        .def("change_count", &Reading::change_count, py::arg("expr"))
+        .def("last_change", &Reading::last_change, py::arg("expr"), py::arg("watch") = py::none(),
+             py::arg("steps") = py::tuple())
+        .def("history", &Reading::history, py::arg("expr"), py::arg("watch") = py::none(),
+             py::arg("steps") = py::tuple())
+        .def("iter_history", &Reading::iter_history, py::arg("expr"), py::arg("watch") = py::none(),
+             py::arg("steps") = py::tuple())
         .def("changes", &Reading::changes)
-        .def("value_at", &Reading::value_at, py::arg("expr"), py::arg("seq"))
+        .def("value_at", &Reading::value_at, py::arg("expr"), py::arg("seq"), py::arg("watch") = py::none(),
+             py::arg("steps") = py::tuple())
         .def("exceptions", &Reading::exceptions)
         .def("source_lines", &Reading::source_lines, py::arg("filename"));
 

@@ -90,6 +90,14 @@ Value convert(s::Value::Reader in, Budget& budget, std::string_view where) {
         case s::Value::REPR: v.kind = Value::Kind::Repr; v.text = text(in.getRepr()); break;
         case s::Value::CYCLE: v.kind = Value::Kind::Cycle; break;
         case s::Value::TOO_DEEP: v.kind = Value::Kind::TooDeep; break;
+        case s::Value::REF: {
+            v.kind = Value::Kind::Ref;
+            auto ref = in.getRef();
+            v.object_type = text(ref.getTypeName());
+            v.ref_id = ref.getId();
+            v.text = text(ref.getRepr());
+            break;
+        }
         default: damaged(where, "a value of unknown kind " + std::to_string(static_cast<int>(in.which())));
     }
     return v;
@@ -109,6 +117,64 @@ std::vector<std::string> convert_texts(capnp::List<capnp::Text>::Reader in, Budg
     std::vector<std::string> out;
     out.reserve(in.size());
     for (auto t : in) out.push_back(text(t));
+    return out;
+}
+
+std::vector<Op> convert_ops(capnp::List<s::Op>::Reader in, Budget& budget, std::string_view where) {
+    budget.take(in.size(), where);
+    std::vector<Op> out;
+    out.reserve(in.size());
+    for (auto op : in) {
+        Op o;
+        auto path = op.getPath();
+        budget.take(path.size(), where);
+        o.path.reserve(path.size());
+        for (auto step : path) {
+            PathStep p;
+            switch (step.which()) {
+                case s::PathStep::KEY: p.key = convert(step.getKey(), budget, where); break;
+                case s::PathStep::INDEX: p.is_index = true; p.index = step.getIndex(); break;
+                default: damaged(where, "a path step of unknown kind");
+            }
+            o.path.push_back(std::move(p));
+        }
+        switch (op.which()) {
+            case s::Op::SET_ITEM: {
+                o.kind = Op::Kind::SetItem;
+                budget.take(2, where);
+                auto e = op.getSetItem();
+                o.entry.key = convert(e.getKey(), budget, where);
+                o.entry.value = convert(e.getValue(), budget, where);
+                break;
+            }
+            case s::Op::DELETE_ITEM:
+                o.kind = Op::Kind::DeleteItem;
+                o.value = convert(op.getDeleteItem(), budget, where);
+                break;
+            case s::Op::SPLICE: {
+                o.kind = Op::Kind::Splice;
+                auto sp = op.getSplice();
+                o.start = sp.getStart();
+                o.end = sp.getEnd();
+                convert_items(sp.getNewItems(), o.items, budget, where);
+                break;
+            }
+            case s::Op::ADD_ELEMENTS:
+                o.kind = Op::Kind::AddElements;
+                convert_items(op.getAddElements(), o.items, budget, where);
+                break;
+            case s::Op::REMOVE_ELEMENTS:
+                o.kind = Op::Kind::RemoveElements;
+                convert_items(op.getRemoveElements(), o.items, budget, where);
+                break;
+            case s::Op::REPLACE:
+                o.kind = Op::Kind::Replace;
+                o.value = convert(op.getReplace(), budget, where);
+                break;
+            default: damaged(where, "an op of unknown kind");
+        }
+        out.push_back(std::move(o));
+    }
     return out;
 }
 
@@ -134,7 +200,9 @@ auto decode(std::string_view bytes, std::string_view where, Fn&& fn) {
     } catch (const kj::Exception& e) {
         damaged(where, std::string(e.getDescription().cStr()));
     } catch (const std::bad_alloc&) {
-        damaged(where, "a record too large to read");
+        // Not the recording's fault: the bytes fit the budget, the machine ran
+        // out (a huge but legitimate value, or a memory limit).
+        throw RecordingError("out of memory reading " + std::string(where));
     } catch (const std::exception& e) {
         damaged(where, e.what());
     }
@@ -185,11 +253,15 @@ Watch decode_watch(std::string_view bytes, std::string_view where) {
         w.id = r.getId();
         w.expr = text(r.getExpr());
         w.resolved_at_start = r.getResolvedAtStart();
-        if (r.hasInitial()) {
-            b.take(1, where);
-            w.initial = convert(r.getInitial(), b, where);
-        }
         w.start_seq = r.getStartSeq();
+        w.ever_resolved = r.getEverResolved();
+        w.unresolved_reason = text(r.getUnresolvedReason());
+        auto opaque = r.getOpaque();
+        b.take(opaque.size(), where);
+        for (auto note : opaque) {
+            w.opaque.push_back(OpaqueNote{text(note.getTypeName()), text(note.getTracked()), text(note.getWhere())});
+        }
+        w.follow_depth = r.getFollowDepth();
         return w;
     });
 }
@@ -212,19 +284,21 @@ Change decode_change(std::string_view bytes, std::string_view where) {
             case s::Change::Kind::MODIFIED: c.kind = Change::Kind::Modified; break;
             case s::Change::Kind::APPEARED: c.kind = Change::Kind::Appeared; break;
             case s::Change::Kind::VANISHED: c.kind = Change::Kind::Vanished; break;
+            case s::Change::Kind::REBOUND: c.kind = Change::Kind::Rebound; break;
             default: damaged(where, "an unknown change kind");
         }
         c.stack = convert_frames(r.getStack(), b, where);
-        if (r.hasBefore()) {
-            b.take(1, where);
-            c.before = convert(r.getBefore(), b, where);
-        }
-        if (r.hasAfter()) {
-            b.take(1, where);
-            c.after = convert(r.getAfter(), b, where);
-        }
         c.recent_lines = convert_frames(r.getRecentLines(), b, where);
         c.opcode = r.getOpcode();
+        c.ops = convert_ops(r.getOps(), b, where);
+        c.has_keyframe = r.getHasKeyframe();
+        // The shapes format 2 promises (docs/value-model.md); anything else
+        // would make the value rebuilt from here on silently wrong.
+        bool whole = c.kind == Change::Kind::Appeared || c.kind == Change::Kind::Rebound;
+        if (whole && !c.has_keyframe) damaged(where, std::string("a ") + kind_name(c.kind) + " change without a keyframe");
+        if (c.kind == Change::Kind::Vanished && (c.has_keyframe || !c.ops.empty())) {
+            damaged(where, "a vanished change with a value after it");
+        }
         return c;
     });
 }
@@ -264,6 +338,7 @@ const char* kind_name(Change::Kind kind) {
         case Change::Kind::Modified: return "modified";
         case Change::Kind::Appeared: return "appeared";
         case Change::Kind::Vanished: return "vanished";
+        case Change::Kind::Rebound: return "rebound";
     }
     return "modified";
 }

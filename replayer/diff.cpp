@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "apply.h"
 #include "render.h"
 
 namespace spyrec::replayer {
@@ -12,19 +13,6 @@ namespace {
 
 // Path components show keys cut shorter than values: they are for finding.
 constexpr size_t kKeyReprLimit = 80;
-
-bool same_float(double a, double b) {
-    if (std::isnan(a) && std::isnan(b)) return true;
-    return std::memcmp(&a, &b, sizeof a) == 0;  // 0.0 vs -0.0 is a change of repr
-}
-
-bool same_entries(const std::vector<Entry>& a, const std::vector<Entry>& b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (!same(a[i].key, b[i].key) || !same(a[i].value, b[i].value)) return false;
-    }
-    return true;
-}
 
 // A tagged, unambiguous serialization used to match dict keys, set members and
 // list items by value.
@@ -49,6 +37,7 @@ void canonical(const Value& v, std::string& out) {
         case Value::Kind::Str:
         case Value::Kind::Bytes:
         case Value::Kind::Repr: put(v.text); break;
+        case Value::Kind::Ref: out += std::to_string(v.ref_id); break;  // identity, not the repr label
         default: break;
     }
     put(v.object_type);
@@ -214,34 +203,6 @@ private:
 };
 
 }  // namespace
-
-bool same(const Value& a, const Value& b) {
-    if (a.kind != b.kind || a.truncated != b.truncated || a.subclass != b.subclass) return false;
-    switch (a.kind) {
-        case Value::Kind::None:
-        case Value::Kind::Cycle:
-        case Value::Kind::TooDeep: return true;
-        case Value::Kind::Bool: return a.boolean == b.boolean;
-        case Value::Kind::Int: return a.integer == b.integer;
-        case Value::Kind::Float: return same_float(a.real, b.real);
-        case Value::Kind::BigInt:
-        case Value::Kind::Str:
-        case Value::Kind::Bytes:
-        case Value::Kind::Repr: return a.text == b.text;
-        case Value::Kind::List:
-        case Value::Kind::Tuple:
-        case Value::Kind::Set:
-        case Value::Kind::FrozenSet:
-            if (a.items.size() != b.items.size()) return false;
-            for (size_t i = 0; i < a.items.size(); ++i) {
-                if (!same(a.items[i], b.items[i])) return false;
-            }
-            return true;
-        case Value::Kind::Dict: return same_entries(a.entries, b.entries);
-        case Value::Kind::Object: return a.object_type == b.object_type && same_entries(a.entries, b.entries);
-    }
-    return false;
-}
 
 std::vector<std::string> diff(const Value& before, const Value& after) {
     Differ d;

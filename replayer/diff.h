@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apply.h"  // same(): structural equality
 #include "records.h"
 
 namespace spyrec::replayer {
@@ -22,10 +23,6 @@ namespace spyrec::replayer {
 inline constexpr size_t kLcsLimit = 2000;
 // A diff stops after this many lines and says so.
 inline constexpr size_t kMaxDiffLines = 500;
-
-// Structural equality, as the snapshot sees it (NaN equals NaN: the snapshot
-// did not change).
-bool same(const Value& a, const Value& b);
 
 std::vector<std::string> diff(const Value& before, const Value& after);
 

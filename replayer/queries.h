@@ -1,9 +1,10 @@
-// The questions a recording answers. Each call opens one read transaction, so
-// it sees everything committed so far even while the program is still being
-// recorded. Results are plain structs; the Python binding shapes them into
+// The questions a recording answers. Each call (and each cursor) opens one
+// read transaction, so it sees everything committed so far even while the
+// program is still being recorded. Results are plain structs; the Python binding shapes them into
 // the dicts of pyfrontend/README.md.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "recording.h"
 #include "records.h"
+#include "subpath.h"
 
 namespace spyrec::replayer {
 
@@ -39,6 +41,7 @@ struct ChangeReport {
 struct WatchReport {
     Watch watch;
     uint64_t changes = 0;
+    std::optional<Value> initial;  // the keyframe at seq 0: the value when the watch started
 };
 
 struct ExceptionReport {
@@ -61,16 +64,70 @@ struct Info {
     uint64_t watches = 0;
 };
 
+// What a query is about: a watch, or a sub-path of one (`os.environ['TZ']`
+// answered from the `os.environ` watch). Which watch answers is the caller's
+// choice (the Python API picks the longest watched prefix).
+struct Target {
+    std::string expr;            // as reports show it
+    std::string watch;           // the watch's expression: expr itself, or a prefix of it
+    std::vector<SubStep> steps;  // from the watched value to expr's (empty: the watch itself)
+
+    static Target whole(std::string_view expr) { return Target{std::string(expr), std::string(expr), {}}; }
+};
+
+// Changes one at a time, oldest first, each with its before/after values
+// rebuilt: the history of one target, or every change of every watch by seq
+// (per-watch timelines merged). One read transaction per cursor, and memory
+// bounded by the watched values' size, whatever the recording's length.
+class ChangeCursor {
+public:
+    ChangeCursor(const Recording& rec, const Target& target);
+    explicit ChangeCursor(const Recording& rec);
+    ~ChangeCursor();
+    ChangeCursor(const ChangeCursor&) = delete;
+    ChangeCursor& operator=(const ChangeCursor&) = delete;
+
+    // nullopt at the end. Throws RecordingError (damage, or "out of memory reading ...").
+    std::optional<ChangeReport> next();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Raised exceptions one at a time, by seq, in one read transaction.
+class ExceptionCursor {
+public:
+    explicit ExceptionCursor(const Recording& rec);
+    ~ExceptionCursor();
+    ExceptionCursor(const ExceptionCursor&) = delete;
+    ExceptionCursor& operator=(const ExceptionCursor&) = delete;
+    std::optional<ExceptionReport> next();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 Info info(const Recording& rec);
+// Every watch with its change count and initial value (a key scan of the
+// changes table and one keyframe each); watch_list is the records alone.
 std::vector<WatchReport> watches(const Recording& rec);
-// nullopt when the expression was not watched or never changed.
+std::vector<Watch> watch_list(const Recording& rec);
+// How many changes a watch has (keys only, nothing decoded); 0 if not watched.
+uint64_t change_count(const Recording& rec, std::string_view expr);
+// nullopt when the target's watch does not exist or the target never changed.
+std::optional<ChangeReport> last_change(const Recording& rec, const Target& target);
 std::optional<ChangeReport> last_change(const Recording& rec, std::string_view expr);
-std::vector<ChangeReport> history(const Recording& rec, std::string_view expr);   // oldest first
-std::vector<ChangeReport> changes(const Recording& rec);                          // every watch, by seq
+// Whole histories, for small recordings and tests; ChangeCursor streams.
+std::vector<ChangeReport> history(const Recording& rec, const Target& target);     // oldest first
+std::vector<ChangeReport> history(const Recording& rec, std::string_view expr);
+std::vector<ChangeReport> changes(const Recording& rec);                            // every watch, by seq
 // The value after the last change with seq <= `seq`; before any change, the
-// watch's initial value (if it resolved at start), else Absent.
+// value when the watch started (if it resolved then), else Absent.
+ValueAt value_at(const Recording& rec, const Target& target, uint64_t seq);
 ValueAt value_at(const Recording& rec, std::string_view expr, uint64_t seq);
-std::vector<ExceptionReport> exceptions(const Recording& rec);                    // by seq
+std::vector<ExceptionReport> exceptions(const Recording& rec);                      // by seq
 // The recorded source of a file split into lines (no line ends); nullopt when
 // the recording holds no source for it.
 std::optional<std::vector<std::string>> source_lines(const Recording& rec, std::string_view filename);

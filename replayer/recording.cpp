@@ -214,9 +214,11 @@ void Recording::open_databases() {
                              std::to_string(schema::kFormatVersion) + "); upgrade spyrec");
     }
     if (format_version_ != schema::kFormatVersion) {
+        // Format 1 stored whole values per change; format 2 stores ops and
+        // keyframes (docs/value-model.md). Nothing converts one to the other.
         throw RecordingError("recording format version " + std::to_string(format_version_) +
-                             " is not one this spyrec reads (" +
-                             std::to_string(schema::kFormatVersion) + ")");
+                             " was written by an older spyrec; this spyrec reads format " +
+                             std::to_string(schema::kFormatVersion));
     }
     txn.commit();  // keeps the DBI handles for the life of the environment
 }

@@ -16,16 +16,17 @@ struct Entry;
 struct Value {
     enum class Kind {
         None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict,
-        Set, FrozenSet, Object, Repr, Cycle, TooDeep
+        Set, FrozenSet, Object, Repr, Cycle, TooDeep, Ref
     };
     Kind kind = Kind::None;
     bool boolean = false;
     int64_t integer = 0;
     double real = 0.0;
-    std::string text;            // BigInt digits, Str (UTF-8), Bytes (raw), Repr
+    std::string text;            // BigInt digits, Str (UTF-8), Bytes (raw), Repr, Ref's repr (may be empty)
     std::vector<Value> items;    // List, Tuple, Set, FrozenSet
     std::vector<Entry> entries;  // Dict items, Object attributes
-    std::string object_type;     // Object: Instance.typeName ("myapp.Config")
+    std::string object_type;     // Object: Instance.typeName ("myapp.Config"); Ref: ObjectRef.typeName
+    uint64_t ref_id = 0;         // Ref: the object's id() while it was there
     std::string subclass;        // Value.typeName: a subclass of the shape ("collections.OrderedDict")
     uint64_t truncated = 0;      // items left out by the recorder's width limit
 };
@@ -41,18 +42,41 @@ struct Frame {
     int32_t line = -1;
 };
 
+// One step from a container to one of its items (schema PathStep): a dict
+// key or an attribute name (a Str key of an Object's attributes), or an index
+// into a list or tuple.
+struct PathStep {
+    bool is_index = false;
+    uint64_t index = 0;  // when is_index
+    Value key;           // otherwise
+};
+
+// One edit of a watched value (schema Op); apply.h applies it.
+struct Op {
+    enum class Kind { SetItem, DeleteItem, Splice, AddElements, RemoveElements, Replace };
+    std::vector<PathStep> path;  // from the watched value to the container edited
+    Kind kind = Kind::Replace;
+    Entry entry;                 // SetItem
+    Value value;                 // DeleteItem: the key; Replace: the new value
+    uint64_t start = 0, end = 0; // Splice: items[start:end] = items
+    std::vector<Value> items;    // Splice: new items; Add/RemoveElements: the members
+};
+
 struct Change {
-    enum class Kind { Modified, Appeared, Vanished };
+    enum class Kind { Modified, Appeared, Vanished, Rebound };
     uint64_t seq = 0;
     uint32_t watch_id = 0;
     uint64_t thread_id = 0;
     std::string thread_name;
     Kind kind = Kind::Modified;
     std::vector<Frame> stack;        // innermost first
-    std::optional<Value> before;     // absent when kind is Appeared
-    std::optional<Value> after;      // absent when kind is Vanished
     std::vector<Frame> recent_lines; // oldest first
     uint8_t opcode = 0;
+    std::vector<Op> ops;             // what changed (Modified without a keyframe)
+    bool has_keyframe = false;       // the keyframes table holds the value after it
+    // Not stored since format 2: rebuilt by the queries from keyframes and ops.
+    std::optional<Value> before;     // absent when the value did not exist before
+    std::optional<Value> after;      // absent when it does not exist after (Vanished)
 };
 
 struct Code {
@@ -63,12 +87,26 @@ struct Code {
     std::vector<int32_t> lines;
 };
 
+// A value inside a watch whose insides spyrec cannot see (schema OpaqueNote).
+struct OpaqueNote {
+    std::string type_name;
+    std::string tracked;   // "rebinding only", "contents (compared)"
+    std::string where;     // one path where it was seen: "['arr']"
+};
+
 struct Watch {
     uint32_t id = 0;
     std::string expr;
     bool resolved_at_start = false;
-    std::optional<Value> initial;
     uint64_t start_seq = 0;
+    // Rewritten when recording ends; all empty/false if the process died first.
+    bool ever_resolved = false;
+    std::string unresolved_reason;   // "`__main__` has no SETINGS"
+    std::vector<OpaqueNote> opaque;
+    uint32_t follow_depth = 0;
+
+    // The recorder said, at the end, that it never found the value.
+    bool never_found() const { return !ever_resolved && !unresolved_reason.empty(); }
 };
 
 struct RaisedException {
@@ -106,7 +144,7 @@ struct Ending {
     bool recording_cut = false;
 };
 
-const char* kind_name(Change::Kind kind);   // "modified" | "appeared" | "vanished"
+const char* kind_name(Change::Kind kind);   // "modified" | "appeared" | "vanished" | "rebound"
 const char* how_name(Ending::How how);      // "exited" | "exception" | "signal" | "stopped"
 
 }  // namespace spyrec::replayer

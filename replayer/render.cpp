@@ -84,6 +84,7 @@ void render_base(const Value& v, Out& out) {
         case Value::Kind::Repr: out << v.text; break;
         case Value::Kind::Cycle: out << "<cycle>"; break;
         case Value::Kind::TooDeep: out << "<...>"; break;
+        case Value::Kind::Ref: out << ref_repr(v); break;
         case Value::Kind::List:
             out << "[";
             render_items(v.items, v.truncated, out);
@@ -160,6 +161,13 @@ Json json_str(std::string s) {
 }
 
 }  // namespace
+
+std::string ref_repr(const Value& v) {
+    if (!v.text.empty()) return v.text;
+    char id[32];
+    std::snprintf(id, sizeof id, "%llx", static_cast<unsigned long long>(v.ref_id));
+    return "<" + (v.object_type.empty() ? std::string("object") : v.object_type) + " object #" + id + ">";
+}
 
 std::string more_marker(uint64_t truncated) { return "<" + std::to_string(truncated) + " more>"; }
 
@@ -299,6 +307,7 @@ Json to_json(const Value& v) {
         case Value::Kind::Repr: return marked(v.text);
         case Value::Kind::Cycle: return json_str("<cycle>");
         case Value::Kind::TooDeep: return json_str("<...>");
+        case Value::Kind::Ref: return json_str(ref_repr(v));
         case Value::Kind::List:
         case Value::Kind::Tuple:
         case Value::Kind::Set:

@@ -47,6 +47,10 @@ struct JsonMember {
 
 Json to_json(const Value& value);
 
+// An object compared by identity: its recorded repr when it has one, else
+// "<myapp.Finder object #1a2b>" (the hex id tells two objects apart).
+std::string ref_repr(const Value& ref);
+
 // The marker a truncated container ends with: "<3 more>".
 std::string more_marker(uint64_t truncated);
 

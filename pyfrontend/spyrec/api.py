@@ -56,7 +56,7 @@ class Change:
     seq: int
     thread: str
     thread_id: int
-    kind: str                       # "modified" | "appeared" | "vanished"
+    kind: str                       # "modified" | "appeared" | "vanished" | "rebound"
     file: str                       # co_filename of the culprit's code object
     line: int
     function: str                   # co_qualname
@@ -245,18 +245,57 @@ class Recording:
         return list(self.info().get("argv") or ())
 
     def watched(self, expr: str) -> bool:
-        expr = watch_expr.normalize(expr)
-        return any(w.get("expr") == expr for w in self.watches())
+        """Whether the recording can answer for `expr`: it was watched, or a
+        prefix of it was (`os.environ['TZ']` inside `os.environ`)."""
+        return self.watch_for(expr) is not None
+
+    def watch_for(self, expr: str) -> dict | None:
+        """The watch that answers for `expr` (its own, or else the one of its
+        longest watched prefix) as {id, expr, resolved_at_start, start_seq,
+        ever_resolved, never_found, unresolved_reason}; None if there is none."""
+        return self._target(expr)[0]
+
+    def change_count(self, watch: str) -> int:
+        """How many changes the watch `watch` has (read from keys alone)."""
+        return self._r.change_count(watch_expr.normalize(watch))
+
+    def _target(self, expr: str) -> tuple:
+        """(watch dict or None, normalized expr, steps from the watched value to expr)."""
+        parsed = watch_expr.parse(expr)
+        # The records alone: watches() also counts every change.
+        by_expr = {w.get("expr"): w for w in self._r.watch_list()}
+        for prefix, steps in watch_expr.prefixes(parsed):
+            if prefix in by_expr:
+                return by_expr[prefix], parsed.expr, steps
+        return None, parsed.expr, ()
+
+    def _query_args(self, expr: str):
+        """(expr, watch expr, steps) for `_core.Reading`, or None if nothing answers."""
+        watch, expr, steps = self._target(expr)
+        if watch is None:
+            return None
+        return expr, watch.get("expr"), steps
 
     # ---- changes ------------------------------------------------------------------
     def last_change(self, expr: str) -> Change | None:
-        d = self._r.last_change(watch_expr.normalize(expr))
+        """The last change of `expr` (a watch, or a sub-path of one), or None."""
+        args = self._query_args(expr)
+        d = self._r.last_change(*args) if args else None
         return Change.from_dict(d, self) if d is not None else None
 
     def history(self, expr: str) -> History:
-        """Every change of `expr`, oldest first (a list of Change)."""
-        expr = watch_expr.normalize(expr)
-        return History(expr, (Change.from_dict(d, self) for d in self._r.history(expr)), self)
+        """Every change of `expr`, oldest first (a list of Change). For a
+        recording of any size, `iter_history` streams instead."""
+        return History(watch_expr.normalize(expr), self.iter_history(expr), self)
+
+    def iter_history(self, expr: str):
+        """Every change of `expr`, oldest first, one at a time: memory stays
+        bounded by the size of the value, whatever the number of changes."""
+        args = self._query_args(expr)
+        if args is None:
+            return
+        for d in self._r.iter_history(*args):
+            yield Change.from_dict(d, self)
 
     def __iter__(self):
         """Every change of every watch, by seq (`changes()` filters)."""
@@ -296,8 +335,11 @@ class Recording:
 
         Raises LookupError if it did not exist then, unless `default` is given.
         """
+        args = self._query_args(expr)
         expr = watch_expr.normalize(expr)
-        exists, value = self._r.value_at(expr, int(seq))
+        if args is None:
+            raise KeyError(f"{expr} is not watched in this recording")
+        exists, value = self._r.value_at(args[0], int(seq), args[1], args[2])
         if exists:
             return value
         if default is not _MISSING:
@@ -305,7 +347,12 @@ class Recording:
         raise LookupError(f"{expr} did not exist at seq {seq}")
 
     def exceptions(self) -> list:
-        return [RaisedException.from_dict(d) for d in self._r.exceptions()]
+        return list(self.iter_exceptions())
+
+    def iter_exceptions(self):
+        """Raised exceptions by seq, one at a time."""
+        for d in self._r.exceptions():
+            yield RaisedException.from_dict(d)
 
     def to_dataframe(self, **filters):
         """A pandas DataFrame, one row per change (the `changes()` filters apply):

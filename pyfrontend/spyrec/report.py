@@ -17,7 +17,7 @@ import functools
 import json
 import os
 
-_VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished"}
+_VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished", "rebound": "was rebound"}
 
 
 def shown_path(path: str, cwd: str | None = None) -> str:
@@ -127,11 +127,36 @@ def format_history(expr: str, changes: list, cwd: str | None = None) -> str:
     n = len(changes)
     out = [f"{expr}: {n} change{'s' if n != 1 else ''}, oldest first"]
     for i, ch in enumerate(changes, 1):
-        verb = "" if ch.kind == "modified" else f" ({ch.kind})"
-        out.append(f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
-                   f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}")
-        out.extend("       " + line for line in ch.diff_lines)
+        out.extend(_history_entry(i, ch, cwd))
     return "\n".join(out)
+
+
+def history_lines(expr: str, changes, cwd: str | None = None, count: int | None = None):
+    """format_history's lines for an iterator, yielded as the changes come.
+    `count`, when the caller knows it (a watch's own changes), heads the
+    report as in format_history; otherwise (a sub-path's changes, known only
+    by reading them all) it comes last."""
+    n = 0
+    for n, ch in enumerate(changes, 1):
+        if n == 1:
+            yield (f"{expr}: {count} change{'s' if count != 1 else ''}, oldest first"
+                   if count is not None else f"{expr}: oldest first")
+        yield from _history_entry(n, ch, cwd or _recording_cwd(ch))
+    if n == 0:
+        yield f"{expr}: no changes"
+    elif count is None:
+        yield f"{n} change{'s' if n != 1 else ''}"
+
+
+def _history_entry(i: int, ch, cwd) -> list:
+    verb = "" if ch.kind == "modified" else f" ({ch.kind})"
+    lines = list(ch.diff_lines)
+    if not lines and ch.kind == "rebound":
+        # warnings.catch_warnings(): a new object with the same contents.
+        lines = ["(bound to another object with equal contents)"]
+    return [f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
+            f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}"] + \
+        ["       " + line for line in lines]
 
 
 def format_exception(exc, cwd: str | None = None) -> str:
@@ -155,8 +180,17 @@ def format_watches(watches: list) -> str:
     out = []
     for w in watches:
         n = w.get("changes", 0)
-        state = "" if w.get("resolved_at_start", True) else "  (not resolvable at start)"
+        if w.get("never_found"):
+            state = f"  never found: {w.get('unresolved_reason')}"
+        elif not w.get("resolved_at_start", True):
+            state = "  (not resolvable at start)"
+        else:
+            state = ""
         out.append(f"{w.get('expr', '?'):<{width}}  {n} change{'s' if n != 1 else ''}{state}")
+        # Values inside the watch whose insides spyrec cannot see.
+        for note in w.get("opaque") or ():
+            where = f" at {note['where']}" if note.get("where") else ""
+            out.append(f"{'':<{width}}    {note.get('type', '?')}{where}: tracks {note.get('tracked', '?')}")
     return "\n".join(out)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-__all__ = ["WatchExpr", "WatchExprError", "parse", "normalize"]
+__all__ = ["WatchExpr", "WatchExprError", "parse", "normalize", "prefixes"]
 
 ALLOWED = (
     "a watch is a module name, then .attributes and [subscripts] with literal keys "
@@ -102,3 +102,12 @@ def parse(text: str) -> WatchExpr:
 def normalize(text: str) -> str:
     """The normalized text of a watch expression (raises WatchExprError)."""
     return parse(text).expr
+
+
+def prefixes(parsed: WatchExpr):
+    """(prefix text, steps after it) for every prefix of `parsed` that is a
+    watch expression itself, longest (`parsed` itself, no steps) first: what a
+    query on `myapp.CONFIG['db']['host']` may be answered from."""
+    steps = parsed.steps
+    for n in range(len(steps), 0, -1):
+        yield parsed.module + "".join(_render_step(s) for s in steps[:n]), tuple(steps[n:])

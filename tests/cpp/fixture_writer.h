@@ -18,6 +18,7 @@
 
 #include "format.h"
 #include "keys.h"
+#include "records.h"
 #include "spyrec.capnp.h"
 
 namespace spyrec::testing {
@@ -68,6 +69,97 @@ inline ValueFn str_list(std::vector<std::string> items) {
     };
 }
 
+// Writes a replayer Value (records.h, built with value_builders.h) as the
+// schema Value it was decoded from: tests state values and ops once, in the
+// replayer's terms.
+inline void encode(s::Value::Builder out, const replayer::Value& v) {
+    using K = replayer::Value::Kind;
+    if (v.truncated) out.setTruncated(v.truncated);
+    if (!v.subclass.empty()) out.setTypeName(v.subclass);
+    auto items = [&](capnp::List<s::Value>::Builder list) {
+        for (unsigned i = 0; i < v.items.size(); ++i) encode(list[i], v.items[i]);
+    };
+    auto entries = [&](capnp::List<s::Entry>::Builder list) {
+        for (unsigned i = 0; i < v.entries.size(); ++i) {
+            encode(list[i].initKey(), v.entries[i].key);
+            encode(list[i].initValue(), v.entries[i].value);
+        }
+    };
+    auto n = static_cast<unsigned>(v.items.size());
+    auto m = static_cast<unsigned>(v.entries.size());
+    switch (v.kind) {
+        case K::None: out.setNone(); break;
+        case K::Bool: out.setBoolean(v.boolean); break;
+        case K::Int: out.setInteger(v.integer); break;
+        case K::BigInt: out.setBigInteger(v.text); break;
+        case K::Float: out.setFloat(v.real); break;
+        case K::Str: out.setStr(v.text); break;
+        case K::Bytes:
+            out.setBytes(kj::arrayPtr(reinterpret_cast<const kj::byte*>(v.text.data()), v.text.size()));
+            break;
+        case K::List: items(out.initList(n)); break;
+        case K::Tuple: items(out.initTuple(n)); break;
+        case K::Set: items(out.initSet(n)); break;
+        case K::FrozenSet: items(out.initFrozenset(n)); break;
+        case K::Dict: entries(out.initDict(m)); break;
+        case K::Object: {
+            auto obj = out.initObject();
+            obj.setTypeName(v.object_type);
+            entries(obj.initAttributes(m));
+            break;
+        }
+        case K::Repr: out.setRepr(v.text); break;
+        case K::Cycle: out.setCycle(); break;
+        case K::TooDeep: out.setTooDeep(); break;
+        case K::Ref: {
+            auto ref = out.initRef();
+            ref.setTypeName(v.object_type);
+            ref.setId(v.ref_id);
+            ref.setRepr(v.text);
+            break;
+        }
+    }
+}
+
+inline void encode(s::Op::Builder out, const replayer::Op& op) {
+    using K = replayer::Op::Kind;
+    auto path = out.initPath(static_cast<unsigned>(op.path.size()));
+    for (unsigned i = 0; i < op.path.size(); ++i) {
+        if (op.path[i].is_index) {
+            path[i].setIndex(op.path[i].index);
+        } else {
+            encode(path[i].initKey(), op.path[i].key);
+        }
+    }
+    auto items = [&](capnp::List<s::Value>::Builder list) {
+        for (unsigned i = 0; i < op.items.size(); ++i) encode(list[i], op.items[i]);
+    };
+    auto n = static_cast<unsigned>(op.items.size());
+    switch (op.kind) {
+        case K::SetItem: {
+            auto e = out.initSetItem();
+            encode(e.initKey(), op.entry.key);
+            encode(e.initValue(), op.entry.value);
+            break;
+        }
+        case K::DeleteItem: encode(out.initDeleteItem(), op.value); break;
+        case K::Splice: {
+            auto sp = out.initSplice();
+            sp.setStart(op.start);
+            sp.setEnd(op.end);
+            items(sp.initNewItems(n));
+            break;
+        }
+        case K::AddElements: items(out.initAddElements(n)); break;
+        case K::RemoveElements: items(out.initRemoveElements(n)); break;
+        case K::Replace: encode(out.initReplace(), op.value); break;
+    }
+}
+
+inline ValueFn value_fn(replayer::Value v) {
+    return [v](s::Value::Builder out) { encode(out, v); };
+}
+
 struct FrameSpec {
     uint64_t code_id;
     uint32_t offset;
@@ -81,10 +173,18 @@ struct ChangeSpec {
     uint64_t thread_id = 1;
     s::Change::Kind kind = s::Change::Kind::MODIFIED;
     std::vector<FrameSpec> stack;
-    ValueFn before;  // unset: absent
-    ValueFn after;   // unset: absent
+    std::vector<replayer::Op> ops;  // what changed (modified)
+    ValueFn keyframe;               // set: hasKeyframe, and the keyframes table holds it
     std::vector<FrameSpec> trail;
     uint8_t opcode = 0;
+};
+
+// What the recorder rewrites into a watch when recording ends.
+struct WatchNotes {
+    bool ever_resolved = true;
+    std::string unresolved_reason;
+    std::vector<std::array<std::string, 3>> opaque;  // typeName, tracked, where
+    uint32_t follow_depth = 0;
 };
 
 class FixtureWriter {
@@ -120,7 +220,7 @@ public:
     // Creates every sub-database, as the recorder does in its first transaction.
     void create_all() {
         for (const char* db : {s::kMetaDb, s::kWatchesDb, s::kChangesDb, s::kCodeDb, s::kSourcesDb,
-                               s::kExceptionsDb, s::kByCodeDb}) {
+                               s::kExceptionsDb, s::kByCodeDb, s::kKeyframesDb}) {
             MDB_dbi dbi;
             check(mdb_dbi_open(txn_, db, MDB_CREATE, &dbi), "mdb_dbi_open");
         }
@@ -162,15 +262,36 @@ public:
         return names;
     }
 
-    void watch(uint32_t id, const std::string& expr, ValueFn initial = {}, uint64_t start_seq = 0) {
+    // `initial` set: the watch resolved at start, and it is the seq-0 keyframe.
+    void watch(uint32_t id, const std::string& expr, ValueFn initial = {}, uint64_t start_seq = 0,
+               const WatchNotes& notes = {}) {
         capnp::MallocMessageBuilder msg;
         auto w = msg.initRoot<s::Watch>();
         w.setId(id);
         w.setExpr(expr);
         w.setResolvedAtStart(static_cast<bool>(initial));
-        if (initial) initial(w.initInitial());
         w.setStartSeq(start_seq);
+        w.setEverResolved(notes.ever_resolved);
+        w.setUnresolvedReason(notes.unresolved_reason);
+        auto opaque = w.initOpaque(static_cast<unsigned>(notes.opaque.size()));
+        for (unsigned i = 0; i < notes.opaque.size(); ++i) {
+            opaque[i].setTypeName(notes.opaque[i][0]);
+            opaque[i].setTracked(notes.opaque[i][1]);
+            opaque[i].setWhere(notes.opaque[i][2]);
+        }
+        w.setFollowDepth(notes.follow_depth);
         put(s::kWatchesDb, key(s::watch_key(id)), flat(msg));
+        if (initial) keyframe(id, 0, initial);
+    }
+
+    void keyframe(uint32_t watch_id, uint64_t seq, const ValueFn& value) {
+        put(s::kKeyframesDb, key(s::keyframe_key(watch_id, seq)), value_message(value));
+    }
+
+    static std::string value_message(const ValueFn& value) {
+        capnp::MallocMessageBuilder msg;
+        value(msg.initRoot<s::Value>());
+        return flat(msg);
     }
 
     void code(uint64_t id, const std::string& filename, const std::string& qualname, std::string bytecode,
@@ -195,8 +316,9 @@ public:
         c.setThreadName(spec.thread);
         c.setKind(spec.kind);
         set_frames(c.initStack(static_cast<unsigned>(spec.stack.size())), spec.stack);
-        if (spec.before) spec.before(c.initBefore());
-        if (spec.after) spec.after(c.initAfter());
+        auto ops = c.initOps(static_cast<unsigned>(spec.ops.size()));
+        for (unsigned i = 0; i < spec.ops.size(); ++i) encode(ops[i], spec.ops[i]);
+        c.setHasKeyframe(static_cast<bool>(spec.keyframe));
         set_frames(c.initRecentLines(static_cast<unsigned>(spec.trail.size())), spec.trail);
         c.setOpcode(spec.opcode);
         return flat(msg);
@@ -204,6 +326,7 @@ public:
 
     void change(const ChangeSpec& spec) {
         put(s::kChangesDb, key(s::change_key(spec.watch_id, spec.seq)), change_message(spec));
+        if (spec.keyframe) keyframe(spec.watch_id, spec.seq, spec.keyframe);
     }
 
     void exception(uint64_t seq, const std::string& type, const std::string& message,

@@ -8,6 +8,7 @@
 
 #include "decode.h"
 #include "fixture_writer.h"
+#include "value_builders.h"
 #include "queries.h"
 
 using namespace spyrec::replayer;
@@ -37,8 +38,7 @@ std::string valid_change() {
     ChangeSpec c;
     c.seq = 7;
     c.stack = {{1, 2, 3}};
-    c.before = str_list({"a"});
-    c.after = str_list({"b", "a"});
+    c.ops = {Splice({}, 0, 0, {S("b"), S("a")})};
     return W::change_message(c);
 }
 
@@ -59,7 +59,8 @@ uint64_t word(const std::string& m, size_t i) {
 void set_word(std::string& m, size_t i, uint64_t w) { std::memcpy(m.data() + 8 * i, &w, 8); }
 
 // Index (in the flat array) of the first inline-composite list pointer whose
-// elements are Values: the message has exactly one such list (`after`'s).
+// elements are structs (the stack's, the ops', or a list of Values): decoding
+// walks each of them.
 size_t composite_list_pointer(const std::string& m) {
     for (size_t i = 1; i < m.size() / 8; ++i) {
         uint64_t w = word(m, i);
@@ -120,6 +121,17 @@ TEST(Hostile, NewerFormatVersion) {
     EXPECT_EQ(error_of([&] { Recording r(dir.path()); }),
               "recording format version " + std::to_string(s::kFormatVersion + 1) +
                   " is newer than this spyrec reads (" + std::to_string(s::kFormatVersion) + "); upgrade spyrec");
+}
+
+TEST(Hostile, FormatOneIsRefusedNamingBothVersions) {
+    TempDir dir;
+    {
+        W w(dir.path());
+        w.header();
+        w.format(1);
+    }
+    EXPECT_EQ(error_of([&] { Recording r(dir.path()); }),
+              "recording format version 1 was written by an older spyrec; this spyrec reads format 2");
 }
 
 TEST(Hostile, FormatKeyOfWrongSize) {
@@ -204,7 +216,7 @@ TEST(Hostile, DeeplyNestedValue) {
     auto c = msg.initRoot<s::Change>();
     c.setSeq(7);
     c.setWatchId(1);
-    auto v = c.initAfter();
+    auto v = c.initOps(1)[0].initReplace();
     for (int i = 0; i < 10000; ++i) v = v.initList(1)[0];
     v.setInteger(1);
     std::string bytes = flat(msg);
@@ -215,12 +227,12 @@ TEST(Hostile, DeeplyNestedValue) {
 TEST(Hostile, NestingWithinTheLimitDecodes) {
     capnp::MallocMessageBuilder msg;
     auto c = msg.initRoot<s::Change>();
-    auto v = c.initAfter();
+    auto v = c.initOps(1)[0].initReplace();
     for (int i = 0; i < 100; ++i) v = v.initList(1)[0];
     v.setInteger(1);
     Change decoded = decode_change(flat(msg), "change");
-    ASSERT_TRUE(decoded.after);
-    EXPECT_EQ(decoded.after->items.size(), 1u);
+    ASSERT_EQ(decoded.ops.size(), 1u);
+    EXPECT_EQ(decoded.ops[0].value.items.size(), 1u);
 }
 
 TEST(Hostile, ListDeclaringMoreElementsThanItsBytes) {
@@ -260,8 +272,8 @@ TEST(Hostile, UnalignedBytesDecode) {
     std::string shifted = "x" + bytes;
     Change c = decode_change(std::string_view(shifted).substr(1), "change");
     EXPECT_EQ(c.seq, 7u);
-    ASSERT_TRUE(c.after);
-    EXPECT_EQ(c.after->items.size(), 2u);
+    ASSERT_EQ(c.ops.size(), 1u);
+    EXPECT_EQ(c.ops[0].items.size(), 2u);
 }
 
 // Every truncation, every single-byte corruption, and random garbage: the

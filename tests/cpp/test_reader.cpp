@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "fixture_writer.h"
+#include "value_builders.h"
 #include "queries.h"
 #include "render.h"
 
@@ -43,22 +44,19 @@ void write_demo(const std::string& dir, bool with_ending = true) {
     c.seq = 255;
     c.stack = {{7, 4, 3}};
     c.trail = {{7, 0, 1}, {7, 2, 2}};
-    c.before = str_list({"/lib"});
-    c.after = str_list({"animals", "/lib"});
+    c.ops = {Splice({}, 0, 0, {S("animals")})};  // ['/lib'] -> ['animals', '/lib']
     c.opcode = W::kCall;
     w.change(c);
 
     c.seq = 256;  // 255 -> 256 is where a little-endian key would sort wrong
     c.stack = {{8, 2, 10}, {7, 8, 4}};
     c.trail = {};
-    c.before = str_list({"animals", "/lib"});
-    c.after = str_list({"/lib"});
+    c.ops = {Splice({}, 0, 1, {})};  // -> ['/lib']
     w.change(c);
 
     c.seq = 1000;
     c.stack = {{99, 0, 5}};  // no code record 99
-    c.before = str_list({"/lib"});
-    c.after = str_list({"/lib", "x"});
+    c.ops = {Splice({}, 1, 1, {S("x")})};  // -> ['/lib', 'x']
     w.change(c);
 
     ChangeSpec home;
@@ -68,13 +66,12 @@ void write_demo(const std::string& dir, bool with_ending = true) {
     home.thread = "worker";
     home.thread_id = 2;
     home.stack = {{7, 8, 4}};
-    home.after = [](s::Value::Builder v) { v.setStr("/home/u"); };
+    home.keyframe = [](s::Value::Builder v) { v.setStr("/home/u"); };
     home.opcode = W::kStoreAttr;
     w.change(home);
     home.seq = 300;
     home.kind = s::Change::Kind::VANISHED;
-    home.after = {};
-    home.before = [](s::Value::Builder v) { v.setStr("/home/u"); };
+    home.keyframe = {};
     w.change(home);
 
     w.exception(50, "ValueError", "bad", {{7, 4, 3}, {8, 2, 10}}, W::kCall);
@@ -252,12 +249,12 @@ TEST(Reader, ReadsWhatAnotherProcessHasCommittedWhileItWrites) {
             w.watch(1, "sys.path", str_list({"/lib"}));
             ChangeSpec c;
             c.seq = 1;
-            c.after = str_list({"a", "/lib"});
+            c.ops = {Splice({}, 0, 0, {S("a")})};
             w.change(c);
             w.commit();  // the writer keeps a write transaction open after this
             if (write(to_parent[1], "1", 1) != 1 || read(to_child[0], &go, 1) != 1) status = 2;
             c.seq = 2;
-            c.after = str_list({"b", "a", "/lib"});
+            c.ops = {Splice({}, 0, 0, {S("b")})};
             w.change(c);
             w.commit();
             if (write(to_parent[1], "2", 1) != 1 || read(to_child[0], &go, 1) != 1) status = 2;

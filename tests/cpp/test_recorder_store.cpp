@@ -129,8 +129,12 @@ TEST(Store, WriterCommitsAndReplayerReadsBack) {
             c.setSeq(seq);
             c.setWatchId(1);
             c.setThreadName("MainThread");
-            c.initAfter().initList(seq);
+            c.setKind(schema::Change::Kind::REBOUND);
+            c.setHasKeyframe(true);  // the after value is a keyframe
             writer.enqueue({rec::Table::kChanges, key_bytes(schema::change_key(1, seq)), message_bytes(change)});
+            capnp::MallocMessageBuilder keyframe;
+            keyframe.initRoot<schema::Value>().initList(seq);
+            writer.enqueue({rec::Table::kKeyframes, key_bytes(schema::keyframe_key(1, seq)), message_bytes(keyframe)});
         }
         writer.flush();
         // Committed data is readable while the writer is still open.

@@ -9,6 +9,8 @@
 namespace spyrec::testing {
 
 using spyrec::replayer::Entry;
+using spyrec::replayer::Op;
+using spyrec::replayer::PathStep;
 using spyrec::replayer::Value;
 using Kind = Value::Kind;
 
@@ -44,5 +46,36 @@ inline Value StrList(std::vector<std::string> items) {
     for (auto& s : items) v.items.push_back(S(s));
     return v;
 }
+
+inline Value Ref(std::string type, uint64_t id, std::string repr_text = "") {
+    Value v = V(Kind::Ref);
+    v.object_type = std::move(type);
+    v.ref_id = id;
+    v.text = std::move(repr_text);
+    return v;
+}
+
+// Ops, path first: Ix(2) indexes a list or tuple, Key(S("k")) looks up a dict
+// key or (a Str) an attribute.
+using Path = std::vector<PathStep>;
+inline PathStep Ix(uint64_t i) { PathStep p; p.is_index = true; p.index = i; return p; }
+inline PathStep Key(Value k) { PathStep p; p.key = std::move(k); return p; }
+inline Op op(Op::Kind kind, Path path) { Op o; o.kind = kind; o.path = std::move(path); return o; }
+inline Op SetItem(Path path, Value k, Value v) {
+    Op o = op(Op::Kind::SetItem, std::move(path));
+    o.entry = Entry{std::move(k), std::move(v)};
+    return o;
+}
+inline Op DelItem(Path path, Value k) { Op o = op(Op::Kind::DeleteItem, std::move(path)); o.value = std::move(k); return o; }
+inline Op Splice(Path path, uint64_t start, uint64_t end, std::vector<Value> items) {
+    Op o = op(Op::Kind::Splice, std::move(path));
+    o.start = start;
+    o.end = end;
+    o.items = std::move(items);
+    return o;
+}
+inline Op AddEl(Path path, std::vector<Value> items) { Op o = op(Op::Kind::AddElements, std::move(path)); o.items = std::move(items); return o; }
+inline Op RemoveEl(Path path, std::vector<Value> items) { Op o = op(Op::Kind::RemoveElements, std::move(path)); o.items = std::move(items); return o; }
+inline Op Replace(Path path, Value v) { Op o = op(Op::Kind::Replace, std::move(path)); o.value = std::move(v); return o; }
 
 }  // namespace spyrec::testing

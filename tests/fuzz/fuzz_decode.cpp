@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "apply.h"
 #include "decode.h"
 #include "diff.h"
 #include "recording_error.h"
@@ -53,14 +54,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 1: { Ending e = decode_ending(bytes, "fuzz"); (void)how_name(e.how); break; }
             case 2: {
                 Watch w = decode_watch(bytes, "fuzz");
-                if (w.initial) exercise(*w.initial);
+                (void)w.never_found();
                 break;
             }
             case 3: exercise(decode_value(bytes, "fuzz")); break;
             case 4: {
                 Change c = decode_change(bytes, "fuzz");
                 (void)kind_name(c.kind);
-                exercise(c.before, c.after);
+                // Hostile ops on a value of their own making: apply() must
+                // throw RecordingError or succeed, whatever the path and shape.
+                for (const Op& op : c.ops) {
+                    Value root = op.kind == Op::Kind::Replace ? op.value : op.entry.value;
+                    std::optional<Value> before = root;
+                    try {
+                        apply(root, c.ops, "fuzz");
+                    } catch (const RecordingError&) {
+                    }
+                    exercise(before, root);
+                }
                 break;
             }
             case 5: { Code c = decode_code(bytes, "fuzz"); (void)c; break; }

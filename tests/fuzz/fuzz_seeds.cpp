@@ -1,19 +1,15 @@
 // Dumps the records of a real recording as fuzz seeds: one file per record,
-// its first byte the fuzz target's selector for that record's decoder, plus
-// each change's before/after snapshots as standalone Value messages (selector
-// 3) and as a pair (selector 7), so render and diff start from real values.
+// its first byte the fuzz target's selector for that record's decoder; the
+// keyframes (whole values, selector 3) also go in consecutive pairs (selector
+// 7), so render and diff start from real values.
 // Usage: fuzz_seeds RECORDING_DIR OUT_DIR
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <lmdb.h>
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <string_view>
 
-#include "spyrec.capnp.h"
 
 namespace {
 
@@ -25,28 +21,13 @@ void write_seed(const std::string& out, const std::string& name, uint8_t selecto
     f.write(body.data(), static_cast<std::streamsize>(body.size()));
 }
 
-std::string value_message(spyrec::schema::Value::Reader v) {
-    capnp::MallocMessageBuilder b;
-    b.setRoot(v);
-    auto words = capnp::messageToFlatArray(b);
-    auto bytes = words.asBytes();
-    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
-void change_values(std::string_view msg, const std::string& out) {
-    try {
-        auto words = kj::heapArray<capnp::word>(msg.size() / 8);
-        std::memcpy(words.begin(), msg.data(), words.size() * 8);
-        capnp::FlatArrayMessageReader reader(words.asPtr());
-        auto c = reader.getRoot<spyrec::schema::Change>();
-        if (!c.hasBefore() || !c.hasAfter()) return;
-        std::string a = value_message(c.getBefore()), b = value_message(c.getAfter());
-        write_seed(out, "value", 3, a);
-        uint32_t n = static_cast<uint32_t>(a.size() / 8);
-        std::string pair(reinterpret_cast<const char*>(&n), 4);  // little-endian on x86/arm
-        write_seed(out, "pair", 7, pair + a + b);
-    } catch (const kj::Exception&) {
-    }
+// Two consecutive keyframes as a pair (selector 7): diff starts from real
+// values that differ a little.
+void keyframe_pair(std::string_view previous, std::string_view value, const std::string& out) {
+    if (previous.empty()) return;
+    uint32_t n = static_cast<uint32_t>(previous.size() / 8);
+    std::string pair(reinterpret_cast<const char*>(&n), 4);  // little-endian on x86/arm
+    write_seed(out, "pair", 7, pair + std::string(previous) + std::string(value));
 }
 
 void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
@@ -55,6 +36,7 @@ void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
     MDB_cursor* cur = nullptr;
     if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn)) return;
     int n = 0;
+    std::string previous;
     if (mdb_dbi_open(txn, db, 0, &dbi) == 0 && mdb_cursor_open(txn, dbi, &cur) == 0) {
         MDB_val k, v;
         for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 100;
@@ -68,7 +50,10 @@ void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
                 else continue;
             }
             write_seed(out, db, static_cast<uint8_t>(sel), value);
-            if (sel == 4 && value.size() % 8 == 0) change_values(value, out);
+            if (sel == 3) {
+                keyframe_pair(previous, value, out);
+                previous.assign(value);
+            }
         }
         mdb_cursor_close(cur);
     }
@@ -93,6 +78,7 @@ int main(int argc, char** argv) {
     dump(env, "meta", out, -1);
     dump(env, "watches", out, 2);
     dump(env, "changes", out, 4);
+    dump(env, "keyframes", out, 3);
     dump(env, "code", out, 5);
     dump(env, "exceptions", out, 6);
     mdb_env_close(env);

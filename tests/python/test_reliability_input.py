@@ -1,6 +1,7 @@
 """Bad input for every command gives one line on stderr and exit 2: no
 traceback, no crash. Recordings damaged on disk or holding hostile Cap'n Proto
 data are real recordings with bytes planted through LMDB."""
+import json
 import os
 import shutil
 import struct
@@ -177,13 +178,17 @@ def capnp_encode(tmp_path, type_name, text):
     return r.stdout
 
 
-def deep_change(tmp_path, depth):
+def deep_change(tmp_path, depth, key=None):
+    """A change whose op replaces the whole value with `depth` nested lists; it
+    agrees with `key` (a changes key: u32 watch, u64 seq) when one is given."""
+    watch, seq = struct.unpack(">IQ", key) if key else (1, 1)
     value = "(none = void)"
     for _ in range(depth):
         value = f"(list = [{value}])"
     return capnp_encode(tmp_path, "Change",
-                        f"(seq = 1, watchId = 1, threadName = \"t\", kind = modified, "
-                        f"stack = [(codeId = 1, offset = 0, line = 1)], before = {value}, after = (none = void))")
+                        f"(seq = {seq}, watchId = {watch}, threadName = \"t\", kind = modified, "
+                        f"stack = [(codeId = 1, offset = 0, line = 1)], "
+                        f"ops = [(path = [], replace = {value})])")
 
 
 def change_keys(recording):
@@ -211,7 +216,7 @@ HOSTILE = {
     # An inline-composite list of zero-size structs claiming ~2^30 elements.
     "amplification": lambda tmp: framed(struct_ptr(0, 3, 4) + b"\0" * 24 + list_ptr(3, 7, 0)
                                         + b"\0" * 24 + struct.pack("<Q", (2**30 - 1) << 2)),
-    "deep_nesting": lambda tmp: deep_change(tmp, 400),   # past kNestingLimit (256)
+    "deep_nesting": lambda tmp, key=None: deep_change(tmp, 400, key),   # past kNestingLimit (256)
     "odd_size": lambda tmp: b"\x00" * 13,
     "empty": lambda tmp: b"",
     "segment_table_lies": lambda tmp: struct.pack("<II", 7, 100000) + b"\0" * 64,
@@ -222,7 +227,9 @@ HOSTILE = {
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_change_record(recording, tmp_path, kind):
     key = change_keys(recording)[-1]       # the one last-change reads
-    plant(recording, "changes", key, HOSTILE[kind](tmp_path))
+    # deep_nesting agrees with its key, so it is its depth that is refused.
+    plant(recording, "changes", key,
+          HOSTILE[kind](tmp_path, key) if kind == "deep_nesting" else HOSTILE[kind](tmp_path))
     for q in (["last-change", "sys.path"], ["history", "sys.path"],
               ["value", "sys.path", "--at", "5"]):
         for extra in ([], ["--json"]):
@@ -240,15 +247,20 @@ def test_hostile_meta_ending_watch_records(recording, tmp_path, kind, db, key):
     plant(recording, db, key, HOSTILE[kind](tmp_path))
     r = spyrec(["query", "-r", "rec", "info"], tmp_path)
     if r.returncode == 0:
-        # A deep Change read as an Ending has no pointers the Ending reads: legal.
-        assert (kind, key) == ("deep_nesting", b"ending"), r.stdout
+        # A deep Change read as an Ending or a Watch: its deep value sits in
+        # `ops`, a pointer neither of them reads, so it is a legal record.
+        assert kind == "deep_nesting" and key in (b"ending", struct.pack(">I", 1)), r.stdout
     else:
         assert "damaged recording" in one_line_error(r)
 
 
 def test_deep_but_legal_nesting_still_reads(recording, tmp_path):
-    # 60 levels is within every limit: it must render, not fail.
-    key = change_keys(recording)[0]
-    plant(recording, "changes", key, deep_change(tmp_path, 60))
+    # 60 levels is within every limit: it must render, not fail. Planted as
+    # sys.path's last change, so no recorded op has to apply to it after.
+    watches = json.loads(spyrec(["query", "-r", "rec", "watches", "--json"], tmp_path).stdout)
+    watch_id = next(w["id"] for w in watches if w["expr"] == "sys.path")
+    key = [k for k in change_keys(recording) if struct.unpack(">IQ", k)[0] == watch_id][-1]
+    plant(recording, "changes", key, deep_change(tmp_path, 60, key))
     r = spyrec(["query", "-r", "rec", "history", "sys.path"], tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "[[[[[[" in r.stdout

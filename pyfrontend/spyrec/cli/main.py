@@ -39,6 +39,9 @@ def main(argv: list | None = None) -> int:
         except OSError:
             pass
         return 1
+    except MemoryError:
+        fail("out of memory reading the recording")
+        return 2
     except Exception as e:
         if os.environ.get("SPYREC_DEBUG"):
             raise

@@ -68,17 +68,10 @@ def main(argv: list) -> int:
             out.write(report.format_watches(watches) + "\n")
         return 0
     if args.question == "exceptions":
-        excs = rec.exceptions()
-        if args.json:
-            _dump([e.to_json() for e in excs])
-        elif not excs:
-            out.write("no exceptions were raised while recording\n")
-        else:
-            cwd = rec.cwd
-            out.write("\n".join(report.format_exception(e, cwd) for e in excs) + "\n")
-        return 0
+        return _exceptions(rec, args.json)
 
-    if not rec.watched(expr):
+    watch = rec.watch_for(expr)
+    if watch is None:
         if args.json:
             _dump(None if args.question == "last-change" else [])
         _not_watched(rec, expr)
@@ -93,6 +86,11 @@ def main(argv: list) -> int:
         else:
             out.write(report.format_value(expr, args.at, exists, value) + "\n")
         return 0
+    if watch.get("never_found"):
+        if args.json:
+            _dump(None if args.question == "last-change" else [])
+        print(f"spyrec: `{expr}` was never found: {watch.get('unresolved_reason')}", file=sys.stderr)
+        return 1
     if args.question == "last-change":
         change = rec.last_change(expr)
         if change is None:
@@ -105,16 +103,60 @@ def main(argv: list) -> int:
         else:
             out.write(str(change) + "\n")
         return 0
-    # history
-    changes = rec.history(expr)
+    # history: printed as it is read, so any recording's history runs in
+    # bounded memory (one change at a time).
+    changes = _Counted(rec.iter_history(expr))
     if args.json:
-        _dump([c.to_json() for c in changes])
+        _dump_stream(c.to_json() for c in changes)
     else:
-        out.write(report.format_history(expr, changes, rec.cwd) + "\n")
-    if not changes:
+        count = rec.change_count(expr) if watch.get("expr") == expr else None
+        for line in report.history_lines(expr, changes, rec.cwd, count):
+            out.write(line + "\n")
+    if changes.n == 0:
         _never_changed(rec, expr)
         return 1
     return 0
+
+
+def _exceptions(rec, as_json: bool) -> int:
+    from .. import report
+    excs = rec.iter_exceptions()
+    if as_json:
+        _dump_stream(e.to_json() for e in excs)
+        return 0
+    cwd, n = None, 0
+    for e in excs:
+        if n == 0:
+            cwd = rec.cwd
+        sys.stdout.write(report.format_exception(e, cwd) + "\n")
+        n += 1
+    if n == 0:
+        sys.stdout.write("no exceptions were raised while recording\n")
+    return 0
+
+
+class _Counted:
+    """An iterator that counts what went through it."""
+
+    def __init__(self, items):
+        self.items, self.n = items, 0
+
+    def __iter__(self):
+        for item in self.items:
+            self.n += 1
+            yield item
+
+
+def _dump_stream(items) -> int:
+    """A JSON array written element by element (the layout json.dump(indent=2)
+    gives a list); returns how many elements it wrote."""
+    out, n = sys.stdout, 0
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=repr)
+        out.write(("[\n" if n == 0 else ",\n") + "\n".join("  " + l for l in text.splitlines()))
+        n += 1
+    out.write("[]\n" if n == 0 else "\n]\n")
+    return n
 
 
 def _dump(value) -> None:
@@ -137,5 +179,7 @@ def _never_changed(rec, expr: str) -> None:
     ending = rec.info().get("ending") or {}
     cut = (f" (the recording was cut short at seq {ending.get('cut_at_seq')})"
            if ending.get("recording_cut") else "")
-    print(f"spyrec: {expr} was watched but never changed in this recording{cut} "
+    watch = (rec.watch_for(expr) or {}).get("expr", expr)
+    what = "was watched" if watch == expr else f"is inside the watch {watch}, and"
+    print(f"spyrec: {expr} {what} but never changed in this recording{cut} "
           f"(it watched: {_watched_list(rec)})", file=sys.stderr)

@@ -123,16 +123,13 @@ def _restore_environment(rec) -> None:
 
 def _executions_needed(rec, change) -> tuple:
     """(exact count or None, the least possible count)."""
-    raw = change.recording._r.history(change.expr) if change.recording else []
-    for d in raw:
-        if d.get("seq") == change.seq:
-            for key in ("culprit_count", "executions"):
-                if isinstance(d.get(key), int):
-                    return d[key], d[key]
-    same = [c for c in rec.history(change.expr)
-            if (c.file, c.function, c.offset) == (change.file, change.function, change.offset)
-            and c.seq <= change.seq]
-    return None, max(len(same), 1)
+    # The instruction may have changed the watch without touching a sub-path
+    # of it: count its changes of the whole watch. Streamed: any history size.
+    watch = (rec.watch_for(change.expr) or {}).get("expr", change.expr)
+    same = sum(1 for c in rec.iter_history(watch)
+               if c.seq <= change.seq
+               and (c.file, c.function, c.offset) == (change.file, change.function, change.offset))
+    return None, max(same, 1)
 
 
 class CulpritStop:
@@ -229,6 +226,10 @@ def _same(exists: bool, value, change) -> bool:
 
 
 def _opaque(v) -> bool:
+    # An object compared by identity is recorded as "<mod.Type object #id>":
+    # its id belonged to the recorded process, so nothing here can match it.
+    if isinstance(v, str):
+        return v.startswith("<") and v.endswith(">") and " object #" in v
     if isinstance(v, dict):
         return "__class__" in v or any(_opaque(x) for x in v.values())
     if isinstance(v, list):
