@@ -210,7 +210,7 @@ private:
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
-    void write_keyframe(Watch& w, uint64_t seq);
+    Attachment keyframe_record(Watch& w, uint64_t seq);   // the value after `seq`, to commit with it
     std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
     void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);

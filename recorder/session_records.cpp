@@ -184,7 +184,11 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     bool keyframe = w.wants_keyframe(outcome, delta.bytes());
     change.setHasKeyframe(keyframe);
     std::string value = message_bytes(message);
-    if (!writer_.enqueue(Record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)})) {
+    // The change and its keyframe are committed together or not at all, so a
+    // recording cut short (--max-size, a full disk) never holds one without the other.
+    Record record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)};
+    if (keyframe) record.with = keyframe_record(w, seq);
+    if (!writer_.enqueue(std::move(record))) {
         recording_cut_ = writer_.cut();
     }
     if (!frames.empty()) {
@@ -192,17 +196,15 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
         writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
     }
-    // After the change it belongs to: a reader that sees the keyframe sees the change.
-    if (keyframe) write_keyframe(w, seq);
     if (options_.on_change) call_on_change(w, outcome, culprit, seq, frames, thread, before);
 }
 
-void Session::write_keyframe(Watch& w, uint64_t seq) {
+Attachment Session::keyframe_record(Watch& w, uint64_t seq) {
     capnp::MallocMessageBuilder message;
     w.tree().serialize(message.initRoot<schema::Value>());
     std::string bytes = message_bytes(message);
     w.keyframe_written(bytes.size());
-    writer_.enqueue(Record{Table::kKeyframes, key_bytes(schema::keyframe_key(w.id(), seq)), std::move(bytes)});
+    return Attachment{Table::kKeyframes, key_bytes(schema::keyframe_key(w.id(), seq)), std::move(bytes)};
 }
 
 void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised) {
@@ -299,8 +301,9 @@ void Session::write_watch(Watch& w, bool at_end) {
         out.setEverResolved(w.exists());
         if (w.exists()) resolved_at_start_.insert(w.id());
     }
-    writer_.enqueue(Record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)});
-    if (!at_end && w.exists()) write_keyframe(w, 0);
+    Record record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)};
+    if (!at_end && w.exists()) record.with = keyframe_record(w, 0);
+    writer_.enqueue(std::move(record));
 }
 
 }  // namespace spyrec::recorder

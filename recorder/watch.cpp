@@ -24,6 +24,8 @@ std::string utf8(PyObject* str) {
 }
 
 constexpr size_t kMinKeyframeGap = 64 * 1024;
+// Containers watched early inside one newly stored value, at most.
+constexpr size_t kPreWatchBudget = 10000;
 constexpr size_t kMaxChangesPerKeyframe = 256;
 
 }  // namespace
@@ -96,21 +98,48 @@ void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
         if (eq > 0) relevant = true;
     }
     if (!relevant) return;
-    if (PyDict_Check(new_value)) {
-        add_dict(new_value);
-    } else if (PyModule_Check(new_value)) {
+    if (PyModule_Check(new_value)) {
         // A module about to sit on the path (put into sys.modules): its
         // attributes are the next step.
         PyObject* inner = PyModule_GetDict(new_value);   // borrowed
         if (inner) add_dict(inner);
-    } else if (is_plain_object(new_value) || is_os_environ(new_value)) {
-        PyObject* inner = is_os_environ(new_value) ? environ_data(new_value) : plain_object_dict(new_value);
-        if (inner) {
-            if (!is_os_environ(new_value)) own_instance_dict(new_value, inner);
-            add_dict(inner);
-            Py_DECREF(inner);
-        }
+        return;
     }
+    size_t budget = kPreWatchBudget;
+    pre_watch(new_value, 0, budget);
+}
+
+void Watch::pre_watch(PyObject* value, int depth, size_t& budget) {
+    if (budget == 0 || depth >= limits_->max_depth) return;
+    --budget;
+    PyObject* dict = nullptr;   // new reference
+    switch (shape_of(value, depth, *limits_)) {
+        case Shape::kDict:
+            dict = Py_NewRef(value);
+            break;
+        case Shape::kObject:
+            dict = plain_object_dict(value);
+            if (dict) own_instance_dict(value, dict);
+            break;
+        case Shape::kEnviron:
+            dict = environ_data(value);
+            break;
+        case Shape::kList:
+        case Shape::kTuple:
+            for (Py_ssize_t i = 0; i < Py_SIZE(value) && budget > 0; ++i) {
+                pre_watch(PyList_Check(value) ? PyList_GET_ITEM(value, i) : PyTuple_GET_ITEM(value, i), depth + 1,
+                          budget);
+            }
+            return;
+        default:
+            return;
+    }
+    if (!dict) return;
+    add_dict(dict);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (budget > 0 && PyDict_Next(dict, &pos, &k, &v)) pre_watch(v, depth + 1, budget);
+    Py_DECREF(dict);
 }
 
 void Watch::add_dict(PyObject* dict) {

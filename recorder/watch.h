@@ -76,10 +76,11 @@ public:
     // Whether `dict` is one of the dicts this watch depends on.
     bool depends_on(PyObject* dict) const;
 
-    // Cold, from the dict watcher, before `dict[key] = new_value` happens:
-    // when the new value is itself dict-backed (a dict, a plain object), start
-    // watching its dict now, so a store into it before the next check (an
-    // attribute store right after `OBJ = Plain()`) is seen as its own change.
+    // Cold, from the dict watcher, before `dict[key] = new_value` happens in
+    // a dict this watch depends on: start watching the dicts inside the new
+    // value now (its own, a plain object's, those inside a new list), so a
+    // store into one of them before the next check (an attribute store right
+    // after `OBJ = Plain()`, with no event between) is seen as its own change.
     void before_store(PyObject* dict, PyObject* key, PyObject* new_value);
 
     // Cold: resolve again and compare. Appends the edits of a modification
@@ -101,6 +102,7 @@ public:
 
 private:
     bool path_dicts_written();
+    void pre_watch(PyObject* value, int depth, size_t& budget);
     void clear_probes();
     void add_dict(PyObject* dict);
     void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);

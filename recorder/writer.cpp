@@ -145,6 +145,10 @@ std::string crash_ending(int sig) {
     return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
+bool always_kept(const Record& r) {
+    return r.table == Table::kMeta || (r.table == Table::kWatches && !r.with);
+}
+
 // The seq in a change key (u32 watch id, u64 seq) or an exception key (u64 seq).
 uint64_t seq_of(const Record& r) {
     const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
@@ -218,8 +222,10 @@ void Writer::ensure_running() {
 }
 
 bool Writer::enqueue(Record record) {
-    // Meta records (the ending) are always accepted so a cut recording still says how it ended.
-    if (cut_.load() && record.table != Table::kMeta) {
+    // Meta records (the ending) and watch records (rewritten at the end with
+    // what spyrec could not see) are always accepted, so a cut recording still
+    // says how it ended and what it missed.
+    if (cut_.load() && !always_kept(record)) {
         note_cut(record, "");
         return false;
     }
@@ -514,8 +520,15 @@ void Writer::commit_once(std::vector<Record>& batch) {
     WriteTransaction txn(env_.get());
     uint64_t bytes = 0;
     for (const auto& r : batch) {
-        if (max_size_ && r.table != Table::kMeta &&
-            bytes_written_.load() + bytes + r.key.size() + r.value.size() > max_size_) {
+        // Once cut, nothing more but the ending and the watch notes: a change
+        // after a gap could not be rebuilt (its ops apply to the value before it).
+        if (cut_.load() && !always_kept(r)) {
+            note_cut(r, "");
+            continue;
+        }
+        const size_t attached = r.with ? r.with->key.size() + r.with->value.size() : 0;
+        if (max_size_ && !always_kept(r) &&
+            bytes_written_.load() + bytes + r.key.size() + r.value.size() + attached > max_size_) {
             note_cut(r, "the recording reached --max-size; later changes were not recorded");
             continue;
         }
@@ -529,7 +542,13 @@ void Writer::commit_once(std::vector<Record>& batch) {
         MDB_val value{value_bytes->size(), const_cast<char*>(value_bytes->data())};
         int rc = mdb_put(txn.get(), dbis_[static_cast<size_t>(r.table)], &key, &value, 0);
         if (rc) throw LmdbError("cannot write to the recording", rc);
-        bytes += r.key.size() + value_bytes->size();
+        if (r.with) {
+            MDB_val k2{r.with->key.size(), const_cast<char*>(r.with->key.data())};
+            MDB_val v2{r.with->value.size(), const_cast<char*>(r.with->value.data())};
+            rc = mdb_put(txn.get(), dbis_[static_cast<size_t>(r.with->table)], &k2, &v2, 0);
+            if (rc) throw LmdbError("cannot write to the recording", rc);
+        }
+        bytes += r.key.size() + value_bytes->size() + attached;
     }
     int rc = txn.commit();
     if (rc) throw LmdbError("cannot commit to the recording", rc);

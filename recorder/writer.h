@@ -30,6 +30,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,10 +41,19 @@ namespace spyrec::recorder {
 
 enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes, kCount };
 
+// A record that must be committed together with its Record, or not at all
+// (a change and the keyframe of the value after it).
+struct Attachment {
+    Table table;
+    std::string key;
+    std::string value;
+};
+
 struct Record {
     Table table;
     std::string key;
     std::string value;
+    std::optional<Attachment> with;   // put in the same transaction; cut together
 };
 
 class Writer {

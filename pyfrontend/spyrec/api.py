@@ -471,17 +471,20 @@ def open(path: str | None = None) -> Recording:
 
 @contextlib.contextmanager
 def record(watch=(), output: str | None = None, default_watches: bool = True,
-           *, on_change=None):
+           *, on_change=None, follow: int = 0):
     """Record the `with` block; the Recording it yields is usable after the block.
 
         with spyrec.record(watch=["mymod.CONFIG"]) as rec:
             mymod.configure()
         print(rec.last_change("mymod.CONFIG"))
+
+    `follow=N` also compares the attributes of plain objects inside watched
+    values, N levels down (docs/value-model.md).
     """
     from .recording_session import Session
     if isinstance(watch, str):
         watch = [watch]
-    session = Session(watch, output, default_watches=default_watches, on_change=on_change)
+    session = Session(watch, output, default_watches=default_watches, on_change=on_change, follow=follow)
     rec = Recording(session.path, _running=True)
     session.start()
     try:
