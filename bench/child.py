@@ -203,3 +203,20 @@ def mib(n: float | None) -> str:
     if n >= 1 << 20:
         return f"{n / (1 << 20):.1f} MiB"
     return f"{n / 1024:.0f} KiB"
+
+
+def prepare_python(version: str, tool: str, wait_minutes: float) -> tuple[str, str, dict] | None:
+    """The venv's python, its full version and spyrec's build, once spyrec imports
+    there; None (said on stdout) when that Python or its spyrec is missing."""
+    python = venv_python(version)
+    if not os.path.exists(python):
+        print(f"{tool}: {python} missing, skipping Python {version}")
+        return None
+    if not wait_for_spyrec(python, wait_minutes):
+        print(f"{tool}: spyrec not importable in {python} after {wait_minutes} min, skipping Python {version}")
+        return None
+    full_version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                                  capture_output=True, text=True).stdout.strip()
+    build = spyrec_build(python)
+    print(f"== Python {full_version} ({python}); spyrec {build.get('commit')}", flush=True)
+    return python, full_version, build

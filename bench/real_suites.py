@@ -253,17 +253,10 @@ def table(version: str, summary: dict, timeout: float) -> str:
 
 
 def bench_python(version: str, args) -> None:
-    python = child.venv_python(version)
-    if not os.path.exists(python):
-        print(f"real_suites: {python} missing, skipping Python {version}")
+    prepared = child.prepare_python(version, "real_suites", args.wait)
+    if prepared is None:
         return
-    if not child.wait_for_spyrec(python, args.wait):
-        print(f"real_suites: spyrec not importable in {python} after {args.wait} min, skipping Python {version}")
-        return
-    full_version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                  capture_output=True, text=True).stdout.strip()
-    build = child.spyrec_build(python)
-    print(f"== Python {full_version} ({python}); spyrec {build.get('commit')}", flush=True)
+    python, full_version, build = prepared
     names = args.only or list(SUITES)
     trees, envs = {}, {}
     for name in names:

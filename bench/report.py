@@ -233,6 +233,12 @@ def write_docs(path=DOCS):
         "`bench/workloads/import_heavy.py` (every importable stdlib module, fresh process). Each",
         "time includes interpreter (and spyrec) start-up, as a user sees it.", "",
     ]
+    # Real programs (bench/real_suites.py, bench/value_model.py) are written up by
+    # hand in bench/real_programs.md; it is kept in front of the generated tables.
+    real = os.path.join(BENCH, "real_programs.md")
+    if os.path.exists(real):
+        with open(real) as f:
+            out += [f.read().rstrip(), ""]
     for v in versions:
         out += [f"## Python {v}", ""]
         if v in runs:

@@ -34,7 +34,6 @@ import platform
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ ROOT = os.path.dirname(BENCH)
 RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
 import report  # noqa: E402
+from child import disk_usage  # noqa: E402
 import watched_state  # noqa: E402
 
 MODES = ["plain", "spyrec", "spyrec+10", "blog", "settrace", "watchpoints"]
@@ -121,18 +121,6 @@ def command(mode: str, python: str, w: dict, rec_dir: str) -> list[str]:
     if mode == "watchpoints":
         return [python, os.path.join(BENCH, "peers", "watchpoints_run.py"), *script]
     raise ValueError(mode)
-
-
-def disk_usage(path: str) -> int:
-    """Bytes allocated on disk under path, as du counts them (LMDB files are sparse)."""
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total
 
 
 def run_child(argv: list[str], env: dict, cwd: str, timeout: float, cpu_limit: int | None = None) -> dict:

@@ -237,17 +237,10 @@ def table(version: str, cases: dict, queries: list[dict]) -> str:
 
 
 def bench_python(version: str, args) -> None:
-    python = child.venv_python(version)
-    if not os.path.exists(python):
-        print(f"value_model: {python} missing, skipping Python {version}")
+    prepared = child.prepare_python(version, "value_model", args.wait)
+    if prepared is None:
         return
-    if not child.wait_for_spyrec(python, args.wait):
-        print(f"value_model: spyrec not importable in {python} after {args.wait} min, skipping Python {version}")
-        return
-    full_version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                  capture_output=True, text=True).stdout.strip()
-    build = child.spyrec_build(python)
-    print(f"== Python {full_version} ({python}); spyrec {build.get('commit')}", flush=True)
+    python, full_version, build = prepared
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SPYREC"))}
     work = os.path.join(CACHE, "value-model", version)
     shutil.rmtree(work, ignore_errors=True)

@@ -36,7 +36,7 @@ bool CleanCalls::init() {
             PyObject* dict = PyType_GetDict(table.type);
             PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;   // borrowed
             if (descr && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
-                methods_.push_back(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
+                methods_.insert(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
             }
             Py_XDECREF(dict);
         }
@@ -45,7 +45,7 @@ bool CleanCalls::init() {
     for (const char* name : {"len", "isinstance", "issubclass", "id", "hash", "abs", "callable", "chr", "ord",
                              "repr", "print", "getattr", "hasattr", "iter", "format", "divmod"}) {
         PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
-        if (f && PyCFunction_Check(f)) builtins_.push_back(f);
+        if (f && PyCFunction_Check(f)) builtins_.insert(f);
     }
     // Constructing these iterates nothing: map/zip/filter/enumerate only take
     // iterators, which run later, at a FOR_ITER or call that is checked.
@@ -53,7 +53,7 @@ bool CleanCalls::init() {
                             &PyBaseObject_Type, &PyRange_Type, &PyMap_Type, &PyZip_Type, &PyFilter_Type,
                             &PyEnum_Type, &PySlice_Type, &PySuper_Type, &PyProperty_Type,
                             &PyStaticMethod_Type, &PyClassMethod_Type}) {
-        types_.push_back(t);
+        types_.insert(t);
     }
     // Every class a class statement makes shares one tp_dealloc (CPython's
     // subtype_dealloc, not exported): learn it from a class of our own.
@@ -69,9 +69,7 @@ bool CleanCalls::init() {
 }
 
 bool CleanCalls::clean_class(PyTypeObject* cls) const {
-    for (PyTypeObject* t : types_) {
-        if (t == cls) return true;
-    }
+    if (types_.contains(cls)) return true;
     // A class written in Python deriving only from other such classes, object
     // or builtin exceptions: its __new__/__init__ are Python (events) or
     // object's/BaseException's, which store their arguments and iterate nothing.

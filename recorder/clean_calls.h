@@ -25,7 +25,6 @@
 
 #include <array>
 #include <cstdint>
-#include <vector>
 
 namespace spyrec::recorder {
 
@@ -54,6 +53,28 @@ struct CallEffect {
     enum Kind : uint8_t { kNothing, kOnlySelf, kUnknown };
     Kind kind;
     PyObject* self = nullptr;   // kOnlySelf: the one (maybe watched) container it can change
+};
+
+// A fixed set of addresses with a lookup of one or two probes: the CALL
+// event asks it once per call, so no linear scan and no allocation.
+class PointerSet {
+public:
+    void insert(const void* p) {
+        size_t i = slot(p);
+        while (slots_[i] && slots_[i] != p) i = (i + 1) % kSlots;
+        slots_[i] = p;
+    }
+    bool contains(const void* p) const {
+        for (size_t i = slot(p);; i = (i + 1) % kSlots) {
+            if (slots_[i] == p) return true;
+            if (!slots_[i]) return false;
+        }
+    }
+
+private:
+    static constexpr size_t kSlots = 512;   // the allow-lists hold about 100 entries
+    static size_t slot(const void* p) { return (reinterpret_cast<uintptr_t>(p) >> 4) % kSlots; }
+    std::array<const void*, kSlots> slots_{};
 };
 
 class CleanCalls {
@@ -93,23 +114,13 @@ private:
         if (!watched.may_contain(self)) return {CallEffect::kNothing};
         return {CallEffect::kOnlySelf, self};
     }
-    bool clean_method(const PyMethodDef* def) const {
-        for (const PyMethodDef* d : methods_) {
-            if (d == def) return true;
-        }
-        return false;
-    }
-    bool clean_builtin(PyObject* f) const {
-        for (PyObject* b : builtins_) {
-            if (b == f) return true;
-        }
-        return false;
-    }
+    bool clean_method(const PyMethodDef* def) const { return methods_.contains(def); }
+    bool clean_builtin(PyObject* f) const { return builtins_.contains(f); }
     bool clean_class(PyTypeObject* cls) const;
 
-    std::vector<const PyMethodDef*> methods_;
-    std::vector<PyObject*> builtins_;        // borrowed: builtins live as long as the interpreter
-    std::vector<PyTypeObject*> types_;       // builtin types whose construction iterates nothing
+    PointerSet methods_;    // PyMethodDef of allow-listed methods
+    PointerSet builtins_;   // allow-listed builtin functions (they live as long as the interpreter)
+    PointerSet types_;      // builtin types whose construction iterates nothing
     destructor python_class_dealloc_ = nullptr;   // tp_dealloc of every class made by a class statement
 };
 

@@ -38,7 +38,6 @@ bool is_array(PyObject* value) {
 
 struct Walk {
     const SnapshotLimits& limits;
-    OpaqueNotes* notes;
     std::unordered_set<PyObject*> on_path;   // cycle detection
 };
 
@@ -99,13 +98,12 @@ bool is_identity_expected(PyObject* value, int depth) {
     return depth > 0 && is_plain_object(value);
 }
 
-void set_ref(schema::Value::Builder out, PyObject* value, int depth, Walk& w) {
+void set_ref(schema::Value::Builder out, PyObject* value) {
     auto ref = out.initRef();
     std::string type = type_name(Py_TYPE(value));
     ref.setTypeName(type);
     ref.setId(reinterpret_cast<uintptr_t>(value));
     ref.setRepr(identity_repr(value));
-    if (w.notes && !is_identity_expected(value, depth)) w.notes->emplace(type, "rebinding only (its insides are not visible)");
 }
 
 void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth);
@@ -136,7 +134,7 @@ void walk_iterable(PyObject* value, schema::Value::Builder out, Walk& w, int dep
     out.setTypeName(type_name(Py_TYPE(value)));
 }
 
-void walk_leaf(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
+void walk_leaf(PyObject* value, schema::Value::Builder out, const Walk& w) {
     if (value == Py_None) { out.setNone(); return; }
     if (PyBool_Check(value)) { out.setBoolean(value == Py_True); return; }
     if (PyLong_Check(value)) {
@@ -182,18 +180,17 @@ void walk_leaf(PyObject* value, schema::Value::Builder out, Walk& w, int depth) 
         }
         PyErr_Clear();
     }
-    set_ref(out, value, depth, w);
+    set_ref(out, value);
 }
 
 void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
     Shape shape = shape_of(value, depth, w.limits);
     if (shape == Shape::kLeaf) {
-        walk_leaf(value, out, w, depth);
+        walk_leaf(value, out, w);
         return;
     }
     if (depth >= w.limits.max_depth) {
         out.setTooDeep();
-        if (w.notes) w.notes->emplace("(nesting deeper than " + std::to_string(w.limits.max_depth) + ")", "not compared below that depth");
         return;
     }
     if (!w.on_path.insert(value).second) {
@@ -271,10 +268,6 @@ void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
             break;
         case Shape::kSequence:
             walk_iterable(value, out, w, depth);
-            if (w.notes) {
-                w.notes->emplace(type_name(Py_TYPE(value)),
-                                 "contents compared when its length changes or the watch is checked");
-            }
             break;
         case Shape::kLeaf:
             break;
@@ -376,11 +369,10 @@ PyObject* environ_text(PyObject* raw) {
     return text;
 }
 
-void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth,
-                    OpaqueNotes* notes) {
+void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth) {
     PyObject *type, *val, *tb;
     PyErr_Fetch(&type, &val, &tb);   // never disturb an exception in flight
-    Walk w{limits, notes, {}};
+    Walk w{limits, {}};
     walk(value, out, w, depth);
     PyErr_Clear();
     PyErr_Restore(type, val, tb);

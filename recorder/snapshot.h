@@ -44,8 +44,8 @@ enum class Shape : uint8_t {
     kSequence,    // collections.deque, array.array: contents compared when checked
 };
 
-// Types whose insides spyrec cannot see, met while walking: type name -> what
-// is tracked of it. Filled by the walkers when given.
+// Types whose insides spyrec cannot see: type name -> what is tracked of it
+// (filled by the value tree, value_tree.h, and note_if_opaque).
 using OpaqueNotes = std::map<std::string, std::string>;
 
 // How `value`, met at `depth` (0: the watched value itself), is seen.
@@ -56,8 +56,7 @@ bool is_mutable_shape(Shape shape);
 
 // Fills `out` with a snapshot of `value` met at `depth`. Never leaves a
 // Python exception set.
-void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth = 0,
-                    OpaqueNotes* notes = nullptr);
+void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth = 0);
 
 // Notes `value` (a leaf met at `depth`) when it is compared by identity only
 // because spyrec cannot see its insides (a numpy array, a __slots__ object).

@@ -85,7 +85,6 @@ std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
     n->depth = depth;
     n->parent = parent;
     n->obj = Py_NewRef(obj);
-    ++node_count_;
     fill_node(*n);
     probes_dirty_ = true;
     return n;
@@ -190,7 +189,6 @@ void ValueTree::drop(std::unique_ptr<Node>& n) {
     if (!n) return;
     release_contents(*n);
     bury(n->obj);
-    --node_count_;
     n.reset();
 }
 

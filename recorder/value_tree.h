@@ -150,7 +150,6 @@ public:
 
     bool depends_on(PyObject* dict) const { return dicts_in_tree_.count(dict) > 0; }
     const OpaqueNotes& notes() const { return notes_; }
-    size_t nodes() const { return node_count_; }
 
 private:
     std::unique_ptr<Node> build_node(PyObject* obj, Node* parent);
@@ -189,7 +188,6 @@ private:
     std::unordered_map<PyObject*, Node*> by_object_;
     std::vector<PyObject*> graveyard_;   // references to drop once the tree is consistent
     bool probes_dirty_ = false;
-    size_t node_count_ = 0;
     OpaqueNotes notes_;
 };
 

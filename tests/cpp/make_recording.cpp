@@ -45,8 +45,8 @@ void cli(const std::string& dir) {
     w.header();
     std::string bytecode(8, '\0');
     bytecode[2] = static_cast<char>(W::kStoreSubscr);
-    w.code(1, "/home/user/app.py", "<module>", bytecode);
-    w.source("/home/user/app.py", "import os\nos.environ['TZ'] = 'UTC'\n");
+    w.code(1, "fixture/app.py", "<module>", bytecode);
+    w.source("fixture/app.py", "import os\nos.environ['TZ'] = 'UTC'\n");
     w.watch(1, "os.environ", value_fn(D({{S("HOME"), S("/home/user")}})));
     WatchNotes never;
     never.ever_resolved = false;
