@@ -335,6 +335,8 @@ class Recording:
 
         Raises LookupError if it did not exist then, unless `default` is given.
         """
+        if int(seq) < 0:
+            raise ValueError(f"a seq is a whole number from 0, not {seq}")
         args = self._query_args(expr)
         expr = watch_expr.normalize(expr)
         if args is None:

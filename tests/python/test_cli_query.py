@@ -112,3 +112,15 @@ def test_print_shows_each_change_on_stderr(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "sys.path changed at app.py:2" in r.stderr
     assert "'zzz'" in r.stderr
+
+
+def test_a_negative_seq_is_one_line_of_usage(demo):
+    r = spyrec(["query", "value", "sys.path", "--at", "-3"], demo)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "whole number" in r.stderr and "internal error" not in r.stderr
+
+
+def test_a_sub_path_that_never_changed_says_which_watch_holds_it(demo):
+    r = spyrec(["query", "last-change", "sys.path[99]"], demo)
+    assert r.returncode == 1
+    assert "is inside the watch sys.path but never changed" in r.stderr, r.stderr

@@ -32,11 +32,18 @@ def build_parser() -> ArgumentParser:
     p.add_argument("expr", metavar="EXPR")
     p = sub.add_parser("value", parents=common, help="the value of EXPR at a seq")
     p.add_argument("expr", metavar="EXPR")
-    p.add_argument("--at", metavar="SEQ", type=int, required=True)
+    p.add_argument("--at", metavar="SEQ", type=_seq, required=True)
     sub.add_parser("exceptions", parents=common, help="exceptions raised while recording")
     sub.add_parser("watches", parents=common, help="what was watched")
     sub.add_parser("info", parents=common, help="about the recording")
     return parser
+
+
+def _seq(text: str) -> int:
+    """A seq: a whole number from 0 (0 is the start of the recording)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a seq is a whole number from 0, not {text!r}")
+    return int(text)
 
 
 def main(argv: list) -> int:
@@ -180,6 +187,6 @@ def _never_changed(rec, expr: str) -> None:
     cut = (f" (the recording was cut short at seq {ending.get('cut_at_seq')})"
            if ending.get("recording_cut") else "")
     watch = (rec.watch_for(expr) or {}).get("expr", expr)
-    what = "was watched" if watch == expr else f"is inside the watch {watch}, and"
+    what = "was watched" if watch == expr else f"is inside the watch {watch}"
     print(f"spyrec: {expr} {what} but never changed in this recording{cut} "
           f"(it watched: {_watched_list(rec)})", file=sys.stderr)
