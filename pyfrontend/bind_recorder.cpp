@@ -5,7 +5,9 @@
 
 #include <memory>
 
+#include "python_version.h"
 #include "session.h"
+#include "stack_depth.h"
 
 namespace py = pybind11;
 using spyrec::recorder::Session;
@@ -162,4 +164,18 @@ void bind_recorder(py::module_& m) {
         .def("notes", &Recorder::notes)
         .def_property_readonly("tool_id", &Recorder::tool_id)
         .def_property_readonly("changes", &Recorder::changes);
+
+    // For tests (tests/python/test_operands.py): what the recorder computes
+    // to read an instruction's operands, checked on every supported Python.
+    m.def("_stack_depths", [](py::object code) {
+        static spyrec::recorder::BytecodeFlow flow;
+        static bool loaded = spyrec::recorder::load_bytecode_flow(flow);
+        if (!loaded || !PyCode_Check(code.ptr())) throw py::value_error("not a code object");
+        std::vector<int16_t> depths;
+        spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths);
+        py::list out;
+        for (int16_t d : depths) out.append(d < 0 ? py::object(py::none()) : py::object(py::int_(d)));
+        return out;
+    });
+    m.def("_frame_layout_matches", &spyrec::recorder::frame_layout_matches);
 }

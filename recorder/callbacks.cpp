@@ -41,11 +41,13 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     PyObject* code = args[0];
     int offset = offset_of(args[1]);
     // Calls are handled by their CALL event, which knows the callable.
-    if (s->code_info(code)->class_at(offset) != OpcodeClass::kMayMutate) return Py_NewRef(s->disable());
+    CodeInfo* info = s->code_info(code);
+    if (info->class_at(offset) != OpcodeClass::kMayMutate) return Py_NewRef(s->disable());
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
-    s->note_instruction(t, code, offset, true);
+    CallEffect effect = s->instruction_effect(info, code, offset);
+    s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self);
     return none();
 }
 
@@ -80,19 +82,20 @@ PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 // PY_RETURN, PY_YIELD (local) and PY_UNWIND (not).
-PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local) {
+PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool yielded) {
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
     if (s->code_info(args[0])->pure) return local ? Py_NewRef(s->disable()) : none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
-    s->pop_frame(t, args[0]);
+    s->pop_frame(t, args[0], yielded);
     return none();
 }
 
-PyObject* on_frame_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true); }
-PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false); }
+PyObject* on_return(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true, false); }
+PyObject* on_yield(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true, true); }
+PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false, false); }
 
 // RAISE and RERAISE: the instruction that raised is in the arguments.
 PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised) {
@@ -121,7 +124,8 @@ PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 PyMethodDef kCall{"spyrec_call", reinterpret_cast<PyCFunction>(on_call), METH_FASTCALL, nullptr};
 PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
 PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
-PyMethodDef kFrameLeave{"spyrec_frame_leave", reinterpret_cast<PyCFunction>(on_frame_leave), METH_FASTCALL, nullptr};
+PyMethodDef kReturn{"spyrec_return", reinterpret_cast<PyCFunction>(on_return), METH_FASTCALL, nullptr};
+PyMethodDef kYield{"spyrec_yield", reinterpret_cast<PyCFunction>(on_yield), METH_FASTCALL, nullptr};
 PyMethodDef kLine{"spyrec_line", reinterpret_cast<PyCFunction>(on_line), METH_FASTCALL, nullptr};
 PyMethodDef kUnwind{"spyrec_unwind", reinterpret_cast<PyCFunction>(on_unwind), METH_FASTCALL, nullptr};
 PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
@@ -134,14 +138,15 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* instruction = PyCFunction_New(&kInstruction, nullptr);
         PyObject* call = PyCFunction_New(&kCall, nullptr);
         PyObject* enter = PyCFunction_New(&kFrameEnter, nullptr);
-        PyObject* leave = PyCFunction_New(&kFrameLeave, nullptr);
+        PyObject* return_ = PyCFunction_New(&kReturn, nullptr);
+        PyObject* yield = PyCFunction_New(&kYield, nullptr);
         PyObject* line = PyCFunction_New(&kLine, nullptr);
         PyObject* unwind = PyCFunction_New(&kUnwind, nullptr);
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
         PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
         return std::vector<MonitoringCallback>{
             {"INSTRUCTION", instruction}, {"CALL", call},       {"PY_START", enter},  {"PY_RESUME", enter},
-            {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave},
+            {"PY_THROW", enter},          {"PY_RETURN", return_}, {"PY_YIELD", yield},
             {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
             {"LINE", line},
         };

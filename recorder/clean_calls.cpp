@@ -10,11 +10,24 @@ struct TypeMethods {
     std::initializer_list<const char*> names;
 };
 
+// A type of an extension module (new reference), or nullptr.
+PyTypeObject* module_type(const char* module, const char* name) {
+    PyObject* mod = PyImport_ImportModule(module);
+    PyObject* type = mod ? PyObject_GetAttrString(mod, name) : nullptr;
+    Py_XDECREF(mod);
+    if (type && !PyType_Check(type)) Py_CLEAR(type);
+    PyErr_Clear();
+    return reinterpret_cast<PyTypeObject*>(type);
+}
+
 }  // namespace
 
 bool CleanCalls::init() {
     // Methods that read, or change only their own object, and never iterate
-    // an argument.
+    // an argument. Comparing items (index, count, remove) has the status of
+    // COMPARE_OP: Python __eq__ raises events.
+    PyTypeObject* deque = module_type("collections", "deque");
+    PyTypeObject* random = module_type("_random", "Random");
     const TypeMethods tables[] = {
         {&PyList_Type, {"append", "insert", "pop", "remove", "index", "count", "clear", "copy", "reverse",
                         "__getitem__", "__len__", "__contains__"}},
@@ -26,11 +39,21 @@ bool CleanCalls::init() {
                            "encode", "splitlines", "isdigit", "isalpha", "isalnum", "isspace", "isidentifier",
                            "count", "casefold", "title", "capitalize", "zfill", "ljust", "rjust", "center",
                            "removeprefix", "removesuffix", "expandtabs", "format"}},
-        {&PyBytes_Type, {"decode", "startswith", "endswith", "split", "strip", "find", "replace", "hex"}},
+        {&PyBytes_Type, {"decode", "startswith", "endswith", "split", "strip", "find", "replace", "hex", "index",
+                         "rfind", "rindex", "count"}},
+        {&PyByteArray_Type, {"decode", "startswith", "endswith", "find", "rfind", "index", "rindex", "count",
+                             "hex", "append", "insert", "pop", "remove", "clear", "reverse", "copy"}},
+        {deque, {"append", "appendleft", "pop", "popleft", "clear", "rotate", "index", "count", "remove",
+                 "reverse", "copy", "insert"}},
+        // Change only the generator's C state, which no watch can see.
+        {random, {"getrandbits", "random"}},
         {&PyLong_Type, {"to_bytes", "bit_length"}},
         {&PyTuple_Type, {"index", "count"}},
+        // Resumes the generator's Python frame, whose events check.
+        {&PyGen_Type, {"send"}},
     };
     for (const auto& table : tables) {
+        if (!table.type) continue;
         for (const char* name : table.names) {
             // Static builtin types keep their dict per interpreter (3.12+): not tp_dict.
             PyObject* dict = PyType_GetDict(table.type);
@@ -41,12 +64,35 @@ bool CleanCalls::init() {
             Py_XDECREF(dict);
         }
     }
+    Py_XDECREF(deque);   // the method tables are static C data of their modules
+    Py_XDECREF(random);
     PyObject* builtins = PyEval_GetBuiltins();   // borrowed
     for (const char* name : {"len", "isinstance", "issubclass", "id", "hash", "abs", "callable", "chr", "ord",
                              "repr", "print", "getattr", "hasattr", "iter", "format", "divmod"}) {
         PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
         if (f && PyCFunction_Check(f)) builtins_.insert(f);
     }
+    next_ = builtins ? PyDict_GetItemString(builtins, "next") : nullptr;
+    for (const char* name : {"sum", "any", "all"}) {
+        PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
+        if (f && PyCFunction_Check(f)) consumers_.insert(f);
+    }
+    for (PyTypeObject* t : {&PyList_Type, &PyTuple_Type, &PySet_Type, &PyFrozenSet_Type, &PyBytes_Type,
+                            &PyByteArray_Type}) {
+        consumers_.insert(t);
+    }
+    // The iterators of the builtin containers, strings and range: a step reads.
+    PyObject* globals = PyDict_New();
+    if (globals) PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+    for (const char* expr : {"iter([])", "iter(())", "iter(range(1))", "iter(range(1 << 70))", "iter({})",
+                             "iter({}.values())", "iter({}.items())", "reversed([])", "iter(set())", "iter('')",
+                             "iter('\\u20ac')", "iter(b'')", "reversed({})"}) {
+        PyObject* it = globals ? PyRun_String(expr, Py_eval_input, globals, globals) : nullptr;
+        if (it) iterator_types_.insert(Py_TYPE(it));   // static builtin types: the pointer stays valid
+        Py_XDECREF(it);
+        PyErr_Clear();
+    }
+    Py_XDECREF(globals);
     // Constructing these iterates nothing: map/zip/filter/enumerate only take
     // iterators, which run later, at a FOR_ITER or call that is checked.
     for (PyTypeObject* t : {&PyLong_Type, &PyFloat_Type, &PyUnicode_Type, &PyBool_Type, &PyComplex_Type,

@@ -15,8 +15,13 @@
 // - Builtins that only read or build (len, isinstance, print...), and types
 //   whose construction iterates nothing (int, str, range, map, zip...;
 //   classes written in Python that derive only from object or exceptions).
-// - Everything else (unknown C functions, C types, `next`, `sorted`,
-//   `list(...)`) is not clean: the next event compares.
+// - sum/any/all and the constructors of list, tuple, set, frozenset, bytes
+//   and bytearray, when their first argument only reads as it is iterated
+//   (a builtin container, a range, a generator); next() of a generator.
+// - Methods of deque, bytearray and random.Random that change only their
+//   own object's C state and iterate nothing.
+// - Everything else (unknown C functions, C types, `sorted` (its key= is
+//   not visible here), `list(map(...))`) is not clean: the next event compares.
 //
 // WatchedContainers is a filter over the addresses of every container the
 // watches hold: "maybe watched" can be wrong only towards checking.
@@ -96,16 +101,39 @@ public:
         if (PyCFunction_Check(callable)) {
             auto* f = reinterpret_cast<PyCFunctionObject*>(callable);
             if (f->m_self && PyModule_Check(f->m_self)) {
-                return {clean_builtin(callable) ? CallEffect::kNothing : CallEffect::kUnknown};
+                if (clean_builtin(callable)) return {CallEffect::kNothing};
+                if (consumers_.contains(callable) && reading_iterable(arg0)) return {CallEffect::kNothing};
+                // next() of a generator resumes its Python frame, whose events check.
+                if (callable == next_ && reading_iterator(arg0)) return {CallEffect::kNothing};
+                return {CallEffect::kUnknown};
             }
             if (!f->m_self) return {CallEffect::kUnknown};
             return method_effect(f->m_ml, f->m_self, watched);
         }
-        if (type == &PyType_Type) {
+        // A class, called through type.__call__ (its metaclass, such as
+        // ABCMeta, does not define __call__).
+        if (type == &PyType_Type || type->tp_call == PyType_Type.tp_call) {
+            if (consumers_.contains(callable) && (arg0 == missing_ || reading_iterable(arg0))) {
+                return {CallEffect::kNothing};
+            }
             return {clean_class(reinterpret_cast<PyTypeObject*>(callable)) ? CallEffect::kNothing : CallEffect::kUnknown};
         }
         return {CallEffect::kUnknown};
     }
+
+    // Hot: a step of this iterator only reads (the builtin containers', str's,
+    // range's), or resumes a Python frame, whose events check (generators,
+    // coroutines).
+    bool reading_iterator(PyObject* it) const {
+        return PyGen_CheckExact(it) || PyCoro_CheckExact(it) || iterator_types_.contains(Py_TYPE(it));
+    }
+    // Hot: iterating this runs no C code that could change a watched value.
+    bool reading_iterable(PyObject* o) const {
+        return PyTuple_CheckExact(o) || PyList_CheckExact(o) || PyUnicode_CheckExact(o) || PyBytes_CheckExact(o) ||
+               PyRange_Check(o) || PyDict_CheckExact(o) || PySet_CheckExact(o) || PyFrozenSet_CheckExact(o) ||
+               PyLong_CheckExact(o) || reading_iterator(o);
+    }
+    void set_missing(PyObject* missing) { missing_ = missing; }
 
 private:
     // An allow-listed method changes at most its own object.
@@ -121,6 +149,13 @@ private:
     PointerSet methods_;    // PyMethodDef of allow-listed methods
     PointerSet builtins_;   // allow-listed builtin functions (they live as long as the interpreter)
     PointerSet types_;      // builtin types whose construction iterates nothing
+    PyObject* next_ = nullptr;   // builtins.next, borrowed (lives as long as the interpreter)
+    // Builtins and types that consume their first argument and do nothing
+    // else a watch can see (sum, any, all; list, tuple, set, bytes... built
+    // from it): clean when iterating that argument is (reading_iterable).
+    PointerSet consumers_;
+    PointerSet iterator_types_;
+    PyObject* missing_ = nullptr;   // sys.monitoring.MISSING: a call with no arguments
     destructor python_class_dealloc_ = nullptr;   // tp_dealloc of every class made by a class statement
 };
 

@@ -24,8 +24,10 @@ CodeInfo* CodeInfoTable::build(PyObject* code) {
         Py_ssize_t size = PyBytes_GET_SIZE(bytes);
         info->opcodes.resize(size / 2);
         info->classes.resize(size / 2);
+        info->opargs.resize(size / 2);
         for (Py_ssize_t i = 0; i + 1 < size; i += 2) {
             info->opcodes[i / 2] = data[i];
+            info->opargs[i / 2] = data[i + 1];
             info->classes[i / 2] = opcodes_ ? opcodes_->classify(data[i], data[i + 1])
                                             : OpcodeClass::kMayMutate;
         }

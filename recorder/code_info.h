@@ -15,6 +15,7 @@ namespace spyrec::recorder {
 
 struct CodeInfo {
     std::vector<uint8_t> opcodes;        // base opcode of the instruction at offset 2*i
+    std::vector<uint8_t> opargs;         // its oparg's low byte
     std::vector<OpcodeClass> classes;    // its class, oparg taken into account
     uint64_t recorded_id = 0;            // id in the recording's code db; 0 = not written yet
     uint64_t recorded_generation = 0;    // which recording that id belongs to
@@ -30,9 +31,22 @@ struct CodeInfo {
     std::vector<int32_t> lines;
     bool lines_ready = false;
 
+    // Value-stack depth before the instruction at offset 2*i (stack_depth.h),
+    // computed on the first event that reads an operand in this code.
+    std::vector<int16_t> depths;
+    bool depths_ready = false;
+
     uint8_t opcode_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;
         return i < opcodes.size() ? opcodes[i] : 0;
+    }
+    int depth_at(int offset) const {
+        size_t i = static_cast<size_t>(offset) / 2;
+        return i < depths.size() ? depths[i] : -1;
+    }
+    uint8_t oparg_at(int offset) const {
+        size_t i = static_cast<size_t>(offset) / 2;
+        return i < opargs.size() ? opargs[i] : 0;
     }
     OpcodeClass class_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;

@@ -69,7 +69,9 @@ bool load_opcode_table(OpcodeTable& table) {
             table.names[i] = text;
             if (pure.count(text)) table.by_opcode[i] = OpcodeClass::kPure;
             std::string_view op(text);
-            if (op == "CALL" || op == "CALL_KW" || op == "CALL_FUNCTION_EX") table.by_opcode[i] = OpcodeClass::kCall;
+            // CALL_FUNCTION_EX keeps its INSTRUCTION event: it unpacks its
+            // arguments (running any iterator) before the CALL event fires.
+            if (op == "CALL" || op == "CALL_KW") table.by_opcode[i] = OpcodeClass::kCall;
         }
         Py_XDECREF(name);
     }
@@ -93,6 +95,65 @@ bool load_opcode_table(OpcodeTable& table) {
     Py_DECREF(opmap);
     PyErr_Clear();
     return true;
+}
+
+namespace {
+
+// Whether FrameLayout finds the innermost frame's code and its bound plain
+// locals where PyFrame_GetVar finds them.
+bool layout_matches_innermost_frame() {
+    struct _PyInterpreterFrame* frame = innermost_frame();
+    PyFrameObject* frame_object = PyEval_GetFrame();   // borrowed
+    if (!frame || !frame_object) return false;
+    auto* layout = reinterpret_cast<FrameLayout*>(frame);
+    PyObject* code = PyUnstable_InterpreterFrame_GetCode(frame);   // new reference
+    bool same_code = code && layout->executable == code;
+    Py_XDECREF(code);
+    if (!same_code) return false;
+    auto* co = reinterpret_cast<PyCodeObject*>(layout->executable);
+    constexpr uint8_t kPlainLocal = 0x20;   // CO_FAST_LOCAL (Include/internal/pycore_code.h)
+    const char* kinds = PyBytes_AsString(co->co_localspluskinds);
+    int matched = 0;
+    for (int i = 0; kinds && i < co->co_nlocalsplus; ++i) {
+        if (static_cast<uint8_t>(kinds[i]) != kPlainLocal) continue;
+        PyObject* name = PyTuple_GetItem(co->co_localsplusnames, i);   // borrowed
+        PyObject* value = name ? PyFrame_GetVar(frame_object, name) : nullptr;
+        if (!value) {
+            PyErr_Clear();   // unbound
+            continue;
+        }
+        bool here = layout->localsplus[i] == value;
+        Py_DECREF(value);
+        if (!here) return false;
+        ++matched;
+    }
+    PyErr_Clear();
+    return matched > 0;
+}
+
+PyObject* check_layout(PyObject*, PyObject*) { return PyBool_FromLong(layout_matches_innermost_frame()); }
+PyMethodDef kCheckLayout{"check_layout", check_layout, METH_NOARGS, nullptr};
+
+}  // namespace
+
+bool frame_layout_matches() {
+    // A Python function of known shape calls back into C, which reads its frame.
+    PyObject* globals = PyDict_New();
+    PyObject* check = PyCFunction_New(&kCheckLayout, nullptr);
+    bool ok = false;
+    if (globals && check && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
+        PyObject* defined = PyRun_String("def probe(check, first=1):\n    second = [first]\n    return check()\n",
+                                         Py_file_input, globals, globals);
+        PyObject* probe = defined ? PyDict_GetItemString(globals, "probe") : nullptr;   // borrowed
+        PyObject* result = probe ? PyObject_CallOneArg(probe, check) : nullptr;
+        ok = result == Py_True;
+        Py_XDECREF(result);
+        Py_XDECREF(defined);
+    }
+    Py_XDECREF(check);
+    Py_XDECREF(globals);
+    PyErr_Clear();
+    return ok;
 }
 
 }  // namespace spyrec::recorder

@@ -12,7 +12,12 @@
 //   through it: own_instance_dict() below (checked on 3.12.1 and 3.13.0 by
 //   tests/cases/object_attrs.py).
 // - How to reach the innermost frame without creating a frame object
-//   (tstate->cframe->current_frame on 3.12, tstate->current_frame on 3.13).
+//   (tstate->cframe->current_frame on 3.12, tstate->current_frame on 3.13),
+//   and where its value stack is (FrameLayout: the same leading fields in
+//   both, checked at start by frame_layout_matches()).
+// - The bytecode's metadata spyrec walks (stack_depth.cpp reads both forms):
+//   opcode._inline_cache_entries is a list by opcode on 3.12 and a dict by
+//   name on 3.13; 3.12's stack effect of RETURN_GENERATOR is 0, not 1.
 #pragma once
 #include <Python.h>
 
@@ -37,7 +42,7 @@ enum class OpcodeClass : uint8_t {
     // Can change a watched value directly or through C code it calls: calls,
     // stores, deletes, in-place binary ops, imports, iteration.
     kMayMutate = 1,
-    // A call instruction (CALL, CALL_KW, CALL_FUNCTION_EX): sys.monitoring's
+    // A call instruction (CALL, CALL_KW): sys.monitoring's
     // CALL event, which hands over the callable and its first argument, does
     // the work, so its INSTRUCTION event is disabled.
     kCall = 2,
@@ -61,18 +66,54 @@ struct OpcodeTable {
 // Python exception and returns false on failure.
 bool load_opcode_table(OpcodeTable& table);
 
+inline struct _PyInterpreterFrame* innermost_frame() {
+    PyThreadState* tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030D0000
+    return tstate->current_frame;
+#else
+    return tstate->cframe ? tstate->cframe->current_frame : nullptr;
+#endif
+}
+
+// The leading fields of CPython's _PyInterpreterFrame
+// (Include/internal/pycore_frame.h), laid out alike in 3.12 and 3.13. The
+// internal header itself does not compile as C++ (C11 atomics).
+struct FrameLayout {
+    PyObject* executable;   // f_code (3.12), f_executable (3.13)
+    void* previous;
+    PyObject* funcobj;
+    PyObject* globals;
+    PyObject* builtins;
+    PyObject* locals;
+    PyObject* frame_obj;
+    void* instruction;      // prev_instr (3.12), instr_ptr (3.13)
+    int stacktop;           // not kept up to date while the frame runs
+    uint16_t return_offset;
+    char owner;
+    PyObject* localsplus[1];   // locals, cells, free variables, then the value stack
+};
+
+// The bottom of the value stack of the innermost frame, when that frame runs
+// `code` (nullptr otherwise). Between two instructions every stack item is
+// in this memory; only the stack pointer lives in a C local of the
+// interpreter, so callers find the top from a static depth (stack_depth.h).
+inline PyObject** operand_stack(PyObject* code) {
+    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+    if (!frame || frame->executable != code) return nullptr;
+    return frame->localsplus + reinterpret_cast<PyCodeObject*>(code)->co_nlocalsplus;
+}
+
+// Cold: whether FrameLayout matches this interpreter, checked on the frame
+// of a small Python function (its code, and its locals against PyFrame_GetVar).
+bool frame_layout_matches();
+
 // The innermost Python frame's code (a new reference) and the offset of the
 // instruction it is running, without creating a frame object. Used inside a
 // dict watcher, which CPython calls in the middle of the mutating instruction.
 // On 3.12 the offset can point into the inline cache after the instruction
 // (during a call); callers round it down to the owning instruction.
 inline bool current_instruction(PyObject** code, int* offset) {
-    PyThreadState* tstate = PyThreadState_Get();
-#if PY_VERSION_HEX >= 0x030D0000
-    struct _PyInterpreterFrame* frame = tstate->current_frame;
-#else
-    struct _PyInterpreterFrame* frame = tstate->cframe ? tstate->cframe->current_frame : nullptr;
-#endif
+    struct _PyInterpreterFrame* frame = innermost_frame();
     if (!frame) return false;
     *code = PyUnstable_InterpreterFrame_GetCode(frame);
     if (!*code) return false;

@@ -46,6 +46,13 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     if (!load_opcode_table(opcodes_)) throw std::runtime_error("cannot read the opcode table from dis");
     if (!codes_.init(&opcodes_)) throw std::runtime_error("cannot reserve a code-object extra slot");
     if (!clean_calls_.init()) throw std::runtime_error("cannot read the builtin method tables");
+    if (!load_bytecode_flow(flow_)) throw std::runtime_error("cannot read the bytecode metadata from dis");
+    if (!operand_effects_.init(OperandEffects::rules_by_name(opcodes_.names), &clean_calls_)) {
+        throw std::runtime_error("cannot set up the operand rules");
+    }
+    // Without a frame layout it can trust, the recorder compares every watch
+    // after each mutating instruction, as if no operand were known.
+    operands_readable_ = frame_layout_matches();
     codes_.set_hidden_prefixes(options_.hidden_prefixes);
     uint32_t id = 1;
     for (auto& spec : watches) {
@@ -54,6 +61,12 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
                                     &watched_, &options_.limits));
     }
     Py_XINCREF(options_.on_change);
+}
+
+void Session::compute_depths(CodeInfo& info, PyObject* code) {
+    info.depths_ready = true;
+    SavedError saved;
+    compute_stack_depths(code, flow_, info.depths);
 }
 
 Session::~Session() {
@@ -66,6 +79,7 @@ Session::~Session() {
     dicts_.close();
     Py_XDECREF(options_.on_change);
     Py_XDECREF(disable_);
+    Py_XDECREF(missing_);
     Py_XDECREF(linecache_);
 }
 
@@ -83,6 +97,7 @@ void Session::start() {
         w->update(initial);
         write_watch(*w);
     }
+    probe_table_stale_ = true;
     linecache_ = PyImport_ImportModule("linecache");
     if (!linecache_) PyErr_Clear();
     active_ = this;
@@ -173,9 +188,16 @@ void Session::resync(ThreadState* t) {
     t->stack.assign(reversed.rbegin(), reversed.rend());
 }
 
+void Session::rebuild_probe_table() {
+    probe_table_.clear();
+    for (auto& w : watches_) w->add_probes_to(probe_table_);
+    probe_table_stale_ = false;
+}
+
 void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
     ColdSection cold(*this);
+    probe_table_stale_ = true;
     // The whole value before, only for the live hook (--print, --break).
     kj::Array<capnp::word> before;
     if (options_.on_change && w.exists()) before = w.tree().canonical();

@@ -19,6 +19,8 @@
 
 #include "clean_calls.h"
 #include "code_info.h"
+#include "operand_effects.h"
+#include "stack_depth.h"
 #include "spyrec.capnp.h"
 #include "dict_registry.h"
 #include "python_version.h"
@@ -128,9 +130,16 @@ public:
         // go): leave the watches to it; this thread's changes are seen at its
         // next check.
         if (recording_cut_ || cold_threads_) return;
+        uint64_t epoch = dicts_.epoch();
+        if (!target) {
+            // The common case: nothing changed. One pass over the flat table.
+            if (probe_table_stale_) rebuild_probe_table();
+            if (epoch == probe_table_epoch_ && !probe_table_.differs()) return;
+        }
         for (auto& w : watches_) {
             if (w->probes_fired(target)) on_probe_fired(*w, *culprit);
         }
+        if (!target) probe_table_epoch_ = epoch;
         if (!dict_culprits_.empty()) forget_dict_culprits();
     }
 
@@ -145,6 +154,19 @@ public:
             if (!top) return;
         }
         top->offset = offset;
+    }
+
+    // INSTRUCTION event of an instruction that may mutate: what it can
+    // change, from its operands on the frame's value stack (operand_effects.h).
+    CallEffect instruction_effect(CodeInfo* info, PyObject* code, int offset) {
+        OperandRule rule = operand_effects_.rule(info->opcode_at(offset));
+        if (rule == OperandRule::kNone || !operands_readable_) return {CallEffect::kUnknown};
+        if (!info->depths_ready) compute_depths(*info, code);
+        int depth = info->depth_at(offset);
+        if (depth < OperandEffects::operands(rule)) return {CallEffect::kUnknown};
+        PyObject** stack = operand_stack(code);
+        if (!stack) return {CallEffect::kUnknown};
+        return operand_effects_.effect(rule, info->oparg_at(offset), stack + depth, watched_);
     }
 
     // CALL event: what the call about to run can change by itself (clean_calls.h).
@@ -166,24 +188,35 @@ public:
     int trail_length() const { return options_.trail; }
 
     void push_frame(ThreadState* t, PyObject* code) {
-        t->stack.push_back(ShadowFrame{code, -1});
+        t->stack.push_back(ShadowFrame{code, -1, t->dirty, t->dirty_target});
         t->dirty = false;
         t->dirty_target = nullptr;
     }
 
-    void pop_frame(ThreadState* t, PyObject* code) {
+    // `yielded`: PY_YIELD, the frame lives on; else it returns or unwinds.
+    void pop_frame(ThreadState* t, PyObject* code, bool yielded) {
         ShadowFrame* top = t->top();
         if (!top || top->code != code) {
             resync(t);
             top = t->top();
         }
-        if (top && top->code == code) t->stack.pop_back();
         // Back in the caller, whose current instruction runs on: C code that
-        // called us (sorted(key=)), and even after a plain Python call, the
-        // teardown of the callee's frame (a local's weakref callback, a C
-        // __del__), none of which raises an event.
-        t->dirty = true;
-        t->dirty_target = nullptr;
+        // called us (sorted(key=)), and after a return, the teardown of the
+        // callee's frame (a local's weakref callback, a C __del__), none of
+        // which raises an event. A yield tears nothing down: the caller's
+        // instruction is as clean as it was when it resumed this frame
+        // (FOR_ITER or next() on a generator).
+        bool dirty = true;
+        PyObject* target = nullptr;
+        if (top && top->code == code) {
+            if (yielded) {
+                dirty = top->caller_dirty;
+                target = top->caller_target;
+            }
+            t->stack.pop_back();
+        }
+        t->dirty = dirty;
+        t->dirty_target = target;
     }
 
     // ---- cold path ---------------------------------------------------------
@@ -207,6 +240,8 @@ private:
     const DictCulprit* dict_culprit_for(const Watch& w) const;
 
     ThreadState* new_thread_state();
+    void rebuild_probe_table();
+    void compute_depths(CodeInfo& info, PyObject* code);
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
@@ -238,7 +273,15 @@ private:
     DictRegistry dicts_;
     WatchedContainers watched_;
     CleanCalls clean_calls_;
+    BytecodeFlow flow_;
+    OperandEffects operand_effects_;
+    bool operands_readable_ = false;   // FrameLayout matched this interpreter at start
     std::vector<DictCulprit> dict_culprits_;
+    // Every watch's list, set and sequence probes in one table (probe_table.h);
+    // stale after any update of a watch, rebuilt at the next untargeted check.
+    ProbeTable probe_table_;
+    bool probe_table_stale_ = true;
+    uint64_t probe_table_epoch_ = ~uint64_t{0};   // dict epoch when the watches last settled
     int cold_threads_ = 0;   // threads inside the cold half (0 or 1 under the GIL, but it can switch)
     Writer writer_;
     std::vector<std::unique_ptr<Watch>> watches_;
@@ -253,6 +296,7 @@ private:
     bool stopped_ = false;
     int tool_id_ = -1;
     PyObject* disable_ = nullptr;    // sys.monitoring.DISABLE, owned
+    PyObject* missing_ = nullptr;    // sys.monitoring.MISSING, owned
     PyObject* linecache_ = nullptr;  // owned
     std::unordered_set<std::string> stored_sources_;
     std::vector<WatchNotes> final_notes_;

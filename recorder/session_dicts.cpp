@@ -52,6 +52,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;
         ColdSection cold(*this);
+        probe_table_stale_ = true;
         for (auto& w : watches_) {
             if (w->depends_on(dict)) w->before_store(dict, key, new_value);
         }

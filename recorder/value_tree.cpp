@@ -204,6 +204,17 @@ void ValueTree::refresh_probes() {
     probes_dirty_ = false;
 }
 
+void ValueTree::add_probes_to(ProbeTable& table) const {
+    for (const Node* n : plain_probes_) {
+        switch (n->shape) {
+            case Shape::kList: table.add_list(n->obj, n->items); break;
+            case Shape::kSet: table.add_set(n->obj, n->fingerprint); break;
+            case Shape::kBytearray: table.add_bytearray(n->obj, &n->content); break;
+            default: table.add_sized(n->obj, n->size); break;
+        }
+    }
+}
+
 void ValueTree::collect_probes(Node& n) {
     watched_->add(n.obj);
     if (n.dict) watched_->add(n.dict);

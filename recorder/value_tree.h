@@ -30,6 +30,7 @@
 
 #include "clean_calls.h"
 #include "dict_registry.h"
+#include "probe_table.h"
 #include "python_version.h"
 #include "snapshot.h"
 #include "spyrec.capnp.h"
@@ -149,6 +150,8 @@ public:
     kj::Array<capnp::word> canonical() const;
 
     bool depends_on(PyObject* dict) const { return dicts_in_tree_.count(dict) > 0; }
+    // Cold: copy what may_have_changed() compares into the session's table.
+    void add_probes_to(ProbeTable& table) const;
     const OpaqueNotes& notes() const { return notes_; }
 
 private:

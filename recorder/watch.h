@@ -73,6 +73,15 @@ public:
         return false;
     }
 
+    // Cold: copy the list, set and sequence probes into the session's table
+    // (probe_table.h). Valid until the next update() or before_store().
+    void add_probes_to(ProbeTable& table) const {
+        for (const Probe& p : path_probes_) {
+            if (p.kind == Probe::Kind::kListItems) table.add_list(p.container, p.items);
+        }
+        tree_.add_probes_to(table);
+    }
+
     // Whether `dict` is one of the dicts this watch depends on.
     bool depends_on(PyObject* dict) const;
 
