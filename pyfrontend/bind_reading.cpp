@@ -390,6 +390,14 @@ void bind_reading(py::module_& m) {
     // A C++ RecordingError thrown anywhere under _core (reader or recorder)
     // arrives in Python as this type, with the one-line message.
     py::register_exception<RecordingError>(m, "RecordingError");
+    // LMDB failures (schema/lmdb_handles.h) say what was being done in one line too.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const spyrec::schema::LmdbError& e) {
+            PyErr_SetString(py::module_::import("spyrec._core").attr("RecordingError").ptr(), e.what());
+        }
+    });
 
     py::class_<ChangeStream>(m, "ChangeStream")
         .def("__iter__", [](ChangeStream& s) -> ChangeStream& { return s; }, py::return_value_policy::reference_internal)

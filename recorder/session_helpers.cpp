@@ -6,12 +6,6 @@
 
 namespace spyrec::recorder {
 
-std::string message_bytes(capnp::MessageBuilder& message) {
-    auto words = capnp::messageToFlatArray(message);
-    auto bytes = words.asBytes();
-    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
 std::string utf8_of(PyObject* str) {
     if (!str || !PyUnicode_Check(str)) return "";
     Py_ssize_t n = 0;

@@ -1,5 +1,6 @@
-// Small helpers the session's cold half shares: record serialization and
-// reading text out of CPython objects. Cold path only.
+// Small helpers the session's cold half shares: reading text out of CPython
+// objects, canonical values, saving an exception in flight. Cold path only.
+// (Keys and message bytes come from schema/: keys.h, message_bytes.h.)
 #pragma once
 #include <Python.h>
 
@@ -9,16 +10,14 @@
 #include <cstdint>
 #include <string>
 
+#include "keys.h"
+#include "message_bytes.h"
 #include "spyrec.capnp.h"
 
 namespace spyrec::recorder {
 
-std::string message_bytes(capnp::MessageBuilder& message);
-
-template <size_t N>
-std::string key_bytes(const std::array<uint8_t, N>& key) {
-    return std::string(reinterpret_cast<const char*>(key.data()), N);
-}
+using schema::key_bytes;
+using schema::message_bytes;
 
 // The UTF-8 text of a str ("" for anything else), never raising.
 std::string utf8_of(PyObject* str);

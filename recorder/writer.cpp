@@ -23,21 +23,6 @@
 namespace spyrec::recorder {
 namespace {
 
-const char* table_name(Table t) {
-    switch (t) {
-        case Table::kMeta: return schema::kMetaDb;
-        case Table::kWatches: return schema::kWatchesDb;
-        case Table::kChanges: return schema::kChangesDb;
-        case Table::kCode: return schema::kCodeDb;
-        case Table::kSources: return schema::kSourcesDb;
-        case Table::kExceptions: return schema::kExceptionsDb;
-        case Table::kByCode: return schema::kByCodeDb;
-        case Table::kKeyframes: return schema::kKeyframesDb;
-        case Table::kCount: break;
-    }
-    return "?";
-}
-
 std::string errno_text(const std::string& what, const std::string& path) {
     return what + " " + path + ": " + std::strerror(errno);
 }
@@ -186,14 +171,14 @@ Writer::Writer(const std::string& dir, uint64_t max_size_bytes) : dir_(dir), max
         throw std::runtime_error("a recording already exists in " + dir + " (choose a new -o directory)");
     }
 
-    env_.create();
-    mdb_env_set_maxdbs(env_.get(), schema::kDatabaseCount + 1);
+    env_ = schema::LmdbEnv::create();
+    mdb_env_set_maxdbs(env_.get(), schema::kTableCount + 1);
     mdb_env_set_mapsize(env_.get(), map_size_);
     int rc = mdb_env_open(env_.get(), dir.c_str(), MDB_NOSYNC | MDB_NOMETASYNC, 0600);
     if (rc) throw LmdbError("cannot open the recording " + dir, rc);
-    WriteTransaction txn(env_.get());
+    schema::LmdbTxn txn(env_.get(), schema::LmdbTxn::Mode::kWrite);
     for (size_t i = 0; i < dbis_.size(); ++i) {
-        rc = mdb_dbi_open(txn.get(), table_name(static_cast<Table>(i)), MDB_CREATE, &dbis_[i]);
+        rc = mdb_dbi_open(txn.get(), schema::kTableNames[i], MDB_CREATE, &dbis_[i]);
         if (rc) throw LmdbError("cannot create a table in " + dir, rc);
     }
     rc = txn.commit();
@@ -517,7 +502,7 @@ std::string Writer::with_cut_ending(const std::string& ending) const {
 }
 
 void Writer::commit_once(std::vector<Record>& batch) {
-    WriteTransaction txn(env_.get());
+    schema::LmdbTxn txn(env_.get(), schema::LmdbTxn::Mode::kWrite);
     uint64_t bytes = 0;
     for (const auto& r : batch) {
         // Once cut, nothing more but the ending and the watch notes: a change

@@ -36,10 +36,12 @@
 #include <vector>
 
 #include "lmdb_handles.h"
+#include "tables.h"
 
 namespace spyrec::recorder {
 
-enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes, kCount };
+using schema::LmdbError;
+using schema::Table;
 
 // A record that must be committed together with its Record, or not at all
 // (a change and the keyframe of the value after it).
@@ -109,8 +111,8 @@ private:
 
     std::string dir_;
     uint64_t max_size_;
-    Environment env_;
-    std::array<MDB_dbi, static_cast<size_t>(Table::kCount)> dbis_{};
+    schema::LmdbEnv env_;
+    std::array<MDB_dbi, schema::kTableCount> dbis_{};
     size_t map_size_ = size_t{64} << 20;
     int lock_fd_ = -1;
 

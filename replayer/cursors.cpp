@@ -113,11 +113,11 @@ std::optional<ChangeReport> ChangeCursor::next() {
 
 struct ExceptionCursor::Impl {
     ReadSession session;
-    std::unique_ptr<Cursor> cursor;
+    std::unique_ptr<LmdbCursor> cursor;
     bool started = false;
 
     explicit Impl(const Recording& rec) : session(rec) {
-        if (auto dbi = rec.db(Db::Exceptions)) cursor = std::make_unique<Cursor>(session.txn().get(), *dbi);
+        if (auto dbi = rec.db(Table::kExceptions)) cursor = std::make_unique<LmdbCursor>(session.txn().get(), *dbi);
     }
 
     std::optional<ExceptionReport> next() {

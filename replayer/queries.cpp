@@ -39,12 +39,12 @@ Info info(const Recording& rec) {
     Info out;
     out.format_version = rec.format_version();
     out.meta = rec.meta();
-    if (auto bytes = rec.get(s.txn(), Db::Meta, schema::kEndingKey)) {
+    if (auto bytes = rec.get(s.txn(), Table::kMeta, schema::kEndingKey)) {
         out.ending = decode_ending(*bytes, "the ending record");
     }
-    out.changes = rec.count(s.txn(), Db::Changes);
-    out.exceptions = rec.count(s.txn(), Db::Exceptions);
-    out.watches = rec.count(s.txn(), Db::Watches);
+    out.changes = rec.count(s.txn(), Table::kChanges);
+    out.exceptions = rec.count(s.txn(), Table::kExceptions);
+    out.watches = rec.count(s.txn(), Table::kWatches);
     return out;
 }
 
@@ -53,9 +53,9 @@ std::vector<WatchReport> watches(const Recording& rec) {
         ReadSession s(rec);
         std::vector<WatchReport> out;
         std::unordered_map<uint32_t, uint64_t> counts;
-        if (auto dbi = rec.db(Db::Changes)) {
+        if (auto dbi = rec.db(Table::kChanges)) {
             // Keys only: counting never decodes a change.
-            Cursor cursor(s.txn().get(), *dbi);
+            LmdbCursor cursor(s.txn().get(), *dbi);
             MDB_val k{}, v{};
             for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
                 ++counts[s.change_key_of(k, "changes").watch_id];
@@ -78,9 +78,9 @@ std::vector<Watch> watch_list(const Recording& rec) {
 uint64_t change_count(const Recording& rec, std::string_view expr) {
     ReadSession s(rec);
     auto watch = s.find_watch(expr);
-    auto dbi = rec.db(Db::Changes);
+    auto dbi = rec.db(Table::kChanges);
     if (!watch || !dbi) return 0;
-    Cursor cursor(s.txn().get(), *dbi);
+    LmdbCursor cursor(s.txn().get(), *dbi);
     auto first = schema::change_key(watch->id, 0);
     MDB_val k = to_val(key_view(first)), v{};
     uint64_t n = 0;

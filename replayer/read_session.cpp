@@ -18,9 +18,9 @@ void ReadSession::damaged(const std::string& why) const {
 
 std::vector<Watch> ReadSession::all_watches() {
     std::vector<Watch> out;
-    auto dbi = rec_.db(Db::Watches);
+    auto dbi = rec_.db(Table::kWatches);
     if (!dbi) return out;
-    Cursor cursor(txn_.get(), *dbi);
+    LmdbCursor cursor(txn_.get(), *dbi);
     MDB_val k{}, v{};
     for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
         rec_.view(k, "a watches key");
@@ -66,17 +66,17 @@ Change ReadSession::change_at(const MDB_val& k, const MDB_val& v) {
 
 std::optional<Value> ReadSession::keyframe(uint32_t watch_id, uint64_t seq) {
     auto key = schema::keyframe_key(watch_id, seq);
-    auto bytes = rec_.get(txn_, Db::Keyframes, key_view(key));
+    auto bytes = rec_.get(txn_, Table::kKeyframes, key_view(key));
     if (!bytes) return std::nullopt;
     std::string where = record_name("keyframe", watch_id, seq);
     return decode_value(*bytes, where);
 }
 
-bool ReadSession::seek_at_or_before(Db which, uint32_t watch_id, uint64_t seq, MDB_val& k, MDB_val& v) {
+bool ReadSession::seek_at_or_before(Table which, uint32_t watch_id, uint64_t seq, MDB_val& k, MDB_val& v) {
     auto dbi = rec_.db(which);
     if (!dbi) return false;
-    const char* table = which == Db::Keyframes ? "keyframes" : "changes";
-    Cursor cursor(txn_.get(), *dbi);
+    const char* table = which == Table::kKeyframes ? "keyframes" : "changes";
+    LmdbCursor cursor(txn_.get(), *dbi);
     auto target = schema::change_key(watch_id, seq);
     k = to_val(key_view(target));
     bool found = cursor.get(k, v, MDB_SET_RANGE);
@@ -92,7 +92,7 @@ bool ReadSession::seek_at_or_before(Db which, uint32_t watch_id, uint64_t seq, M
 
 std::optional<std::pair<uint64_t, Value>> ReadSession::keyframe_at_or_before(uint32_t watch_id, uint64_t seq) {
     MDB_val k{}, v{};
-    if (!seek_at_or_before(Db::Keyframes, watch_id, seq, k, v)) return std::nullopt;
+    if (!seek_at_or_before(Table::kKeyframes, watch_id, seq, k, v)) return std::nullopt;
     uint64_t at = change_key_of(k, "keyframes").seq;
     std::string where = record_name("keyframe", watch_id, at);
     return std::make_pair(at, decode_value(rec_.view(v, where), where));
@@ -100,7 +100,7 @@ std::optional<std::pair<uint64_t, Value>> ReadSession::keyframe_at_or_before(uin
 
 std::optional<Change> ReadSession::change_at_or_before(uint32_t watch_id, uint64_t seq) {
     MDB_val k{}, v{};
-    if (!seek_at_or_before(Db::Changes, watch_id, seq, k, v)) return std::nullopt;
+    if (!seek_at_or_before(Table::kChanges, watch_id, seq, k, v)) return std::nullopt;
     return change_at(k, v);
 }
 
@@ -109,7 +109,7 @@ const Code* ReadSession::code(uint64_t id) {
     if (it == codes_.end()) {
         std::optional<Code> code;
         auto key = schema::code_key(id);
-        if (auto bytes = rec_.get(txn_, Db::Code, key_view(key))) {
+        if (auto bytes = rec_.get(txn_, Table::kCode, key_view(key))) {
             code = decode_code(*bytes, "code " + std::to_string(id));
         }
         it = codes_.emplace(id, std::move(code)).first;
@@ -121,7 +121,7 @@ const std::optional<std::vector<std::string>>& ReadSession::source(const std::st
     auto it = sources_.find(filename);
     if (it == sources_.end()) {
         std::optional<std::vector<std::string>> lines;
-        if (auto text = rec_.get(txn_, Db::Sources, filename)) lines = split_lines(*text);
+        if (auto text = rec_.get(txn_, Table::kSources, filename)) lines = split_lines(*text);
         it = sources_.emplace(filename, std::move(lines)).first;
     }
     return it->second;

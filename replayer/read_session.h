@@ -40,7 +40,7 @@ std::string record_name(const char* what, uint32_t watch_id, uint64_t seq);
 
 class ReadSession {
 public:
-    explicit ReadSession(const Recording& rec) : rec_(rec), txn_(rec.env()) {}
+    explicit ReadSession(const Recording& rec) : rec_(rec), txn_(rec.env(), ReadTxn::Mode::kRead) {}
 
     const Recording& rec() const { return rec_; }
     const ReadTxn& txn() const { return txn_; }
@@ -72,7 +72,7 @@ private:
     // The entry of a (watch, seq)-keyed table with the highest seq <= `seq`:
     // one seek, and one step back when the seek lands past it. Big-endian
     // keys make this correct.
-    bool seek_at_or_before(Db which, uint32_t watch_id, uint64_t seq, MDB_val& k, MDB_val& v);
+    bool seek_at_or_before(Table which, uint32_t watch_id, uint64_t seq, MDB_val& k, MDB_val& v);
     const Code* code(uint64_t id);
     std::string opname(uint8_t opcode) const;
     FrameReport resolve(const Frame& f, std::optional<uint8_t> culprit_opcode);

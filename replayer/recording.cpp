@@ -20,12 +20,6 @@
 namespace spyrec::replayer {
 namespace {
 
-constexpr const char* kDbNames[] = {
-    schema::kMetaDb, schema::kWatchesDb, schema::kChangesDb, schema::kCodeDb,
-    schema::kSourcesDb, schema::kExceptionsDb, schema::kByCodeDb, schema::kKeyframesDb,
-};
-static_assert(std::size(kDbNames) == schema::kDatabaseCount);
-
 // LMDB trusts the contents of its pages: in a corrupted data.mdb a node can
 // point past the end of the file, and touching that part of the mapping is a
 // SIGBUS inside LMDB, where no error code can report it. A SIGBUS whose
@@ -141,7 +135,7 @@ void Recording::open_env() {
     unsigned flags = MDB_RDONLY | MDB_NOTLS;
     for (int attempt = 0; attempt < 2; ++attempt) {
         LmdbEnv env = LmdbEnv::create();
-        mdb_env_set_maxdbs(env.get(), schema::kDatabaseCount);
+        mdb_env_set_maxdbs(env.get(), schema::kTableCount);
         int rc = mdb_env_open(env.get(), path_.c_str(), flags, 0);
         if (rc == 0) {
             env_ = std::move(env);
@@ -191,19 +185,19 @@ void Recording::check_not_truncated(const std::string& data_file) {
 }
 
 void Recording::open_databases() {
-    ReadTxn txn(env_.get());
-    for (size_t i = 0; i < std::size(kDbNames); ++i) {
+    ReadTxn txn(env_.get(), ReadTxn::Mode::kRead);
+    for (size_t i = 0; i < std::size(schema::kTableNames); ++i) {
         MDB_dbi dbi = 0;
-        int rc = mdb_dbi_open(txn.get(), kDbNames[i], 0, &dbi);
+        int rc = mdb_dbi_open(txn.get(), schema::kTableNames[i], 0, &dbi);
         if (rc == 0) {
             dbis_[i] = dbi;
         } else if (rc != MDB_NOTFOUND && rc != MDB_INCOMPATIBLE) {
             throw RecordingError("cannot open recording " + path_ + ": " + mdb_strerror(rc));
         }
     }
-    if (!db(Db::Meta)) throw RecordingError("not a spyrec recording: " + path_);
+    if (!db(Table::kMeta)) throw RecordingError("not a spyrec recording: " + path_);
 
-    auto format = get(txn, Db::Meta, schema::kFormatKey);
+    auto format = get(txn, Table::kMeta, schema::kFormatKey);
     if (!format) throw RecordingError("not a spyrec recording: " + path_);
     auto version = schema::decode_u32_key(format->data(), format->size());
     if (!version) throw RecordingError("damaged recording: " + path_ + ": the format key is not 4 bytes");
@@ -220,17 +214,18 @@ void Recording::open_databases() {
                              " was written by an older spyrec; this spyrec reads format " +
                              std::to_string(schema::kFormatVersion));
     }
-    txn.commit();  // keeps the DBI handles for the life of the environment
+    // Committing keeps the DBI handles for the life of the environment.
+    if (int rc = txn.commit(); rc != 0) throw schema::LmdbError("cannot read the recording", rc);
 }
 
 void Recording::load_meta() {
-    ReadTxn txn(env_.get());
-    auto bytes = get(txn, Db::Meta, schema::kMetaKey);
+    ReadTxn txn(env_.get(), ReadTxn::Mode::kRead);
+    auto bytes = get(txn, Table::kMeta, schema::kMetaKey);
     if (!bytes) throw RecordingError("damaged recording: " + path_ + " has no meta record");
     meta_ = decode_meta(*bytes, "the meta record");
 }
 
-std::optional<std::string_view> Recording::get(const ReadTxn& txn, Db which, std::string_view key) const {
+std::optional<std::string_view> Recording::get(const ReadTxn& txn, Table which, std::string_view key) const {
     auto dbi = db(which);
     if (!dbi) return std::nullopt;
     MDB_val k = to_val(key);
@@ -259,7 +254,7 @@ std::string_view Recording::view(const MDB_val& v, std::string_view where) const
     return as_view(v);
 }
 
-uint64_t Recording::count(const ReadTxn& txn, Db which) const {
+uint64_t Recording::count(const ReadTxn& txn, Table which) const {
     auto dbi = db(which);
     if (!dbi) return 0;
     MDB_stat st{};

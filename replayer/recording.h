@@ -13,11 +13,18 @@
 #include <string_view>
 
 #include "lmdb_handles.h"
+#include "recording_error.h"
+#include "tables.h"
 #include "records.h"
 
 namespace spyrec::replayer {
 
-enum class Db { Meta, Watches, Changes, Code, Sources, Exceptions, ByCode, Keyframes };
+// LMDB handles and the table list are schema/'s, shared with the recorder.
+using schema::as_view;
+using schema::LmdbCursor;
+using schema::LmdbEnv;
+using schema::Table;
+using ReadTxn = schema::LmdbTxn;   // always Mode::kRead here: reading never writes
 
 class Recording {
 public:
@@ -35,11 +42,11 @@ public:
 
     // The handle of a sub-database, or nullopt when the recording lacks it
     // (treated as empty by the queries).
-    std::optional<MDB_dbi> db(Db which) const { return dbis_[static_cast<size_t>(which)]; }
+    std::optional<MDB_dbi> db(Table which) const { return dbis_[schema::table_index(which)]; }
 
     // One exact-key lookup; nullopt when the key (or the sub-database) is absent.
     // The view points into the map and is valid until txn ends.
-    std::optional<std::string_view> get(const ReadTxn& txn, Db which, std::string_view key) const;
+    std::optional<std::string_view> get(const ReadTxn& txn, Table which, std::string_view key) const;
 
     // The bytes of an LMDB key or value, after checking they lie inside the
     // mapped file: LMDB trusts the sizes in its pages, and a damaged page can
@@ -47,7 +54,7 @@ public:
     std::string_view view(const MDB_val& v, std::string_view where) const;
 
     // Number of entries in a sub-database (0 when absent).
-    uint64_t count(const ReadTxn& txn, Db which) const;
+    uint64_t count(const ReadTxn& txn, Table which) const;
 
 private:
     void open_env();
@@ -57,7 +64,7 @@ private:
 
     std::string path_;
     LmdbEnv env_;
-    std::array<std::optional<MDB_dbi>, 8> dbis_{};
+    std::array<std::optional<MDB_dbi>, schema::kTableCount> dbis_{};
     uint32_t format_version_ = 0;
     const char* map_begin_ = nullptr;   // our mapping of data.mdb
     uint64_t map_size_ = 0;

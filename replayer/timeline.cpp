@@ -6,7 +6,7 @@
 namespace spyrec::replayer {
 
 WatchTimeline::WatchTimeline(ReadSession& session, Watch watch) : s_(session), watch_(std::move(watch)) {
-    if (auto dbi = s_.rec().db(Db::Changes)) cursor_ = std::make_unique<Cursor>(s_.txn().get(), *dbi);
+    if (auto dbi = s_.rec().db(Table::kChanges)) cursor_ = std::make_unique<LmdbCursor>(s_.txn().get(), *dbi);
 }
 
 void WatchTimeline::load(MDB_cursor_op op) {

@@ -42,7 +42,7 @@ private:
 
     ReadSession& s_;
     Watch watch_;
-    std::unique_ptr<Cursor> cursor_;
+    std::unique_ptr<LmdbCursor> cursor_;
     MDB_val k_{}, v_{};
     bool pending_ = false;  // (k_, v_) is the next change, not applied yet
     std::optional<Value> current_;

@@ -1,4 +1,4 @@
-// The LMDB layout of a recording: sub-database names and key encodings.
+// The LMDB layout of a recording: key encodings (the tables: tables.h).
 // Nothing outside schema/ encodes or decodes a key.
 //
 // Integers in keys are big-endian so LMDB's default byte-wise ordering sorts
@@ -22,19 +22,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace spyrec::schema {
 
-inline constexpr const char* kMetaDb = "meta";
-inline constexpr const char* kWatchesDb = "watches";
-inline constexpr const char* kChangesDb = "changes";
-inline constexpr const char* kCodeDb = "code";
-inline constexpr const char* kSourcesDb = "sources";
-inline constexpr const char* kExceptionsDb = "exceptions";
-inline constexpr const char* kByCodeDb = "by_code";
-inline constexpr const char* kKeyframesDb = "keyframes";
-inline constexpr int kDatabaseCount = 8;
 
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kMetaKey = "meta";
@@ -97,6 +89,12 @@ inline std::array<uint8_t, 4> format_value(uint32_t version) {
     std::array<uint8_t, 4> v{};
     detail::put_be(v.data(), version);
     return v;
+}
+
+// A key as the bytes LMDB stores.
+template <size_t N>
+inline std::string key_bytes(const std::array<uint8_t, N>& key) {
+    return std::string(reinterpret_cast<const char*>(key.data()), N);
 }
 
 struct DecodedChangeKey {

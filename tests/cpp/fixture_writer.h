@@ -18,6 +18,8 @@
 
 #include "format.h"
 #include "keys.h"
+#include "message_bytes.h"
+#include "tables.h"
 #include "records.h"
 #include "spyrec.capnp.h"
 
@@ -49,15 +51,11 @@ inline void check(int rc, const char* what) {
     if (rc != 0) throw std::runtime_error(std::string(what) + ": " + mdb_strerror(rc));
 }
 
-inline std::string flat(capnp::MessageBuilder& msg) {
-    auto words = capnp::messageToFlatArray(msg);
-    auto bytes = words.asBytes();
-    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
+inline std::string flat(capnp::MessageBuilder& msg) { return s::message_bytes(msg); }
 
 template <size_t N>
 std::string key(const std::array<uint8_t, N>& k) {
-    return std::string(reinterpret_cast<const char*>(k.data()), N);
+    return s::key_bytes(k);
 }
 
 using ValueFn = std::function<void(s::Value::Builder)>;
@@ -191,7 +189,7 @@ class FixtureWriter {
 public:
     explicit FixtureWriter(const std::string& dir, std::size_t map_size = 64 << 20) {
         check(mdb_env_create(&env_), "mdb_env_create");
-        check(mdb_env_set_maxdbs(env_, s::kDatabaseCount), "mdb_env_set_maxdbs");
+        check(mdb_env_set_maxdbs(env_, s::kTableCount), "mdb_env_set_maxdbs");
         check(mdb_env_set_mapsize(env_, map_size), "mdb_env_set_mapsize");
         check(mdb_env_open(env_, dir.c_str(), 0, 0600), "mdb_env_open");
         begin();
@@ -219,15 +217,15 @@ public:
 
     // Creates every sub-database, as the recorder does in its first transaction.
     void create_all() {
-        for (const char* db : {s::kMetaDb, s::kWatchesDb, s::kChangesDb, s::kCodeDb, s::kSourcesDb,
-                               s::kExceptionsDb, s::kByCodeDb, s::kKeyframesDb}) {
+        for (const char* db : {s::table_name(s::Table::kMeta), s::table_name(s::Table::kWatches), s::table_name(s::Table::kChanges), s::table_name(s::Table::kCode), s::table_name(s::Table::kSources),
+                               s::table_name(s::Table::kExceptions), s::table_name(s::Table::kByCode), s::table_name(s::Table::kKeyframes)}) {
             MDB_dbi dbi;
             check(mdb_dbi_open(txn_, db, MDB_CREATE, &dbi), "mdb_dbi_open");
         }
     }
 
     void format(uint32_t version = s::kFormatVersion) {
-        put(s::kMetaDb, s::kFormatKey, key(s::format_value(version)));
+        put(s::table_name(s::Table::kMeta), s::kFormatKey, key(s::format_value(version)));
     }
 
     // A minimal valid recording header: all sub-databases, format, meta.
@@ -247,7 +245,7 @@ public:
         for (unsigned i = 0; i < opnames.size(); ++i) names.set(i, opnames[i]);
         m.setSpyrecVersion("0.1.0");
         m.setPid(4242);
-        put(s::kMetaDb, s::kMetaKey, flat(msg));
+        put(s::table_name(s::Table::kMeta), s::kMetaKey, flat(msg));
     }
 
     // Opcode numbers the fixtures use; the rest are "<N>".
@@ -280,12 +278,12 @@ public:
             opaque[i].setWhere(notes.opaque[i][2]);
         }
         w.setFollowDepth(notes.follow_depth);
-        put(s::kWatchesDb, key(s::watch_key(id)), flat(msg));
+        put(s::table_name(s::Table::kWatches), key(s::watch_key(id)), flat(msg));
         if (initial) keyframe(id, 0, initial);
     }
 
     void keyframe(uint32_t watch_id, uint64_t seq, const ValueFn& value) {
-        put(s::kKeyframesDb, key(s::keyframe_key(watch_id, seq)), value_message(value));
+        put(s::table_name(s::Table::kKeyframes), key(s::keyframe_key(watch_id, seq)), value_message(value));
     }
 
     static std::string value_message(const ValueFn& value) {
@@ -302,10 +300,10 @@ public:
         c.setQualname(qualname);
         c.setFirstLine(first_line);
         c.setBytecode(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytecode.data()), bytecode.size()));
-        put(s::kCodeDb, key(s::code_key(id)), flat(msg));
+        put(s::table_name(s::Table::kCode), key(s::code_key(id)), flat(msg));
     }
 
-    void source(const std::string& filename, const std::string& text) { put(s::kSourcesDb, filename, text); }
+    void source(const std::string& filename, const std::string& text) { put(s::table_name(s::Table::kSources), filename, text); }
 
     static std::string change_message(const ChangeSpec& spec) {
         capnp::MallocMessageBuilder msg;
@@ -325,7 +323,7 @@ public:
     }
 
     void change(const ChangeSpec& spec) {
-        put(s::kChangesDb, key(s::change_key(spec.watch_id, spec.seq)), change_message(spec));
+        put(s::table_name(s::Table::kChanges), key(s::change_key(spec.watch_id, spec.seq)), change_message(spec));
         if (spec.keyframe) keyframe(spec.watch_id, spec.seq, spec.keyframe);
     }
 
@@ -341,7 +339,7 @@ public:
         set_frames(e.initStack(static_cast<unsigned>(stack.size())), stack);
         e.setReraised(reraised);
         e.setOpcode(opcode);
-        put(s::kExceptionsDb, key(s::seq_key(seq)), flat(msg));
+        put(s::table_name(s::Table::kExceptions), key(s::seq_key(seq)), flat(msg));
     }
 
     void ending(s::Ending::How how, int32_t exit_status, uint64_t changes, uint64_t exceptions) {
@@ -353,7 +351,7 @@ public:
         e.setMessage("done");
         e.setChanges(changes);
         e.setExceptions(exceptions);
-        put(s::kMetaDb, s::kEndingKey, flat(msg));
+        put(s::table_name(s::Table::kMeta), s::kEndingKey, flat(msg));
     }
 
 private:

@@ -47,7 +47,7 @@ void write_with_change_bytes(const std::string& dir, const std::string& bytes) {
     W w(dir);
     w.header();
     w.watch(1, "sys.path", str_list({}));
-    w.put(s::kChangesDb, key(s::change_key(1, 7)), bytes);
+    w.put(s::table_name(s::Table::kChanges), key(s::change_key(1, 7)), bytes);
 }
 
 // The capnp word at index i of a flat message (after the segment table).
@@ -106,7 +106,7 @@ TEST(Hostile, LmdbWithoutFormatKey) {
     EXPECT_EQ(error_of([&] { Recording r(dir.path()); }), "not a spyrec recording: " + dir.path());
     {
         W w(dir.path());
-        w.put(s::kMetaDb, "unrelated", "v");
+        w.put(s::table_name(s::Table::kMeta), "unrelated", "v");
     }
     EXPECT_EQ(error_of([&] { Recording r(dir.path()); }), "not a spyrec recording: " + dir.path());
 }
@@ -139,7 +139,7 @@ TEST(Hostile, FormatKeyOfWrongSize) {
     {
         W w(dir.path());
         w.header();
-        w.put(s::kMetaDb, s::kFormatKey, std::string("\0\0\1", 3));
+        w.put(s::table_name(s::Table::kMeta), s::kFormatKey, std::string("\0\0\1", 3));
     }
     EXPECT_TRUE(starts_with(error_of([&] { Recording r(dir.path()); }), "damaged recording: "));
 }
@@ -154,7 +154,7 @@ TEST(Hostile, MissingOrGarbageMeta) {
     EXPECT_TRUE(starts_with(error_of([&] { Recording r(dir.path()); }), "damaged recording: "));
     {
         W w(dir.path());
-        w.put(s::kMetaDb, s::kMetaKey, std::string(16, '\xff'));
+        w.put(s::table_name(s::Table::kMeta), s::kMetaKey, std::string(16, '\xff'));
     }
     EXPECT_TRUE(starts_with(error_of([&] { Recording r(dir.path()); }), "damaged recording: "));
 }
@@ -190,7 +190,7 @@ TEST(Hostile, ChangeDisagreeingWithItsKey) {
         ChangeSpec c;
         c.watch_id = 1;
         c.seq = 99;
-        w.put(s::kChangesDb, key(s::change_key(1, 7)), W::change_message(c));
+        w.put(s::table_name(s::Table::kChanges), key(s::change_key(1, 7)), W::change_message(c));
     }
     Recording rec(dir.path());
     EXPECT_NE(error_of([&] { last_change(rec, "sys.path"); }).find("disagrees with its key"), std::string::npos);
@@ -202,8 +202,8 @@ TEST(Hostile, BadKeySizes) {
         W w(dir.path());
         w.header();
         w.watch(1, "sys.path", str_list({}));
-        w.put(s::kChangesDb, "short", valid_change());
-        w.put(s::kExceptionsDb, "abc", "12345678");
+        w.put(s::table_name(s::Table::kChanges), "short", valid_change());
+        w.put(s::table_name(s::Table::kExceptions), "abc", "12345678");
     }
     Recording rec(dir.path());
     EXPECT_TRUE(starts_with(error_of([&] { changes(rec); }), "damaged recording: "));

@@ -17,6 +17,7 @@
 #include "diff.h"
 #include "format.h"
 #include "keys.h"
+#include "message_bytes.h"
 #include "queries.h"
 #include "recording.h"
 #include "render.h"
@@ -44,11 +45,7 @@ std::string key_bytes(const std::array<uint8_t, N>& key) {
     return std::string(reinterpret_cast<const char*>(key.data()), N);
 }
 
-std::string message_bytes(capnp::MessageBuilder& message) {
-    auto words = capnp::messageToFlatArray(message);
-    auto bytes = words.asBytes();
-    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
+using spyrec::schema::message_bytes;
 
 // A framed message holding the snapshot of a Python expression's value.
 std::string snapshot_of(const char* expression) {

@@ -305,7 +305,7 @@ TEST(TimelineHostile, AKeyframeThatIsNotThere) {
     std::string path;
     std::string m = damaged_history([](W& w) {
         ChangeSpec c = whole(1, 3, s::Change::Kind::REBOUND, L({}));
-        w.put(s::kChangesDb, key(s::change_key(1, 3)), W::change_message(c));  // no keyframe record
+        w.put(s::table_name(s::Table::kChanges), key(s::change_key(1, 3)), W::change_message(c));  // no keyframe record
     }, &path);
     EXPECT_EQ(m, "damaged recording: " + path + ": change 1/3 has no keyframe, but says it has");
 }
@@ -322,7 +322,7 @@ TEST(TimelineHostile, AppearedWithoutAKeyframe) {
 
 TEST(TimelineHostile, AGarbageKeyframe) {
     std::string m = damaged_history([](W& w) {
-        w.put(s::kKeyframesDb, key(s::keyframe_key(1, 0)), std::string(16, '\xff'));
+        w.put(s::table_name(s::Table::kKeyframes), key(s::keyframe_key(1, 0)), std::string(16, '\xff'));
         w.change(modified(1, 3, {Splice({}, 0, 0, {I(1)})}));
     });
     EXPECT_EQ(m.rfind("damaged recording: keyframe 1/0: ", 0), 0u) << m;
