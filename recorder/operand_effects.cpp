@@ -9,7 +9,8 @@ std::array<OperandRule, 256> OperandEffects::rules_by_name(const std::vector<std
     for (size_t op = 0; op < opnames.size() && op < 256; ++op) {
         std::string_view n = opnames[op];
         OperandRule r = OperandRule::kNone;
-        if (n == "STORE_SUBSCR" || n == "DELETE_SUBSCR") r = OperandRule::kSubscrStore;
+        if (n == "STORE_SUBSCR") r = OperandRule::kSubscrStore;
+        else if (n == "DELETE_SUBSCR") r = OperandRule::kSubscrDelete;
         else if (n == "STORE_SLICE") r = OperandRule::kSliceStore;
         else if (n == "BINARY_OP") r = OperandRule::kInplaceBinary;   // only its in-place forms get events
         else if (n == "FOR_ITER") r = OperandRule::kIterStep;
@@ -26,7 +27,8 @@ int OperandEffects::operands(OperandRule rule) {
     switch (rule) {
         case OperandRule::kSliceStore: return 4;
         case OperandRule::kCallUnpack: return 3;   // the callable, the arguments, maybe keywords
-        case OperandRule::kSubscrStore:
+        case OperandRule::kSubscrStore: return 3;
+        case OperandRule::kSubscrDelete:
         case OperandRule::kInplaceBinary:
         case OperandRule::kSend: return 2;
         case OperandRule::kIterStep:

@@ -5,9 +5,11 @@
 // compares one container, kUnknown compares every watch.
 //
 // The rules, and why each is safe (docs/exactness.md, "Targeted checks"):
-// - A store or delete by subscript on an exact list changes that list only;
-//   on an exact dict, only that dict, which the dict watcher sees itself
-//   when it is watched. Other types run a __setitem__ of unknown C code.
+// - A store or delete by an int or a slice on an exact list or bytearray
+//   changes that container only (a slice store iterates its value: only a
+//   tuple, list or bytes value is clean); on an exact dict, only that dict,
+//   which the dict watcher sees itself when it is watched. Other types run a
+//   __setitem__ of unknown C code.
 // - FOR_ITER and SEND on a generator or coroutine resume a Python frame,
 //   whose own events check; on the iterators of the builtin containers and
 //   of range, a step only reads. Any other iterator may run C code
@@ -33,7 +35,8 @@ namespace spyrec::recorder {
 
 enum class OperandRule : uint8_t {
     kNone,            // no rule: the general check
-    kSubscrStore,     // STORE_SUBSCR, DELETE_SUBSCR: container is second from the top
+    kSubscrStore,     // STORE_SUBSCR: value, container, key
+    kSubscrDelete,    // DELETE_SUBSCR: container, key
     kSliceStore,      // STORE_SLICE: value, container, start, stop
     kInplaceBinary,   // BINARY_OP, in-place forms: left, right
     kIterStep,        // FOR_ITER: the iterator on top
@@ -60,10 +63,12 @@ public:
             case OperandRule::kCallUnpack:
                 return {plain_sequence(top[(oparg & 1) ? -2 : -1]) ? CallEffect::kNothing : CallEffect::kUnknown};
             case OperandRule::kSubscrStore:
-                return container_store(top[-2], watched);
+                return container_store(top[-2], top[-1], top[-3], watched);
+            case OperandRule::kSubscrDelete:
+                return container_store(top[-2], top[-1], nullptr, watched);
             case OperandRule::kSliceStore:
-                if (!plain_sequence(top[-4])) return {CallEffect::kUnknown};
-                return container_store(top[-3], watched);
+                if (!plain_sequence(top[-4]) && !PyBytes_CheckExact(top[-4])) return {CallEffect::kUnknown};
+                return self_only(top[-3], watched);
             case OperandRule::kInplaceBinary:
                 return inplace(top[-2], top[-1], watched);
             case OperandRule::kIterStep:
@@ -82,9 +87,25 @@ public:
 private:
     static bool plain_sequence(PyObject* o) { return PyTuple_CheckExact(o) || PyList_CheckExact(o); }
     static bool python_frame_iterator(PyObject* o) { return PyGen_CheckExact(o) || PyCoro_CheckExact(o); }
-    static CallEffect container_store(PyObject* container, const WatchedContainers& watched) {
+    // container[key] = value (value nullptr: del container[key]).
+    static CallEffect container_store(PyObject* container, PyObject* key, PyObject* value,
+                                      const WatchedContainers& watched) {
         if (PyDict_CheckExact(container)) return {CallEffect::kNothing};   // the dict watcher's
-        if (!PyList_CheckExact(container)) return {CallEffect::kUnknown};
+        bool list = PyList_CheckExact(container);
+        if (!list && !PyByteArray_CheckExact(container)) return {CallEffect::kUnknown};
+        if (PySlice_Check(key)) {
+            // An extended slice store iterates its value: only a plain one reads.
+            if (value && !plain_sequence(value) && !PyBytes_CheckExact(value) && !PyByteArray_CheckExact(value)) {
+                return {CallEffect::kUnknown};
+            }
+        } else if (!PyLong_CheckExact(key)) {
+            return {CallEffect::kUnknown};   // an __index__ of unknown C code
+        }
+        return self_only(container, watched);
+    }
+    // The instruction changes `container` only (an exact list or bytearray).
+    static CallEffect self_only(PyObject* container, const WatchedContainers& watched) {
+        if (!PyList_CheckExact(container) && !PyByteArray_CheckExact(container)) return {CallEffect::kUnknown};
         if (!watched.may_contain(container)) return {CallEffect::kNothing};
         return {CallEffect::kOnlySelf, container};
     }

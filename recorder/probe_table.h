@@ -50,9 +50,7 @@ public:
                 case Shape::kList: {
                     auto* list = reinterpret_cast<PyListObject*>(e.obj);
                     if (Py_SIZE(list) != e.size) return true;
-                    if (e.size && std::memcmp(list->ob_item, saved + e.first, sizeof(PyObject*) * e.size) != 0) {
-                        return true;
-                    }
+                    if (!same_items(list->ob_item, saved + e.first, e.size)) return true;
                     break;
                 }
                 case Shape::kSet:
@@ -73,6 +71,15 @@ public:
     }
 
 private:
+    // Short lists (sys.path, sys.meta_path) inline; long ones through memcmp.
+    static bool same_items(PyObject* const* now, const PyObject* const* saved, Py_ssize_t n) {
+        if (n > 16) return std::memcmp(now, saved, sizeof(PyObject*) * n) == 0;
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            if (now[i] != saved[i]) return false;
+        }
+        return true;
+    }
+
     struct Entry {
         PyObject* obj;   // held by the watch that owns the picture
         Shape shape;

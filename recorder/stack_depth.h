@@ -4,7 +4,7 @@
 //
 // Why: an INSTRUCTION event names a code location, not the stack. The operands
 // of the instruction about to run sit in the frame's memory right after its
-// locals (frame_operands in python_version.h), but the interpreter keeps the
+// locals (operand_stack in python_version.h), but the interpreter keeps the
 // stack pointer in a C local that is not saved for the event. The depth at
 // each offset is static, so it is computed once per code object, on the first
 // event that needs an operand.

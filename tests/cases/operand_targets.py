@@ -46,3 +46,9 @@ total = 0
 for x in (y for y in W):
     total += x
 W[0:1] = map(other.append, [1])  # culprit: STORE_SLICE
+tmp = [0, 0, 0, 0]
+tmp[::2] = map(W.append, [1, 2])  # culprit: STORE_SUBSCR
+W[:] = [1, 2, 3, 4]  # culprit: STORE_SLICE
+buf = bytearray(4)
+buf[::2] = map(W.pop, [0, 0])  # culprit: STORE_SUBSCR
+buf[1] = 7
