@@ -35,6 +35,18 @@ inline int offset_of(PyObject* offset) {
 
 PyObject* none() { return Py_NewRef(Py_None); }
 
+// Live mode only (Session::live): an instruction that cannot mutate still
+// checks what the previous one did, so the hook runs right after the change.
+PyObject* live_instruction(Session* s, CodeInfo* info, PyObject* code, int offset) {
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->check_watches(t);
+    if (s->exit_pending()) return s->raise_pending_exit();
+    // Pure code is never on the shadow stack (see on_frame_enter).
+    if (!info->pure) s->note_instruction(t, code, offset, false);
+    return none();
+}
+
 PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
@@ -42,10 +54,14 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     int offset = offset_of(args[1]);
     // Calls are handled by their CALL event, which knows the callable.
     CodeInfo* info = s->code_info(code);
-    if (info->class_at(offset) != OpcodeClass::kMayMutate) return Py_NewRef(s->disable());
+    if (info->class_at(offset) != OpcodeClass::kMayMutate) {
+        if (!s->live()) return Py_NewRef(s->disable());
+        return live_instruction(s, info, code, offset);
+    }
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
+    if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->instruction_effect(info, code, offset);
     s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self);
     return none();
@@ -59,6 +75,7 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
+    if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->call_effect(args[2], args[3]);
     s->note_instruction(t, args[0], offset_of(args[1]), effect.kind != CallEffect::kNothing, effect.self);
     return none();
@@ -75,6 +92,7 @@ PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     // Checked even for pure code: a C caller (sorted, list.extend(map(...)))
     // may have changed a value between two calls, and each is its own change.
     s->check_watches(t);
+    if (s->exit_pending()) return s->raise_pending_exit();
     // Pure code is not pushed (its return raises no event to pop it): its
     // caller stays on top, which is where anything it triggers is blamed.
     if (!fresh && !s->code_info(args[0])->pure) s->push_frame(t, args[0]);
@@ -89,6 +107,9 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool 
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
+    // PY_UNWIND is not local: an exception raised there would replace the
+    // one unwinding; the next event raises it.
+    if (local && s->exit_pending()) return s->raise_pending_exit();
     s->pop_frame(t, args[0], yielded);
     return none();
 }

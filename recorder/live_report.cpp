@@ -72,8 +72,14 @@ void Session::call_on_change(Watch& w, Watch::Outcome outcome, ThreadState& culp
     Py_XDECREF(live);
     PyObject* result = PyObject_CallOneArg(options_.on_change, info);
     if (!result) {
-        // A failing hook must not break the program: report once on stderr.
-        PyErr_WriteUnraisable(options_.on_change);
+        if (PyErr_ExceptionMatches(PyExc_SystemExit) && !pending_exit_) {
+            // `q` at a --break prompt: raised into the program at the next
+            // event (callbacks.cpp), which then ends as pdb's quit would.
+            pending_exit_ = PyErr_GetRaisedException();
+        } else {
+            // A failing hook must not break the program: report once on stderr.
+            PyErr_WriteUnraisable(options_.on_change);
+        }
     }
     Py_XDECREF(result);
     Py_DECREF(info);

@@ -80,6 +80,7 @@ Session::~Session() {
     Py_XDECREF(options_.on_change);
     Py_XDECREF(disable_);
     Py_XDECREF(missing_);
+    Py_XDECREF(pending_exit_);
     Py_XDECREF(linecache_);
 }
 

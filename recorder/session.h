@@ -92,6 +92,20 @@ public:
     bool busy() const { return tls_busy_; }
     PyObject* disable() const { return disable_; }
 
+    // Live mode (--print, --break: a hook runs at each change): every
+    // instruction keeps its event, so a change is reported at the very next
+    // instruction, with the frame right after it, even when the instructions
+    // between it and the next mutating one would otherwise be disabled.
+    bool live() const { return options_.on_change != nullptr; }
+    // A SystemExit raised by the live hook (`q` at the pdb prompt), waiting to
+    // be raised into the program by the next monitoring callback.
+    bool exit_pending() const { return pending_exit_ != nullptr; }
+    PyObject* raise_pending_exit() {
+        PyErr_SetRaisedException(pending_exit_);
+        pending_exit_ = nullptr;
+        return nullptr;
+    }
+
     // The calling thread's state, created (cold) on its first event.
     ThreadState* thread_state(bool* fresh) {
         if (tls_generation_ == generation_ && tls_state_) {
@@ -297,6 +311,7 @@ private:
     int tool_id_ = -1;
     PyObject* disable_ = nullptr;    // sys.monitoring.DISABLE, owned
     PyObject* missing_ = nullptr;    // sys.monitoring.MISSING, owned
+    PyObject* pending_exit_ = nullptr;   // owned; see exit_pending()
     PyObject* linecache_ = nullptr;  // owned
     std::unordered_set<std::string> stored_sources_;
     std::vector<WatchNotes> final_notes_;

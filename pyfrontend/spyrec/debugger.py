@@ -4,9 +4,18 @@ Used by `spyrec run --break` (just after a change) and `spyrec replay
 --break-before` (just before the culprit instruction runs).  In both cases we
 are inside a monitoring callback, at an instruction in the middle of a line;
 `pdb.set_trace(frame)` would only stop at the next *line* event, after the
-instruction has run.  So the prompt is opened right here, with `interaction`,
-and tracing is installed the way set_trace does it so that `n`, `s` and `c`
-behave as usual once the callback returns.
+instruction has run.  So the prompt is opened right here, with `interaction`.
+
+What a pdb user expects, and how:
+- The prompt is in the user's frame, never in pdb's own code: tracing is
+  installed only after the prompt closes, and only when the command that
+  closed it steps (`n`, `s`, `r`, `unt`) or breakpoints are set; `c` leaves
+  nothing installed.
+- `where` and `up` stop at the program's outermost frame: spyrec's runner
+  and runpy above it are not the user's (pdb's `botframe`).
+- `q` and Ctrl-D end the program, as in pdb: QuitProgram (a SystemExit) is
+  raised out of the monitoring callback into the program, which unwinds
+  (finally blocks run) and exits with status 1; the recording ends normally.
 
 While a monitoring callback runs, CPython fires no events for the code it runs
 (3.12/3.13 bump tstate->tracing around callbacks), so nothing typed at the
@@ -15,6 +24,35 @@ prompt is recorded.
 from __future__ import annotations
 
 import sys
+
+# Files whose frames belong to spyrec's runner, not to the recorded program.
+_RUNNER_MODULES = ("runpy", "spyrec")
+
+
+class QuitProgram(SystemExit):
+    """`q` or Ctrl-D at a spyrec pdb prompt: the program ends (status 1)."""
+
+    def __init__(self) -> None:
+        super().__init__("spyrec: quit from pdb; the program was ended there")
+
+
+def _is_runner(frame) -> bool:
+    name = frame.f_globals.get("__name__", "")
+    filename = frame.f_code.co_filename
+    return (name.split(".")[0] in _RUNNER_MODULES or filename.startswith("<frozen runpy")) and name != "__main__"
+
+
+def program_bottom(frame):
+    """The outermost frame of the recorded program at or above `frame`:
+    the frame just below the first of spyrec's runner frames."""
+    bottom = frame
+    f = frame
+    while f is not None:
+        if _is_runner(f):
+            break
+        bottom = f
+        f = f.f_back
+    return bottom
 
 
 def stop_in(frame, banner: str) -> None:
@@ -26,12 +64,26 @@ def stop_in(frame, banner: str) -> None:
     sys.stderr.flush()
     debugger = pdb.Pdb()
     debugger.reset()
-    f = frame
-    while f is not None:
-        f.f_trace = debugger.trace_dispatch
-        debugger.botframe = f
-        f = f.f_back
-    # Whatever command leaves the prompt sets where to stop next; 'c' (set_continue)
-    # removes this tracing again when there are no breakpoints.
-    sys.settrace(debugger.trace_dispatch)
+    bottom = program_bottom(frame)
+    debugger.botframe = bottom
+    # What `c` sets (bdb.set_continue): no stop until a breakpoint. The
+    # command typed at the prompt replaces it.
+    debugger._set_stopinfo(bottom, None, -1)
     debugger.interaction(frame, None)
+    if debugger.quitting:
+        raise QuitProgram()
+    if _keeps_tracing(debugger, bottom):
+        f = frame
+        while f is not None:
+            f.f_trace = debugger.trace_dispatch
+            if f is bottom:
+                break
+            f = f.f_back
+        sys.settrace(debugger.trace_dispatch)
+
+
+def _keeps_tracing(debugger, bottom) -> bool:
+    """Whether the command that closed the prompt needs trace events: a step,
+    next, return or until (anything but continue), or breakpoints to hit."""
+    continuing = debugger.stopframe is bottom and debugger.returnframe is None and debugger.stoplineno == -1
+    return bool(debugger.breaks) or not continuing

@@ -74,6 +74,7 @@ def main(argv: list) -> int:
         print(f"spyrec: {why}", file=sys.stderr)
         return 1
     info = rec.info()
+    _check_same_python(info)
     argv_ = list(info.get("argv") or ())
     if not argv_:
         raise UsageError("the recording does not say what program it ran")
@@ -89,6 +90,7 @@ def main(argv: list) -> int:
     except ProgramError as e:
         raise UsageError(str(e)) from None
 
+    _warn_if_source_changed(rec, change)
     stop = CulpritStop(change, _executions_needed(rec, change))
     program.enter()
     stop.arm()
@@ -107,6 +109,32 @@ def main(argv: list) -> int:
     if outcome.signal:
         die_by_signal(outcome.signal)
     return outcome.exit_status
+
+
+def _check_same_python(info: dict) -> None:
+    """Bytecode, and so every culprit's offset, differs between Python
+    versions: replaying on another one cannot reach the recorded change."""
+    recorded = str(info.get("python_version") or "").split()[0:1]
+    here = "%d.%d.%d" % sys.version_info[:3]
+    if recorded and recorded[0].split(".")[:2] != here.split(".")[:2]:
+        raise UsageError(f"the recording was made by Python {recorded[0]}; this is Python {here}: "
+                         f"replay it with Python {'.'.join(recorded[0].split('.')[:2])}")
+
+
+def _warn_if_source_changed(rec, change) -> None:
+    """The culprit's file as recorded against the file now: an edited file
+    makes the replay stop somewhere else, or never."""
+    recorded = rec.source_lines(change.file)
+    if recorded is None:
+        return
+    try:
+        with open(change.file, encoding="utf-8", errors="replace") as f:
+            now = f.read().splitlines()
+    except OSError:
+        now = None
+    if now != [line.rstrip("\n") for line in recorded]:
+        print(f"spyrec: warning: {change.file} is not the file that was recorded; "
+              "the replay may stop elsewhere or diverge", file=sys.stderr)
 
 
 def _restore_environment(rec) -> None:
