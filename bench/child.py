@@ -22,6 +22,14 @@ ROOT = os.path.dirname(BENCH)
 _running: set[int] = set()  # process groups of children not reaped yet
 
 
+def add_common_args(ap) -> None:
+    """The options every bench script over both Pythons takes."""
+    ap.add_argument("--python", nargs="+", default=["3.12", "3.13"])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=900, help="wall seconds per run (default 900)")
+    ap.add_argument("--wait", type=float, default=20, help="minutes to wait for spyrec to be importable")
+
+
 def end_children_on_signal() -> None:
     """A child runs in its own session (so a timeout can kill its whole group), so
     Ctrl-C or a kill of the harness would not reach it: forward them."""

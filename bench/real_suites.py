@@ -325,11 +325,8 @@ def bench_python(version: str, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--python", nargs="+", default=["3.12", "3.13"])
-    ap.add_argument("--runs", type=int, default=3)
+    child.add_common_args(ap)
     ap.add_argument("--only", nargs="+", choices=list(SUITES))
-    ap.add_argument("--timeout", type=float, default=900, help="wall seconds per run (default 900)")
-    ap.add_argument("--wait", type=float, default=20, help="minutes to wait for spyrec to be importable")
     args = ap.parse_args()
     child.end_children_on_signal()
     for version in args.python:

@@ -74,7 +74,7 @@ public:
             case OperandRule::kIterStep:
                 return {calls_->reading_iterator(top[-1]) ? CallEffect::kNothing : CallEffect::kUnknown};
             case OperandRule::kSend:
-                return {python_frame_iterator(top[-2]) ? CallEffect::kNothing : CallEffect::kUnknown};
+                return {calls_->reading_iterator(top[-2]) ? CallEffect::kNothing : CallEffect::kUnknown};
             case OperandRule::kUnpack:
             case OperandRule::kExtend:
                 return {plain_sequence(top[-1]) ? CallEffect::kNothing : CallEffect::kUnknown};
@@ -86,7 +86,6 @@ public:
 
 private:
     static bool plain_sequence(PyObject* o) { return PyTuple_CheckExact(o) || PyList_CheckExact(o); }
-    static bool python_frame_iterator(PyObject* o) { return PyGen_CheckExact(o) || PyCoro_CheckExact(o); }
     // container[key] = value (value nullptr: del container[key]).
     static CallEffect container_store(PyObject* container, PyObject* key, PyObject* value,
                                       const WatchedContainers& watched) {

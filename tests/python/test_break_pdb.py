@@ -161,6 +161,7 @@ def test_replay_quit_ends_the_program(program, tmp_path):
     assert status == 1, out
     assert "stopped before STORE_SUBSCR" in out and "quit from pdb" in out
     assert "done" not in out.splitlines()
+    assert "not the file that was recorded" not in out   # the file is as recorded
 
 
 def test_replay_refuses_a_recording_of_another_python(program, tmp_path, supported_pythons):
