@@ -11,6 +11,7 @@
 
 #include "decode.h"
 #include "diff.h"
+#include "leaks.h"
 #include "queries.h"
 #include "recording.h"
 #include "recording_error.h"
@@ -375,6 +376,41 @@ public:
         return py::make_tuple(true, json(to_json(v.value)));
     }
 
+    // [(seq, test or None, phase or None)], by seq (pytest --spyrec's marks).
+    py::list marks() const {
+        auto list = unlocked([&] { return spyrec::replayer::marks(*rec_); });
+        py::list out;
+        for (const Mark& m : list) {
+            bool outside = m.phase == Mark::Phase::None;
+            out.append(py::make_tuple(m.seq, outside ? py::object(py::none()) : py::object(text(m.test)),
+                                      outside ? py::object(py::none()) : py::object(py::str(phase_name(m.phase)))));
+        }
+        return out;
+    }
+
+    // ignored: [(watch expr, str key)] whose changes are never leaks.
+    py::list leaks(const std::vector<std::pair<std::string, std::string>>& ignored) const {
+        std::vector<IgnoredKey> keys;
+        for (const auto& [watch, key] : ignored) keys.push_back(IgnoredKey{watch, key});
+        auto list = unlocked([&] { return spyrec::replayer::leaks(*rec_, keys); });
+        py::list out;
+        for (const Leak& l : list) {
+            py::dict d;
+            d["test"] = text(l.test);
+            d["expr"] = text(l.expr);
+            d["from_seq"] = l.from_seq;
+            d["to_seq"] = l.to_seq;
+            d["before"] = value(l.before);
+            d["after"] = value(l.after);
+            d["before_exists"] = l.before.has_value();
+            d["after_exists"] = l.after.has_value();
+            d["diff"] = text_list(diff(l.before, l.after));
+            d["changes"] = change_list(l.changes);
+            out.append(d);
+        }
+        return out;
+    }
+
     py::object source_lines(const std::string& filename) const {
         auto lines = unlocked([&] { return spyrec::replayer::source_lines(*rec_, filename); });
         return lines ? py::object(text_list(*lines)) : py::object(py::none());
@@ -423,6 +459,8 @@ void bind_reading(py::module_& m) {
         .def("value_at", &Reading::value_at, py::arg("expr"), py::arg("seq"), py::arg("watch") = py::none(),
              py::arg("steps") = py::tuple())
         .def("exceptions", &Reading::exceptions)
+        .def("marks", &Reading::marks)
+        .def("leaks", &Reading::leaks, py::arg("ignored") = std::vector<std::pair<std::string, std::string>>{})
         .def("source_lines", &Reading::source_lines, py::arg("filename"));
 
     m.def(

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 
 #include "python_version.h"
@@ -112,6 +114,25 @@ public:
         session_->flush();
     }
 
+    // phase: "setup" | "call" | "teardown" | None (outside any test).
+    void mark(const std::string& test, py::object phase) {
+        if (!session_) return;
+        static const std::pair<const char*, spyrec::schema::Mark::Phase> kPhases[] = {
+            {"setup", spyrec::schema::Mark::Phase::SETUP},
+            {"call", spyrec::schema::Mark::Phase::CALL},
+            {"teardown", spyrec::schema::Mark::Phase::TEARDOWN},
+        };
+        spyrec::schema::Mark::Phase which = spyrec::schema::Mark::Phase::NONE;
+        if (!phase.is_none()) {
+            auto name = phase.cast<std::string>();
+            auto it = std::find_if(std::begin(kPhases), std::end(kPhases),
+                                   [&](const auto& p) { return name == p.first; });
+            if (it == std::end(kPhases)) throw py::value_error("a phase is setup, call, teardown or None, not " + name);
+            which = it->second;
+        }
+        session_->mark(test, which);
+    }
+
     void abandon_after_fork() {
         if (session_) session_->abandon_after_fork();
         // Never destroy the session in the child: its destructor would touch LMDB.
@@ -160,6 +181,7 @@ void bind_recorder(py::module_& m) {
         .def("stop", &Recorder::stop, py::arg("how") = "exited", py::arg("exit_status") = 0, py::arg("signal") = 0,
              py::arg("message") = "")
         .def("flush", &Recorder::flush)
+        .def("mark", &Recorder::mark, py::arg("test"), py::arg("phase"))
         .def("abandon_after_fork", &Recorder::abandon_after_fork)
         .def("notes", &Recorder::notes)
         .def_property_readonly("tool_id", &Recorder::tool_id)

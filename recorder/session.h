@@ -78,6 +78,9 @@ public:
     void start();   // cold: writes meta and initial values, registers the callbacks
     void stop(const std::string& how, int exit_status, int signal, const std::string& message);
     void flush() { writer_.flush(); }
+    // Cold: a point in the event order where the program says what it is doing
+    // (a test's phase; schema Mark). Changes made before it are seen first.
+    void mark(const std::string& test, schema::Mark::Phase phase);
     void abandon_after_fork();
     int tool_id() const { return tool_id_; }
     uint64_t changes() const { return changes_; }

@@ -256,6 +256,22 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
 }
 
+void Session::mark(const std::string& test, schema::Mark::Phase phase) {
+    if (stopped_) return;
+    if (active_ == this) {
+        // Whatever changed since the last event belongs before the mark.
+        bool fresh = false;
+        check_watches(thread_state(&fresh), true);
+    }
+    uint64_t seq = ++seq_;
+    capnp::MallocMessageBuilder message;
+    auto out = message.initRoot<schema::Mark>();
+    out.setSeq(seq);
+    out.setTest(test);
+    out.setPhase(phase);
+    writer_.enqueue(Record{Table::kMarks, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+}
+
 void Session::write_meta() {
     auto version = schema::format_value(schema::kFormatVersion);
     writer_.enqueue(Record{Table::kMeta, std::string(schema::kFormatKey),

@@ -138,7 +138,7 @@ bool always_kept(const Record& r) {
 uint64_t seq_of(const Record& r) {
     const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
     if (r.table == Table::kChanges && r.key.size() == 12) return schema::detail::get_be<uint64_t>(k + 4);
-    if (r.table == Table::kExceptions && r.key.size() == 8) return schema::detail::get_be<uint64_t>(k);
+    if ((r.table == Table::kExceptions || r.table == Table::kMarks) && r.key.size() == 8) return schema::detail::get_be<uint64_t>(k);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 // index out of range or an op of the wrong shape for its container is a
 // RecordingError ("damaged recording: <where>: ..."), never a crash.
 #pragma once
+#include <optional>
 #include <string_view>
 
 #include "records.h"
@@ -14,6 +15,12 @@ namespace spyrec::replayer {
 // did not change), 0.0 is not -0.0 (their reprs differ), and two refs are
 // equal when they name the same object (id and type; the repr is a label).
 bool same(const Value& a, const Value& b);
+
+// Whether a value that may not exist (nullopt) differs: existing or not, or by `same`.
+inline bool differ(const std::optional<Value>& a, const std::optional<Value>& b) {
+    if (a.has_value() != b.has_value()) return true;
+    return a && !same(*a, *b);
+}
 
 // Applies one op to `root` in place. `where` names the change in errors.
 void apply(Value& root, const Op& op, std::string_view where);

@@ -17,11 +17,6 @@ std::optional<Value> located(const std::optional<Value>& v, const std::vector<Su
     return at ? std::optional<Value>(*at) : std::nullopt;
 }
 
-bool differ(const std::optional<Value>& a, const std::optional<Value>& b) {
-    if (a.has_value() != b.has_value()) return true;
-    return a && !same(*a, *b);
-}
-
 // One watch's changes, narrowed to a sub-path when the target has steps: a
 // change of the watch is a change of the sub-path only where the sub-value
 // differs (absent -> present: appeared, present -> absent: vanished).

@@ -333,6 +333,21 @@ RaisedException decode_exception(std::string_view bytes, std::string_view where)
     });
 }
 
+Mark decode_mark(std::string_view bytes, std::string_view where) {
+    return decode<s::Mark>(bytes, where, [&](s::Mark::Reader r, Budget&) {
+        Mark m;
+        m.seq = r.getSeq();
+        m.test = text(r.getTest());
+        switch (r.getPhase()) {
+            case s::Mark::Phase::SETUP: m.phase = Mark::Phase::Setup; break;
+            case s::Mark::Phase::CALL: m.phase = Mark::Phase::Call; break;
+            case s::Mark::Phase::TEARDOWN: m.phase = Mark::Phase::Teardown; break;
+            default: m.phase = Mark::Phase::None; break;   // none, or a phase from a newer spyrec
+        }
+        return m;
+    });
+}
+
 const char* kind_name(Change::Kind kind) {
     switch (kind) {
         case Change::Kind::Modified: return "modified";
@@ -341,6 +356,16 @@ const char* kind_name(Change::Kind kind) {
         case Change::Kind::Rebound: return "rebound";
     }
     return "modified";
+}
+
+const char* phase_name(Mark::Phase phase) {
+    switch (phase) {
+        case Mark::Phase::None: return "none";
+        case Mark::Phase::Setup: return "setup";
+        case Mark::Phase::Call: return "call";
+        case Mark::Phase::Teardown: return "teardown";
+    }
+    return "none";
 }
 
 const char* how_name(Ending::How how) {

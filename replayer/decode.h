@@ -28,5 +28,6 @@ Value decode_value(std::string_view bytes, std::string_view where);
 Change decode_change(std::string_view bytes, std::string_view where);
 Code decode_code(std::string_view bytes, std::string_view where);
 RaisedException decode_exception(std::string_view bytes, std::string_view where);
+Mark decode_mark(std::string_view bytes, std::string_view where);
 
 }  // namespace spyrec::replayer

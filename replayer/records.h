@@ -120,6 +120,15 @@ struct RaisedException {
     uint8_t opcode = 0;
 };
 
+// A point in the event order where the program said what it was doing
+// (schema Mark): `pytest --spyrec` marks each test's phases.
+struct Mark {
+    enum class Phase { None, Setup, Call, Teardown };
+    uint64_t seq = 0;
+    std::string test;            // empty with Phase::None
+    Phase phase = Phase::None;
+};
+
 struct Meta {
     uint32_t format_version = 0;
     std::string python_version;
@@ -145,6 +154,7 @@ struct Ending {
 };
 
 const char* kind_name(Change::Kind kind);   // "modified" | "appeared" | "vanished" | "rebound"
-const char* how_name(Ending::How how);      // "exited" | "exception" | "signal" | "stopped"
+const char* how_name(Ending::How how);
+const char* phase_name(Mark::Phase phase);  // "none" | "setup" | "call" | "teardown"      // "exited" | "exception" | "signal" | "stopped"
 
 }  // namespace spyrec::replayer

@@ -33,6 +33,11 @@ const Value* step_into(const Value& v, const SubStep& step) {
 
 }  // namespace
 
+const Value* entry_value(const Value& mapping, const Value& key) {
+    if (mapping.kind != Value::Kind::Dict && mapping.kind != Value::Kind::Object) return nullptr;
+    return find(mapping.entries, key);
+}
+
 const Value* locate(const Value& root, const std::vector<SubStep>& steps) {
     const Value* at = &root;
     for (const SubStep& step : steps) {

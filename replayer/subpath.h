@@ -19,4 +19,8 @@ struct SubStep {
 // container of that kind). Negative indices count from the end, as in Python.
 const Value* locate(const Value& root, const std::vector<SubStep>& steps);
 
+// The value under `key` in a dict, or in an object's attributes; nullptr when
+// it is not there or `mapping` is neither.
+const Value* entry_value(const Value& mapping, const Value& key);
+
 }  // namespace spyrec::replayer

@@ -18,6 +18,8 @@
 //                                                value at any seq is the nearest keyframe
 //                                                at or before it plus the ops of the
 //                                                changes after it (Change.ops).
+//   marks       u64 seq                       -> Mark message (optional table: only
+//                                                recordings made by `pytest --spyrec`)
 #pragma once
 #include <array>
 #include <cstdint>

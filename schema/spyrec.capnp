@@ -151,6 +151,24 @@ struct RaisedException {
   opcode @7 :UInt8;
 }
 
+# A point in the recording's event order where the program said what it was
+# doing: `pytest --spyrec` writes one when each test's setup, call and
+# teardown begins, and one (phase `none`) when its teardown ends. An event
+# with seq s belongs to the last mark with seq < s. Recordings without marks
+# simply have no `marks` table.
+struct Mark {
+  seq @0 :UInt64;                 # takes a seq of its own, like a change
+  test @1 :Text;                  # the test's node id; empty with phase `none`
+  phase @2 :Phase;
+
+  enum Phase {
+    none @0;                      # outside any test
+    setup @1;
+    call @2;
+    teardown @3;
+  }
+}
+
 struct Meta {
   formatVersion @0 :UInt32;
   pythonVersion @1 :Text;

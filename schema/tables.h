@@ -7,10 +7,10 @@
 
 namespace spyrec::schema {
 
-enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes };
+enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes, kMarks };
 
-inline constexpr std::array<const char*, 8> kTableNames = {
-    "meta", "watches", "changes", "code", "sources", "exceptions", "by_code", "keyframes",
+inline constexpr std::array<const char*, 9> kTableNames = {
+    "meta", "watches", "changes", "code", "sources", "exceptions", "by_code", "keyframes", "marks",
 };
 inline constexpr size_t kTableCount = kTableNames.size();
 

@@ -11,6 +11,9 @@ What is here: api.py (Recording, Change, open, record), report.py and html.py
 process hooks around it), debugger.py (pdb from a monitoring callback), cli/
 (the `spyrec` command), jupyter.py (`%load_ext spyrec`).  `_core` is the
 compiled module underneath; only api.py and recording_session.py import it.
+
+PYTEST_DONT_REWRITE: spyrec's pytest plugin is loaded from this package, which
+`spyrec run -m pytest` and `spyrec replay` have imported before pytest starts.
 """
 from __future__ import annotations
 

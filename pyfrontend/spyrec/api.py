@@ -10,6 +10,7 @@ integration are built on this module, never on `_core` directly.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import sys
@@ -24,7 +25,7 @@ except ImportError:                         # only while _core is not built
         """Any problem reading a recording; str() is one line."""
 
 __all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
-           "RecordingError"]
+           "Leak", "RecordingError"]
 
 _MISSING = object()
 
@@ -70,6 +71,8 @@ class Change:
     trail: list = field(default_factory=list)          # [Frame], oldest first
     before_exists: bool = True
     after_exists: bool = True
+    test: str | None = None         # pytest --spyrec: the test's node id, None outside tests
+    phase: str | None = None        # "setup" | "call" | "teardown" | None
     recording: "Recording | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -84,7 +87,8 @@ class Change:
             diff_lines=list(d.get("diff") or ()), source_line=d.get("source"),
             trail=[Frame.from_dict(f) for f in d.get("trail") or ()],
             before_exists=d.get("before_exists", True),
-            after_exists=d.get("after_exists", True), recording=recording)
+            after_exists=d.get("after_exists", True), test=d.get("test"),
+            phase=d.get("phase"), recording=recording)
 
     def diff(self) -> str:
         """The change as diff lines (`+ [0] 'animals'`), one per line."""
@@ -126,6 +130,7 @@ class Change:
             "before_exists": self.before_exists, "after_exists": self.after_exists,
             "diff": list(self.diff_lines),
             "trail": [f.to_json() for f in self.trail],
+            "test": self.test, "phase": self.phase,
         }
 
     def __str__(self) -> str:
@@ -211,6 +216,58 @@ class RaisedException:
                 f"{self.file}:{self.line} in {self.function} ({self.opname})>")
 
 
+# Keys a test runner itself sets and removes around every test.
+_RUNNER_KEYS = [("os.environ", "PYTEST_CURRENT_TEST")]
+
+
+def same_test(recorded: str | None, wanted: str) -> bool:
+    """Whether the node id `recorded` is `wanted`, or ends with it after a '/'."""
+    if recorded is None:
+        return False
+    return recorded == wanted or recorded.endswith("/" + wanted.lstrip("/"))
+
+
+@dataclass(frozen=True, repr=False)
+class Leak:
+    """A test after whose teardown a watched value differed from what it was
+    when the test's setup began (`pytest --spyrec`)."""
+    test: str                       # node id
+    expr: str                       # the watch
+    before: object                  # JSON-able, at the start of the test's setup
+    after: object                   # at the end of its teardown
+    before_exists: bool
+    after_exists: bool
+    diff_lines: list                # before -> after, one line per edit
+    changes: list                   # [Change] during the test, oldest first
+    from_seq: int = 0
+    to_seq: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict, recording: "Recording") -> "Leak":
+        return cls(test=d["test"], expr=d["expr"], before=d.get("before"), after=d.get("after"),
+                   before_exists=d.get("before_exists", True), after_exists=d.get("after_exists", True),
+                   diff_lines=list(d.get("diff") or ()),
+                   changes=[recording._change(c) for c in d.get("changes") or ()],
+                   from_seq=d.get("from_seq", 0), to_seq=d.get("to_seq", 0))
+
+    @property
+    def culprit(self) -> Change:
+        """The last change during the test: what left the value as it is."""
+        return self.changes[-1]
+
+    def to_json(self) -> dict:
+        return {"test": self.test, "expr": self.expr, "before": self.before, "after": self.after,
+                "before_exists": self.before_exists, "after_exists": self.after_exists,
+                "diff": list(self.diff_lines), "changes": [c.to_json() for c in self.changes]}
+
+    def __str__(self) -> str:
+        from . import report
+        return report.format_leak(self)
+
+    def __repr__(self) -> str:
+        return f"<spyrec.Leak {self.test}: {self.expr}>"
+
+
 class Recording:
     """A recording on disk.  Opened on first use; every query goes to `_core.Reading`."""
 
@@ -219,6 +276,7 @@ class Recording:
         self._reading = None
         self._running = _running
         self._sources: dict = {}
+        self._marks = None
 
     @property
     def _r(self):
@@ -276,26 +334,60 @@ class Recording:
             return None
         return expr, watch.get("expr"), steps
 
+    # ---- tests (pytest --spyrec) ----------------------------------------------------
+    def marks(self) -> list:
+        """[(seq, test node id or None, phase or None)] by seq: where each
+        test's setup, call and teardown began, and where its teardown ended
+        (test None). Empty for a recording made without `pytest --spyrec`."""
+        if self._marks is None:
+            self._marks = [tuple(m) for m in self._r.marks()]
+        return self._marks
+
+    def test_at(self, seq: int) -> tuple:
+        """(test node id, phase) running at `seq`; (None, None) outside tests."""
+        marks = self.marks()
+        i = bisect.bisect_left(marks, (seq,)) - 1
+        return (marks[i][1], marks[i][2]) if i >= 0 else (None, None)
+
+    def tests(self) -> list:
+        """The node ids of the tests recorded, in the order they ran."""
+        return list(dict.fromkeys(m[1] for m in self.marks() if m[2] == "setup"))
+
+    def leaks(self) -> list:
+        """The tests after whose teardown a watched value differed from what it
+        was when their setup began: a list of Leak, in the order the tests ran.
+        pytest's own os.environ['PYTEST_CURRENT_TEST'] is not a leak (a pytest
+        run inside a test removes the outer run's, and that is pytest's doing)."""
+        return [Leak.from_dict(d, self) for d in self._r.leaks(_RUNNER_KEYS)]
+
+    def _change(self, d: dict) -> Change:
+        if self.marks():
+            d["test"], d["phase"] = self.test_at(d.get("seq", -1))
+        return Change.from_dict(d, self)
+
     # ---- changes ------------------------------------------------------------------
     def last_change(self, expr: str) -> Change | None:
         """The last change of `expr` (a watch, or a sub-path of one), or None."""
         args = self._query_args(expr)
         d = self._r.last_change(*args) if args else None
-        return Change.from_dict(d, self) if d is not None else None
+        return self._change(d) if d is not None else None
 
-    def history(self, expr: str) -> History:
+    def history(self, expr: str, test: str | None = None) -> History:
         """Every change of `expr`, oldest first (a list of Change). For a
         recording of any size, `iter_history` streams instead."""
-        return History(watch_expr.normalize(expr), self.iter_history(expr), self)
+        return History(watch_expr.normalize(expr), self.iter_history(expr, test), self)
 
-    def iter_history(self, expr: str):
+    def iter_history(self, expr: str, test: str | None = None):
         """Every change of `expr`, oldest first, one at a time: memory stays
-        bounded by the size of the value, whatever the number of changes."""
+        bounded by the size of the value, whatever the number of changes.
+        `test`: only those made while that test ran (see `changes`)."""
         args = self._query_args(expr)
         if args is None:
             return
         for d in self._r.iter_history(*args):
-            yield Change.from_dict(d, self)
+            change = self._change(d)
+            if test is None or same_test(change.test, test):
+                yield change
 
     def __iter__(self):
         """Every change of every watch, by seq (`changes()` filters)."""
@@ -303,13 +395,14 @@ class Recording:
 
     def changes(self, watch: str | None = None, file: str | None = None,
                 function: str | None = None, thread: str | int | None = None,
-                seq_range=None):
+                seq_range=None, test: str | None = None):
         """Iterate over changes, by seq, keeping those that match every filter given.
 
         file: the culprit's file (as recorded, relative to the recording's cwd,
         or a trailing part such as 'app/util.py'); function: the qualname or its
         last part; thread: a name or a thread id; seq_range: (first, stop), a
-        half-open interval like range(), or a range.
+        half-open interval like range(), or a range; test: a pytest node id
+        (or its tail, e.g. 'test_app.py::test_x'), for `pytest --spyrec` recordings.
         """
         expr = watch_expr.normalize(watch) if watch is not None else None
         lo, hi = _seq_bounds(seq_range)
@@ -328,7 +421,10 @@ class Recording:
                     continue
             if thread is not None and thread not in (d.get("thread"), d.get("thread_id")):
                 continue
-            yield Change.from_dict(d, self)
+            change = self._change(d)
+            if test is not None and not same_test(change.test, test):
+                continue
+            yield change
 
     def value_at(self, expr: str, seq: int, default=_MISSING):
         """The watched value (as JSON) as it was at `seq`.

@@ -16,6 +16,9 @@ What a pdb user expects, and how:
 - `q` and Ctrl-D end the program, as in pdb: QuitProgram (a SystemExit) is
   raised out of the monitoring callback into the program, which unwinds
   (finally blocks run) and exits with status 1; the recording ends normally.
+  Inside a pytest run, which reports a SystemExit in a test as that test's
+  error and goes on, it is pytest's own Exit instead (what `q` in `pytest
+  --pdb` raises): the session stops, interrupted.
 
 While a monitoring callback runs, CPython fires no events for the code it runs
 (3.12/3.13 bump tstate->tracing around callbacks), so nothing typed at the
@@ -34,6 +37,21 @@ class QuitProgram(SystemExit):
 
     def __init__(self) -> None:
         super().__init__("spyrec: quit from pdb; the program was ended there")
+
+
+def _quit_exception(frame) -> BaseException:
+    outcomes = sys.modules.get("_pytest.outcomes")
+    if outcomes is not None and _inside_pytest_runner(frame):
+        return outcomes.Exit("spyrec: quit from pdb")
+    return QuitProgram()
+
+
+def _inside_pytest_runner(frame) -> bool:
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "_pytest.runner":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _is_runner(frame) -> bool:
@@ -71,7 +89,7 @@ def stop_in(frame, banner: str) -> None:
     debugger._set_stopinfo(bottom, None, -1)
     debugger.interaction(frame, None)
     if debugger.quitting:
-        raise QuitProgram()
+        raise _quit_exception(frame)
     if _keeps_tracing(debugger, bottom):
         f = frame
         while f is not None:

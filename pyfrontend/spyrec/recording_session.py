@@ -27,6 +27,10 @@ DEFAULT_WATCHES = ("sys.path", "sys.meta_path", "sys.path_hooks", "os.environ")
 RECORDINGS_DIR = ".spyrec"
 LATEST = "latest"
 
+# True while `spyrec replay` re-runs a recorded program in this process: what
+# it runs is already recorded, so `pytest --spyrec` (even from addopts) stays off.
+replaying = False
+
 _real_os_exit = os._exit
 _real_execv = os.execv
 _real_execve = os.execve
@@ -145,6 +149,12 @@ class Session:
     def flush(self) -> None:
         if self.recording:
             self._recorder.flush()
+
+    def mark(self, test: str, phase: str | None) -> None:
+        """A point in the recording: `test`'s `phase` ("setup", "call",
+        "teardown") begins, or (phase None) no test is running any more."""
+        if self.recording:
+            self._recorder.mark(test, phase)
 
     def stop(self, how: str = "stopped", exit_status: int = 0, signal: int = 0,
              message: str = "") -> None:

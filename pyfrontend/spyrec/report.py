@@ -110,13 +110,78 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     else:
         out.append(f"  before: {_value(change.before) if change.before_exists else '(did not exist)'}")
         out.append(f"  after:  {_value(change.after) if change.after_exists else '(does not exist)'}")
+    test = getattr(change, "test", None)
+    if test is not None:
+        out.append(f"  test: {test} ({change.phase})")
     if stack and change.stack:
-        out.append(f"  stack: {_where(change.stack[0], cwd)}")
-        out.extend(f"         {_where(f, cwd)}" for f in change.stack[1:])
+        out.extend(_stack_lines(change.stack, cwd))
     if stack and getattr(change, "trail", None):
         # Recorded with --trail: the lines this thread ran up to the culprit.
         out.append(f"  trail: {_where(change.trail[0], cwd)}")
         out.extend(f"         {_where(f, cwd)}" for f in change.trail[1:])
+    return "\n".join(out)
+
+
+def _stack_lines(stack, cwd) -> list:
+    """The stack, library runs folded; when the culprit is library code, the
+    first frame in the user's own code named first."""
+    from . import frames
+    out = []
+    if not frames.is_user(stack[0].file):
+        mine = frames.first_user_frame(stack)
+        if mine is not None:
+            out.append(f"  from your code: {_where(mine, cwd)}")
+    shown = [f if isinstance(f, str) else _where(f, cwd) for f in frames.fold(stack)]
+    out.append(f"  stack: {shown[0]}")
+    out.extend(f"         {line}" for line in shown[1:])
+    return out
+
+
+def culprit_lines(change, cwd: str | None = None, label: str = "culprit") -> list:
+    """`LABEL: FILE:LINE in FUNCTION (OPNAME)`, and when the culprit is library
+    code, the first frame in the user's own code on a line of its own."""
+    from . import frames
+    cwd = cwd or _recording_cwd(change)
+    out = [f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})"]
+    if not frames.is_user(change.file):
+        mine = frames.first_user_frame(change.stack)
+        if mine is not None:
+            out.append(f"from your code: {_where(mine, cwd)}")
+    return out
+
+
+def leak_values(leak, width: int = 70, most: int = 8) -> list:
+    """`before -> after` as lines: whole values when short, else the edits
+    (the first `most` of them; `query leaks --json` has them all)."""
+    before = _value(leak.before) if leak.before_exists else "(did not exist)"
+    after = _value(leak.after) if leak.after_exists else "(does not exist)"
+    if len(before) + len(after) <= width or not leak.diff_lines:
+        return [f"{before} -> {after}"]
+    lines = list(leak.diff_lines[:most])
+    if len(leak.diff_lines) > most:
+        lines.append(f"… {len(leak.diff_lines) - most} more edits (spyrec query leaks --json)")
+    return lines
+
+
+def format_leak(leak, cwd: str | None = None) -> str:
+    cwd = cwd or (_recording_cwd(leak.changes[-1]) if leak.changes else None)
+    out = [f"{leak.test} leaked {leak.expr}:"]
+    out.extend("    " + line for line in leak_values(leak))
+    if leak.changes:
+        n = len(leak.changes)
+        last = leak.changes[-1]
+        label = f"culprit ({last.phase or 'test'}" + (f", last of {n} changes)" if n > 1 else ")")
+        out.extend("    " + line for line in culprit_lines(last, cwd, label))
+    return "\n".join(out)
+
+
+def format_leaks(leaks: list, cwd: str | None = None) -> str:
+    if not leaks:
+        return "no leaks: every watched value was as it had been when each test began"
+    tests = len({leak.test for leak in leaks})
+    out = [f"{len(leaks)} leak{'s' if len(leaks) != 1 else ''} in {tests} test{'s' if tests != 1 else ''}"]
+    for leak in leaks:
+        out.append(format_leak(leak, cwd))
     return "\n".join(out)
 
 
@@ -154,8 +219,10 @@ def _history_entry(i: int, ch, cwd) -> list:
     if not lines and ch.kind == "rebound":
         # warnings.catch_warnings(): a new object with the same contents.
         lines = ["(bound to another object with equal contents)"]
+    test = getattr(ch, "test", None)
+    during = f"\n       in test {test} ({ch.phase})" if test is not None else ""
     return [f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
-            f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}"] + \
+            f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}{during}"] + \
         ["       " + line for line in lines]
 
 

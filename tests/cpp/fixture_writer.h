@@ -177,6 +177,15 @@ struct ChangeSpec {
     uint8_t opcode = 0;
 };
 
+// A modified change of `watch` at `seq` made of `ops`.
+inline ChangeSpec modified(uint32_t watch, uint64_t seq, std::vector<replayer::Op> ops) {
+    ChangeSpec c;
+    c.watch_id = watch;
+    c.seq = seq;
+    c.ops = std::move(ops);
+    return c;
+}
+
 // What the recorder rewrites into a watch when recording ends.
 struct WatchNotes {
     bool ever_resolved = true;
@@ -218,7 +227,7 @@ public:
     // Creates every sub-database, as the recorder does in its first transaction.
     void create_all() {
         for (const char* db : {s::table_name(s::Table::kMeta), s::table_name(s::Table::kWatches), s::table_name(s::Table::kChanges), s::table_name(s::Table::kCode), s::table_name(s::Table::kSources),
-                               s::table_name(s::Table::kExceptions), s::table_name(s::Table::kByCode), s::table_name(s::Table::kKeyframes)}) {
+                               s::table_name(s::Table::kExceptions), s::table_name(s::Table::kByCode), s::table_name(s::Table::kKeyframes), s::table_name(s::Table::kMarks)}) {
             MDB_dbi dbi;
             check(mdb_dbi_open(txn_, db, MDB_CREATE, &dbi), "mdb_dbi_open");
         }
@@ -340,6 +349,24 @@ public:
         e.setReraised(reraised);
         e.setOpcode(opcode);
         put(s::table_name(s::Table::kExceptions), key(s::seq_key(seq)), flat(msg));
+    }
+
+    void mark(uint64_t seq, const std::string& test, s::Mark::Phase phase) {
+        capnp::MallocMessageBuilder msg;
+        auto m = msg.initRoot<s::Mark>();
+        m.setSeq(seq);
+        m.setTest(test);
+        m.setPhase(phase);
+        put(s::table_name(s::Table::kMarks), key(s::seq_key(seq)), flat(msg));
+    }
+
+    // A test's four marks: setup, call, teardown at first, first+1, first+2,
+    // and the end of its teardown at `end`.
+    void test_marks(const std::string& test, uint64_t first, uint64_t end) {
+        mark(first, test, s::Mark::Phase::SETUP);
+        mark(first + 1, test, s::Mark::Phase::CALL);
+        mark(first + 2, test, s::Mark::Phase::TEARDOWN);
+        mark(end, "", s::Mark::Phase::NONE);
     }
 
     void ending(s::Ending::How how, int32_t exit_status, uint64_t changes, uint64_t exceptions) {

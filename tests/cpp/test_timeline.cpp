@@ -24,14 +24,6 @@ std::string shown(const ValueAt& v) {
 }
 std::string shown(const std::optional<Value>& v) { return v ? repr(*v, 1000) : "<absent>"; }
 
-ChangeSpec modified(uint32_t watch, uint64_t seq, std::vector<Op> ops) {
-    ChangeSpec c;
-    c.watch_id = watch;
-    c.seq = seq;
-    c.ops = std::move(ops);
-    return c;
-}
-
 ChangeSpec whole(uint32_t watch, uint64_t seq, s::Change::Kind kind, Value v) {
     ChangeSpec c;
     c.watch_id = watch;

@@ -26,9 +26,13 @@ def build_parser() -> ArgumentParser:
     as_json.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="question", metavar="QUESTION", required=True)
     common = [recording, as_json]
-    p = sub.add_parser("last-change", parents=common, help="the last change of EXPR")
+    by_test = argparse.ArgumentParser(add_help=False)
+    by_test.add_argument("--test", metavar="NODEID", default=None,
+                         help="only changes made while this test ran (pytest --spyrec recordings; "
+                              "a node id, or its tail such as test_app.py::test_x)")
+    p = sub.add_parser("last-change", parents=common + [by_test], help="the last change of EXPR")
     p.add_argument("expr", metavar="EXPR")
-    p = sub.add_parser("history", parents=common, help="every change of EXPR, oldest first")
+    p = sub.add_parser("history", parents=common + [by_test], help="every change of EXPR, oldest first")
     p.add_argument("expr", metavar="EXPR")
     p = sub.add_parser("value", parents=common, help="the value of EXPR at a seq")
     p.add_argument("expr", metavar="EXPR")
@@ -36,6 +40,8 @@ def build_parser() -> ArgumentParser:
     sub.add_parser("exceptions", parents=common, help="exceptions raised while recording")
     sub.add_parser("watches", parents=common, help="what was watched")
     sub.add_parser("info", parents=common, help="about the recording")
+    sub.add_parser("leaks", parents=common + [by_test],
+                   help="tests that left a watched value changed (pytest --spyrec recordings)")
     return parser
 
 
@@ -76,6 +82,11 @@ def main(argv: list) -> int:
         return 0
     if args.question == "exceptions":
         return _exceptions(rec, args.json)
+    test = getattr(args, "test", None)
+    if test is not None:
+        _check_test(rec, test)
+    if args.question == "leaks":
+        return _leaks(rec, args.json, test)
 
     watch = rec.watch_for(expr)
     if watch is None:
@@ -99,7 +110,12 @@ def main(argv: list) -> int:
         print(f"spyrec: `{expr}` was never found: {watch.get('unresolved_reason')}", file=sys.stderr)
         return 1
     if args.question == "last-change":
-        change = rec.last_change(expr)
+        if test is None:
+            change = rec.last_change(expr)
+        else:
+            change = None
+            for change in rec.iter_history(expr, test=test):
+                pass
         if change is None:
             if args.json:
                 _dump(None)
@@ -112,16 +128,40 @@ def main(argv: list) -> int:
         return 0
     # history: printed as it is read, so any recording's history runs in
     # bounded memory (one change at a time).
-    changes = _Counted(rec.iter_history(expr))
+    changes = _Counted(rec.iter_history(expr, test=test))
     if args.json:
         _dump_stream(c.to_json() for c in changes)
     else:
-        count = rec.change_count(expr) if watch.get("expr") == expr else None
+        count = rec.change_count(expr) if watch.get("expr") == expr and test is None else None
         for line in report.history_lines(expr, changes, rec.cwd, count):
             out.write(line + "\n")
     if changes.n == 0:
         _never_changed(rec, expr)
         return 1
+    return 0
+
+
+def _check_test(rec, test: str) -> None:
+    from ..api import same_test
+    tests = rec.tests()
+    if not tests:
+        raise UsageError("--test: this recording has no tests (record with `pytest --spyrec`)")
+    if not any(same_test(t, test) for t in tests):
+        raise UsageError(f"--test: no test {test!r} in this recording ({len(tests)} tests ran; "
+                         f"e.g. {tests[0]})")
+
+
+def _leaks(rec, as_json: bool, test: str | None) -> int:
+    from .. import report
+    from ..api import same_test
+    if not rec.tests():
+        raise UsageError("this recording has no tests, so no leaks: "
+                         "`spyrec query leaks` reads recordings made by `pytest --spyrec`")
+    leaks = [leak for leak in rec.leaks() if test is None or same_test(leak.test, test)]
+    if as_json:
+        _dump([leak.to_json() for leak in leaks])
+    else:
+        sys.stdout.write(report.format_leaks(leaks, rec.cwd) + "\n")
     return 0
 
 

@@ -6,11 +6,11 @@ per code object after its first look) finds it, then INSTRUCTION events on that
 code object alone count executions of the culprit's offset.  INSTRUCTION
 events fire *before* the instruction runs, which is exactly where we stop.
 
-Which execution to stop at: the recording's count of executions of the
-culprit when it has one (`culprit_count` in the change); otherwise the first
-execution, from the k-th on (k = this culprit's changes up to and including
-the target, each of which was one execution), at which the watched value
-equals the recording's `before`.
+Which execution to stop at: the first, from the k-th on (k = this culprit's
+changes up to and including the target, each of which was one execution), at
+which the whole watched value equals what the recording had just before the
+change. (The recording does not count executions of an instruction that
+changed nothing: counting every execution would cost every instruction.)
 """
 from __future__ import annotations
 
@@ -84,6 +84,8 @@ def main(argv: list) -> int:
         except OSError as e:
             raise UsageError(f"cannot go to the recorded directory {info['cwd']}: {e.strerror}")
     _restore_environment(rec)
+    if rec.tests():
+        argv_ = _pytest_for_pdb(argv_)
     try:
         program = Program.from_argv(argv_)
         program.check()
@@ -91,7 +93,7 @@ def main(argv: list) -> int:
         raise UsageError(str(e)) from None
 
     _warn_if_source_changed(rec, change)
-    stop = CulpritStop(change, _executions_needed(rec, change))
+    stop = CulpritStop(change, _executions_needed(rec, change), _watch_before(rec, change))
     program.enter()
     stop.arm()
     try:
@@ -109,6 +111,17 @@ def main(argv: list) -> int:
     if outcome.signal:
         die_by_signal(outcome.signal)
     return outcome.exit_status
+
+
+def _pytest_for_pdb(argv: list) -> list:
+    """A `pytest --spyrec` session, run again with output capture off: pdb
+    needs the terminal, which pytest's capture takes away. Capture changes
+    what the tests' output goes to, nothing they compute."""
+    from .. import recording_session
+    recording_session.replaying = True
+    print("spyrec: replaying a pytest session with output capture off (--capture=no), "
+          "so that pdb can use the terminal", file=sys.stderr)
+    return [*argv, "--capture=no"]
 
 
 def _check_same_python(info: dict) -> None:
@@ -149,21 +162,34 @@ def _restore_environment(rec) -> None:
             return
 
 
-def _executions_needed(rec, change) -> tuple:
-    """(exact count or None, the least possible count)."""
+def _watch_before(rec, change) -> tuple:
+    """(watch expr, existed, value): the whole watched value just before the
+    change. The whole value, not the sub-path's: an instruction that sets
+    every key of os.environ (pytest's PYTEST_CURRENT_TEST, the program's own)
+    runs many times while os.environ['X'] is still absent, and only one of
+    those runs finds os.environ exactly as the recording had it."""
+    watch = (rec.watch_for(change.expr) or {}).get("expr", change.expr)
+    missing = object()
+    value = rec.value_at(watch, change.seq - 1, default=missing) if change.seq > 0 else missing
+    return watch, value is not missing, None if value is missing else value
+
+
+def _executions_needed(rec, change) -> int:
+    """The least number of executions of the culprit that reach the change."""
     # The instruction may have changed the watch without touching a sub-path
     # of it: count its changes of the whole watch. Streamed: any history size.
     watch = (rec.watch_for(change.expr) or {}).get("expr", change.expr)
     same = sum(1 for c in rec.iter_history(watch)
                if c.seq <= change.seq
                and (c.file, c.function, c.offset) == (change.file, change.function, change.offset))
-    return None, max(same, 1)
+    return max(same, 1)
 
 
 class CulpritStop:
-    def __init__(self, change, needed: tuple):
+    def __init__(self, change, least: int, watch_before: tuple):
         self.change = change
-        self.exact, self.least = needed
+        self.least = least
+        self.watch, self.watch_existed, self.watch_value = watch_before
         self.count = 0
         self.stopped = False
         self.tool = None
@@ -213,9 +239,8 @@ class CulpritStop:
         self.count += 1
         if self.count < self.least:
             return None
-        exists, value = _live_value(self.change.expr)
-        matches = _same(exists, value, self.change)
-        if self.exact is None and not matches:
+        exists, value = _live_value(self.watch)
+        if not _same(exists, value, self.watch_existed, self.watch_value):
             return None
         self.stopped = True
         mon.set_local_events(self.tool, code, 0)
@@ -223,9 +248,6 @@ class CulpritStop:
         banner = (f"spyrec: stopped before {ch.opname} (offset {ch.offset}) at "
                   f"{ch.file}:{ch.line} in {ch.function}, its execution {self.count}: "
                   f"it is about to make change seq {ch.seq} of {ch.expr}")
-        if not matches:
-            banner += (f"\nspyrec: warning: the run diverged: {ch.expr} is not what the "
-                       "recording had just before this change")
         from .. import debugger
         debugger.stop_in(sys._getframe(1), banner)
         return None
@@ -245,12 +267,12 @@ def _live_value(expr: str) -> tuple:
     return True, value
 
 
-def _same(exists: bool, value, change) -> bool:
-    if not change.before_exists or not exists:
-        return exists == change.before_exists
-    if _opaque(change.before):
+def _same(exists: bool, value, recorded_exists: bool, recorded) -> bool:
+    if not recorded_exists or not exists:
+        return exists == recorded_exists
+    if _opaque(recorded):
         return True             # objects are recorded in a form we cannot rebuild here
-    return _jsonish(value) == change.before
+    return _jsonish(value) == recorded
 
 
 def _opaque(v) -> bool:
