@@ -261,6 +261,8 @@ public:
         d["start_time"] = i.meta.start_time;
         d["pid"] = i.meta.pid;
         d["spyrec_version"] = text(i.meta.spyrec_version);
+        // None: recorded before redaction existed; []: recorded with --no-redact.
+        d["redact_patterns"] = i.meta.redaction_known ? py::object(text_list(i.meta.redact_patterns)) : py::object(py::none());
         if (i.ending) {
             const Ending& e = *i.ending;
             py::dict end;

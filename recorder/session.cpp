@@ -41,8 +41,10 @@ uint64_t next_generation() {
 
 Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     : options_(std::move(options)),
+      redactor_(options_.redact_patterns),
       writer_(options_.out_dir, options_.max_size),
       generation_(next_generation()) {
+    options_.limits.redactor = redactor_.active() ? &redactor_ : nullptr;
     if (!load_opcode_table(opcodes_)) throw std::runtime_error("cannot read the opcode table from dis");
     if (!codes_.init(&opcodes_)) throw std::runtime_error("cannot reserve a code-object extra slot");
     if (!clean_calls_.init()) throw std::runtime_error("cannot read the builtin method tables");

@@ -45,6 +45,7 @@ struct SessionOptions {
     PyObject* on_change = nullptr;              // borrowed by the caller until stop()
     int trail = 0;                              // lines kept per thread (LINE events); 0: off
     SnapshotLimits limits;
+    std::vector<std::string> redact_patterns;   // names whose values are stored as fingerprints
 };
 
 class Session;
@@ -285,6 +286,7 @@ private:
     friend struct ColdSection;
 
     SessionOptions options_;
+    Redactor redactor_;      // options_.limits points at it
     OpcodeTable opcodes_;
     CodeInfoTable codes_;
     DictRegistry dicts_;

@@ -289,6 +289,9 @@ void Session::write_meta() {
     for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
     meta.setSpyrecVersion("0.1.0");
     meta.setPid(getpid());
+    meta.setRedactionKnown(true);
+    auto patterns = meta.initRedactPatterns(redactor_.patterns().size());
+    for (size_t i = 0; i < redactor_.patterns().size(); ++i) patterns.set(i, redactor_.patterns()[i]);
     writer_.enqueue(Record{Table::kMeta, std::string(schema::kMetaKey), message_bytes(message)});
 }
 

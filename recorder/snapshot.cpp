@@ -115,7 +115,8 @@ void walk_dict_items(PyObject* dict, capnp::List<schema::Entry>::Builder entries
     size_t i = 0;
     while (i < entries.size() && PyDict_Next(dict, &pos, &key, &val)) {
         walk(key, entries[i].initKey(), w, depth + 1);
-        walk(val, entries[i].initValue(), w, depth + 1);
+        if (w.limits.redacts(key)) snapshot_redacted(val, entries[i].initValue(), w.limits, depth + 1);
+        else walk(val, entries[i].initValue(), w, depth + 1);
         ++i;
     }
 }
@@ -242,7 +243,9 @@ void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
                 PyObject* k = environ_text(key);
                 PyObject* v = environ_text(val);
                 if (k) set_text(entries[i].initKey(), k, w.limits.max_text, false); else entries[i].initKey().setRepr("<?>");
-                if (v) set_text(entries[i].initValue(), v, w.limits.max_text, false); else entries[i].initValue().setRepr("<?>");
+                if (v && w.limits.redacts(key)) snapshot_redacted(v, entries[i].initValue(), w.limits, depth + 1);
+                else if (v) set_text(entries[i].initValue(), v, w.limits.max_text, false);
+                else entries[i].initValue().setRepr("<?>");
                 Py_XDECREF(k);
                 Py_XDECREF(v);
                 ++i;
@@ -376,6 +379,13 @@ void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotL
     walk(value, out, w, depth);
     PyErr_Clear();
     PyErr_Restore(type, val, tb);
+}
+
+void snapshot_redacted(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth) {
+    SnapshotLimits whole = limits;
+    whole.redactor = nullptr;   // the fingerprint covers the secret's every byte
+    auto words = snapshot_canonical(value, whole, depth);
+    out.setRedacted(limits.redactor ? limits.redactor->fingerprint(words.begin(), words.size() * sizeof(capnp::word)) : 0);
 }
 
 kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits, int depth) {

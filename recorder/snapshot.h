@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 
+#include "redaction.h"
 #include "spyrec.capnp.h"
 
 namespace spyrec::recorder {
@@ -28,6 +29,10 @@ struct SnapshotLimits {
     // pointer levels; an object level costs three).
     int max_depth = 64;
     size_t max_text = 1000000;      // characters of a str kept; the whole str is still compared
+    // Values under secret names are written as fingerprints (nullptr: none are).
+    const Redactor* redactor = nullptr;
+
+    bool redacts(PyObject* key) const { return redactor && redactor->secret_key(key); }
 };
 
 // How a value is seen. Containers are compared item by item; kLeaf values by
@@ -61,6 +66,9 @@ void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotL
 // Notes `value` (a leaf met at `depth`) when it is compared by identity only
 // because spyrec cannot see its insides (a numpy array, a __slots__ object).
 void note_if_opaque(PyObject* value, int depth, OpaqueNotes& notes);
+
+// Writes `value` as a secret: its keyed fingerprint, never its contents.
+void snapshot_redacted(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth);
 
 // The canonical bytes of a snapshot: equal values give equal bytes.
 kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits, int depth = 0);

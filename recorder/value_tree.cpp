@@ -288,7 +288,16 @@ void ValueTree::update(Delta& delta) {
         for (Node* n : object_nodes_) mark_changed(*n);   // a swapped __dict__, a same-length deque edit
         if (root_->on_way) {
             std::vector<PathStep> path;
-            update_node(*root_, path, delta);
+            if (secret_) {
+                // The whole watched value is a secret: one fingerprint, no edits.
+                Delta edits;
+                in_secret_ = true;
+                update_node_body(*root_, path, edits);
+                in_secret_ = false;
+                if (!edits.empty()) snapshot_redacted(root_obj_, delta.add(path, *limits_).initReplace(), *limits_, 0);
+            } else {
+                update_node(*root_, path, delta);
+            }
         }
     }
     if (probes_dirty_) refresh_probes();
@@ -296,6 +305,33 @@ void ValueTree::update(Delta& delta) {
 }
 
 void ValueTree::update_node(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    if (limits_->redactor && !in_secret_) {
+        for (size_t j = 0; j < path.size(); ++j) {
+            if (path[j].key && limits_->redacts(path[j].key)) {
+                update_secret(n, path, j, delta);
+                return;
+            }
+        }
+    }
+    update_node_body(n, path, delta);
+}
+
+// A change somewhere inside a secret (the value under path[j]): the picture
+// is brought up to date as usual, but what is written is one op replacing the
+// secret with its new fingerprint; the edits themselves would show its bytes.
+void ValueTree::update_secret(Node& n, std::vector<PathStep>& path, size_t j, Delta& delta) {
+    Delta edits;
+    in_secret_ = true;
+    update_node_body(n, path, edits);
+    in_secret_ = false;
+    if (edits.empty()) return;
+    const Node* secret = &n;
+    while (secret->depth > static_cast<int>(j) + 1 && secret->parent) secret = secret->parent;
+    std::vector<PathStep> to_secret(path.begin(), path.begin() + static_cast<long>(j) + 1);
+    snapshot_redacted(secret->obj, delta.add(to_secret, *limits_).initReplace(), *limits_, secret->depth);
+}
+
+void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& delta) {
     const bool changed = n.changed;
     n.changed = n.on_way = false;
     if (changed) {
@@ -411,9 +447,7 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
     auto set_item = [&](size_t i) {
         auto entry = delta.add(path, *limits_).initSetItem();
         serialize_key(n.keys[i], environ, entry.initKey());
-        // os.environ's values are bytes in _data too: shown as the str the program sees.
-        if (environ) serialize_key(n.items[i], true, entry.initValue());
-        else serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, entry.initValue());
+        serialize_entry_value(n, i, entry.initValue());
     };
     auto compare_value = [&](size_t i, PyObject* value) {
         if (n.items[i] == value) return;
@@ -541,7 +575,8 @@ void ValueTree::replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta
 // ---- serializing ------------------------------------------------------------
 
 void ValueTree::serialize(schema::Value::Builder out) const {
-    if (root_) serialize_node(*root_, out);
+    if (secret_ && root_obj_) snapshot_redacted(root_obj_, out, *limits_, 0);
+    else if (root_) serialize_node(*root_, out);
     else if (root_obj_) snapshot_value(root_obj_, out, *limits_, 0);
 }
 
@@ -564,6 +599,21 @@ void ValueTree::serialize_key(PyObject* key, bool environ, schema::Value::Builde
     } else {
         out.setRepr("<?>");
     }
+}
+
+void ValueTree::serialize_entry_value(const Node& n, size_t i, schema::Value::Builder out) const {
+    const bool environ = n.shape == Shape::kEnviron;
+    if (limits_->redacts(n.keys[i])) {
+        // os.environ's values are bytes in _data: the secret is the str the program sees.
+        PyObject* shown = environ ? environ_text(n.items[i]) : Py_NewRef(n.items[i]);
+        if (shown) snapshot_redacted(shown, out, *limits_, n.depth + 1);
+        else out.setRepr("<?>");
+        Py_XDECREF(shown);
+        return;
+    }
+    // os.environ's values are bytes in _data too: shown as the str the program sees.
+    if (environ) serialize_key(n.items[i], true, out);
+    else serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, out);
 }
 
 void ValueTree::serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const {
@@ -604,8 +654,7 @@ void ValueTree::serialize_node(const Node& n, schema::Value::Builder out) const 
             const bool environ = n.shape == Shape::kEnviron;
             for (size_t i = 0; i < n.keys.size(); ++i) {
                 serialize_key(n.keys[i], environ, entries[i].initKey());
-                if (environ) serialize_key(n.items[i], true, entries[i].initValue());
-                else serialize_item(n.items[i], n.kids[i].get(), depth, entries[i].initValue());
+                serialize_entry_value(n, i, entries[i].initValue());
             }
             break;
         }

@@ -150,6 +150,9 @@ public:
     kj::Array<capnp::word> canonical() const;
 
     bool depends_on(PyObject* dict) const { return dicts_in_tree_.count(dict) > 0; }
+    // The watched value is itself a secret (its expression names one): it is
+    // written as a fingerprint only, whole, never as edits.
+    void set_secret(bool secret) { secret_ = secret; }
     // Cold: copy what may_have_changed() compares into the session's table.
     void add_probes_to(ProbeTable& table) const;
     const OpaqueNotes& notes() const { return notes_; }
@@ -161,12 +164,15 @@ private:
     void release_node(Node& n);
     void note_leaf(PyObject* item, int depth);
     void update_node(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void update_node_body(Node& n, std::vector<PathStep>& path, Delta& delta);
+    void update_secret(Node& n, std::vector<PathStep>& path, size_t j, Delta& delta);
     void diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta);
     void diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta);
     void diff_set(Node& n, std::vector<PathStep>& path, Delta& delta);
     void replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta);
     bool same_value(PyObject* old_item, const Node* old_kid, PyObject* new_item, int depth) const;
     void serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const;
+    void serialize_entry_value(const Node& n, size_t i, schema::Value::Builder out) const;
     void serialize_node(const Node& n, schema::Value::Builder out) const;
     void serialize_key(PyObject* key, bool environ, schema::Value::Builder out) const;
     void adopt(Node& n, size_t i, PyObject* now);
@@ -191,6 +197,8 @@ private:
     std::unordered_map<PyObject*, Node*> by_object_;
     std::vector<PyObject*> graveyard_;   // references to drop once the tree is consistent
     bool probes_dirty_ = false;
+    bool secret_ = false;
+    bool in_secret_ = false;   // update(): inside a secret, whose edits are not written
     OpaqueNotes notes_;
 };
 

@@ -41,6 +41,10 @@ Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector
       steps_(std::move(steps)),
       tree_(dicts, watched, limits) {
     root_name_ = PyUnicode_FromStringAndSize(root_module.data(), root_module.size());
+    // `os.environ['API_TOKEN']`, `app.settings.SECRET_KEY`: the whole value is a secret.
+    for (const auto& step : steps_) {
+        if (limits_->redacts(step.key)) tree_.set_secret(true);
+    }
     unresolved_reason_ = "module `" + root_module_name_ + "` was never imported";
 }
 

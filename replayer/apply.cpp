@@ -91,6 +91,7 @@ bool same(const Value& a, const Value& b) {
         case Value::Kind::Bytes:
         case Value::Kind::Repr: return a.text == b.text;
         case Value::Kind::Ref: return a.ref_id == b.ref_id && a.object_type == b.object_type;
+        case Value::Kind::Redacted: return a.ref_id == b.ref_id;
         case Value::Kind::List:
         case Value::Kind::Tuple:
         case Value::Kind::Set:

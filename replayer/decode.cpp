@@ -98,6 +98,7 @@ Value convert(s::Value::Reader in, Budget& budget, std::string_view where) {
             v.text = text(ref.getRepr());
             break;
         }
+        case s::Value::REDACTED: v.kind = Value::Kind::Redacted; v.ref_id = in.getRedacted(); break;
         default: damaged(where, "a value of unknown kind " + std::to_string(static_cast<int>(in.which())));
     }
     return v;
@@ -221,6 +222,8 @@ Meta decode_meta(std::string_view bytes, std::string_view where) {
         m.opnames = convert_texts(r.getOpnames(), b, where);
         m.spyrec_version = text(r.getSpyrecVersion());
         m.pid = r.getPid();
+        for (auto p : r.getRedactPatterns()) m.redact_patterns.push_back(text(p));
+        m.redaction_known = r.getRedactionKnown();
         return m;
     });
 }

@@ -37,7 +37,8 @@ void canonical(const Value& v, std::string& out) {
         case Value::Kind::Str:
         case Value::Kind::Bytes:
         case Value::Kind::Repr: put(v.text); break;
-        case Value::Kind::Ref: out += std::to_string(v.ref_id); break;  // identity, not the repr label
+        case Value::Kind::Ref:
+        case Value::Kind::Redacted: out += std::to_string(v.ref_id); break;  // identity / fingerprint
         default: break;
     }
     put(v.object_type);

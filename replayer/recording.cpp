@@ -207,11 +207,12 @@ void Recording::open_databases() {
                              " is newer than this spyrec reads (" +
                              std::to_string(schema::kFormatVersion) + "); upgrade spyrec");
     }
-    if (format_version_ != schema::kFormatVersion) {
+    if (format_version_ < schema::kOldestReadableFormat) {
         // Format 1 stored whole values per change; format 2 stores ops and
         // keyframes (docs/value-model.md). Nothing converts one to the other.
         throw RecordingError("recording format version " + std::to_string(format_version_) +
-                             " was written by an older spyrec; this spyrec reads format " +
+                             " was written by an older spyrec; this spyrec reads formats " +
+                             std::to_string(schema::kOldestReadableFormat) + " to " +
                              std::to_string(schema::kFormatVersion));
     }
     // Committing keeps the DBI handles for the life of the environment.

@@ -16,7 +16,7 @@ struct Entry;
 struct Value {
     enum class Kind {
         None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict,
-        Set, FrozenSet, Object, Repr, Cycle, TooDeep, Ref
+        Set, FrozenSet, Object, Repr, Cycle, TooDeep, Ref, Redacted
     };
     Kind kind = Kind::None;
     bool boolean = false;
@@ -26,7 +26,7 @@ struct Value {
     std::vector<Value> items;    // List, Tuple, Set, FrozenSet
     std::vector<Entry> entries;  // Dict items, Object attributes
     std::string object_type;     // Object: Instance.typeName ("myapp.Config"); Ref: ObjectRef.typeName
-    uint64_t ref_id = 0;         // Ref: the object's id() while it was there
+    uint64_t ref_id = 0;         // Ref: the object's id() while it was there; Redacted: the fingerprint
     std::string subclass;        // Value.typeName: a subclass of the shape ("collections.OrderedDict")
     uint64_t truncated = 0;      // items left out by the recorder's width limit
 };
@@ -138,6 +138,8 @@ struct Meta {
     std::vector<std::string> opnames;
     std::string spyrec_version;
     int64_t pid = 0;
+    std::vector<std::string> redact_patterns;  // names whose values are fingerprints only
+    bool redaction_known = false;              // false: recorded before redaction existed
 };
 
 struct Ending {

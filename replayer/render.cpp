@@ -85,6 +85,7 @@ void render_base(const Value& v, Out& out) {
         case Value::Kind::Cycle: out << "<cycle>"; break;
         case Value::Kind::TooDeep: out << "<...>"; break;
         case Value::Kind::Ref: out << ref_repr(v); break;
+        case Value::Kind::Redacted: out << "<redacted, fingerprint " << fingerprint_text(v) << ">"; break;
         case Value::Kind::List:
             out << "[";
             render_items(v.items, v.truncated, out);
@@ -170,6 +171,12 @@ std::string ref_repr(const Value& v) {
 }
 
 std::string more_marker(uint64_t truncated) { return "<" + std::to_string(truncated) + " more>"; }
+
+std::string fingerprint_text(const Value& redacted) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(redacted.ref_id));
+    return std::string(hex, 12);
+}
 
 std::string repr(const Value& value, size_t limit) {
     Out out{std::string(), limit};
@@ -308,6 +315,16 @@ Json to_json(const Value& v) {
         case Value::Kind::Cycle: return json_str("<cycle>");
         case Value::Kind::TooDeep: return json_str("<...>");
         case Value::Kind::Ref: return json_str(ref_repr(v));
+        case Value::Kind::Redacted: {
+            // A marker object, not a look-alike string: {"__redacted__": true, "fingerprint": "..."}.
+            Json yes;
+            yes.kind = Json::Kind::Bool;
+            yes.boolean = true;
+            j.kind = Json::Kind::Object;
+            j.members.push_back({"__redacted__", std::move(yes)});
+            j.members.push_back({"fingerprint", json_str(fingerprint_text(v))});
+            return j;
+        }
         case Value::Kind::List:
         case Value::Kind::Tuple:
         case Value::Kind::Set:

@@ -51,6 +51,9 @@ Json to_json(const Value& value);
 // "<myapp.Finder object #1a2b>" (the hex id tells two objects apart).
 std::string ref_repr(const Value& ref);
 
+// A redacted value's fingerprint as shown: 12 hex digits (48 of its 64 bits).
+std::string fingerprint_text(const Value& redacted);
+
 // The marker a truncated container ends with: "<3 more>".
 std::string more_marker(uint64_t truncated);
 

@@ -8,6 +8,10 @@ namespace spyrec::schema {
 
 // Bump on any change to spyrec.capnp field meaning or to keys.h.
 // 2: changes carry ops (deltas); whole values live in the keyframes table.
-constexpr uint32_t kFormatVersion = 2;
+// 3: a Value may be `redacted` (a secret's fingerprint); Meta says which
+//    patterns were in force. Readers of 3 read 2 as well.
+constexpr uint32_t kFormatVersion = 3;
+// The oldest format this spyrec still reads.
+constexpr uint32_t kOldestReadableFormat = 2;
 
 }  // namespace spyrec::schema

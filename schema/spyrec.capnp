@@ -29,6 +29,8 @@ struct Value {
     cycle @14 :Void;              # a container already on the path from the root
     tooDeep @15 :Void;            # past the depth limit
     ref @18 :ObjectRef;           # an object compared by identity, not by contents
+    redacted @19 :UInt64;         # a secret (a value under a key or attribute whose name
+                                  # matches Meta.redactPatterns): its keyed fingerprint only
   }
   truncated @16 :UInt64;          # items left out past the width limit (0: none)
   typeName @17 :Text;             # set when the type is a subclass of the shape (e.g. OrderedDict)
@@ -178,6 +180,8 @@ struct Meta {
   opnames @5 :List(Text);         # dis.opname, index = opcode
   spyrecVersion @6 :Text;
   pid @7 :Int64;
+  redactPatterns @8 :List(Text);  # names whose values were stored as fingerprints (empty: none)
+  redactionKnown @9 :Bool;        # false in recordings made before redaction existed
 }
 
 # Written when recording ends, however it ends; absent if the process died

@@ -569,7 +569,7 @@ def open(path: str | None = None) -> Recording:
 
 @contextlib.contextmanager
 def record(watch=(), output: str | None = None, default_watches: bool = True,
-           *, on_change=None, follow: int = 0):
+           *, on_change=None, follow: int = 0, redact=True):
     """Record the `with` block; the Recording it yields is usable after the block.
 
         with spyrec.record(watch=["mymod.CONFIG"]) as rec:
@@ -577,12 +577,15 @@ def record(watch=(), output: str | None = None, default_watches: bool = True,
         print(rec.last_change("mymod.CONFIG"))
 
     `follow=N` also compares the attributes of plain objects inside watched
-    values, N levels down (docs/value-model.md).
+    values, N levels down (docs/value-model.md). `redact`: True stores the
+    values of secrets (names matching DEFAULT_REDACT) as fingerprints only;
+    a list of patterns adds to those; False records them as they are.
     """
     from .recording_session import Session
     if isinstance(watch, str):
         watch = [watch]
-    session = Session(watch, output, default_watches=default_watches, on_change=on_change, follow=follow)
+    session = Session(watch, output, default_watches=default_watches, on_change=on_change, follow=follow,
+                      redact=redact)
     rec = Recording(session.path, _running=True)
     session.start()
     try:

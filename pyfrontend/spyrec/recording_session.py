@@ -20,10 +20,17 @@ import time
 
 from . import watch_expr
 
-__all__ = ["DEFAULT_WATCHES", "RECORDINGS_DIR", "Session", "watch_list",
+__all__ = ["DEFAULT_WATCHES", "DEFAULT_REDACT", "RECORDINGS_DIR", "Session", "watch_list", "redact_patterns",
            "new_recording_dir", "point_latest", "default_recording"]
 
 DEFAULT_WATCHES = ("sys.path", "sys.meta_path", "sys.path_hooks", "os.environ")
+# Names (dict keys, os.environ names, attribute names, at any depth; matched
+# case-insensitively) whose values are stored as fingerprints only
+# (docs/reliability.md, "Security").
+DEFAULT_REDACT = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*PASSPHRASE*", "*API_KEY*",
+                  "*APIKEY*", "*PRIVATE_KEY*", "*ACCESS_KEY*", "*SIGNING_KEY*", "*SESSION_KEY*",
+                  "*CREDENTIAL*", "*AUTH*TOKEN*", "*_AUTH", "*_AUTH_*", "AUTH_*", "*AUTHORIZATION*",
+                  "*COOKIE*", "*DATABASE_URL*", "*_DSN", "AWS_*_KEY*")
 RECORDINGS_DIR = ".spyrec"
 LATEST = "latest"
 
@@ -46,6 +53,15 @@ def watch_list(watches=(), default_watches: bool = True) -> list:
             seen.add(w.expr)
             result.append(w)
     return result
+
+
+def redact_patterns(redact=True) -> list:
+    """The patterns in force: True, the defaults; False, none; a list (or a
+    str), the defaults and those."""
+    if redact is False:
+        return []
+    extra = [] if redact is True or redact is None else [redact] if isinstance(redact, str) else list(redact)
+    return list(dict.fromkeys([*DEFAULT_REDACT, *extra]))
 
 
 def default_recording(cwd: str | None = None) -> str:
@@ -95,9 +111,10 @@ class Session:
 
     def __init__(self, watches=(), output: str | None = None, *, argv=None,
                  default_watches: bool = True, on_change=None, force: bool = False,
-                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None):
+                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None, redact=True):
         self.trail = int(trail or 0)
         self.follow = int(follow or 0)
+        self.redact = redact_patterns(redact)
         # Where to say, when recording ends, what spyrec could not see (None: nowhere).
         self.warn = warn
         self.notes: list = []
@@ -125,7 +142,7 @@ class Session:
             _refuse_to_mix(self.path, self._force)
         self._recorder = _core.Recorder(
             self.path, [w.for_core() for w in self.watches], argv=self.argv,
-            max_size=self._max_size, trail=self.trail, follow=self.follow,
+            max_size=self._max_size, trail=self.trail, follow=self.follow, redact=self.redact,
             on_change=self._on_change if self.on_change else None)
         self._pid = os.getpid()
         if self._is_default_dir:

@@ -291,6 +291,7 @@ def format_info(info: dict, watches: list | None = None) -> str:
         if ending.get("recording_cut"):
             out.append(f"           (the recording was cut: nothing after seq {ending.get('cut_at_seq')} "
                        "was recorded; the program went on)")
+    out.append(f"secrets:   {_redaction(info.get('redact_patterns'))}")
     out.append(f"changes:   {info.get('changes', 0)}")
     out.append(f"exceptions: {info.get('exceptions', 0)}")
     if watches is not None:
@@ -299,6 +300,16 @@ def format_info(info: dict, watches: list | None = None) -> str:
     out.append(f"format:    {info.get('format_version', '?')} "
                f"(spyrec {info.get('spyrec_version', '?')})")
     return "\n".join(out)
+
+
+def _redaction(patterns) -> str:
+    if patterns is None:
+        return "not redacted (recorded by a spyrec that did not redact secrets)"
+    if not patterns:
+        return "not redacted (recorded with --no-redact)"
+    shown = ", ".join(patterns[:4])
+    more = f", … {len(patterns) - 4} more (query info --json)" if len(patterns) > 4 else ""
+    return f"values under names matching {shown}{more} are fingerprints only"
 
 
 def _signal_name(signum) -> str:
@@ -317,7 +328,23 @@ def _time(t, time) -> str:
 
 
 def _value(value, indent=None) -> str:
-    text = json.dumps(value, indent=indent, ensure_ascii=False, default=repr)
+    text = json.dumps(_shown(value), indent=indent, ensure_ascii=False, default=repr)
     if indent:
         text = "\n".join(" " * indent + line for line in text.splitlines())
     return text
+
+
+def is_redacted(value) -> bool:
+    """A secret's marker in a JSON value: {"__redacted__": true, "fingerprint": "3f2a..."}."""
+    return isinstance(value, dict) and value.get("__redacted__") is True and len(value) == 2
+
+
+def _shown(value):
+    """`value` with each secret's marker as the text the diff lines use."""
+    if is_redacted(value):
+        return f"<redacted, fingerprint {value.get('fingerprint')}>"
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value

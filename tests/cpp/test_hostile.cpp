@@ -131,7 +131,7 @@ TEST(Hostile, FormatOneIsRefusedNamingBothVersions) {
         w.format(1);
     }
     EXPECT_EQ(error_of([&] { Recording r(dir.path()); }),
-              "recording format version 1 was written by an older spyrec; this spyrec reads format 2");
+              "recording format version 1 was written by an older spyrec; this spyrec reads formats 2 to 3");
 }
 
 TEST(Hostile, FormatKeyOfWrongSize) {

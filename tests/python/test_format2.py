@@ -134,4 +134,4 @@ def test_format_1_is_refused_naming_both_versions(tmp_path):
     r = query(rec, "info")
     assert r.returncode == 2
     assert r.stderr.strip() == ("spyrec: error: recording format version 1 was written by an older "
-                                "spyrec; this spyrec reads format 2")
+                                "spyrec; this spyrec reads formats 2 to 3")

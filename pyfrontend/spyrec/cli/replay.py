@@ -152,13 +152,27 @@ def _warn_if_source_changed(rec, change) -> None:
 
 def _restore_environment(rec) -> None:
     """Start from the recorded os.environ, when it was watched: the run should not diverge
-    because this shell's environment differs from the recorded one."""
+    because this shell's environment differs from the recorded one. A secret's value was
+    not recorded (only its fingerprint): it is taken from this environment, if set here."""
+    from ..report import is_redacted
     for w in rec.watches():
         if w.get("expr") == "os.environ" and isinstance(w.get("initial"), dict):
-            initial = w["initial"]
-            if all(isinstance(k, str) and isinstance(v, str) for k, v in initial.items()):
-                os.environ.clear()
-                os.environ.update(initial)
+            restored, missing = {}, []
+            for name, value in w["initial"].items():
+                if is_redacted(value):
+                    if name in os.environ:
+                        restored[name] = os.environ[name]
+                    else:
+                        missing.append(name)
+                elif isinstance(name, str) and isinstance(value, str):
+                    restored[name] = value
+                else:
+                    return          # not an environment this spyrec wrote: leave it alone
+            os.environ.clear()
+            os.environ.update(restored)
+            if missing:
+                print(f"spyrec: warning: {', '.join(missing)} had a value when recording (redacted) and "
+                      "is not set here; the replay may diverge", file=sys.stderr)
             return
 
 
@@ -272,7 +286,20 @@ def _same(exists: bool, value, recorded_exists: bool, recorded) -> bool:
         return exists == recorded_exists
     if _opaque(recorded):
         return True             # objects are recorded in a form we cannot rebuild here
-    return _jsonish(value) == recorded
+    return _matches(_jsonish(value), recorded)
+
+
+def _matches(live, recorded) -> bool:
+    """live == recorded, where a redacted secret in the recording matches any
+    live value (its fingerprint's key was never stored, so it cannot be checked)."""
+    from ..report import is_redacted
+    if is_redacted(recorded):
+        return True
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        return live.keys() == recorded.keys() and all(_matches(live[k], recorded[k]) for k in recorded)
+    if isinstance(recorded, list) and isinstance(live, list):
+        return len(live) == len(recorded) and all(_matches(a, b) for a, b in zip(live, recorded))
+    return live == recorded
 
 
 def _opaque(v) -> bool:

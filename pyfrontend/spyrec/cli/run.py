@@ -13,7 +13,8 @@ from . import UsageError
 
 USAGE = """\
 usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--force]
-                  [--max-size BYTES] [--trail N] [--print] [--break]
+                  [--max-size BYTES] [--trail N] [--redact PATTERN]... [--no-redact]
+                  [--print] [--break]
                   (script.py | -m module | -c code) [args...]
 
   -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
@@ -28,6 +29,10 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--f
                           reach BYTES; suffixes K, M, G (powers of 1024), e.g. 10M
   --trail N               keep each thread's last N executed lines with every change
                           (LINE events: costs about one callback per line run)
+  --redact PATTERN        also store values under names matching PATTERN (a case-insensitive
+                          glob such as '*_PIN') as fingerprints only (repeatable; the
+                          defaults, *TOKEN*, *SECRET*, *PASSWORD* ..., always apply)
+  --no-redact             store secrets' values as they are (warns at the start)
   --print                 print each change to stderr as it happens
   --break                 on each change, print it and open pdb where it was made
 """
@@ -42,6 +47,8 @@ class RunOptions:
     max_size: int = 0
     trail: int = 0
     follow: int = 0
+    redact: list = field(default_factory=list)
+    no_redact: bool = False
     print_changes: bool = False
     break_on_change: bool = False
     program_argv: list = field(default_factory=list)
@@ -94,6 +101,13 @@ def parse(argv: list) -> RunOptions:
             if not text.isdigit() or not 0 <= int(text) <= 50:
                 raise UsageError(f"spyrec run: --follow wants a depth from 0 to 50, not {text!r}")
             opts.follow = int(text)
+        elif arg == "--redact" or arg.startswith("--redact="):
+            text = arg.split("=", 1)[1] if "=" in arg else value(arg)
+            if not text.strip():
+                raise UsageError("spyrec run: --redact wants a name pattern such as '*_PIN'")
+            opts.redact.append(text)
+        elif arg == "--no-redact":
+            opts.no_redact = True
         elif arg == "--no-default-watches":
             opts.default_watches = False
         elif arg == "--force":
@@ -114,6 +128,8 @@ def parse(argv: list) -> RunOptions:
     if not opts.program_argv:
         raise UsageError("spyrec run: nothing to run: give script.py, -m module or -c code "
                          "(see spyrec run --help)")
+    if opts.no_redact and opts.redact:
+        raise UsageError("spyrec run: --redact and --no-redact contradict each other")
     if opts.program_argv[0] == "-":
         raise UsageError("spyrec run: a program on stdin cannot be recorded; save it to a file")
     return opts
@@ -208,9 +224,13 @@ def main(argv: list) -> int:
         session = Session(opts.watch, opts.output, argv=program.argv,
                           default_watches=opts.default_watches, on_change=on_change,
                           force=opts.force, max_size=opts.max_size, trail=opts.trail,
-                          follow=opts.follow, warn=_warn)
+                          follow=opts.follow, warn=_warn,
+                          redact=False if opts.no_redact else opts.redact)
     except WatchExprError as e:
         raise UsageError(str(e)) from None
+    if opts.no_redact:
+        _warn("spyrec: warning: --no-redact: values of secrets (tokens, passwords, keys) "
+              "are recorded as they are")
     # Registered before the program runs, so it runs after the program's atexit handlers.
     session.stop_at_exit()
     program.enter()
