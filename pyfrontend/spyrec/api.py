@@ -90,6 +90,21 @@ class Change:
             after_exists=d.get("after_exists", True), test=d.get("test"),
             phase=d.get("phase"), recording=recording)
 
+    @classmethod
+    def from_live(cls, change: dict) -> "Change":
+        """A Change from the recorder's on_change dict (--print, --break, the
+        DAP debuggee), its snapshots (which arrive as bytes) decoded by the
+        same C++ code that answers queries."""
+        from . import _core
+        d = {k: v for k, v in change.items() if k not in ("frame", "before_bytes", "after_bytes")}
+        before, after = change.get("before_bytes"), change.get("after_bytes")
+        d["before"] = _core.value_from_bytes(before)
+        d["after"] = _core.value_from_bytes(after)
+        d["before_exists"] = before is not None
+        d["after_exists"] = after is not None
+        d["diff"] = _core.diff_bytes(before, after)
+        return cls.from_dict(d)
+
     def diff(self) -> str:
         """The change as diff lines (`+ [0] 'animals'`), one per line."""
         return "\n".join(self.diff_lines)

@@ -54,7 +54,8 @@ def _inside_pytest_runner(frame) -> bool:
     return False
 
 
-def _is_runner(frame) -> bool:
+def is_runner_frame(frame) -> bool:
+    """spyrec's own frames and runpy's, above the program's outermost one."""
     name = frame.f_globals.get("__name__", "")
     filename = frame.f_code.co_filename
     return (name.split(".")[0] in _RUNNER_MODULES or filename.startswith("<frozen runpy")) and name != "__main__"
@@ -66,7 +67,7 @@ def program_bottom(frame):
     bottom = frame
     f = frame
     while f is not None:
-        if _is_runner(f):
+        if is_runner_frame(f):
             break
         bottom = f
         f = f.f_back

@@ -8,11 +8,13 @@ from . import UsageError, fail
 
 USAGE = """\
 usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--print] [--break]
-                  (script.py | -m module | -c code) [args...]
+                  (script.py | -m module | -c code) [args...]       (see spyrec run --help)
        spyrec query [-r DIR] (last-change EXPR | history EXPR | value EXPR --at SEQ
-                              | exceptions | watches | info) [--json]
+                              | exceptions | watches | info | leaks) [--json]
        spyrec replay [-r DIR] --break-before (last-change EXPR | change EXPR N | seq SEQ)
+       spyrec dap                       (Debug Adapter Protocol on stdin/stdout, for editors)
        spyrec --version
+       pytest --spyrec [--spyrec-watch EXPR]...   (which test leaked state)
 
 Record a Python program, then ask which bytecode instruction changed a value.
   spyrec run app.py                     record (watches sys.path, sys.meta_path,
@@ -20,7 +22,7 @@ Record a Python program, then ask which bytecode instruction changed a value.
   spyrec query last-change sys.path     who changed it last, and how
 """
 
-COMMANDS = ("run", "query", "replay")
+COMMANDS = ("run", "query", "replay", "dap")
 
 
 def main(argv: list | None = None) -> int:
@@ -76,6 +78,11 @@ def _dispatch(argv: list) -> int:
     if command == "replay":
         from . import replay
         return replay.main(rest)
+    if command == "dap":
+        if rest:
+            raise UsageError("spyrec dap takes no arguments: it speaks DAP on stdin/stdout")
+        from ..dap import server
+        return server.main()
     raise UsageError(f"unknown command {command!r} (choose from {', '.join(COMMANDS)}; "
                      "see spyrec --help)")
 

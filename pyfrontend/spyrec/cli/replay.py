@@ -14,7 +14,6 @@ changed nothing: counting every execution would cost every instruction.)
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 

@@ -156,27 +156,13 @@ def parse_size(text: str) -> int:
     return int(n * _SIZE_SUFFIXES[suffix])
 
 
-def _live_change(change: dict):
-    """A Change from the recorder's on_change dict, decoded by the same C++
-    code that answers queries (the snapshots arrive as bytes)."""
-    from .. import _core
-    from ..api import Change
-    d = {k: v for k, v in change.items() if k not in ("frame", "before_bytes", "after_bytes")}
-    before, after = change.get("before_bytes"), change.get("after_bytes")
-    d["before"] = _core.value_from_bytes(before)
-    d["after"] = _core.value_from_bytes(after)
-    d["before_exists"] = before is not None
-    d["after_exists"] = after is not None
-    d["diff"] = _core.diff_bytes(before, after)
-    return Change.from_dict(d)
-
-
 def change_printer(cwd: str):
     """on_change for --print: the culprit, its instruction and the diff, on stderr."""
     from .. import report
+    from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = _live_change(change)
+        ch = Change.from_live(change)
         sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         sys.stderr.flush()
     return on_change
@@ -185,9 +171,10 @@ def change_printer(cwd: str):
 def change_breaker(cwd: str, print_too: bool):
     """on_change for --break: say what changed, then pdb in the frame that changed it."""
     from .. import debugger, report
+    from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = _live_change(change)
+        ch = Change.from_live(change)
         if print_too:
             sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         banner = (f"spyrec: {ch.expr} was just changed by {ch.opname} (offset {ch.offset}) at "
