@@ -47,10 +47,14 @@ def pytest_configure(config) -> None:
             "run without -n/--dist (e.g. -p no:xdist) to find leaking tests")
     from .watch_expr import WatchExprError
     watches = list(config.getini("spyrec_watch")) + list(config.getoption("spyrec_watch"))
+    from .api import RecordingError
     try:
         recorder = SessionRecorder(config, watches)
     except WatchExprError as e:
         raise pytest.UsageError(f"--spyrec-watch: {e}") from None
+    except (OSError, RecordingError) as e:
+        # No place to record (a read-only directory, a full disk): one line, no run.
+        raise pytest.UsageError(f"--spyrec cannot record here: {str(e).splitlines()[0]}") from None
     config.pluginmanager.register(recorder, "spyrec-session")
 
 

@@ -269,3 +269,14 @@ def test_replay_stops_in_pdb_at_the_culprit_inside_the_pytest_run(sample):
     progress = out.split("output capture off")[1].split("spyrec: stopped")[0]
     recorded_progress = re.search(r"^tests/test_plugins.py (\S+)", recorded.stdout.str(), re.M)
     assert recorded_progress and recorded_progress.group(1) in progress.replace("\n", ""), (progress, recorded.stdout.str())
+
+
+def test_no_place_to_record_is_one_line(project):
+    # .spyrec is a file, so no recording directory can be made (root writes
+    # through read-only modes, so that is no test).
+    (project.path / ".spyrec").write_text("not a directory")
+    project.makepyfile(test_one="def test_one():\n    pass\n")
+    result = run(project, "--spyrec")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    err = result.stderr.str()
+    assert "--spyrec cannot record here" in err and "Traceback" not in err and "INTERNALERROR" not in err
