@@ -9,6 +9,7 @@ out-of-memory machine. Also: du of a recording, and which spyrec was measured.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -117,6 +118,14 @@ def run(argv: list[str], *, cwd: str, timeout: float, env: dict | None = None,
     elif proc.returncode != 0:
         result["status"] = f"exit {proc.returncode}"
     return result
+
+
+def save_results(path: str, data: dict) -> None:
+    """Writes a results file (bench/results/), making its directory, and says where."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+    print(f"\nsaved {path}")
 
 
 def disk_usage(path: str) -> int:

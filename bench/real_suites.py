@@ -318,9 +318,7 @@ def bench_python(version: str, args) -> None:
         data["suites"] = {**old.get("suites", {}), **data["suites"]}
         data["partial_reruns"] = old.get("partial_reruns", []) + [
             {"suites": names, "date": data["date"], "spyrec": build}]
-    with open(out, "w") as f:
-        json.dump(data, f, indent=1)
-    print(f"\nsaved {out}")
+    child.save_results(out, data)
 
 
 def main() -> None:

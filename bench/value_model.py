@@ -269,11 +269,7 @@ def bench_python(version: str, args) -> None:
         "cases": {name: {k: v for k, v in c.items() if k != "recording_dir"} for name, c in cases.items()},
         "query_rss": queries, "biggest_recording": biggest["label"],
     }
-    os.makedirs(RESULTS, exist_ok=True)
-    out = os.path.join(RESULTS, f"value-model-{version}.json")
-    with open(out, "w") as f:
-        json.dump(data, f, indent=1)
-    print(f"\nsaved {out}")
+    child.save_results(os.path.join(RESULTS, f"value-model-{version}.json"), data)
 
 
 def main() -> None:

@@ -94,6 +94,14 @@ void culprit(py::dict& d, const std::vector<FrameReport>& stack) {
     for (auto item : f) d[item.first] = item.second;
 }
 
+// before/after (JSON-able, None when absent) and whether each existed.
+void values(py::dict& d, const std::optional<Value>& before, const std::optional<Value>& after) {
+    d["before"] = value(before);
+    d["after"] = value(after);
+    d["before_exists"] = before.has_value();
+    d["after_exists"] = after.has_value();
+}
+
 py::dict change(const ChangeReport& r) {
     const Change& c = r.change;
     py::dict d;
@@ -104,10 +112,7 @@ py::dict change(const ChangeReport& r) {
     d["thread_id"] = c.thread_id;
     culprit(d, r.stack);
     d["stack"] = frames(r.stack);
-    d["before"] = value(c.before);
-    d["after"] = value(c.after);
-    d["before_exists"] = c.before.has_value();
-    d["after_exists"] = c.after.has_value();
+    values(d, c.before, c.after);
     py::list diff;
     for (const std::string& l : r.diff) diff.append(text(l));
     d["diff"] = diff;
@@ -402,10 +407,7 @@ public:
             d["expr"] = text(l.expr);
             d["from_seq"] = l.from_seq;
             d["to_seq"] = l.to_seq;
-            d["before"] = value(l.before);
-            d["after"] = value(l.after);
-            d["before_exists"] = l.before.has_value();
-            d["after_exists"] = l.after.has_value();
+            values(d, l.before, l.after);
             d["diff"] = text_list(diff(l.before, l.after));
             d["changes"] = change_list(l.changes);
             out.append(d);

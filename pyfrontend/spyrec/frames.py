@@ -14,7 +14,7 @@ import re
 
 __all__ = ["kind_of", "is_user", "first_user_frame", "fold"]
 
-_PYTEST_PACKAGES = ("_pytest", "pluggy", "pytest", "py", "xdist", "spyrec")
+_PYTEST_PACKAGES = ("_pytest", "pluggy", "pytest", "py", "xdist")
 _STDLIB = re.compile(r"[/\\]lib[/\\]python\d+\.\d+t?[/\\]")
 _PACKAGES = re.compile(r"[/\\](site|dist)-packages[/\\]([^/\\]+)")
 

@@ -126,11 +126,7 @@ def _stack_lines(stack, cwd) -> list:
     """The stack, library runs folded; when the culprit is library code, the
     first frame in the user's own code named first."""
     from . import frames
-    out = []
-    if not frames.is_user(stack[0].file):
-        mine = frames.first_user_frame(stack)
-        if mine is not None:
-            out.append(f"  from your code: {_where(mine, cwd)}")
+    out = ["  " + line for line in _your_frame(stack[0].file, stack, cwd)]
     shown = [f if isinstance(f, str) else _where(f, cwd) for f in frames.fold(stack)]
     out.append(f"  stack: {shown[0]}")
     out.extend(f"         {line}" for line in shown[1:])
@@ -140,14 +136,19 @@ def _stack_lines(stack, cwd) -> list:
 def culprit_lines(change, cwd: str | None = None, label: str = "culprit") -> list:
     """`LABEL: FILE:LINE in FUNCTION (OPNAME)`, and when the culprit is library
     code, the first frame in the user's own code on a line of its own."""
-    from . import frames
     cwd = cwd or _recording_cwd(change)
-    out = [f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})"]
-    if not frames.is_user(change.file):
-        mine = frames.first_user_frame(change.stack)
-        if mine is not None:
-            out.append(f"from your code: {_where(mine, cwd)}")
-    return out
+    return [f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})",
+            *_your_frame(change.file, change.stack, cwd)]
+
+
+def _your_frame(culprit_file: str, stack, cwd) -> list:
+    """["from your code: FILE:LINE in FUNCTION"] when the culprit is library
+    code and the stack passes through the user's own code; else []."""
+    from . import frames
+    if frames.is_user(culprit_file):
+        return []
+    mine = frames.first_user_frame(stack)
+    return [f"from your code: {_where(mine, cwd)}"] if mine is not None else []
 
 
 def leak_values(leak, width: int = 70, most: int = 8) -> list:

@@ -271,3 +271,10 @@ def test_the_vscode_extension_declares_what_the_adapter_takes():
     with open(os.path.join(REPO, "editors", "vscode", package["main"])) as f:
         extension = f.read()
     assert 'registerDebugAdapterDescriptorFactory("spyrec"' in extension and '["dap"]' in extension
+
+
+def test_a_stream_that_is_not_dap_ends_the_adapter_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "spyrec", "dap"], cwd=tmp_path, env=program_env(),
+                          input=b"garbage\r\n\r\n", capture_output=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == ["spyrec dap: a message without a Content-Length header"]

@@ -19,12 +19,12 @@ monitoring callback, so nothing it does is recorded.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import reprlib
 import sys
 
 from .. import debugger
+from .protocol import LineChannel
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = 200
@@ -155,35 +155,21 @@ def children(value) -> list:
     return list(vars(value).items())
 
 
-class Channel:
-    def __init__(self, in_fd: int, out_fd: int):
-        self._in = os.fdopen(in_fd, "r", encoding="utf-8")
-        self._out = os.fdopen(out_fd, "w", encoding="utf-8")
-
-    def send(self, message: dict) -> None:
-        self._out.write(json.dumps(message, default=repr) + "\n")
-        self._out.flush()
-
-    def receive(self) -> dict | None:
-        line = self._in.readline()
-        return json.loads(line) if line else None
-
-
 class Stopper:
     """The recorder's change hook: counts changes, stops from the K-th on."""
 
-    def __init__(self, channel: Channel, stop_from: int, session_ref: list):
+    def __init__(self, channel: LineChannel, stop_from: int):
         self.channel = channel
         self.stop_from = stop_from
         self.count = 0
-        self._session = session_ref
+        self.session = None              # set once the Session exists (it takes this hook)
 
     def __call__(self, change: dict) -> None:
         self.count += 1
         if self.count < self.stop_from:
             return
-        if self._session:
-            self._session[0].flush()     # what the adapter compares re-runs with is on disk
+        if self.session is not None:
+            self.session.flush()         # what the adapter compares re-runs with is on disk
         from ..api import Change
         public = Change.from_live(change).to_json()
         for stream in (sys.stdout, sys.stderr):
@@ -222,17 +208,17 @@ def main(argv: list | None = None) -> int:
 
     from ..program import Program, ProgramError
     from ..recording_session import Session
-    channel = Channel(*args.channel)
-    session_ref: list = []
+    channel = LineChannel(*args.channel)
+    stopper = Stopper(channel, args.stop_from)
     try:
         program = Program.from_argv(program_argv)
         program.check()
         session = Session(args.watch, args.output, argv=program.argv, default_watches=False,
-                          on_change=Stopper(channel, args.stop_from, session_ref))
+                          on_change=stopper)
     except (ProgramError, ValueError) as e:
         channel.send({"failed": str(e)})
         return 2
-    session_ref.append(session)
+    stopper.session = session
     session.stop_at_exit()
     program.enter()
     session.start()

@@ -1,4 +1,4 @@
-"""The DAP wire format: each message is `Content-Length: N\\r\\n\\r\\n` and N bytes
+"""The wire formats of `spyrec dap`. To the editor, DAP: each message is `Content-Length: N\\r\\n\\r\\n` and N bytes
 of JSON (https://microsoft.github.io/debug-adapter-protocol/overview).
 
 Bad framing from the client is a ProtocolError (one line); the server answers
@@ -7,6 +7,7 @@ what it can and stops reading only when the stream ends or cannot be framed.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 MAX_MESSAGE = 64 << 20      # bytes: larger is not a message an editor sends
@@ -80,3 +81,36 @@ class Writer:
         if body is not None:
             message["body"] = body
         self.send(message)
+
+
+class LineChannel:
+    """Adapter <-> debuggee: one JSON object a line over a pair of pipes
+    (never pickle). A peer that is gone reads as None; writing to it is a no-op."""
+
+    def __init__(self, in_fd: int, out_fd: int):
+        self._in = os.fdopen(in_fd, "r", encoding="utf-8")
+        self._out = os.fdopen(out_fd, "w", encoding="utf-8")
+
+    def send(self, message: dict) -> None:
+        try:
+            self._out.write(json.dumps(message, default=repr) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def receive(self) -> dict | None:
+        for line in self._in:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                return message
+        return None
+
+    def close(self) -> None:
+        for stream in (self._in, self._out):
+            try:
+                stream.close()
+            except OSError:
+                pass

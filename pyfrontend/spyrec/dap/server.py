@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 
-from .protocol import ProtocolError, Writer, read_message
+from .protocol import LineChannel, ProtocolError, Writer, read_message
 
 _INSPECT = ("stackTrace", "scopes", "variables", "evaluate")
 
@@ -63,20 +63,15 @@ class Debuggee:
                                      pass_fds=(to_child_r, from_child_w))
         os.close(to_child_r)
         os.close(from_child_w)
-        self._to = os.fdopen(to_child_w, "w", encoding="utf-8")
-        self._from = os.fdopen(from_child_r, "r", encoding="utf-8")
+        self.channel = LineChannel(from_child_r, to_child_w)
         self._ids = 0
         for target, args in ((self._read_channel, ()), (self._read_output, (self.proc.stdout, "stdout")),
                              (self._read_output, (self.proc.stderr, "stderr"))):
             threading.Thread(target=target, args=args, daemon=True).start()
 
     def _read_channel(self) -> None:
-        import json
-        for line in self._from:
-            try:
-                self.messages.put(json.loads(line))
-            except ValueError:
-                continue
+        while (message := self.channel.receive()) is not None:
+            self.messages.put(message)
         self.messages.put({"gone": True})
 
     def _read_output(self, stream, category: str) -> None:
@@ -94,12 +89,7 @@ class Debuggee:
                                                       "output": new.decode("utf-8", "replace")})
 
     def send(self, message: dict) -> None:
-        import json
-        try:
-            self._to.write(json.dumps(message) + "\n")
-            self._to.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        self.channel.send(message)
 
     def ask(self, command: str, arguments: dict) -> dict:
         """A question about the stopped program; raises LookupError with its answer's error."""
@@ -127,11 +117,7 @@ class Debuggee:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self._to, self._from):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self.channel.close()
 
 
 class Adapter:
@@ -166,6 +152,9 @@ class Adapter:
             handler(request, request.get("arguments") or {})
         except (LaunchError, LookupError, ValueError) as e:
             self.out.response(request, error=str(e))
+        except Exception as e:          # the editor gets an answer; the adapter goes on
+            first = str(e).splitlines()[0] if str(e) else ""
+            self.out.response(request, error=f"spyrec dap: internal error: {type(e).__name__}: {first}")
 
     def on_initialize(self, request, args) -> None:
         self.out.response(request, {
