@@ -107,6 +107,7 @@ py::dict change(const ChangeReport& r) {
     py::dict d;
     d["expr"] = text(r.expr);
     d["seq"] = c.seq;
+    d["monotonic_ns"] = c.monotonic_ns;
     d["kind"] = kind_name(c.kind);
     d["thread"] = text(c.thread_name);
     d["thread_id"] = c.thread_id;
@@ -234,6 +235,7 @@ py::dict exception(const ExceptionReport& r) {
     const RaisedException& e = r.exception;
     py::dict d;
     d["seq"] = e.seq;
+    d["monotonic_ns"] = e.monotonic_ns;
     d["thread"] = text(e.thread_name);
     d["thread_id"] = e.thread_id;
     d["type"] = text(e.type_name);
@@ -265,6 +267,7 @@ public:
         d["cwd"] = text(i.meta.cwd);
         d["start_time"] = i.meta.start_time;
         d["pid"] = i.meta.pid;
+        d["parent_pid"] = i.meta.parent_pid;
         d["spyrec_version"] = text(i.meta.spyrec_version);
         // None: recorded before redaction existed; []: recorded with --no-redact.
         d["redact_patterns"] = i.meta.redaction_known ? py::object(text_list(i.meta.redact_patterns)) : py::object(py::none());

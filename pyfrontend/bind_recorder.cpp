@@ -62,7 +62,7 @@ class Recorder {
 public:
     Recorder(py::module_ module, const std::string& out_dir, py::list watches, std::vector<std::string> argv,
              uint64_t max_size, int trail, int follow, py::object on_change, py::object hidden,
-             std::vector<std::string> redact)
+             std::vector<std::string> redact, int64_t parent_pid)
         : module_(std::move(module)), on_change_(std::move(on_change)) {
         std::vector<WatchSpec> specs;
         for (py::handle item : watches) {
@@ -84,6 +84,7 @@ public:
         options.trail = trail;
         options.limits.follow_depth = follow;
         options.redact_patterns = std::move(redact);
+        options.parent_pid = parent_pid;
         options.hidden_prefixes = hidden.is_none() ? default_hidden_prefixes()
                                                    : hidden.cast<std::vector<std::string>>();
         options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
@@ -174,13 +175,13 @@ void bind_recorder(py::module_& m) {
     py::class_<Recorder>(m, "Recorder")
         .def(py::init([m](const std::string& out_dir, py::list watches, std::vector<std::string> argv,
                           uint64_t max_size, int trail, int follow, py::object on_change, py::object hidden,
-                          std::vector<std::string> redact) {
+                          std::vector<std::string> redact, int64_t parent_pid) {
                  return new Recorder(m, out_dir, watches, std::move(argv), max_size, trail, follow, on_change, hidden,
-                                     std::move(redact));
+                                     std::move(redact), parent_pid);
              }),
              py::arg("out_dir"), py::arg("watches"), py::kw_only(), py::arg("argv"), py::arg("max_size") = 0,
              py::arg("trail") = 0, py::arg("follow") = 0, py::arg("on_change") = py::none(),
-             py::arg("hidden") = py::none(), py::arg("redact") = std::vector<std::string>{})
+             py::arg("hidden") = py::none(), py::arg("redact") = std::vector<std::string>{}, py::arg("parent_pid") = 0)
         .def("start", &Recorder::start)
         .def("stop", &Recorder::stop, py::arg("how") = "exited", py::arg("exit_status") = 0, py::arg("signal") = 0,
              py::arg("message") = "")

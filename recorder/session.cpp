@@ -154,7 +154,13 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
 
 void Session::abandon_after_fork() {
     stopped_ = true;
-    if (active_ == this) active_ = nullptr;
+    if (active_ == this) {
+        // Give back the monitoring tool and the dict watcher, so the child can
+        // record into a recording of its own (CPython has few of either).
+        unregister_callbacks();
+        active_ = nullptr;
+    }
+    dicts_.close();
     writer_.abandon_after_fork();
 }
 

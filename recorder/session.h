@@ -46,6 +46,7 @@ struct SessionOptions {
     int trail = 0;                              // lines kept per thread (LINE events); 0: off
     SnapshotLimits limits;
     std::vector<std::string> redact_patterns;   // names whose values are stored as fingerprints
+    int64_t parent_pid = 0;                     // a followed child process: its parent's pid
 };
 
 class Session;

@@ -3,6 +3,7 @@
 #include <capnp/serialize.h>
 
 #include <chrono>
+#include <ctime>
 
 namespace spyrec::recorder {
 
@@ -26,6 +27,14 @@ schema::Value::Reader canonical_value(const kj::Array<capnp::word>& words) {
 double now_seconds() {
     using namespace std::chrono;
     return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+uint64_t monotonic_ns() {
+    // CLOCK_MONOTONIC is one clock for every process on the machine, so the
+    // changes of a parent and its children can be put in one order.
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace spyrec::recorder

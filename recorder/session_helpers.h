@@ -27,6 +27,8 @@ std::string utf8_of(PyObject* str);
 schema::Value::Reader canonical_value(const kj::Array<capnp::word>& words);
 
 double now_seconds();
+// Nanoseconds on CLOCK_MONOTONIC (shared by every process on the machine).
+uint64_t monotonic_ns();
 
 // Runs a cold-path Python call without disturbing an exception in flight in
 // the monitored program.

@@ -139,6 +139,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     capnp::MallocMessageBuilder message;
     auto change = message.initRoot<schema::Change>();
     change.setSeq(seq);
+    change.setMonotonicNs(monotonic_ns());
     change.setWatchId(w.id());
     change.setThreadId(culprit.thread_id);
     change.setThreadName(thread);
@@ -229,6 +230,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     capnp::MallocMessageBuilder message;
     auto out = message.initRoot<schema::RaisedException>();
     out.setSeq(seq);
+    out.setMonotonicNs(monotonic_ns());
     out.setThreadId(t->thread_id);
     out.setThreadName(thread_name(t->thread_id));
     out.setReraised(reraised);
@@ -289,6 +291,7 @@ void Session::write_meta() {
     for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
     meta.setSpyrecVersion("0.1.0");
     meta.setPid(getpid());
+    meta.setParentPid(options_.parent_pid);
     meta.setRedactionKnown(true);
     auto patterns = meta.initRedactPatterns(redactor_.patterns().size());
     for (size_t i = 0; i < redactor_.patterns().size(); ++i) patterns.set(i, redactor_.patterns()[i]);

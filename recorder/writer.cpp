@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -130,6 +131,44 @@ std::string crash_ending(int sig) {
     return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
+// A fork() made from a thread other than the main one gives a child whose
+// only Python thread ends by returning, not by finalizing: no atexit, no
+// exit(); the process ends when its last thread does. This writer thread
+// would keep it alive for ever, so it checks: the thread group's leader has
+// exited and no thread but this one is left.
+bool only_this_thread_left() {
+    DIR* tasks = opendir("/proc/self/task");
+    if (!tasks) return false;
+    int threads = 0;
+    while (dirent* entry = readdir(tasks)) {
+        if (entry->d_name[0] != '.') ++threads;
+    }
+    closedir(tasks);
+    if (threads != 2) return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(getpid()));
+    FILE* stat = fopen(path, "r");
+    if (!stat) return false;
+    char buffer[512];
+    size_t n = fread(buffer, 1, sizeof buffer - 1, stat);
+    fclose(stat);
+    buffer[n] = '\0';
+    const char* close_paren = strrchr(buffer, ')');   // the name may hold spaces and parentheses
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
+std::string leader_gone_ending() {
+    capnp::MallocMessageBuilder message;
+    auto ending = message.initRoot<schema::Ending>();
+    ending.setHow(schema::Ending::How::EXITED);
+    ending.setExitStatus(0);
+    ending.setEndTime(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    ending.setMessage("its last thread ended (a child forked from a thread)");
+    auto flat = capnp::messageToFlatArray(message);
+    auto bytes = flat.asBytes();
+    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
 bool always_kept(const Record& r) {
     return r.table == Table::kMeta || (r.table == Table::kWatches && !r.with);
 }
@@ -228,6 +267,7 @@ void Writer::flush() {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!thread_.joinable()) return;
     uint64_t target = enqueued_;
+    flush_wanted_ = true;   // commit now, not when the batch's time is up
     wake_.notify_one();
     flushed_.wait(lock, [&] { return committed_ >= target || stopping_; });
 }
@@ -348,7 +388,15 @@ void Writer::run() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
         wake_.wait_for(lock, std::chrono::milliseconds(kBatchMillis),
-                       [&] { return stopping_ || queue_.size() >= kBatchRecords; });
+                       [&] { return stopping_ || flush_wanted_ || queue_.size() >= kBatchRecords; });
+        flush_wanted_ = false;
+        if (queue_.empty() && !stopping_ && only_this_thread_left()) {
+            // Nothing else will end this process: commit, end the recording,
+            // and end the process as its last thread's exit would have (status 0).
+            std::vector<Record> last{Record{Table::kMeta, std::string(schema::kEndingKey), leader_gone_ending()}};
+            commit(last);
+            _exit(0);
+        }
         if (int sig = fatal_signal_.exchange(0)) {
             // The fatal-signal handler is waiting for this batch (see on_fatal_signal).
             queue_.push_back(Record{Table::kMeta, std::string(schema::kEndingKey), crash_ending(sig)});

@@ -123,6 +123,7 @@ private:
     uint64_t enqueued_ = 0;
     uint64_t committed_ = 0;
     bool stopping_ = false;
+    bool flush_wanted_ = false;  // flush() is waiting: commit without waiting for the batch to fill
     std::thread thread_;
     std::atomic<bool> cut_{false};
     std::string cut_reason_;

@@ -224,6 +224,7 @@ Meta decode_meta(std::string_view bytes, std::string_view where) {
         m.pid = r.getPid();
         for (auto p : r.getRedactPatterns()) m.redact_patterns.push_back(text(p));
         m.redaction_known = r.getRedactionKnown();
+        m.parent_pid = r.getParentPid();
         return m;
     });
 }
@@ -295,6 +296,7 @@ Change decode_change(std::string_view bytes, std::string_view where) {
         c.opcode = r.getOpcode();
         c.ops = convert_ops(r.getOps(), b, where);
         c.has_keyframe = r.getHasKeyframe();
+        c.monotonic_ns = r.getMonotonicNs();
         // The shapes format 2 promises (docs/value-model.md); anything else
         // would make the value rebuilt from here on silently wrong.
         bool whole = c.kind == Change::Kind::Appeared || c.kind == Change::Kind::Rebound;
@@ -332,6 +334,7 @@ RaisedException decode_exception(std::string_view bytes, std::string_view where)
         e.stack = convert_frames(r.getStack(), b, where);
         e.reraised = r.getReraised();
         e.opcode = r.getOpcode();
+        e.monotonic_ns = r.getMonotonicNs();
         return e;
     });
 }

@@ -74,6 +74,7 @@ struct Change {
     uint8_t opcode = 0;
     std::vector<Op> ops;             // what changed (Modified without a keyframe)
     bool has_keyframe = false;       // the keyframes table holds the value after it
+    uint64_t monotonic_ns = 0;       // CLOCK_MONOTONIC when recorded (0: older recordings)
     // Not stored since format 2: rebuilt by the queries from keyframes and ops.
     std::optional<Value> before;     // absent when the value did not exist before
     std::optional<Value> after;      // absent when it does not exist after (Vanished)
@@ -118,6 +119,7 @@ struct RaisedException {
     std::vector<Frame> stack;
     bool reraised = false;
     uint8_t opcode = 0;
+    uint64_t monotonic_ns = 0;
 };
 
 // A point in the event order where the program said what it was doing
@@ -140,6 +142,7 @@ struct Meta {
     int64_t pid = 0;
     std::vector<std::string> redact_patterns;  // names whose values are fingerprints only
     bool redaction_known = false;              // false: recorded before redaction existed
+    int64_t parent_pid = 0;                    // a followed child process: its parent (0: none)
 };
 
 struct Ending {

@@ -106,6 +106,7 @@ struct Change {
   opcode @9 :UInt8;               # the culprit's base opcode (see Meta.opnames)
   ops @10 :List(Op);              # what changed (modified); empty when a keyframe holds the after value
   hasKeyframe @11 :Bool;          # the keyframes table holds the value after this change
+  monotonicNs @12 :UInt64;        # CLOCK_MONOTONIC when recorded: orders changes across processes (0: not known)
 
   enum Kind {
     modified @0;
@@ -151,6 +152,7 @@ struct RaisedException {
   stack @5 :List(Frame);
   reraised @6 :Bool;
   opcode @7 :UInt8;
+  monotonicNs @8 :UInt64;         # as Change.monotonicNs
 }
 
 # A point in the recording's event order where the program said what it was
@@ -182,6 +184,7 @@ struct Meta {
   pid @7 :Int64;
   redactPatterns @8 :List(Text);  # names whose values were stored as fingerprints (empty: none)
   redactionKnown @9 :Bool;        # false in recordings made before redaction existed
+  parentPid @10 :Int64;           # a followed child process: the pid of the process it came from (0: none)
 }
 
 # Written when recording ends, however it ends; absent if the process died

@@ -8,7 +8,8 @@
 What is here: api.py (Recording, Change, open, record), report.py and html.py
 (text and notebook renderings), watch_expr.py (the EXPR syntax), program.py
 (running a program as python would), recording_session.py (a Recorder and the
-process hooks around it), debugger.py (pdb from a monitoring callback), cli/
+process hooks around it), children.py (following child processes), paths.py
+(where recordings live), export.py (Parquet and Perfetto), debugger.py (pdb from a monitoring callback), cli/
 (the `spyrec` command), jupyter.py (`%load_ext spyrec`).  `_core` is the
 compiled module underneath; only api.py and recording_session.py import it.
 

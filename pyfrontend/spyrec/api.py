@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import os
 import sys
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ class Change:
     after_exists: bool = True
     test: str | None = None         # pytest --spyrec: the test's node id, None outside tests
     phase: str | None = None        # "setup" | "call" | "teardown" | None
+    pid: int = 0                    # the process that made it
+    monotonic_ns: int = 0           # CLOCK_MONOTONIC when recorded: the order across processes
+    process: str | None = None      # "pid N (python app.py)" when the recording has child processes
     recording: "Recording | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -88,7 +92,8 @@ class Change:
             trail=[Frame.from_dict(f) for f in d.get("trail") or ()],
             before_exists=d.get("before_exists", True),
             after_exists=d.get("after_exists", True), test=d.get("test"),
-            phase=d.get("phase"), recording=recording)
+            phase=d.get("phase"), pid=d.get("pid", 0), monotonic_ns=d.get("monotonic_ns", 0),
+            process=d.get("process"), recording=recording)
 
     @classmethod
     def from_live(cls, change: dict) -> "Change":
@@ -145,7 +150,8 @@ class Change:
             "before_exists": self.before_exists, "after_exists": self.after_exists,
             "diff": list(self.diff_lines),
             "trail": [f.to_json() for f in self.trail],
-            "test": self.test, "phase": self.phase,
+            "test": self.test, "phase": self.phase, "pid": self.pid,
+            "monotonic_ns": self.monotonic_ns,
         }
 
     def __str__(self) -> str:
@@ -206,6 +212,9 @@ class RaisedException:
     offset: int
     opname: str
     stack: list
+    pid: int = 0
+    monotonic_ns: int = 0
+    process: str | None = None      # as Change.process
 
     @classmethod
     def from_dict(cls, d: dict) -> "RaisedException":
@@ -213,12 +222,13 @@ class RaisedException:
                    d.get("type", "?"), d.get("message", ""), bool(d.get("reraised")),
                    d.get("file", "?"), d.get("line", 0), d.get("function", "?"),
                    d.get("offset", -1), d.get("opname", "?"),
-                   [Frame.from_dict(f) for f in d.get("stack") or ()])
+                   [Frame.from_dict(f) for f in d.get("stack") or ()],
+                   d.get("pid", 0), d.get("monotonic_ns", 0), d.get("process"))
 
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in (
             "seq", "thread", "thread_id", "type", "message", "reraised", "file", "line",
-            "function", "offset", "opname")}
+            "function", "offset", "opname", "pid", "monotonic_ns")}
         d["stack"] = [f.to_json() for f in self.stack]
         return d
 
@@ -284,7 +294,12 @@ class Leak:
 
 
 class Recording:
-    """A recording on disk.  Opened on first use; every query goes to `_core.Reading`."""
+    """A recording on disk.  Opened on first use; every query goes to `_core.Reading`.
+
+    A recording and the recordings of its followed child processes
+    (`DIR/children/<pid>`) answer together: changes and exceptions from every
+    process, in the order of the monotonic clock recorded with each; `pid=`
+    keeps one process's."""
 
     def __init__(self, path: str, *, _running: bool = False):
         self.path = os.path.abspath(path)
@@ -292,6 +307,12 @@ class Recording:
         self._running = _running
         self._sources: dict = {}
         self._marks = None
+        self._children = None
+        self._process = None            # "pid N (python ...)" in a recording with children
+        self._summary = None            # a child's: what the parent's info() says of it
+        self._pid = None
+        # [(path, one-line reason)]: child recordings that could not be read (skipped).
+        self.unreadable_children: list = []
 
     @property
     def _r(self):
@@ -304,7 +325,60 @@ class Recording:
 
     # ---- what was recorded ------------------------------------------------------
     def info(self) -> dict:
-        return self._r.info()
+        """About the recording; with child processes, `children` (pid,
+        parent_pid, argv, path, ending, changes, exceptions) and
+        `unreadable_children` (path, error)."""
+        info = self._r.info()
+        children = self.children()
+        if children or self.unreadable_children:
+            info["children"] = [c._summary for c in children]
+            info["unreadable_children"] = [{"path": os.path.relpath(p, self.path), "error": e}
+                                           for p, e in self.unreadable_children]
+        return info
+
+    # ---- processes --------------------------------------------------------------
+    def children(self) -> list:
+        """The recordings of the child processes spyrec followed, as
+        Recordings, oldest first. One that cannot be read is left out and
+        named in `unreadable_children`."""
+        if self._children is None:
+            from .paths import child_dirs
+            self._children = []
+            for path in child_dirs(self.path):
+                child = Recording(path)
+                try:
+                    child._summary = _process_summary(child, self.path)
+                except RecordingError as e:
+                    self.unreadable_children.append((path, str(e)))
+                    continue
+                self._children.append(child)
+            if self._children:
+                self._process = _process_label(self._r.info())
+                for child in self._children:
+                    child._process = _process_label(child._summary)
+        return self._children
+
+    @property
+    def pid(self) -> int:
+        """The pid of the process recorded here."""
+        if self._pid is None:
+            self._pid = self._r.info().get("pid", 0)
+        return self._pid
+
+    def pids(self) -> list:
+        """The pids of this recording's process and of its followed children."""
+        return [self.pid] + [c._summary["pid"] for c in self.children()]
+
+    def _processes(self, pid: int | None = None) -> list:
+        """This recording and its children's, or the one of process `pid`."""
+        every = [self] + self.children()
+        if pid is None:
+            return every
+        chosen = [r for r in every if r.pid == int(pid)]
+        if not chosen:
+            raise KeyError(f"no process {pid} in this recording (its processes: "
+                           f"{', '.join(map(str, self.pids()))})")
+        return chosen
 
     def watches(self) -> list:
         return self._r.watches()
@@ -328,9 +402,14 @@ class Recording:
         ever_resolved, never_found, unresolved_reason}; None if there is none."""
         return self._target(expr)[0]
 
-    def change_count(self, watch: str) -> int:
-        """How many changes the watch `watch` has (read from keys alone)."""
-        return self._r.change_count(watch_expr.normalize(watch))
+    def change_count(self, watch: str, pid: int | None = None) -> int:
+        """How many changes the watch `watch` has, in every process (read
+        from keys alone)."""
+        expr = watch_expr.normalize(watch)
+        return sum(r._r.change_count(expr) for r in self._processes(pid) if r._owns_watch(expr))
+
+    def _owns_watch(self, expr: str) -> bool:
+        return any(w.get("expr") == expr for w in self._r.watch_list())
 
     def _target(self, expr: str) -> tuple:
         """(watch dict or None, normalized expr, steps from the watched value to expr)."""
@@ -378,24 +457,34 @@ class Recording:
     def _change(self, d: dict) -> Change:
         if self.marks():
             d["test"], d["phase"] = self.test_at(d.get("seq", -1))
+        d["pid"], d["process"] = self.pid, self._process
         return Change.from_dict(d, self)
 
     # ---- changes ------------------------------------------------------------------
-    def last_change(self, expr: str) -> Change | None:
-        """The last change of `expr` (a watch, or a sub-path of one), or None."""
-        args = self._query_args(expr)
-        d = self._r.last_change(*args) if args else None
-        return self._change(d) if d is not None else None
+    def last_change(self, expr: str, pid: int | None = None) -> Change | None:
+        """The last change of `expr` (a watch, or a sub-path of one) in any
+        process (or in process `pid`), or None."""
+        last = None
+        for r in self._processes(pid):
+            args = r._query_args(expr)
+            d = r._r.last_change(*args) if args else None
+            if d is not None and (last is None or d.get("monotonic_ns", 0) >= last[1].get("monotonic_ns", 0)):
+                last = (r, d)
+        return last[0]._change(last[1]) if last else None
 
-    def history(self, expr: str, test: str | None = None) -> History:
+    def history(self, expr: str, test: str | None = None, pid: int | None = None) -> History:
         """Every change of `expr`, oldest first (a list of Change). For a
         recording of any size, `iter_history` streams instead."""
-        return History(watch_expr.normalize(expr), self.iter_history(expr, test), self)
+        return History(watch_expr.normalize(expr), self.iter_history(expr, test, pid), self)
 
-    def iter_history(self, expr: str, test: str | None = None):
+    def iter_history(self, expr: str, test: str | None = None, pid: int | None = None):
         """Every change of `expr`, oldest first, one at a time: memory stays
         bounded by the size of the value, whatever the number of changes.
-        `test`: only those made while that test ran (see `changes`)."""
+        `test`: only those made while that test ran (see `changes`); `pid`:
+        only those of that process."""
+        return _in_time_order(r._own_history(expr, test) for r in self._processes(pid))
+
+    def _own_history(self, expr: str, test: str | None):
         args = self._query_args(expr)
         if args is None:
             return
@@ -405,20 +494,26 @@ class Recording:
                 yield change
 
     def __iter__(self):
-        """Every change of every watch, by seq (`changes()` filters)."""
+        """Every change of every watch, in time order (`changes()` filters)."""
         return self.changes()
 
     def changes(self, watch: str | None = None, file: str | None = None,
                 function: str | None = None, thread: str | int | None = None,
-                seq_range=None, test: str | None = None):
-        """Iterate over changes, by seq, keeping those that match every filter given.
+                seq_range=None, test: str | None = None, pid: int | None = None):
+        """Iterate over changes in time order (by seq within a process),
+        keeping those that match every filter given.
 
         file: the culprit's file (as recorded, relative to the recording's cwd,
         or a trailing part such as 'app/util.py'); function: the qualname or its
         last part; thread: a name or a thread id; seq_range: (first, stop), a
         half-open interval like range(), or a range; test: a pytest node id
-        (or its tail, e.g. 'test_app.py::test_x'), for `pytest --spyrec` recordings.
+        (or its tail, e.g. 'test_app.py::test_x'), for `pytest --spyrec` recordings;
+        pid: one process's changes.
         """
+        filters = (watch, file, function, thread, seq_range, test)
+        return _in_time_order(r._own_changes(*filters) for r in self._processes(pid))
+
+    def _own_changes(self, watch, file, function, thread, seq_range, test):
         expr = watch_expr.normalize(watch) if watch is not None else None
         lo, hi = _seq_bounds(seq_range)
         cwd = self.cwd if file is not None else None
@@ -441,13 +536,17 @@ class Recording:
                 continue
             yield change
 
-    def value_at(self, expr: str, seq: int, default=_MISSING):
-        """The watched value (as JSON) as it was at `seq`.
+    def value_at(self, expr: str, seq: int, default=_MISSING, pid: int | None = None):
+        """The watched value (as JSON) as it was at `seq` (of process `pid`:
+        every process has its own seqs and its own values; default, this
+        recording's).
 
         Raises LookupError if it did not exist then, unless `default` is given.
         """
         if int(seq) < 0:
             raise ValueError(f"a seq is a whole number from 0, not {seq}")
+        if pid is not None:
+            return self._processes(pid)[0].value_at(expr, seq, default)
         args = self._query_args(expr)
         expr = watch_expr.normalize(expr)
         if args is None:
@@ -462,15 +561,19 @@ class Recording:
     def exceptions(self) -> list:
         return list(self.iter_exceptions())
 
-    def iter_exceptions(self):
-        """Raised exceptions by seq, one at a time."""
+    def iter_exceptions(self, pid: int | None = None):
+        """Raised exceptions in time order (by seq within a process), one at a time."""
+        return _in_time_order(r._own_exceptions() for r in self._processes(pid))
+
+    def _own_exceptions(self):
         for d in self._r.exceptions():
+            d["pid"], d["process"] = self.pid, self._process
             yield RaisedException.from_dict(d)
 
     def to_dataframe(self, **filters):
         """A pandas DataFrame, one row per change (the `changes()` filters apply):
         seq, expr, kind, thread, file, line, function, opname, offset, diff,
-        before, after. Needs pandas."""
+        before, after, pid. Needs pandas."""
         return _dataframe(self.changes(**filters))
 
     def plot(self, watch: str | None = None, ax=None):
@@ -525,7 +628,34 @@ class Recording:
 
 
 _COLUMNS = ("seq", "expr", "kind", "thread", "file", "line", "function", "opname", "offset",
-            "diff", "before", "after")
+            "diff", "before", "after", "pid")
+
+
+def _in_time_order(streams):
+    """One stream of changes (or exceptions) from each process's, merged by
+    the monotonic clock recorded with each (within a process, already in order)."""
+    streams = list(streams)
+    if len(streams) == 1:
+        return iter(streams[0])
+    return heapq.merge(*streams, key=lambda item: item.monotonic_ns)
+
+
+def _process_summary(rec: "Recording", root: str) -> dict:
+    """What `info` says of a child process's recording (raises RecordingError)."""
+    info = rec._r.info()
+    return {"pid": info.get("pid", 0), "parent_pid": info.get("parent_pid", 0),
+            "argv": info.get("argv") or [], "path": os.path.relpath(rec.path, root),
+            "ending": info.get("ending"), "changes": info.get("changes", 0),
+            "exceptions": info.get("exceptions", 0)}
+
+
+def _process_label(info: dict) -> str:
+    """`pid 4242 (python worker.py --fast)`, the argv cut short."""
+    import shlex
+    argv = shlex.join(info.get("argv") or [])
+    if len(argv) > 50:
+        argv = argv[:49] + "…"
+    return f"pid {info.get('pid', '?')} (python {argv})" if argv else f"pid {info.get('pid', '?')}"
 
 
 def _dataframe(changes):
@@ -535,7 +665,7 @@ def _dataframe(changes):
         raise ImportError("to_dataframe() needs pandas: "
                           "pip install pandas (or spyrec[notebook])") from None
     rows = [(c.seq, c.expr, c.kind, c.thread, c.file, c.line, c.function, c.opname, c.offset,
-             c.diff(), c.before, c.after) for c in changes]
+             c.diff(), c.before, c.after, c.pid) for c in changes]
     return pandas.DataFrame.from_records(rows, columns=list(_COLUMNS))
 
 
@@ -570,7 +700,7 @@ def _same_file(recorded: str, wanted: str, cwd: str | None) -> bool:
 
 def open(path: str | None = None) -> Recording:
     """Open a recording: `path`, or `.spyrec/latest` in the current directory."""
-    from .recording_session import default_recording
+    from .paths import default_recording
     if path is None:
         path = default_recording()
         if not os.path.lexists(path):
@@ -584,7 +714,7 @@ def open(path: str | None = None) -> Recording:
 
 @contextlib.contextmanager
 def record(watch=(), output: str | None = None, default_watches: bool = True,
-           *, on_change=None, follow: int = 0, redact=True):
+           *, on_change=None, follow: int = 0, redact=True, follow_children: bool = True):
     """Record the `with` block; the Recording it yields is usable after the block.
 
         with spyrec.record(watch=["mymod.CONFIG"]) as rec:
@@ -595,12 +725,14 @@ def record(watch=(), output: str | None = None, default_watches: bool = True,
     values, N levels down (docs/value-model.md). `redact`: True stores the
     values of secrets (names matching DEFAULT_REDACT) as fingerprints only;
     a list of patterns adds to those; False records them as they are.
+    `follow_children`: child Python processes started inside the block
+    record too, into the recording's children/ (False: they do not).
     """
     from .recording_session import Session
     if isinstance(watch, str):
         watch = [watch]
     session = Session(watch, output, default_watches=default_watches, on_change=on_change, follow=follow,
-                      redact=redact)
+                      redact=redact, follow_children=follow_children)
     rec = Recording(session.path, _running=True)
     session.start()
     try:

@@ -142,9 +142,10 @@ def _tick(change, cwd, hit=False) -> tuple:
 
 def _seq_range(rec) -> tuple:
     """(first, last) seq of everything recorded, for a shared timeline axis."""
-    seqs = [c.seq for c in rec.changes()]
+    # seqs are per process: the axis is the recording's own process's.
+    seqs = [c.seq for c in rec.changes(pid=rec.pid)]
     try:
-        seqs += [x.seq for x in rec.exceptions()]
+        seqs += [x.seq for x in rec.iter_exceptions(pid=rec.pid)]
     except Exception:
         pass
     return (0, max(seqs)) if seqs else (0, 1)
@@ -172,7 +173,7 @@ def _change_timeline(change, cwd) -> str:
     if rec is None or getattr(rec, "_running", False):
         return ""
     try:
-        history = rec.history(change.expr)
+        history = rec.history(change.expr, pid=rec.pid)
         first, last = _seq_range(rec)
     except Exception:
         return ""
@@ -234,7 +235,7 @@ def recording_html(rec) -> str:
              f"{info.get('changes', 0)} changes, {info.get('exceptions', 0)} exceptions "
              f"&middot; ended: {_e(how)}</div>"]
     by_watch: dict = {}
-    for ch in rec.changes():
+    for ch in rec.changes(pid=rec.pid):
         by_watch.setdefault(ch.expr, []).append(ch)
     first, last = _seq_range(rec)
     head_row = "".join(_td(f"<b>{h}</b>") for h in ("watch", "changes", f"timeline (seq {first}&ndash;{last})", "last change"))

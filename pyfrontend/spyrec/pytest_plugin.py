@@ -12,9 +12,10 @@ only adds its options. With it:
   and, for each failing test, the leaks that came before it.
 
 pytest's outcome and exit status are never changed: the plugin's own
-problems are reported in its summary section, not raised. pytest-xdist
-workers are separate processes the recorder does not follow yet, so
-`--spyrec` with `-n`/`--dist` is refused in one line.
+problems are reported in its summary section, not raised. Child Python
+processes the tests start are recorded too (`--spyrec-no-follow`: not),
+but test marks live in pytest's own process, so `--spyrec` with
+pytest-xdist's `-n`/`--dist` is refused in one line.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def pytest_addoption(parser) -> None:
                          "changes of watched values (sys.path, os.environ, ...)")
     group.addoption("--spyrec-watch", action="append", default=[], metavar="EXPR",
                     help="also watch EXPR, e.g. 'myapp.settings.CONFIG' (repeatable)")
+    group.addoption("--spyrec-no-follow", action="store_true", default=False,
+                    help="do not record the child Python processes tests start")
     parser.addini("spyrec_watch", type="linelist", default=[],
                   help="spyrec: expressions to watch with --spyrec, one a line")
 
@@ -43,7 +46,7 @@ def pytest_configure(config) -> None:
         return
     if _uses_xdist(config):
         raise pytest.UsageError(
-            "--spyrec records one process and does not follow pytest-xdist workers; "
+            "--spyrec marks tests in pytest's own process and cannot follow pytest-xdist workers; "
             "run without -n/--dist (e.g. -p no:xdist) to find leaking tests")
     from .watch_expr import WatchExprError
     watches = list(config.getini("spyrec_watch")) + list(config.getoption("spyrec_watch"))
@@ -82,7 +85,8 @@ class SessionRecorder:
         from .recording_session import Session
         self.config = config
         self.warnings: list = []
-        self.session = Session(watches, argv=recorded_argv(config), warn=self.warnings.append)
+        self.session = Session(watches, argv=recorded_argv(config), warn=self.warnings.append,
+                               follow_children=not config.getoption("spyrec_no_follow"))
         self.failed: list = []          # node ids, in the order they failed
         self.report = None              # (leaks, recording) once the session ended
         self.error = None               # why the report could not be made

@@ -7,8 +7,9 @@ makes sure the recording is complete however the process ends:
 - exec*(): ended before the process image is replaced;
 - SIGTERM / SIGHUP with no handler of the program's: ended, then the process
   dies by the same signal, so its parent sees the status it would have seen;
-- fork(): the child stops recording without writing, so only the parent
-  writes into the recording (an LMDB environment must not be used across fork).
+- fork(): the child stops writing into the parent's recording (an LMDB
+  environment must not be used across fork) and, unless children are not
+  followed, records into `children/<pid>` (children.py).
 """
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ import atexit
 import os
 import signal
 import sys
-import time
 
-from . import watch_expr
+from . import children, watch_expr
+from .paths import new_recording_dir, point_latest
 
-__all__ = ["DEFAULT_WATCHES", "DEFAULT_REDACT", "RECORDINGS_DIR", "Session", "watch_list", "redact_patterns",
-           "new_recording_dir", "point_latest", "default_recording"]
+__all__ = ["DEFAULT_WATCHES", "DEFAULT_REDACT", "Session", "watch_list", "redact_patterns"]
 
 DEFAULT_WATCHES = ("sys.path", "sys.meta_path", "sys.path_hooks", "os.environ")
 # Names (dict keys, os.environ names, attribute names, at any depth; matched
@@ -31,8 +31,6 @@ DEFAULT_REDACT = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*PASSPHRASE*
                   "*APIKEY*", "*PRIVATE_KEY*", "*ACCESS_KEY*", "*SIGNING_KEY*", "*SESSION_KEY*",
                   "*CREDENTIAL*", "*AUTH*TOKEN*", "*_AUTH", "*_AUTH_*", "AUTH_*", "*AUTHORIZATION*",
                   "*COOKIE*", "*DATABASE_URL*", "*_DSN", "AWS_*_KEY*")
-RECORDINGS_DIR = ".spyrec"
-LATEST = "latest"
 
 # True while `spyrec replay` re-runs a recorded program in this process: what
 # it runs is already recorded, so `pytest --spyrec` (even from addopts) stays off.
@@ -64,36 +62,6 @@ def redact_patterns(redact=True) -> list:
     return list(dict.fromkeys([*DEFAULT_REDACT, *extra]))
 
 
-def default_recording(cwd: str | None = None) -> str:
-    """Where `query` and `replay` look when no -r is given."""
-    return os.path.join(cwd or os.getcwd(), RECORDINGS_DIR, LATEST)
-
-
-def new_recording_dir(cwd: str | None = None) -> str:
-    """A fresh path `.spyrec/<YYYYmmdd-HHMMSS>-<pid>` (not created: the Recorder creates it)."""
-    base = os.path.join(cwd or os.getcwd(), RECORDINGS_DIR)
-    # The recordings hold environment variables, and those hold secrets.
-    os.makedirs(base, mode=0o700, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    path, n = os.path.join(base, stem), 1
-    while os.path.lexists(path):
-        n += 1
-        path = os.path.join(base, f"{stem}-{n}")
-    return path
-
-
-def point_latest(path: str) -> None:
-    """Make `.spyrec/latest` beside `path` point at it, atomically (rename over)."""
-    base = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(base, f".{LATEST}.{os.getpid()}.tmp")
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(os.path.basename(os.path.abspath(path)), tmp)
-    os.replace(tmp, os.path.join(base, LATEST))
-
-
 def limit_warnings(notes: list) -> list:
     """One line per watch that never resolved or holds what spyrec cannot see inside."""
     lines = []
@@ -111,7 +79,8 @@ class Session:
 
     def __init__(self, watches=(), output: str | None = None, *, argv=None,
                  default_watches: bool = True, on_change=None, force: bool = False,
-                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None, redact=True):
+                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None, redact=True,
+                 follow_children: bool = True, parent_pid: int = 0, children_root: str | None = None):
         self.trail = int(trail or 0)
         self.follow = int(follow or 0)
         self.redact = redact_patterns(redact)
@@ -124,7 +93,11 @@ class Session:
         self._is_default_dir = output is None
         self.path = os.path.abspath(output) if output else new_recording_dir()
         self._force = force
-        self._max_size = int(max_size or 0)
+        self.max_size = int(max_size or 0)
+        # Child processes record under the first recording's children/ (children.py).
+        self.follow_children = follow_children
+        self.children_root = children_root or self.path
+        self.parent_pid = int(parent_pid)
         self._recorder = None
         self._pid = None
         self._saved_signals: dict = {}
@@ -140,16 +113,20 @@ class Session:
             raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
         if not self._is_default_dir:
             _refuse_to_mix(self.path, self._force)
+        if not self.parent_pid:
+            children.yield_to_explicit_session()
         self._recorder = _core.Recorder(
             self.path, [w.for_core() for w in self.watches], argv=self.argv,
-            max_size=self._max_size, trail=self.trail, follow=self.follow, redact=self.redact,
-            on_change=self._on_change if self.on_change else None)
+            max_size=self.max_size, trail=self.trail, follow=self.follow, redact=self.redact,
+            parent_pid=self.parent_pid, on_change=self._on_change if self.on_change else None)
         self._pid = os.getpid()
         if self._is_default_dir:
             point_latest(self.path)
         if process_hooks:
             self._install_process_hooks()
         self._recorder.start()
+        if process_hooks and self.follow_children:
+            children.offer(self)
         # Commit the header (format, meta, watches) before the program runs, so
         # even a crash in its first instruction leaves a readable recording.
         self._recorder.flush()
@@ -178,8 +155,13 @@ class Session:
         if not self.recording:
             return
         recorder, self._recorder = self._recorder, None
-        self._remove_process_hooks()
+        if self.follow_children and not self.parent_pid:
+            children.withdraw()
         recorder.stop(how, exit_status=exit_status, signal=signal, message=message)
+        # Only now: a SIGTERM that arrives while the recorder commits finds our
+        # handler (which runs once stop() has returned, and then dies by it),
+        # not the default action, which would lose the last batch.
+        self._remove_process_hooks()
         self.notes = recorder.notes()
         if self.warn is not None:
             for line in limit_warnings(self.notes):
@@ -199,6 +181,10 @@ class Session:
 
     def _at_exit(self) -> None:
         outcome = self.outcome
+        if outcome is None and self.parent_pid:
+            # A child Python's exit status is decided after atexit handlers run.
+            self.stop("exited", -1, message="its exit status is not seen from inside")
+            return
         if outcome is None:
             self.stop("exited", 0)
             return
@@ -269,34 +255,19 @@ class Session:
         die_by_signal(signum)
 
     def _forget_in_child(self) -> None:
-        """In a forked child: stop recording without writing anything."""
+        """In a forked child: stop recording the parent's recording without
+        writing to it (its LMDB environment is the parent's), and record the
+        child into a recording of its own when children are followed."""
         recorder, self._recorder = self._recorder, None
         self._remove_process_hooks()
         if recorder is None:
             return
-        if hasattr(recorder, "abandon_after_fork"):
-            recorder.abandon_after_fork()
-            return
-        # No way to close the parent's writer from here, so: silence our
-        # monitoring tool, and keep the Recorder alive forever so its destructor
-        # never touches the parent's LMDB environment from this process.
-        mon = sys.monitoring
-        tool = recorder.tool_id
-        mon.set_events(tool, 0)
-        for name in dir(mon.events):
-            value = getattr(mon.events, name)
-            if name.isupper() and isinstance(value, int) and value and not value & (value - 1):
-                try:
-                    mon.register_callback(tool, value, None)
-                except ValueError:
-                    pass
-        _KEPT_ALIVE_IN_CHILD.append(recorder)
-        import ctypes
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(recorder))
+        recorder.abandon_after_fork()
+        if self.follow_children:
+            children.start_child(children.settings(self), self._pid, self.argv)
 
 
 _SESSIONS: set = set()
-_KEPT_ALIVE_IN_CHILD: list = []
 _fork_hook_registered = False
 
 

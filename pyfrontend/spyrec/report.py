@@ -28,6 +28,11 @@ def shown_path(path: str, cwd: str | None = None) -> str:
     return path
 
 
+# Where a change without a Python frame was made: CPython's own C code
+# (sys.path[0] inserted at start-up, a C extension called from no Python frame).
+NO_FRAME = "outside any Python frame (the interpreter's own code)"
+
+
 def _where(frame, cwd) -> str:
     return f"{shown_path(frame.file, cwd)}:{frame.line} in {frame.function}"
 
@@ -81,11 +86,15 @@ def _columns(source, filename, qualname, line, offset, opname):
 def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     cwd = cwd or _recording_cwd(change)
     verb = _VERBS.get(change.kind, "changed")
-    out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} "
-           f"in {change.function}"]
-    what = f"{change.opname} (offset {change.offset}), thread {change.thread}, seq {change.seq}"
+    if change.file is None:
+        out = [f"{change.expr} {verb} {NO_FRAME}"]
+    else:
+        out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} "
+               f"in {change.function}"]
+    what = (f"{change.opname} (offset {change.offset}), " if change.file is not None else "") + \
+        f"thread {change.thread}, seq {change.seq}"
     text = change.source_line
-    if text is None and change.recording is not None:
+    if text is None and change.recording is not None and change.file is not None:
         lines = change.recording.source_lines(change.file)
         if lines and 0 < change.line <= len(lines):
             text = lines[change.line - 1]
@@ -113,6 +122,8 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     test = getattr(change, "test", None)
     if test is not None:
         out.append(f"  test: {test} ({change.phase})")
+    if getattr(change, "process", None):
+        out.append(f"  process: {change.process}")
     if stack and change.stack:
         out.extend(_stack_lines(change.stack, cwd))
     if stack and getattr(change, "trail", None):
@@ -222,17 +233,20 @@ def _history_entry(i: int, ch, cwd) -> list:
         lines = ["(bound to another object with equal contents)"]
     test = getattr(ch, "test", None)
     during = f"\n       in test {test} ({ch.phase})" if test is not None else ""
-    return [f"#{i:<3} seq {ch.seq:<6} {shown_path(ch.file, cwd)}:{ch.line} in "
-            f"{ch.function}  {ch.opname} (offset {ch.offset}), thread {ch.thread}{verb}{during}"] + \
+    process = f"\n       in process {ch.process}" if getattr(ch, "process", None) else ""
+    where = (f"{shown_path(ch.file, cwd)}:{ch.line} in {ch.function}  {ch.opname} (offset {ch.offset})"
+             if ch.file is not None else NO_FRAME)
+    return [f"#{i:<3} seq {ch.seq:<6} {where}, thread {ch.thread}{verb}{during}{process}"] + \
         ["       " + line for line in lines]
 
 
 def format_exception(exc, cwd: str | None = None) -> str:
     again = " (re-raised)" if exc.reraised else ""
     message = f"{exc.type}: {exc.message}" if exc.message else exc.type
+    process = f"\n       in process {exc.process}" if getattr(exc, "process", None) else ""
     return (f"seq {exc.seq:<6} {message}{again}\n"
             f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
-            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}")
+            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{process}")
 
 
 def format_value(expr: str, seq: int, exists: bool, value) -> str:
@@ -279,16 +293,8 @@ def format_info(info: dict, watches: list | None = None) -> str:
         out.append("ended:     did not finish (no ending was recorded: the process was killed, "
                    "e.g. by SIGKILL, or the disk filled up; everything committed before that is here)")
     else:
-        how = ending.get("how", "?")
-        status = ending.get("exit_status", 0)
-        detail = {"exited": f"exited with status {status}",
-                  "exception": f"an unhandled exception, status {status}",
-                  "signal": f"killed by signal {_signal_name(ending.get('signal'))}",
-                  "stopped": "recording stopped"}.get(how, how)
-        if ending.get("message"):
-            detail += f": {ending['message']}"
         when = f"{_time(ending['end_time'], time)}  " if ending.get("end_time") else ""
-        out.append(f"ended:     {when}{detail}")
+        out.append(f"ended:     {when}{_ending(ending)}")
         if ending.get("recording_cut"):
             out.append(f"           (the recording was cut: nothing after seq {ending.get('cut_at_seq')} "
                        "was recorded; the program went on)")
@@ -298,9 +304,37 @@ def format_info(info: dict, watches: list | None = None) -> str:
     if watches is not None:
         out.append("watches:")
         out.extend("  " + line for line in format_watches(watches).splitlines())
+    children = info.get("children") or []
+    unreadable = info.get("unreadable_children") or []
+    if children or unreadable:
+        out.append(f"children:  {len(children)} process{'es' if len(children) != 1 else ''} followed"
+                   + (f", {len(unreadable)} unreadable" if unreadable else ""))
+        for c in children:
+            program = shlex.join(c.get("argv") or []) or "?"
+            if len(program) > 40:
+                program = program[:39] + "…"
+            ending = _ending(c["ending"]) if c.get("ending") else "did not finish (killed)"
+            n = c.get("changes", 0)
+            out.append(f"  pid {c.get('pid')}  python {program}  {ending}; "
+                       f"{n} change{'s' if n != 1 else ''}  ({c.get('path')})")
+        for u in unreadable:
+            out.append(f"  {u.get('path')}: unreadable, skipped: {u.get('error')}")
     out.append(f"format:    {info.get('format_version', '?')} "
                f"(spyrec {info.get('spyrec_version', '?')})")
     return "\n".join(out)
+
+
+def _ending(ending: dict) -> str:
+    """How the recorded process ended, in words."""
+    how = ending.get("how", "?")
+    status = ending.get("exit_status", 0)
+    detail = {"exited": f"exited with status {status}" if status >= 0 else "exited",
+              "exception": f"an unhandled exception, status {status}",
+              "signal": f"killed by signal {_signal_name(ending.get('signal'))}",
+              "stopped": "recording stopped"}.get(how, how)
+    if ending.get("message"):
+        detail += f": {ending['message']}"
+    return detail
 
 
 def _redaction(patterns) -> str:

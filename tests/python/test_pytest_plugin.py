@@ -204,6 +204,23 @@ def test_ini_watches_and_no_leaks(project):
     assert leaks_json(project) == []
 
 
+def test_child_pythons_started_by_tests_are_recorded_unless_told_not_to(project):
+    project.makepyfile(test_child="""
+        import subprocess, sys
+
+        def test_runs_a_python():
+            code = "import sys; sys.path.append('/set-by-the-child')"
+            subprocess.run([sys.executable, "-c", code], check=True)
+    """)
+    run(project, "--spyrec").assert_outcomes(passed=1)
+    last = json.loads(query(project, "last-change", "sys.path", "--json").stdout)
+    assert last["after"][-1] == "/set-by-the-child" and last["file"] == "<string>"
+    info = json.loads(query(project, "info", "--json").stdout)
+    assert [c["pid"] for c in info["children"]] == [last["pid"]]
+    run(project, "--spyrec", "--spyrec-no-follow").assert_outcomes(passed=1)
+    assert "children" not in json.loads(query(project, "info", "--json").stdout)
+
+
 def test_outcome_and_exit_status_are_those_of_plain_pytest(sample):
     plain = run(sample)
     recorded = run(sample, "--spyrec")

@@ -19,8 +19,10 @@ def info(tmp_path, rec="rec"):
     return json.loads(r.stdout)
 
 
-def path_history(tmp_path, rec="rec"):
-    r = spyrec(["query", "-r", rec, "history", "sys.path", "--json"], tmp_path)
+def path_history(tmp_path, rec="rec", pid=None):
+    """sys.path[0] after each change (of process `pid` only, when given)."""
+    only = ["--pid", str(pid)] if pid is not None else []
+    r = spyrec(["query", "-r", rec, "history", "sys.path", "--json", *only], tmp_path)
     assert r.returncode in (0, 1), r.stderr
     return [c["after"][0] for c in json.loads(r.stdout)]
 
@@ -169,8 +171,13 @@ def test_fork_child_never_writes_into_the_parents_recording(tmp_path):
     # Same stdout and stderr: in particular no "multi-threaded fork" warning
     # because of the writer thread (it is stopped around fork()).
     same_behaviour(plain, recorded)
-    assert path_history(tmp_path) == ["parent-1", "parent-2"]
-    assert info(tmp_path)["ending"]["how"] == "exited"
+    parent = info(tmp_path)
+    assert path_history(tmp_path, pid=parent["pid"]) == ["parent-1", "parent-2"]
+    assert parent["ending"]["how"] == "exited"
+    # Each child recorded its own change into its own recording.
+    assert sorted(c["exit_status"] for c in (c["ending"] for c in parent["children"])) == [0, 0, 4]
+    for child in parent["children"]:
+        assert path_history(tmp_path, pid=child["pid"]) == ["child"]
 
 
 def test_fork_then_exit_in_child_by_exception(tmp_path):
@@ -184,7 +191,8 @@ def test_fork_then_exit_in_child_by_exception(tmp_path):
         sys.path.insert(0, f"child status {os.waitstatus_to_exitcode(status)}")
     """)
     same_behaviour(plain, recorded)
-    assert path_history(tmp_path) == ["child status 7"]
+    assert path_history(tmp_path, pid=info(tmp_path)["pid"]) == ["child status 7"]
+    assert path_history(tmp_path) == ["child", "child status 7"]       # one timeline
 
 
 def test_multiprocessing_fork_pool(tmp_path):
@@ -199,4 +207,8 @@ def test_multiprocessing_fork_pool(tmp_path):
                 print(sum(pool.map(work, range(20))))
     """)
     same_behaviour(plain, recorded)
-    assert path_history(tmp_path) == ["main"]
+    parent = info(tmp_path)
+    assert path_history(tmp_path, pid=parent["pid"]) == ["main"]
+    # The two workers recorded the 20 appends between them.
+    assert len(parent["children"]) == 2
+    assert sum(c["changes"] for c in parent["children"]) == 20

@@ -12,6 +12,7 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--prin
        spyrec query [-r DIR] (last-change EXPR | history EXPR | value EXPR --at SEQ
                               | exceptions | watches | info | leaks) [--json]
        spyrec replay [-r DIR] --break-before (last-change EXPR | change EXPR N | seq SEQ)
+       spyrec export --format (parquet | perfetto) [-r DIR]... [-o OUT] [--values]
        spyrec dap                       (Debug Adapter Protocol on stdin/stdout, for editors)
        spyrec --version
        pytest --spyrec [--spyrec-watch EXPR]...   (which test leaked state)
@@ -22,7 +23,7 @@ Record a Python program, then ask which bytecode instruction changed a value.
   spyrec query last-change sys.path     who changed it last, and how
 """
 
-COMMANDS = ("run", "query", "replay", "dap")
+COMMANDS = ("run", "query", "replay", "export", "dap")
 
 
 def main(argv: list | None = None) -> int:
@@ -78,6 +79,9 @@ def _dispatch(argv: list) -> int:
     if command == "replay":
         from . import replay
         return replay.main(rest)
+    if command == "export":
+        from . import export
+        return export.main(rest)
     if command == "dap":
         if rest:
             raise UsageError("spyrec dap takes no arguments: it speaks DAP on stdin/stdout")

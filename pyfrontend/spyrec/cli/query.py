@@ -30,14 +30,21 @@ def build_parser() -> ArgumentParser:
     by_test.add_argument("--test", metavar="NODEID", default=None,
                          help="only changes made while this test ran (pytest --spyrec recordings; "
                               "a node id, or its tail such as test_app.py::test_x)")
-    p = sub.add_parser("last-change", parents=common + [by_test], help="the last change of EXPR")
+    by_pid = argparse.ArgumentParser(add_help=False)
+    by_pid.add_argument("--pid", metavar="PID", type=_pid, default=None,
+                        help="only this process (the recording's own or a followed child's; "
+                             "`query info` lists them)")
+    p = sub.add_parser("last-change", parents=common + [by_test, by_pid],
+                       help="the last change of EXPR, in any process")
     p.add_argument("expr", metavar="EXPR")
-    p = sub.add_parser("history", parents=common + [by_test], help="every change of EXPR, oldest first")
+    p = sub.add_parser("history", parents=common + [by_test, by_pid],
+                       help="every change of EXPR, oldest first, from every process")
     p.add_argument("expr", metavar="EXPR")
-    p = sub.add_parser("value", parents=common, help="the value of EXPR at a seq")
+    p = sub.add_parser("value", parents=common + [by_pid],
+                       help="the value of EXPR at a seq (of the recording's own process, or --pid's)")
     p.add_argument("expr", metavar="EXPR")
     p.add_argument("--at", metavar="SEQ", type=_seq, required=True)
-    sub.add_parser("exceptions", parents=common, help="exceptions raised while recording")
+    sub.add_parser("exceptions", parents=common + [by_pid], help="exceptions raised while recording")
     sub.add_parser("watches", parents=common, help="what was watched")
     sub.add_parser("info", parents=common, help="about the recording")
     sub.add_parser("leaks", parents=common + [by_test],
@@ -49,6 +56,12 @@ def _seq(text: str) -> int:
     """A seq: a whole number from 0 (0 is the start of the recording)."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"a seq is a whole number from 0, not {text!r}")
+    return int(text)
+
+
+def _pid(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a pid is a whole number, not {text!r}")
     return int(text)
 
 
@@ -80,8 +93,12 @@ def main(argv: list) -> int:
         else:
             out.write(report.format_watches(watches) + "\n")
         return 0
+    pid = getattr(args, "pid", None)
+    if pid is not None and pid not in rec.pids():
+        raise UsageError(f"--pid: no process {pid} in this recording (its processes: "
+                         f"{', '.join(map(str, rec.pids()))})")
     if args.question == "exceptions":
-        return _exceptions(rec, args.json)
+        return _exceptions(rec, args.json, pid)
     test = getattr(args, "test", None)
     if test is not None:
         _check_test(rec, test)
@@ -96,7 +113,7 @@ def main(argv: list) -> int:
         return 1
     if args.question == "value":
         missing = object()
-        value = rec.value_at(expr, args.at, default=missing)
+        value = rec.value_at(expr, args.at, default=missing, pid=pid)
         exists = value is not missing
         if args.json:
             _dump({"expr": expr, "seq": args.at, "exists": exists,
@@ -111,10 +128,10 @@ def main(argv: list) -> int:
         return 1
     if args.question == "last-change":
         if test is None:
-            change = rec.last_change(expr)
+            change = rec.last_change(expr, pid=pid)
         else:
             change = None
-            for change in rec.iter_history(expr, test=test):
+            for change in rec.iter_history(expr, test=test, pid=pid):
                 pass
         if change is None:
             if args.json:
@@ -128,11 +145,11 @@ def main(argv: list) -> int:
         return 0
     # history: printed as it is read, so any recording's history runs in
     # bounded memory (one change at a time).
-    changes = _Counted(rec.iter_history(expr, test=test))
+    changes = _Counted(rec.iter_history(expr, test=test, pid=pid))
     if args.json:
         _dump_stream(c.to_json() for c in changes)
     else:
-        count = rec.change_count(expr) if watch.get("expr") == expr and test is None else None
+        count = rec.change_count(expr, pid) if watch.get("expr") == expr and test is None else None
         for line in report.history_lines(expr, changes, rec.cwd, count):
             out.write(line + "\n")
     if changes.n == 0:
@@ -165,9 +182,9 @@ def _leaks(rec, as_json: bool, test: str | None) -> int:
     return 0
 
 
-def _exceptions(rec, as_json: bool) -> int:
+def _exceptions(rec, as_json: bool, pid: int | None) -> int:
     from .. import report
-    excs = rec.iter_exceptions()
+    excs = rec.iter_exceptions(pid)
     if as_json:
         _dump_stream(e.to_json() for e in excs)
         return 0

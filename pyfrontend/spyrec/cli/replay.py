@@ -36,14 +36,14 @@ def _target(rec, what: list):
     try:
         if kind == "last-change" and len(rest) == 1:
             expr = normalize(rest[0])
-            change = rec.last_change(expr) if rec.watched(expr) else None
+            change = rec.last_change(expr, pid=rec.pid) if rec.watched(expr) else None
             if change is None:
                 return None, f"the recording has no change of {expr}"
             return change, None
         if kind == "change" and len(rest) == 2:
             expr = normalize(rest[0])
             n = int(rest[1])
-            history = rec.history(expr) if rec.watched(expr) else []
+            history = rec.history(expr, pid=rec.pid) if rec.watched(expr) else []
             if not history:
                 return None, f"the recording has no change of {expr}"
             if n == 0 or abs(n) > len(history):
@@ -51,7 +51,7 @@ def _target(rec, what: list):
             return history[n - 1 if n > 0 else n], None
         if kind == "seq" and len(rest) == 1:
             seq = int(rest[0])
-            for change in rec.changes(seq_range=(seq, seq + 1)):
+            for change in rec.changes(seq_range=(seq, seq + 1), pid=rec.pid):
                 return change, None
             return None, f"the recording has no change at seq {seq}"
     except WatchExprError as e:
@@ -192,7 +192,7 @@ def _executions_needed(rec, change) -> int:
     # The instruction may have changed the watch without touching a sub-path
     # of it: count its changes of the whole watch. Streamed: any history size.
     watch = (rec.watch_for(change.expr) or {}).get("expr", change.expr)
-    same = sum(1 for c in rec.iter_history(watch)
+    same = sum(1 for c in rec.iter_history(watch, pid=rec.pid)
                if c.seq <= change.seq
                and (c.file, c.function, c.offset) == (change.file, change.function, change.offset))
     return max(same, 1)

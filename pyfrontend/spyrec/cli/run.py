@@ -14,7 +14,7 @@ from . import UsageError
 USAGE = """\
 usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--force]
                   [--max-size BYTES] [--trail N] [--redact PATTERN]... [--no-redact]
-                  [--print] [--break]
+                  [--no-follow] [--print] [--break]
                   (script.py | -m module | -c code) [args...]
 
   -w, --watch EXPR        also watch EXPR (repeatable), e.g. -w "os.environ['HOME']"
@@ -33,6 +33,9 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--f
                           glob such as '*_PIN') as fingerprints only (repeatable; the
                           defaults, *TOKEN*, *SECRET*, *PASSWORD* ..., always apply)
   --no-redact             store secrets' values as they are (warns at the start)
+  --no-follow             do not record child processes (by default every child Python,
+                          forked, spawned or run as a subprocess, records into
+                          DIR/children/<pid> with the same watches)
   --print                 print each change to stderr as it happens
   --break                 on each change, print it and open pdb where it was made
 """
@@ -49,6 +52,7 @@ class RunOptions:
     follow: int = 0
     redact: list = field(default_factory=list)
     no_redact: bool = False
+    follow_children: bool = True
     print_changes: bool = False
     break_on_change: bool = False
     program_argv: list = field(default_factory=list)
@@ -108,6 +112,8 @@ def parse(argv: list) -> RunOptions:
             opts.redact.append(text)
         elif arg == "--no-redact":
             opts.no_redact = True
+        elif arg == "--no-follow":
+            opts.follow_children = False
         elif arg == "--no-default-watches":
             opts.default_watches = False
         elif arg == "--force":
@@ -212,7 +218,8 @@ def main(argv: list) -> int:
                           default_watches=opts.default_watches, on_change=on_change,
                           force=opts.force, max_size=opts.max_size, trail=opts.trail,
                           follow=opts.follow, warn=_warn,
-                          redact=False if opts.no_redact else opts.redact)
+                          redact=False if opts.no_redact else opts.redact,
+                          follow_children=opts.follow_children)
     except WatchExprError as e:
         raise UsageError(str(e)) from None
     if opts.no_redact:

@@ -256,7 +256,7 @@ class Adapter:
             self.out.event("output", {"category": "console", "output":
                                       "spyrec: no data breakpoints: the program runs to its end\n"})
         if self.recording is None:
-            from ..recording_session import new_recording_dir, point_latest
+            from ..paths import new_recording_dir, point_latest
             self.record_into = new_recording_dir(self.cwd)
         self.running = True
         self.first_run = self.record_into is not None
@@ -393,7 +393,7 @@ class Adapter:
             try:
                 rec = api.Recording(path)
                 wanted = set(self.watches)
-                self.expected = [c.to_json() for c in rec.changes() if c.expr in wanted]
+                self.expected = [c.to_json() for c in rec.changes(pid=rec.pid) if c.expr in wanted]
             except Exception as e:
                 self.out.event("output", {"category": "important",
                                           "output": f"spyrec: cannot read the recording {path}: {e}\n"})
