@@ -209,8 +209,16 @@ Attachment Session::keyframe_record(Watch& w, uint64_t seq) {
 }
 
 void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised) {
-    if (!reraised && exc == t->last_exception) return;   // the same raise, one frame out
+    // CPython adds the frame's traceback entry before RAISE fires, so an
+    // exception propagating into a caller has a traceback whose next entry
+    // is the one seen at its last RAISE.
+    PyObject* tb = PyException_GetTraceback(exc);
+    const void* next = tb && PyTraceBack_Check(tb) ? reinterpret_cast<PyTracebackObject*>(tb)->tb_next : nullptr;
+    bool propagated = exc == t->last_exception && next != nullptr && next == t->last_traceback;
     t->last_exception = exc;
+    t->last_traceback = tb;
+    Py_XDECREF(tb);     // compared by address only from here on
+    if (!reraised && propagated) return;   // the same raise, one frame out
     // Exceptions spyrec's own machinery raises and handles are not the program's.
     if (codes_.get(code)->hidden) return;
     // Iteration's and generators' own signals are control flow, not errors:

@@ -38,7 +38,11 @@ struct ThreadState {
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.
+    // and its traceback's head then: a RAISE whose traceback continues that
+    // one is the same raise one frame out. (The address alone is not enough:
+    // a new exception may reuse a freed one's.)
     const void* last_exception = nullptr;
+    const void* last_traceback = nullptr;
 
     // The trail (`--trail N`, LINE events): the last N lines this thread ran,
     // a ring of (code, line). Code objects are held (strong references) so a

@@ -19,6 +19,6 @@ tests/fuzz/run.sh 30
 status=0
 for v in 3.12 3.13; do
     echo "== pytest on Python $v"
-    ".venv-$v/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=1
+    ".venv-$v/bin/python" -m pytest -q -rs -p no:cacheprovider "$@" || status=1
 done
 exit $status

@@ -24,3 +24,44 @@ def test_recording_holds_only_the_programs_change(tmp_path):
     r = spyrec(["query", "history", "sys.path"], tmp_path)
     assert r.returncode == 0
     assert "1 change," in r.stdout      # spyrec's own sys.path[0] setup is not a change
+
+
+def test_replay_change_n_stops_at_the_nth_execution_of_a_culprit_that_runs_many_times(tmp_path):
+    from _programs import write
+    write(tmp_path, "app.py", """
+        ITEMS = []
+        for n in range(5):
+            ITEMS.append(n * 10)                   # line 4: one culprit, five changes
+        print("done", ITEMS)
+    """)
+    assert spyrec(["run", "-o", "rec", "-w", "__main__.ITEMS", "app.py"], tmp_path).returncode == 0
+    # Change 1 is ITEMS appearing (line 2); changes 2-6 are the appends.
+    for n, before in ((2, []), (4, [0, 10]), (-1, [0, 10, 20, 30])):
+        r = spyrec(["replay", "-r", "rec", "--break-before", "change", "__main__.ITEMS", str(n)], tmp_path,
+                   input="p ITEMS\nc\n")
+        assert r.returncode == 0, r.stderr
+        assert "diverged" not in r.stderr
+        assert f"(Pdb) {before}" in r.stdout, (n, r.stdout)
+        assert "done [0, 10, 20, 30, 40]" in r.stdout
+
+
+def test_query_exceptions_json_names_each_raise(tmp_path):
+    import json
+    from _programs import write
+    write(tmp_path, "app.py", """
+        def lookup(d):
+            return d["missing"]                    # line 3
+
+        for _ in range(2):
+            try:
+                lookup({})
+            except KeyError:
+                pass
+    """)
+    assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
+    r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]
+    assert [(e["type"], e["line"], e["function"], e["opname"], e["reraised"]) for e in mine][:2] == \
+        [("KeyError", 3, "lookup", "BINARY_SUBSCR", False)] * 2
+    assert mine[0]["seq"] < mine[1]["seq"] and mine[0]["message"] == "'missing'"
