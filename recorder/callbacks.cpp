@@ -125,6 +125,9 @@ PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->record_exception(t, args[0], offset_of(args[1]), args[2], reraised);
+    // A signal handler's exception, raised while recording this one: it
+    // replaces the exception in flight, as at the next eval-breaker check.
+    if (s->exit_pending()) return s->raise_pending_exit();
     return none();
 }
 

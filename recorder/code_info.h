@@ -36,6 +36,15 @@ struct CodeInfo {
     std::vector<int16_t> depths;
     bool depths_ready = false;
 
+    // The instruction an offset belongs to: 3.13 reports RAISE at the last of
+    // an instruction's inline CACHE entries (its next_instr - 1).
+    int instruction_start(int offset) const {
+        while (offset > 0 && static_cast<size_t>(offset) / 2 < opcodes.size() &&
+               opcodes[static_cast<size_t>(offset) / 2] == kCacheOpcode) {
+            offset -= 2;
+        }
+        return offset;
+    }
     uint8_t opcode_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;
         return i < opcodes.size() ? opcodes[i] : 0;

@@ -232,6 +232,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     }
     SavedError saved;
     ColdSection cold(*this);
+    offset = codes_.get(code)->instruction_start(offset);
     note_instruction(t, code, offset, true);
     uint64_t seq = ++seq_;
     ++exceptions_;
@@ -256,6 +257,12 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
             text = utf8_of(PyTuple_GET_ITEM(args, 0));
         }
         Py_XDECREF(args);
+    }
+    // str() runs the program's signal handlers (PyErr_CheckSignals): what a
+    // handler raised (KeyboardInterrupt, a SystemExit) is the program's, and
+    // exception_event raises it into it. Clearing it lost Ctrl-C for good.
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception) && !pending_exit_) {
+        pending_exit_ = PyErr_GetRaisedException();
     }
     PyErr_Clear();
     if (text.size() > 2000) text.resize(2000);

@@ -212,3 +212,31 @@ def test_multiprocessing_fork_pool(tmp_path):
     # The two workers recorded the 20 appends between them.
     assert len(parent["children"]) == 2
     assert sum(c["changes"] for c in parent["children"]) == 20
+
+
+def test_ctrl_c_during_a_storm_of_exceptions_is_not_lost(tmp_path):
+    # Nearly every instruction raises RecursionError, so the interrupt is
+    # usually noticed inside spyrec's RAISE callback (str() of the exception
+    # runs signal handlers): it must reach the program, not be cleared there.
+    plain, recorded = both(tmp_path, """
+        import sys, threading, time, _thread
+        sys.setrecursionlimit(120)
+
+        def f():
+            try:
+                f()
+            except RecursionError:
+                f()
+
+        def interrupt():
+            time.sleep(0.5)
+            _thread.interrupt_main()
+
+        threading.Thread(target=interrupt).start()
+        try:
+            f()
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    assert plain.stdout == recorded.stdout == "interrupted\n", recorded.stderr
+    assert recorded.returncode == plain.returncode == 0
