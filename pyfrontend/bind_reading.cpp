@@ -241,6 +241,7 @@ py::dict exception(const ExceptionReport& r) {
     d["type"] = text(e.type_name);
     d["message"] = text(e.message);
     d["reraised"] = e.reraised;
+    d["frames_left_out"] = e.frames_left_out;
     culprit(d, r.stack);
     d["stack"] = frames(r.stack);
     return d;

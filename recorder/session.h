@@ -312,6 +312,9 @@ private:
     uint64_t next_code_id_ = 1;
     uint64_t changes_ = 0;
     uint64_t exceptions_ = 0;
+    // Raises per instruction (code address, offset), for kFullStackRaises.
+    std::unordered_map<uintptr_t, uint32_t> raises_at_;
+    static constexpr uint32_t kFullStackRaises = 16;
     bool recording_cut_ = false;
     bool stopped_ = false;
     int tool_id_ = -1;

@@ -268,6 +268,16 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     if (text.size() > 2000) text.resize(2000);
     out.setMessage(text);
     std::vector<ShadowFrame> frames = reported_stack(*t);
+    // Every raise is stored, but an instruction that raises in a loop (a test
+    // suite's thousands of KeyErrors) keeps its whole stack only for its first
+    // kFullStackRaises raises; after that, its innermost frame and how many
+    // outer frames were left out. (Code objects are keyed by address: a reused
+    // address only shares a counter, which decides nothing but stack length.)
+    uint32_t& raised_here = raises_at_[reinterpret_cast<uintptr_t>(code) * 65599u + static_cast<uintptr_t>(offset)];
+    if (++raised_here > kFullStackRaises && frames.size() > 1) {
+        out.setFramesLeftOut(static_cast<uint32_t>(frames.size() - 1));
+        frames.resize(1);
+    }
     write_stack(out.initStack(frames.size()), frames);
     out.setOpcode(codes_.get(code)->opcode_at(offset));
     writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});

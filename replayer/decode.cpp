@@ -335,6 +335,7 @@ RaisedException decode_exception(std::string_view bytes, std::string_view where)
         e.reraised = r.getReraised();
         e.opcode = r.getOpcode();
         e.monotonic_ns = r.getMonotonicNs();
+        e.frames_left_out = r.getFramesLeftOut();
         return e;
     });
 }

@@ -120,6 +120,7 @@ struct RaisedException {
     bool reraised = false;
     uint8_t opcode = 0;
     uint64_t monotonic_ns = 0;
+    uint32_t frames_left_out = 0;   // outer frames the recorder did not store
 };
 
 // A point in the event order where the program said what it was doing

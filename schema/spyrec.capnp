@@ -153,6 +153,7 @@ struct RaisedException {
   reraised @6 :Bool;
   opcode @7 :UInt8;
   monotonicNs @8 :UInt64;         # as Change.monotonicNs
+  framesLeftOut @9 :UInt32;       # outer frames not stored (an instruction that raised many times: see recorder)
 }
 
 # A point in the recording's event order where the program said what it was

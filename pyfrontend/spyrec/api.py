@@ -215,6 +215,9 @@ class RaisedException:
     pid: int = 0
     monotonic_ns: int = 0
     process: str | None = None      # as Change.process
+    # Outer frames not stored: an instruction keeps whole stacks only for its
+    # first 16 raises, then its innermost frame.
+    frames_left_out: int = 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "RaisedException":
@@ -223,12 +226,13 @@ class RaisedException:
                    d.get("file", "?"), d.get("line", 0), d.get("function", "?"),
                    d.get("offset", -1), d.get("opname", "?"),
                    [Frame.from_dict(f) for f in d.get("stack") or ()],
-                   d.get("pid", 0), d.get("monotonic_ns", 0), d.get("process"))
+                   d.get("pid", 0), d.get("monotonic_ns", 0), d.get("process"),
+                   d.get("frames_left_out", 0))
 
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in (
             "seq", "thread", "thread_id", "type", "message", "reraised", "file", "line",
-            "function", "offset", "opname", "pid", "monotonic_ns")}
+            "function", "offset", "opname", "pid", "monotonic_ns", "frames_left_out")}
         d["stack"] = [f.to_json() for f in self.stack]
         return d
 

@@ -57,7 +57,7 @@ def _schemas(pa):
                                   ("diff", pa.list_(pa.string())), ("test", pa.string()),
                                   ("phase", pa.string()), ("before", pa.string()), ("after", pa.string())])
     exceptions = pa.schema(common + [("type", pa.string()), ("message", pa.string()),
-                                     ("reraised", pa.bool_())])
+                                     ("reraised", pa.bool_()), ("frames_left_out", pa.int64())])
     locations = pa.schema([("recording", pa.string()), ("pid", pa.int64()), ("file", pa.string()),
                            ("line", pa.int32()), ("function", pa.string()), ("offset", pa.int32()),
                            ("opname", pa.string()), ("changes", pa.int64()), ("exceptions", pa.int64())])
@@ -141,7 +141,7 @@ def export_parquet(rec, out_dir: str, values: bool = False) -> dict:
     out = _TableWriter(pa, paths["exceptions"], schemas["exceptions"])
     for e in rec.iter_exceptions():
         row = _where(e, rid)
-        row.update(type=e.type, message=e.message, reraised=e.reraised)
+        row.update(type=e.type, message=e.message, reraised=e.reraised, frames_left_out=e.frames_left_out)
         out.add(row)
         located(e, 1)
     written["exceptions"] = out.close()

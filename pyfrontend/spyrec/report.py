@@ -243,10 +243,13 @@ def _history_entry(i: int, ch, cwd) -> list:
 def format_exception(exc, cwd: str | None = None) -> str:
     again = " (re-raised)" if exc.reraised else ""
     message = f"{exc.type}: {exc.message}" if exc.message else exc.type
-    process = f"\n       in process {exc.process}" if getattr(exc, "process", None) else ""
+    notes = f"\n       in process {exc.process}" if getattr(exc, "process", None) else ""
+    if getattr(exc, "frames_left_out", 0):
+        notes += (f"\n       ({exc.frames_left_out} outer frames not stored: this instruction "
+                  "raised more than 16 times)")
     return (f"seq {exc.seq:<6} {message}{again}\n"
             f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
-            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{process}")
+            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{notes}")
 
 
 def format_value(expr: str, seq: int, exists: bool, value) -> str:

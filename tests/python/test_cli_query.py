@@ -124,3 +124,47 @@ def test_a_sub_path_that_never_changed_says_which_watch_holds_it(demo):
     r = spyrec(["query", "last-change", "sys.path[99]"], demo)
     assert r.returncode == 1
     assert "is inside the watch sys.path but never changed" in r.stderr, r.stderr
+
+
+def test_query_exceptions_json_names_each_raise(tmp_path):
+    write(tmp_path, "app.py", """
+        def lookup(d):
+            return d["missing"]                    # line 3
+
+        for _ in range(2):
+            try:
+                lookup({})
+            except KeyError:
+                pass
+    """)
+    assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
+    r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]
+    assert [(e["type"], e["line"], e["function"], e["opname"], e["reraised"]) for e in mine][:2] == \
+        [("KeyError", 3, "lookup", "BINARY_SUBSCR", False)] * 2
+    assert mine[0]["seq"] < mine[1]["seq"] and mine[0]["message"] == "'missing'"
+
+
+def test_an_instruction_raising_in_a_loop_keeps_every_raise_and_its_first_stacks(tmp_path):
+    write(tmp_path, "app.py", """
+        def lookup(d):
+            return d["missing"]                    # line 3
+
+        def outer():
+            for _ in range(20):
+                try:
+                    lookup({})
+                except KeyError:
+                    pass
+
+        outer()
+    """)
+    assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
+    r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
+    mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]
+    assert len(mine) == 20 and {e["line"] for e in mine} == {3}
+    assert [len(e["stack"]) for e in mine[:16]] == [3] * 16 and [e["frames_left_out"] for e in mine[:16]] == [0] * 16
+    assert [len(e["stack"]) for e in mine[16:]] == [1] * 4 and [e["frames_left_out"] for e in mine[16:]] == [2] * 4
+    text = spyrec(["query", "-r", "rec", "exceptions"], tmp_path).stdout
+    assert text.count("2 outer frames not stored: this instruction raised more than 16 times") == 4

@@ -44,24 +44,3 @@ def test_replay_change_n_stops_at_the_nth_execution_of_a_culprit_that_runs_many_
         assert f"(Pdb) {before}" in r.stdout, (n, r.stdout)
         assert "done [0, 10, 20, 30, 40]" in r.stdout
 
-
-def test_query_exceptions_json_names_each_raise(tmp_path):
-    import json
-    from _programs import write
-    write(tmp_path, "app.py", """
-        def lookup(d):
-            return d["missing"]                    # line 3
-
-        for _ in range(2):
-            try:
-                lookup({})
-            except KeyError:
-                pass
-    """)
-    assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
-    r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]
-    assert [(e["type"], e["line"], e["function"], e["opname"], e["reraised"]) for e in mine][:2] == \
-        [("KeyError", 3, "lookup", "BINARY_SUBSCR", False)] * 2
-    assert mine[0]["seq"] < mine[1]["seq"] and mine[0]["message"] == "'missing'"
