@@ -233,15 +233,31 @@ Writer::~Writer() {
 
 void Writer::start() {
     std::lock_guard<std::mutex> lock(mutex_);
-    thread_ = std::thread([this] { run(); });
+    thread_ = spawn_thread();
     register_writer(this);
+}
+
+std::thread Writer::spawn_thread() {
+    // A signal sent to the process goes to any thread that does not block it.
+    // Python runs the program's handlers (spyrec's SIGTERM handler too) in the
+    // main thread, when the signal interrupts what it waits in; taken by this
+    // thread instead, a SIGTERM only sets a flag that a main thread blocked in
+    // a lock never sees (a multiprocessing pool's terminate() hung). So this
+    // thread blocks every signal but the fatal ones a fault raises in it.
+    sigset_t blocked, previous;
+    sigfillset(&blocked);
+    for (int sig : kFatalSignals) sigdelset(&blocked, sig);
+    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+    std::thread thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return thread;
 }
 
 void Writer::ensure_running() {
     if (paused_ && !abandoned_ && !closed_) {
         paused_ = false;
         stopping_ = false;
-        thread_ = std::thread([this] { run(); });
+        thread_ = spawn_thread();
     }
 }
 

@@ -100,6 +100,7 @@ public:
 
 private:
     void run();
+    std::thread spawn_thread();  // runs run() with the process's signals blocked
     void ensure_running();      // with mutex_ held
     void stop_disk_error(const std::string& reason);
     void note_cut(const Record& r, const std::string& reason);

@@ -203,8 +203,10 @@ def test_multiprocessing_fork_pool(tmp_path):
             return x * x
         if __name__ == "__main__":
             sys.path.insert(0, "main")
-            with mp.get_context("fork").Pool(2) as pool:
-                print(sum(pool.map(work, range(20))))
+            pool = mp.get_context("fork").Pool(2)
+            print(sum(pool.map(work, range(20))))
+            pool.close()        # the workers end by os._exit, not by terminate()'s SIGTERM
+            pool.join()
     """)
     same_behaviour(plain, recorded)
     parent = info(tmp_path)
@@ -212,6 +214,7 @@ def test_multiprocessing_fork_pool(tmp_path):
     # The two workers recorded the 20 appends between them.
     assert len(parent["children"]) == 2
     assert sum(c["changes"] for c in parent["children"]) == 20
+    assert {c["ending"]["message"] for c in parent["children"]} == {"os._exit"}
 
 
 def test_ctrl_c_during_a_storm_of_exceptions_is_not_lost(tmp_path):

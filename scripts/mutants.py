@@ -1,0 +1,179 @@
+"""Curated mutation testing: every mutant is a one-line edit that breaks a
+documented behaviour; the tests named with it must fail. Prints each mutant
+as killed or SURVIVED and the kill rate (docs/testing.md records the last
+run and why each survivor is acceptable). Not run in CI: it rebuilds the
+C++ module once per C++ mutant.
+
+    .venv-3.12/bin/python scripts/mutants.py [--only NAME]... [--list]
+
+Python mutants are applied to the package installed in the venv of their
+Python (what the tests import); C++ mutants to the source, rebuilt into
+build/dev-<python>, and the module copied over the installed one.
+Everything is put back afterwards, also after Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Mutant:
+    name: str
+    path: str           # in the repository
+    old: str            # must occur exactly once
+    new: str
+    tests: tuple        # pytest arguments
+    python: str = "3.12"
+
+
+MUTANTS = [
+    # ---- the query and replay front end
+    Mutant("exceptions --json prints []", "pyfrontend/spyrec/cli/query.py",
+           "_dump_stream(e.to_json() for e in excs)", "_dump_stream([])",
+           ("tests/python/test_cli_query.py",)),
+    Mutant("replay change N ignores N", "pyfrontend/spyrec/cli/replay.py",
+           "return history[n - 1 if n > 0 else n], None", "return history[0], None",
+           ("tests/python/test_cli_replay.py",)),
+    Mutant("replay counts no executions", "pyfrontend/spyrec/cli/replay.py",
+           "return max(same, 1)", "return 1",
+           ("tests/python/test_cli_replay.py", "tests/python/test_pytest_plugin.py")),
+    Mutant("run --break is a no-op", "pyfrontend/spyrec/cli/run.py",
+           "on_change = change_breaker(cwd, opts.print_changes)", "on_change = None",
+           ("tests/python/test_break_pdb.py",)),
+    Mutant("pytest's own PYTEST_CURRENT_TEST is a leak", "pyfrontend/spyrec/api.py",
+           '_RUNNER_KEYS = [("os.environ", "PYTEST_CURRENT_TEST")]', "_RUNNER_KEYS = []",
+           ("tests/python/test_pytest_plugin.py",)),
+    Mutant("secrets are not redacted by default", "pyfrontend/spyrec/recording_session.py",
+           "    if redact is False:\n        return []", "    if True:\n        return []",
+           ("tests/python/test_redaction.py",)),
+    # ---- child processes and one timeline
+    Mutant("processes are not merged by clock", "pyfrontend/spyrec/api.py",
+           "return heapq.merge(*streams, key=lambda item: item.monotonic_ns)",
+           "return __import__('itertools').chain(*streams)", ("tests/python/test_children.py",)),
+    Mutant("an env= dict gets no settings", "pyfrontend/spyrec/children.py",
+           "    if type(env) is dict and", "    if False and type(env) is dict and",
+           ("tests/python/test_children.py",)),
+    Mutant("changes carry no pid", "pyfrontend/spyrec/api.py",
+           'd["pid"], d["process"] = self.pid, self._process\n        return Change',
+           'd["process"] = self._process\n        return Change', ("tests/python/test_children.py",)),
+    Mutant("a forked child is not recorded", "pyfrontend/spyrec/recording_session.py",
+           "children.start_child(children.settings(self), self._pid, self.argv)", "pass",
+           ("tests/python/test_children.py",)),
+    Mutant("changes carry no clock", "recorder/session_records.cpp",
+           "change.setMonotonicNs(monotonic_ns());", "change.setMonotonicNs(0);",
+           ("tests/python/test_children.py",)),
+    # ---- the recorder
+    Mutant("a raise at a reused address is dropped", "recorder/session_records.cpp",
+           "bool propagated = exc == t->last_exception && next != nullptr && next == t->last_traceback;",
+           "bool propagated = exc == t->last_exception;", ("tests/python/test_cli_query.py",)),
+    Mutant("every raise keeps its whole stack", "recorder/session_records.cpp",
+           "if (++raised_here > kFullStackRaises && frames.size() > 1) {", "if (false) {",
+           ("tests/python/test_cli_query.py",)),
+    Mutant("a signal handler's KeyboardInterrupt is cleared", "recorder/session_records.cpp",
+           "if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception) && !pending_exit_) {",
+           "if (false) {", ("tests/python/test_reliability_crash.py", "-k", "ctrl_c")),
+    Mutant("3.13 RAISE offsets stay on CACHE", "recorder/session_records.cpp",
+           "offset = codes_.get(code)->instruction_start(offset);", "",
+           ("tests/python/test_cli_query.py",), python="3.13"),
+    Mutant("snapshots stop at depth 3", "recorder/snapshot.h",
+           "int max_depth = 64;", "int max_depth = 3;",
+           ("tests/python/test_value_model.py", "tests/python/test_exactness.py")),
+    Mutant("a damaged mapping's SIGBUS is not caught", "replayer/recording.cpp",
+           "        sigaction(SIGBUS, &action, &previous_sigbus);", "",
+           ("tests/python/test_reliability_input.py",)),
+    Mutant("flush waits for the batch timer", "recorder/writer.cpp",
+           "    flush_wanted_ = true;   // commit now, not when the batch's time is up", "",
+           ("tests/python/test_reliability_crash.py",)),
+]
+
+
+def venv(python: str) -> str:
+    return os.path.join(REPO, f".venv-{python}")
+
+
+def installed_package(python: str) -> str:
+    return os.path.join(venv(python), "lib", f"python{python}", "site-packages", "spyrec")
+
+
+def installed_copy(m: Mutant) -> str:
+    return os.path.join(installed_package(m.python), os.path.relpath(m.path, "pyfrontend/spyrec"))
+
+
+def build_core(python: str) -> str:
+    """Build the module from the (mutated) source; returns the built .so."""
+    build = os.path.join(REPO, "build", f"mutants-{python}")
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        subprocess.run([os.path.join(venv(python), "bin", "cmake"), "-S", REPO, "-B", build, "-G", "Ninja",
+                        f"-DCMAKE_MAKE_PROGRAM={os.path.join(venv(python), 'bin', 'ninja')}",
+                        f"-DPython_EXECUTABLE={os.path.join(venv(python), 'bin', 'python')}",
+                        "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(venv(python), "bin", "cmake"), "--build", build, "--target", "_core"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return glob.glob(os.path.join(build, "_core*.so"))[0]
+
+
+def edit(path: str, old: str, new: str) -> str:
+    with open(path) as f:
+        text = f.read()
+    if text.count(old) != 1:
+        raise SystemExit(f"mutants: {path}: the line to mutate occurs {text.count(old)} times: {old!r}")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return text
+
+
+def run_mutant(m: Mutant) -> bool:
+    """True when the tests fail with the mutant in place (killed)."""
+    is_cpp = m.path.endswith((".cpp", ".h"))
+    target = os.path.join(REPO, m.path) if is_cpp else installed_copy(m)
+    core = glob.glob(os.path.join(installed_package(m.python), "_core*.so"))[0]
+    saved_core = core + ".mutants-saved"
+    original = edit(target, m.old, m.new)
+    try:
+        if is_cpp:
+            shutil.copy2(core, saved_core)
+            shutil.copy2(build_core(m.python), core)
+        r = subprocess.run([os.path.join(venv(m.python), "bin", "python"), "-m", "pytest", "-q", "-x",
+                            "-p", "no:cacheprovider", *m.tests], cwd=REPO, capture_output=True,
+                           text=True, timeout=1200)
+        return r.returncode != 0
+    finally:
+        with open(target, "w") as f:
+            f.write(original)
+        if is_cpp:
+            shutil.move(saved_core, core)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run the mutants whose name contains NAME")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if not args.only or any(o in m.name for o in args.only)]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}  ({m.path}, Python {m.python})")
+        return 0
+    killed = 0
+    for m in chosen:
+        start = time.monotonic()
+        dead = run_mutant(m)
+        killed += dead
+        print(f"{'killed  ' if dead else 'SURVIVED'}  {m.name}  ({m.path}; {time.monotonic() - start:.0f} s)",
+              flush=True)
+    print(f"kill rate: {killed}/{len(chosen)} = {100 * killed / max(len(chosen), 1):.0f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
