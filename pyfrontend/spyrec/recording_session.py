@@ -103,6 +103,9 @@ class Session:
         self._saved_signals: dict = {}
         # What the atexit hook writes as the Ending, and a signal to die by after it.
         self.outcome = None
+        # A SIGTERM/SIGHUP that arrived while stop() ran: died by after it.
+        self._stopping = False
+        self._deferred_signal = 0
 
     # ---- start / stop ------------------------------------------------------------
     def start(self, *, process_hooks: bool = True) -> "Session":
@@ -157,11 +160,17 @@ class Session:
         recorder, self._recorder = self._recorder, None
         if self.follow_children and not self.parent_pid:
             children.withdraw()
-        recorder.stop(how, exit_status=exit_status, signal=signal, message=message)
+        self._stopping = True
+        try:
+            recorder.stop(how, exit_status=exit_status, signal=signal, message=message)
+        finally:
+            self._stopping = False
         # Only now: a SIGTERM that arrives while the recorder commits finds our
-        # handler (which runs once stop() has returned, and then dies by it),
-        # not the default action, which would lose the last batch.
+        # handler, not the default action, which would lose the last batch.
         self._remove_process_hooks()
+        if self._deferred_signal:
+            from .program import die_by_signal
+            die_by_signal(self._deferred_signal)
         self.notes = recorder.notes()
         if self.warn is not None:
             for line in limit_warnings(self.notes):
@@ -249,6 +258,11 @@ class Session:
         _SESSIONS.discard(self)
 
     def _on_signal(self, signum, frame) -> None:
+        if self._stopping:
+            # The recorder's C++ stop runs Python's signal checks (repr, str):
+            # dying here would lose what it has not committed yet.
+            self._deferred_signal = signum
+            return
         self.stop("signal", exit_status=128 + signum, signal=signum,
                   message=signal.Signals(signum).name)
         from .program import die_by_signal
