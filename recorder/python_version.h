@@ -121,6 +121,21 @@ inline bool current_instruction(PyObject** code, int* offset) {
     return true;
 }
 
+// The offset of the instruction that the innermost frame running `code`
+// is at, looking at most a few frames out (a C call in between adds an
+// entry frame); -1 when none is that close. Frames are compared by their
+// code only, never created.
+inline int running_offset_of(PyObject* code) {
+    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+    for (int hops = 0; frame && hops < 4; ++hops) {
+        if (frame->executable == code) {
+            return PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(frame));
+        }
+        frame = static_cast<FrameLayout*>(frame->previous);
+    }
+    return -1;
+}
+
 // Makes `dict` (obj's materialized __dict__) the only home of obj's
 // attributes, so the dict watcher sees every attribute store. Only 3.13 needs
 // it; on 3.12 a materialized dict already is.

@@ -178,23 +178,28 @@ ThreadState* Session::new_thread_state() {
     return tls_state_;
 }
 
-void Session::resync(ThreadState* t) {
-    // Rebuild the shadow stack from CPython's frames. Cold: only for a new
-    // thread, or when events were missed (a generator closed from C code, a
-    // frame switched by a greenlet).
-    t->stack.clear();
-    std::vector<ShadowFrame> reversed;
+std::vector<ShadowFrame> Session::python_frames() {
+    // Innermost first, through frame objects: cold paths only.
+    std::vector<ShadowFrame> frames;
     PyFrameObject* frame = PyEval_GetFrame();   // borrowed
     Py_XINCREF(frame);
     while (frame) {
         PyCodeObject* code = PyFrame_GetCode(frame);   // new reference; the frame keeps one too
-        reversed.push_back(ShadowFrame{reinterpret_cast<PyObject*>(code), PyFrame_GetLasti(frame)});
+        frames.push_back(ShadowFrame{reinterpret_cast<PyObject*>(code), PyFrame_GetLasti(frame)});
         Py_DECREF(code);
         PyFrameObject* back = PyFrame_GetBack(frame);
         Py_DECREF(frame);
         frame = back;
     }
-    t->stack.assign(reversed.rbegin(), reversed.rend());
+    return frames;
+}
+
+void Session::resync(ThreadState* t) {
+    // Rebuild the shadow stack from CPython's frames. Cold: only for a new
+    // thread, or when events were missed (a generator closed from C code, a
+    // frame switched by a greenlet).
+    std::vector<ShadowFrame> innermost_first = python_frames();
+    t->stack.assign(innermost_first.rbegin(), innermost_first.rend());
 }
 
 void Session::rebuild_probe_table() {

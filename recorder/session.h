@@ -244,6 +244,8 @@ public:
     int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
+    std::vector<ShadowFrame> python_frames();
+    void refresh_callers(std::vector<ShadowFrame>& stack);
 
 private:
     // A dict mutation seen by the dict watcher, with its exact culprit, waiting
@@ -254,6 +256,11 @@ private:
         int offset;
         PyObject* dict;   // borrowed, compared only
         PyObject* key;    // borrowed, compared only
+        // When the mutating frame raises no frame events (it is not on the
+        // shadow stack), the shadow's top frame and the instruction it was
+        // running then (a STORE_ATTR whose property setter mutates).
+        PyObject* caller_code = nullptr;   // borrowed, compared only
+        int caller_offset = -1;
     };
     void forget_dict_culprits();
     const DictCulprit* dict_culprit_for(const Watch& w) const;

@@ -48,7 +48,18 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     dicts_.bump(dict);
     t->dirty = true;
     t->dirty_target = nullptr;   // the next event compares the watches that depend on this dict
-    if (known) dict_culprits_.push_back(DictCulprit{t, code, offset, dict, key});
+    if (known) {
+        DictCulprit culprit{t, code, offset, dict, key};
+        ShadowFrame* top = t->top();
+        if (top && top->code != code && operands_readable_) {
+            culprit.caller_code = top->code;
+            culprit.caller_offset = running_offset_of(top->code);
+            if (culprit.caller_offset >= 0) {
+                culprit.caller_offset = codes_.get(top->code)->instruction_start(culprit.caller_offset);
+            }
+        }
+        dict_culprits_.push_back(culprit);
+    }
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;
         ColdSection cold(*this);

@@ -6,6 +6,7 @@
 #include <capnp/message.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -104,12 +105,31 @@ void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::ve
     }
 }
 
+void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
+    // A caller's shadow offset is its last instruction that raised an event.
+    // A call made by an instruction whose events are disabled (`del x` running
+    // __del__, `obj.v = 1` running a property setter, a weakref callback) left
+    // it at the instruction before, a line early. So take each caller's
+    // current instruction from CPython, pairing frames from the outermost;
+    // never the innermost shadow frame: that is the culprit, and CPython may
+    // have moved past it or into a callee already.
+    std::vector<ShadowFrame> live = python_frames();   // innermost first
+    size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
+    for (size_t i = 0; i < callers; ++i) {
+        const ShadowFrame& now = live[live.size() - 1 - i];
+        if (stack[i].code != now.code) break;
+        if (now.offset >= 0) stack[i].offset = codes_.get(now.code)->instruction_start(now.offset);
+    }
+}
+
 std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package, the
     // `spyrec` console script) are left out; the innermost frame is always kept.
+    std::vector<ShadowFrame> stack = t.stack;
+    if (t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);
     std::vector<ShadowFrame> frames;
-    for (size_t i = t.stack.size(); i-- > 0;) {
-        const ShadowFrame& f = t.stack[i];
+    for (size_t i = stack.size(); i-- > 0;) {
+        const ShadowFrame& f = stack[i];
         if (!frames.empty() && codes_.get(f.code)->hidden) continue;
         frames.push_back(f);
     }
@@ -119,6 +139,9 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
         if (!frames.empty() && frames[0].code == exact->code) {
             frames[0].offset = exact->offset;
         } else {
+            // Then the shadow's top is its caller, which may have run on
+            // since: its instruction as the watcher saw it.
+            if (!frames.empty() && frames[0].code == exact->caller_code) frames[0].offset = exact->caller_offset;
             frames.insert(frames.begin(), ShadowFrame{exact->code, exact->offset});
         }
     }

@@ -300,8 +300,9 @@ Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits) {
     return Shape::kLeaf;
 }
 
-bool is_mutable_shape(Shape shape) {
-    return shape != Shape::kLeaf && shape != Shape::kTuple;
+bool has_identity(PyObject* value) {
+    return value != Py_None && !PyLong_Check(value) && !PyFloat_Check(value) && !PyUnicode_Check(value) &&
+           !PyBytes_Check(value) && !PyTuple_Check(value) && !PyFrozenSet_Check(value);
 }
 
 bool is_plain_object(PyObject* value) {

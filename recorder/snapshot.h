@@ -56,8 +56,11 @@ using OpaqueNotes = std::map<std::string, std::string>;
 // How `value`, met at `depth` (0: the watched value itself), is seen.
 Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits);
 
-// A mutable value (rebinding to an equal copy of one is still a change).
-bool is_mutable_shape(Shape shape);
+// Whether `value`'s identity matters: anything but an immutable value (int,
+// float, str, bytes, tuple, frozenset and their subclasses, None). Rebinding
+// a watch from one such object to another, even an equal copy, is a change
+// of kind rebound: later in-place changes happen to the new object.
+bool has_identity(PyObject* value);
 
 // Fills `out` with a snapshot of `value` met at `depth`. Never leaves a
 // Python exception set.

@@ -277,9 +277,9 @@ Watch::Outcome Watch::update(Delta& delta) {
     } else if (now == tree_.root_object()) {
         tree_.update(delta);
         if (!delta.empty()) outcome = Outcome::kModified;
-    } else if (is_mutable_shape(shape_of(now, 0, *limits_))) {
-        // Another mutable object, even an equal copy: later in-place changes
-        // happen to it, so the rebinding is a change of its own.
+    } else if (has_identity(now) && has_identity(tree_.root_object())) {
+        // Another object, even an equal copy: later in-place changes happen
+        // to it, so the rebinding is a change of its own.
         tree_.build(now);
         outcome = Outcome::kRebound;
     } else {

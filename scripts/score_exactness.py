@@ -9,10 +9,11 @@ with the given Python (default: this one; use a .venv-3.1x python so spyrec is
 importable), and prints a markdown table:
 
     expected   the number of changes the oracle reports (over all watches)
-    spyrec ok  spyrec's histories name the oracle's culprits, change for change
-               (file, line, function, offset, opname, thread)
+    spyrec ok  spyrec's histories agree with the oracle's, change for change:
+               culprit (file, line, function, offset, opname), thread, kind,
+               values before and after, two innermost frames
     oracle ok  the oracle's culprits all land on the case's `# culprit:` markers
-    blog ok    the blog-style monitor names the oracle's culprits
+    blog ok    the blog-style monitor names the oracle's culprits and threads
 
 Never fails by score: the exit status is 0 unless the script itself breaks.
 """
@@ -27,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "oracle")
 import corpus  # noqa: E402
 
 
-def same_culprits(case, reference, histories):
+def same_changes(case, reference, histories, fields):
     want = corpus.by_watch(reference, case)
     for w in case.watches:
         got = histories.get(w)
-        if got is None or [corpus.key_fields(c) for c in got] != [corpus.key_fields(c) for c in want[w]]:
+        if got is None or [fields(c) for c in got] != [fields(c) for c in want[w]]:
             return False
     return True
 
@@ -56,7 +57,7 @@ def score(case, python):
             row["oracle"] = "yes"
         try:
             histories, procs = corpus.run_spyrec(case, tmp / "rec", python)
-            if procs[0].returncode == 0 and same_culprits(case, oracle, histories):
+            if procs[0].returncode == 0 and same_changes(case, oracle, histories, corpus.key_fields):
                 row["spyrec"] = "yes"
             elif procs[0].returncode != 0:
                 row["note"] = "spyrec run failed: " + (procs[0].stderr.strip().splitlines() or ["?"])[-1]
@@ -64,7 +65,7 @@ def score(case, python):
             row["note"] = f"spyrec: {type(e).__name__}"
         try:
             blog, proc = corpus.run_monitor(corpus.BLOG, case, tmp / "blog.json", python)
-            if proc.returncode == 0 and blog is not None and same_culprits(case, oracle, corpus.by_watch(blog, case)):
+            if proc.returncode == 0 and blog is not None and same_changes(case, oracle, corpus.by_watch(blog, case), corpus.culprit_fields):
                 row["blog"] = "yes"
         except Exception:
             pass

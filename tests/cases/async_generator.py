@@ -6,7 +6,7 @@ PULLED = []  # culprit: STORE_NAME
 
 async def ticks(n):
     for i in range(n):
-        PULLED.append(i)  # culprit: CALL
+        PULLED.append(i)  # culprit: CALL x2
         yield i
 
 

@@ -6,7 +6,7 @@ EVENTS = []  # culprit: STORE_NAME
 
 async def step(name, n):
     for i in range(n):
-        EVENTS.append((name, i))  # culprit: CALL
+        EVENTS.append((name, i))  # culprit: CALL x4
         await asyncio.sleep(0)
 
 

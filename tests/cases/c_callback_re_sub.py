@@ -5,7 +5,7 @@ HITS = {}  # culprit: STORE_NAME
 
 
 def repl(match):
-    HITS[match.group(0)] = len(HITS)  # culprit: STORE_SUBSCR
+    HITS[match.group(0)] = len(HITS)  # culprit: STORE_SUBSCR x3
     return match.group(0).upper()
 
 

@@ -1,7 +1,7 @@
 # watch: __main__.Config.level
 
 
-class Config:  # culprit: STORE_NAME
+class Config:  # culprit: STORE_NAME#1
     level = 1
 
 

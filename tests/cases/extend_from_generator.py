@@ -7,7 +7,7 @@ def produce(n):
 
 
 def main():
-    ITEMS.extend(produce(4))  # culprit: CALL
+    ITEMS.extend(produce(4))  # culprit: CALL#2 x4
 
 
 ITEMS = []  # culprit: STORE_NAME

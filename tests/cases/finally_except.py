@@ -9,7 +9,7 @@ def risky(fail):
     except ValueError:
         TRACE.append("except")  # culprit: CALL
     finally:
-        TRACE.append("finally")  # culprit: CALL
+        TRACE.append("finally")  # culprit: CALL#1 x2
 
 
 risky(True)

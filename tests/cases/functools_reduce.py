@@ -5,7 +5,7 @@ SEEN = []  # culprit: STORE_NAME
 
 
 def add(acc, x):
-    SEEN.append(x)  # culprit: CALL
+    SEEN.append(x)  # culprit: CALL x2
     return acc + x
 
 

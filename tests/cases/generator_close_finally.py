@@ -6,7 +6,7 @@ def stream():
         yield 1
         yield 2
     finally:
-        CLOSED.append("closed")  # culprit: CALL
+        CLOSED.append("closed")  # culprit: CALL#2
 
 
 CLOSED = []  # culprit: STORE_NAME

@@ -16,4 +16,4 @@ def outer():
 
 STATE = {}  # culprit: STORE_NAME
 for value in outer():
-    STATE[value] = True  # culprit: STORE_SUBSCR
+    STATE[value] = True  # culprit: STORE_SUBSCR x2

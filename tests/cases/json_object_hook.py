@@ -5,7 +5,7 @@ OBJECTS = []  # culprit: STORE_NAME
 
 
 def hook(d):
-    OBJECTS.append(sorted(d))  # culprit: CALL
+    OBJECTS.append(sorted(d))  # culprit: CALL#2 x2
     return d
 
 

@@ -24,4 +24,4 @@ def main():
 
 
 main()
-list(map(keyfunc, [1, 2]))  # culprit: CALL
+list(map(keyfunc, [1, 2]))  # culprit: CALL#2 x2

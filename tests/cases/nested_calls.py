@@ -3,7 +3,7 @@ TABLE = {}  # culprit: STORE_NAME
 
 
 def inner(key, value):
-    TABLE[key] = value  # culprit: STORE_SUBSCR
+    TABLE[key] = value  # culprit: STORE_SUBSCR x3
     return value
 
 

@@ -3,7 +3,7 @@
 
 def make_counter():
     def incr():
-        COUNTER["n"] += 1  # culprit: STORE_SUBSCR
+        COUNTER["n"] += 1  # culprit: STORE_SUBSCR x2
 
     return incr
 

@@ -7,8 +7,8 @@ class Plain:
         self.x = 0
 
 
-OBJ = Plain()  # culprit: STORE_NAME
-OBJ.x = 1  # culprit: STORE_ATTR
+OBJ = Plain()  # culprit: STORE_NAME x2
+OBJ.x = 1  # culprit: STORE_ATTR x2
 setattr(OBJ, "y", 2)  # culprit: CALL
-OBJ.__dict__.update({"z": 3, "x": 4})  # culprit: CALL
+OBJ.__dict__.update({"z": 3, "x": 4})  # culprit: CALL x2
 del OBJ.y  # culprit: DELETE_ATTR

@@ -9,11 +9,11 @@ other = [0, 0, 0, 0]
 
 
 def put(target, i, value):
-    target[i] = value  # culprit: STORE_SUBSCR
+    target[i] = value  # culprit: STORE_SUBSCR x2
 
 
 def grow(target, items):
-    target += items  # culprit: BINARY_OP
+    target += items  # culprit: BINARY_OP x2
 
 
 def cut(target):

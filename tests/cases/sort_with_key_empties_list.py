@@ -6,4 +6,4 @@ import functools
 
 sort_descending = functools.partial(list.sort, key=lambda x: -x)
 DATA = [3, 1, 2]  # culprit: STORE_NAME
-sort_descending(DATA)  # culprit: CALL
+sort_descending(DATA)  # culprit: CALL x2

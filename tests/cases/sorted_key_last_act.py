@@ -4,7 +4,7 @@ SEEN = []  # culprit: STORE_NAME
 
 
 def key(x):
-    SEEN.append(x)  # culprit: CALL
+    SEEN.append(x)  # culprit: CALL x3
 
 
 result = sorted([3, 1, 2], key=lambda x: (key(x), x)[1])

@@ -7,7 +7,7 @@ RESULTS = []  # culprit: STORE_NAME
 
 def work():
     for i in range(3):
-        RESULTS.append(i)  # culprit: CALL
+        RESULTS.append(i)  # culprit: CALL x3
 
 
 t = threading.Thread(target=work, name="worker")

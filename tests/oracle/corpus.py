@@ -11,9 +11,13 @@ where changes may be blamed outside the case's own files:
 and each line that is the culprit of an expected change ends with
 
     DATA.append(1)  # culprit: CALL
+    ITEMS.extend(produce(4))  # culprit: CALL#2 x4
 
-(the opname `dis` shows for the culprit instruction on that line, the same on
-3.12 and 3.13). A case that `requires:` a module the Python running it
+the opname `dis` shows for the culprit instruction on that line (the same on
+3.12 and 3.13); `#N` when the line has several instructions of that opname:
+the N-th of them, counting the line's instructions in `dis` order, the
+enclosing code object's first, then those of code nested in it (a lambda, a
+generator expression); `xK` when K changes land on it (else exactly one). A case that `requires:` a module the Python running it
 cannot import is skipped. Used by tests/python/test_exactness.py and
 scripts/score_exactness.py.
 """
@@ -29,12 +33,23 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "cases"
 ORACLE = ROOT / "tests" / "oracle" / "oracle.py"
 BLOG = ROOT / "tests" / "oracle" / "blog_monitor.py"
-COMPARED_FIELDS = ("file", "line", "function", "offset", "opname", "thread")
+CULPRIT_FIELDS = ("file", "line", "function", "offset", "opname", "thread")
+STACK_FRAMES = 2
 
 _WATCH = re.compile(r"^#\s*watch:\s*(.+?)\s*$")
 _ELSEWHERE = re.compile(r"^#\s*culprit-elsewhere:\s*(\S+)\s+(\S+)\s+(\S+)\s*$")
 _REQUIRES = re.compile(r"^#\s*requires:\s*(\S+)\s*$")
-_MARK = re.compile(r"#\s*culprit:\s*([A-Z_]+)\s*$")
+_MARK = re.compile(r"#\s*culprit:\s*([A-Z_]+)(?:#(\d+))?(?:\s+x(\d+))?\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Marker:
+    opname: str
+    nth: int = 0     # which instruction of that opname on the line (1-based); 0: the only one
+    count: int = 1   # how many changes land on it
+
+    def __str__(self):
+        return self.opname + (f"#{self.nth}" if self.nth else "") + (f" x{self.count}" if self.count != 1 else "")
 
 
 @dataclasses.dataclass
@@ -42,7 +57,7 @@ class Case:
     name: str
     path: Path
     watches: list
-    markers: dict      # (file, line) -> opname
+    markers: dict      # (file, line) -> Marker
     elsewhere: list    # (file basename, qualname, opname)
     requires: list = dataclasses.field(default_factory=list)  # modules it imports beyond the stdlib
 
@@ -67,7 +82,7 @@ def load_case(path):
             elif f == path and (m := _REQUIRES.match(text)):
                 requires.append(m.group(1))
             elif m := _MARK.search(text):
-                markers[(str(f), lineno)] = m.group(1)
+                markers[(str(f), lineno)] = Marker(m.group(1), int(m.group(2) or 0), int(m.group(3) or 1))
     return Case(path.stem, path, watches, markers, elsewhere, requires)
 
 
@@ -103,7 +118,7 @@ def unexpected_changes(case, changes):
     for c in changes:
         key = (c["file"], c["line"])
         if key in case.markers:
-            if case.markers[key] != c["opname"]:
+            if case.markers[key].opname != c["opname"]:
                 bad.append(f"{c['expr']}: {key} is {c['opname']}, marker says {case.markers[key]}")
             continue
         if (base_file(c["file"]), c["function"], c["opname"]) in {tuple(e) for e in case.elsewhere}:
@@ -114,24 +129,76 @@ def unexpected_changes(case, changes):
     return bad
 
 
+def same_opname_offsets(path, line, opname):
+    """[(qualname, offset)] of the instructions with that opname on that line,
+    in the order a marker's #N counts them (see the module docstring)."""
+    import dis
+
+    def walk(code):
+        yield code
+        for const in code.co_consts:
+            if hasattr(const, "co_code"):
+                yield from walk(const)
+    code = compile(Path(path).read_bytes(), str(path), "exec")
+    return [(c.co_qualname, i.offset) for c in walk(code) for i in dis.get_instructions(c)
+            if i.positions.lineno == line and i.opname == opname]
+
+
+def marker_mismatches(case, changes):
+    """Messages for markers whose instruction or number of changes the
+    changes contradict (checked with `dis` of the Python running this)."""
+    bad = []
+    for (f, line), mark in case.markers.items():
+        here = [c for c in changes if (c["file"], c["line"]) == (f, line)]
+        if len(here) != mark.count:
+            bad.append(f"{f}:{line}: {len(here)} changes, marker says {mark}")
+        same = same_opname_offsets(f, line, mark.opname)
+        if len(same) > 1 and not mark.nth:
+            bad.append(f"{f}:{line}: {len(same)} {mark.opname} on the line: the marker must say which (#N)")
+            continue
+        if mark.nth > len(same):
+            bad.append(f"{f}:{line}: no {mark.opname} #{mark.nth} on the line")
+            continue
+        want = same[max(mark.nth, 1) - 1]
+        for c in here:
+            if (c["function"], c["offset"]) != want:
+                bad.append(f"{f}:{line}: a change at {c['function']} @{c['offset']}, marker {mark} is {want}")
+    return bad
+
+
+def _program_env(env=None):
+    """The environment a case runs in: the same for every monitor and every
+    test (pytest's PYTEST_CURRENT_TEST names the test, and os.environ is
+    compared value for value)."""
+    env = dict(os.environ if env is None else env)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
 def run_monitor(monitor, case, out, python=sys.executable, timeout=240):
     """Run oracle.py or blog_monitor.py over a case; return (changes, CompletedProcess)."""
     cmd = [python, str(monitor), "--json", "--out", str(out)]
     for w in case.watches:
         cmd += ["-w", w]
     cmd.append(str(case.path))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent,
+                          env=_program_env())
     changes = json.loads(Path(out).read_text()) if Path(out).exists() else None
     return changes, proc
 
 
-def run_spyrec(case, rec_dir, python=sys.executable, timeout=240):
+def uses_threads(case):
+    return any("import threading" in Path(f).read_text() for f in case.files)
+
+
+def run_spyrec(case, rec_dir, python=sys.executable, timeout=240, env=None):
     """Record a case with spyrec; return ({expr: history list}, [CompletedProcess])."""
     cmd = [python, "-m", "spyrec", "run", "--no-default-watches", "-o", str(rec_dir)]
     for w in case.watches:
         cmd += ["-w", w]
     cmd.append(str(case.path))
-    procs = [subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent)]
+    procs = [subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent,
+                            env=_program_env(env))]
     histories = {}
     for w in case.watches:
         q = subprocess.run([python, "-m", "spyrec", "query", "-r", str(rec_dir), "history", w, "--json"],
@@ -146,5 +213,40 @@ def by_watch(changes, case):
     return {w: [c for c in changes if c["expr"] == w] for w in case.watches}
 
 
+# An object compared by identity, as spyrec (`<mod.Type object #7f..>`, a
+# class's repr) and the oracle (`<Type at 0x7f..>`) spell it: two processes
+# never share addresses, so only "an object here" is compared.
+_IDENTITY = re.compile(r"<[^<>]* (?:object #[0-9a-f]+|at 0x[0-9a-f]+)>|<class '[^']*'>")
+
+
+def comparable_value(value):
+    """A before/after value in a form both monitors' JSON reduce to."""
+    if isinstance(value, str):
+        return _IDENTITY.sub("<object>", value)
+    if isinstance(value, list):
+        return [comparable_value(x) for x in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("__type__", "__class__"):  # a plain object's type: qualname, or module.qualname
+                out["__type__"] = v.rsplit(".", 1)[-1]
+            else:
+                out[comparable_value(k)] = comparable_value(v)
+        return out
+    return value
+
+
+def culprit_fields(change):
+    """Which instruction, in which thread."""
+    return {k: change.get(k) for k in CULPRIT_FIELDS}
+
+
 def key_fields(change):
-    return {k: change.get(k) for k in COMPARED_FIELDS}
+    """What spyrec must agree on, change for change: the culprit, the thread,
+    the kind, the values before and after, and the two innermost frames."""
+    out = culprit_fields(change)
+    out["kind"] = change.get("kind")
+    out["before"] = comparable_value(change.get("before"))
+    out["after"] = comparable_value(change.get("after"))
+    out["stack"] = [(f["file"], f["line"], f["function"]) for f in change.get("stack", [])[:STACK_FRAMES]]
+    return out

@@ -237,13 +237,15 @@ def change_kind(before, after):
     return "modified"
 
 
-RENDER_ITEMS = 32  # per container in the report's before/after: they are for people, never compared
-
-
 def render(snap):
-    """Snapshot -> simple JSON value (repr-like strings where JSON has no type)."""
+    """Snapshot -> the JSON value spyrec's `--json` shows, whole.
+
+    Objects compared by identity render as "<Type at 0x...>" and a missing
+    value as null; corpus.comparable_value() maps both sides' spellings of
+    those (and of a plain object's type) to one form before comparing.
+    """
     if snap is MISSING:
-        return {"__missing__": True}
+        return None
     if type(snap) in (int, str) or snap is None:
         return snap
     if type(snap) is bytes:
@@ -258,32 +260,24 @@ def render(snap):
     if kind == "id":
         return f"<{snap[1]} at {snap[2]:#x}>"
     if kind == "environ":
-        return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
-                for k, v in snap[1][:RENDER_ITEMS]}
+        return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape") for k, v in snap[1]}
     if kind in ("list", "tuple", "deque"):
-        return _cut([render(x) for x in snap[2][:RENDER_ITEMS]], len(snap[2]))
+        return [render(x) for x in snap[2]]
     if kind == "set":
-        return _cut(sorted((render(x) for x in list(snap[2])[:RENDER_ITEMS]), key=repr), len(snap[2]))
+        return sorted((render(x) for x in snap[2]), key=repr)
     if kind == "dict":
         out = {}
-        for k, v in snap[2][:RENDER_ITEMS]:
+        for k, v in snap[2]:
             rk = render(k)
             out[rk if isinstance(rk, str) else repr(rk)] = render(v)
-        if len(snap[2]) > RENDER_ITEMS:
-            out["__cut__"] = len(snap[2])
         return out
     if kind == "bytearray":
-        return {"__type__": snap[1], "value": repr(snap[2][:RENDER_ITEMS])}
+        return repr(snap[2])
     if kind == "array":
-        return {"__type__": snap[1], "typecode": snap[2],
-                "value": _cut(array.array(snap[2], snap[3]).tolist()[:RENDER_ITEMS], len(snap[3]) // array.array(snap[2]).itemsize)}
+        return array.array(snap[2], snap[3]).tolist()
     if kind == "object":
         return {"__type__": snap[1], **{k: render(v) for k, v in snap[2]}}
     return repr(snap)
-
-
-def _cut(items, total):
-    return items if total <= RENDER_ITEMS else items + [f"... {total - RENDER_ITEMS} more"]
 
 
 # ---------------------------------------------------------------- culprit --
