@@ -65,7 +65,7 @@ void watch_mapping(const char* begin, uint64_t size, const std::string& path) {
     for (auto& m : mapped) {
         if (m.begin.load() == nullptr) {
             std::string text = "spyrec: error: damaged recording: " + path +
-                               ": data.mdb is corrupted (a page points past the end of the file)\n";
+                               ": data.mdb is shorter than its pages (damaged, or truncated while being read)\n";
             std::snprintf(m.message, sizeof m.message, "%s", text.c_str());
             m.size.store(size);
             m.begin.store(begin);

@@ -31,7 +31,7 @@ class Mutant:
     path: str           # in the repository
     old: str            # must occur exactly once
     new: str
-    tests: tuple        # pytest arguments
+    tests: tuple        # pytest arguments; or ("ctest", ctest arguments...) for the C++ test build
     python: str = "3.12"
 
 
@@ -87,9 +87,24 @@ MUTANTS = [
     Mutant("snapshots stop at depth 3", "recorder/snapshot.h",
            "int max_depth = 64;", "int max_depth = 3;",
            ("tests/python/test_value_model.py", "tests/python/test_exactness.py")),
+    Mutant("snapshots go one level deeper than documented", "recorder/snapshot.h",
+           "int max_depth = 64;", "int max_depth = 65;", ("tests/python/test_value_model.py",)),
+    Mutant("callers' lines come from the shadow stack", "recorder/session_records.cpp",
+           "if (t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);", "",
+           ("tests/python/test_exactness.py", "-k", "blames")),
+    Mutant("a dict change's caller is read late", "recorder/session_records.cpp",
+           "if (!frames.empty() && frames[0].code == exact->caller_code) frames[0].offset = exact->caller_offset;",
+           "", ("tests/python/test_exactness.py", "-k", "blames")),
+    Mutant("rebinding an object compared by identity is 'modified'", "recorder/watch.cpp",
+           "} else if (has_identity(now) && has_identity(tree_.root_object())) {",
+           "} else if (shape_of(now, 0, *limits_) != Shape::kLeaf && !PyTuple_Check(now)) {",
+           ("tests/python/test_exactness.py", "-k", "blames")),
     Mutant("a damaged mapping's SIGBUS is not caught", "replayer/recording.cpp",
            "        sigaction(SIGBUS, &action, &previous_sigbus);", "",
            ("tests/python/test_reliability_input.py",)),
+    Mutant("an op's path index is not checked", "replayer/apply.cpp",
+           "if (step.index >= at->items.size()) {", "if (false) {",
+           ("ctest", "-R", "fuzz_regression")),
     Mutant("flush waits for the batch timer", "recorder/writer.cpp",
            "    flush_wanted_ = true;   // commit now, not when the batch's time is up", "",
            ("tests/python/test_reliability_crash.py",)),
@@ -131,9 +146,27 @@ def edit(path: str, old: str, new: str) -> str:
     return text
 
 
+def run_ctest(args) -> bool:
+    """Rebuilds the C++ test build from the (mutated) source and runs ctest; True when it passes."""
+    build = os.path.join(REPO, "build", "cpp-tests")
+    cmake = os.path.join(venv("3.12"), "bin")
+    if subprocess.run([os.path.join(cmake, "cmake"), "--build", build], capture_output=True).returncode:
+        return False   # a mutant that does not compile is killed
+    return subprocess.run([os.path.join(cmake, "ctest"), "--test-dir", build, *args],
+                          capture_output=True).returncode == 0
+
+
 def run_mutant(m: Mutant) -> bool:
     """True when the tests fail with the mutant in place (killed)."""
     is_cpp = m.path.endswith((".cpp", ".h"))
+    if m.tests[0] == "ctest":
+        original = edit(os.path.join(REPO, m.path), m.old, m.new)
+        try:
+            return not run_ctest(m.tests[1:])
+        finally:
+            with open(os.path.join(REPO, m.path), "w") as f:
+                f.write(original)
+            run_ctest(["-R", "^$"])   # rebuild from the restored source
     target = os.path.join(REPO, m.path) if is_cpp else installed_copy(m)
     core = glob.glob(os.path.join(installed_package(m.python), "_core*.so"))[0]
     saved_core = core + ".mutants-saved"

@@ -5,20 +5,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh 3.12 3.13
 
-echo "== C++ tests (GoogleTest, ctest)"
+# Every part runs whatever an earlier one found; the summary at the end names
+# what failed, and the exit status is 1 if anything did.
+failed=()
+echo "== C++ tests (GoogleTest, ctest; with the fuzz regression corpus under ASan/UBSan)"
 venv=.venv-3.12
 "$venv/bin/cmake" -S . -B build/cpp-tests -G Ninja -DSPYREC_BUILD_TESTS=ON \
     -DCMAKE_MAKE_PROGRAM="$PWD/$venv/bin/ninja" \
     -DPython_EXECUTABLE="$PWD/$venv/bin/python" >/dev/null
 "$venv/bin/cmake" --build build/cpp-tests
-"$venv/bin/ctest" --test-dir build/cpp-tests --output-on-failure
+"$venv/bin/ctest" --test-dir build/cpp-tests --output-on-failure || failed+=("ctest")
 
-echo "== fuzzing the replayer's decoding for 30 s (tests/fuzz/run.sh; longer runs: run.sh SECONDS)"
-tests/fuzz/run.sh 30
+echo "== fuzzing what reads recordings for 30 s (tests/fuzz/run.sh; longer runs: run.sh SECONDS)"
+tests/fuzz/run.sh 30 || failed+=("fuzzing (what it found is in tests/fuzz/crashers/)")
 
-status=0
 for v in 3.12 3.13; do
     echo "== pytest on Python $v"
-    ".venv-$v/bin/python" -m pytest -q -rs -p no:cacheprovider "$@" || status=1
+    ".venv-$v/bin/python" -m pytest -q -rs -p no:cacheprovider "$@" || failed+=("pytest on Python $v")
 done
-exit $status
+if [ ${#failed[@]} -ne 0 ]; then
+    printf '== FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "== all passed"

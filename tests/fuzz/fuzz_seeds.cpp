@@ -1,14 +1,19 @@
-// Dumps the records of a real recording as fuzz seeds: one file per record,
-// its first byte the fuzz target's selector for that record's decoder; the
-// keyframes (whole values, selector 3) also go in consecutive pairs (selector
-// 7), so render and diff start from real values.
-// Usage: fuzz_seeds RECORDING_DIR OUT_DIR
+// Dumps the records of a real recording as fuzz seeds.
+//   fuzz_seeds RECORDING_DIR OUT_DIR              for fuzz_decode: one file per
+//       record, its first byte the target's selector for that record's
+//       decoder; the keyframes (whole values, selector 3) also go in
+//       consecutive pairs (selector 7), so render and diff start from real values.
+//   fuzz_seeds --recording RECORDING_DIR OUT_FILE for fuzz_recording: the
+//       whole recording (its first 64 records per table) in that target's
+//       input layout.
 #include <lmdb.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <string_view>
+
+#include "tables.h"
 
 
 namespace {
@@ -60,21 +65,58 @@ void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
     mdb_txn_abort(txn);
 }
 
+void append_le(std::string& out, uint64_t n, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+}
+
+// fuzz_recording.cpp's layout: u8 table, u16 key length, key, u32 value length, value.
+void dump_recording(MDB_env* env, const std::string& out_file) {
+    std::string out;
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn)) return;
+    for (size_t t = 0; t < spyrec::schema::kTableCount; ++t) {
+        MDB_dbi dbi;
+        MDB_cursor* cur = nullptr;
+        if (mdb_dbi_open(txn, spyrec::schema::kTableNames[t], 0, &dbi) || mdb_cursor_open(txn, dbi, &cur)) continue;
+        MDB_val k, v;
+        int n = 0;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 64;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++n) {
+            out.push_back(static_cast<char>(t));
+            append_le(out, k.mv_size, 2);
+            out.append(static_cast<const char*>(k.mv_data), k.mv_size);
+            append_le(out, v.mv_size, 4);
+            out.append(static_cast<const char*>(v.mv_data), v.mv_size);
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    std::ofstream(out_file, std::ios::binary).write(out.data(), static_cast<std::streamsize>(out.size()));
+    std::printf("fuzz_seeds: %zu bytes of recording from the first records of each table\n", out.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: fuzz_seeds RECORDING_DIR OUT_DIR\n");
+    bool whole = argc == 4 && std::string_view(argv[1]) == "--recording";
+    if (argc != 3 && !whole) {
+        std::fprintf(stderr, "usage: fuzz_seeds [--recording] RECORDING_DIR OUT\n");
         return 2;
     }
+    const char* dir = argv[whole ? 2 : 1];
     MDB_env* env = nullptr;
     mdb_env_create(&env);
     mdb_env_set_maxdbs(env, 16);
-    if (int rc = mdb_env_open(env, argv[1], MDB_RDONLY | MDB_NOLOCK, 0)) {
-        std::fprintf(stderr, "fuzz_seeds: %s: %s\n", argv[1], mdb_strerror(rc));
+    if (int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0)) {
+        std::fprintf(stderr, "fuzz_seeds: %s: %s\n", dir, mdb_strerror(rc));
         return 2;
     }
-    std::string out = argv[2];
+    std::string out = argv[whole ? 3 : 2];
+    if (whole) {
+        dump_recording(env, out);
+        mdb_env_close(env);
+        return 0;
+    }
     dump(env, "meta", out, -1);
     dump(env, "watches", out, 2);
     dump(env, "changes", out, 4);
@@ -82,6 +124,6 @@ int main(int argc, char** argv) {
     dump(env, "code", out, 5);
     dump(env, "exceptions", out, 6);
     mdb_env_close(env);
-    std::printf("fuzz_seeds: %d seeds from %s\n", written, argv[1]);
+    std::printf("fuzz_seeds: %d seeds from %s\n", written, dir);
     return 0;
 }

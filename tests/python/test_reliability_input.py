@@ -6,6 +6,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 
 import pytest
 
@@ -118,6 +119,21 @@ def test_truncated_data_file(recording, tmp_path, keep):
         f.truncate(keep)
     for _ in every_command(tmp_path, "rec"):
         pass
+
+
+def test_a_file_truncated_while_being_read_is_one_line_not_a_crash(recording, tmp_path):
+    # Opening checks the file's size against its pages; a file cut short
+    # after that (another process truncating it) is only found when LMDB
+    # touches a page past the new end: a SIGBUS, turned into the one line.
+    program = (f"import os, spyrec\n"
+               f"rec = spyrec.Recording({str(recording)!r})\n"
+               f"rec.info()\n"
+               f"os.truncate({str(recording / 'data.mdb')!r}, 8192)\n"
+               f"print(list(rec.history('sys.path')))\n")
+    r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr == (f"spyrec: error: damaged recording: {recording}: data.mdb is shorter than its pages"
+                        " (damaged, or truncated while being read)\n")
 
 
 def test_corrupted_data_file_pages(recording, tmp_path):

@@ -146,3 +146,26 @@ def test_record_block_follows_objects_when_asked(tmp_path):
             assert [c.after[0] for c in changes] == expected
     finally:
         del sys.modules[mod.__name__]
+
+
+def test_containers_63_levels_down_are_compared_and_64_are_said_not_to_be(tmp_path):
+    r = run(tmp_path, """
+        def nest(n):
+            v = [0]
+            for _ in range(n):
+                v = [v]
+            return v
+        def innermost(v, n):
+            for _ in range(n):
+                v = v[0]
+            return v
+        SEEN = nest(63)
+        UNSEEN = nest(64)
+        innermost(SEEN, 63)[0] = 1
+        innermost(UNSEEN, 64)[0] = 1
+    """, "__main__.SEEN", "__main__.UNSEEN")
+    assert [(c["kind"], c["line"]) for c in history(tmp_path, "__main__.SEEN")] == [("appeared", 11), ("modified", 13)]
+    assert [(c["kind"], c["line"]) for c in history(tmp_path, "__main__.UNSEEN")] == [("appeared", 12)]
+    warning = [line for line in r.stderr.splitlines() if "__main__.UNSEEN" in line]
+    assert len(warning) == 1 and "(containers nested deeper than 64): not compared below that depth" in warning[0]
+    assert "__main__.SEEN " not in r.stderr
