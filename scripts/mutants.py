@@ -150,6 +150,10 @@ def run_ctest(args) -> bool:
     """Rebuilds the C++ test build from the (mutated) source and runs ctest; True when it passes."""
     build = os.path.join(REPO, "build", "cpp-tests")
     cmake = os.path.join(venv("3.12"), "bin")
+    if not os.path.exists(os.path.join(build, "build.ninja")):   # as scripts/test.sh configures it
+        subprocess.run([os.path.join(cmake, "cmake"), "-S", REPO, "-B", build, "-G", "Ninja",
+                        "-DSPYREC_BUILD_TESTS=ON", f"-DCMAKE_MAKE_PROGRAM={os.path.join(cmake, 'ninja')}",
+                        f"-DPython_EXECUTABLE={os.path.join(cmake, 'python')}"], check=True, stdout=subprocess.DEVNULL)
     if subprocess.run([os.path.join(cmake, "cmake"), "--build", build], capture_output=True).returncode:
         return False   # a mutant that does not compile is killed
     return subprocess.run([os.path.join(cmake, "ctest"), "--test-dir", build, *args],
