@@ -7,6 +7,7 @@ time passes `timeout` or the child's resident set passes `rss_cap`, so a
 pathological run is a result ("timeout", "rss-cap") instead of a hang or an
 out-of-memory machine. Also: du of a recording, and which spyrec was measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ def add_common_args(ap) -> None:
 def end_children_on_signal() -> None:
     """A child runs in its own session (so a timeout can kill its whole group), so
     Ctrl-C or a kill of the harness would not reach it: forward them."""
+
     def handler(signum, frame):
         for pgid in list(_running):
             try:
@@ -41,6 +43,7 @@ def end_children_on_signal() -> None:
             except ProcessLookupError:
                 pass
         raise SystemExit(128 + signum)
+
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
@@ -56,9 +59,17 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def run(argv: list[str], *, cwd: str, timeout: float, env: dict | None = None,
-        stdout_path: str | None = None, stdout_consumer=None, stderr_path: str | None = None,
-        rss_cap: int | None = None) -> dict:
+def run(
+    argv: list[str],
+    *,
+    cwd: str,
+    timeout: float,
+    env: dict | None = None,
+    stdout_path: str | None = None,
+    stdout_consumer=None,
+    stderr_path: str | None = None,
+    rss_cap: int | None = None,
+) -> dict:
     """Run argv to its end (or its kill); stdout goes to stdout_path, or to
     stdout_consumer(binary pipe) on a thread, or nowhere. Returns wall, cpu,
     rss_kb, exit (exit status, -signal if killed) and status: "ok", "exit N",
@@ -68,8 +79,9 @@ def run(argv: list[str], *, cwd: str, timeout: float, env: dict | None = None,
     stdout = out_f if out_f else (subprocess.PIPE if stdout_consumer else subprocess.DEVNULL)
     start = time.perf_counter()
     # Own session: the kill reaches pytest's subprocesses too.
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
-                            stderr=err_f, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err_f, start_new_session=True
+    )
     _running.add(proc.pid)
     reader = None
     if stdout_consumer:
@@ -111,8 +123,13 @@ def run(argv: list[str], *, cwd: str, timeout: float, env: dict | None = None,
     for f in (out_f, err_f):
         if f not in (None, subprocess.DEVNULL):
             f.close()
-    result = {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss,
-              "exit": proc.returncode, "status": "ok"}
+    result = {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_kb": usage.ru_maxrss,
+        "exit": proc.returncode,
+        "status": "ok",
+    }
     if why:
         result["status"] = why[0]
     elif proc.returncode != 0:
@@ -168,8 +185,11 @@ def wait_for_spyrec(python: str, minutes: float) -> bool:
 def looks_like_reinstall(stderr_lines: list[str]) -> bool:
     """A run that failed because spyrec was being reinstalled under it."""
     text = "\n".join(stderr_lines)
-    return ("No module named 'spyrec" in text or ("ImportError" in text and "spyrec" in text)
-            or "spyrec: command not found" in text)
+    return (
+        "No module named 'spyrec" in text
+        or ("ImportError" in text and "spyrec" in text)
+        or "spyrec: command not found" in text
+    )
 
 
 def core_stamp(python: str) -> float | None:
@@ -190,13 +210,25 @@ def core_stamp(python: str) -> float | None:
 def spyrec_build(python: str) -> dict:
     """Which recorder was measured: the tree's commit, whether the recorder's
     sources differ from it, and when the installed _core was built."""
+
     def git(*args):
         return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True).stdout.strip()
-    core = subprocess.run([python, "-c", "import spyrec._core as c, spyrec; print(c.__file__); print(spyrec.__version__)"],
-                          capture_output=True, text=True).stdout.split()
-    info = {"commit": git("log", "-1", "--oneline"),
-            "uncommitted_source_files": len([l for l in git("status", "--porcelain", "--", "recorder", "replayer",
-                                                                "schema", "pyfrontend").splitlines() if l])}
+
+    core = subprocess.run(
+        [python, "-c", "import spyrec._core as c, spyrec; print(c.__file__); print(spyrec.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    info = {
+        "commit": git("log", "-1", "--oneline"),
+        "uncommitted_source_files": len(
+            [
+                l
+                for l in git("status", "--porcelain", "--", "recorder", "replayer", "schema", "pyfrontend").splitlines()
+                if l
+            ]
+        ),
+    }
     if len(core) == 2:
         info["core"] = core[0]
         info["version"] = core[1]
@@ -232,8 +264,9 @@ def prepare_python(version: str, tool: str, wait_minutes: float) -> tuple[str, s
     if not wait_for_spyrec(python, wait_minutes):
         print(f"{tool}: spyrec not importable in {python} after {wait_minutes} min, skipping Python {version}")
         return None
-    full_version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                  capture_output=True, text=True).stdout.strip()
+    full_version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+    ).stdout.strip()
     build = spyrec_build(python)
     print(f"== Python {full_version} ({python}); spyrec {build.get('commit')}", flush=True)
     return python, full_version, build

@@ -11,6 +11,7 @@ spyrec one event per code location (then DISABLE); a "kept" one costs an event
 every time it runs, so the kept counts are what the recorder's hot path pays.
 Slow (the monitor is Python); use small loop counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import json
 import os
 import re
 import runpy
-import subprocess
 import sys
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -49,8 +49,14 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.pyperformance:
         import pyperformance
-        script = os.path.join(os.path.dirname(pyperformance.__file__), "data-files", "benchmarks",
-                              f"bm_{a.pyperformance}", "run_benchmark.py")
+
+        script = os.path.join(
+            os.path.dirname(pyperformance.__file__),
+            "data-files",
+            "benchmarks",
+            f"bm_{a.pyperformance}",
+            "run_benchmark.py",
+        )
         args = ["--worker", "--loops", str(a.loops), "--values", "1", "--warmups", "0", "-q"]
     elif a.script:
         script, args = a.script, a.args
@@ -59,7 +65,7 @@ def main(argv=None) -> int:
 
     inplace = {i for i, (_, sym) in enumerate(dis._nb_ops) if sym.endswith("=")}
     pure = spyrec_pure_opcodes()
-    decoded = {}            # code -> {offset: label}
+    decoded = {}  # code -> {offset: label}
     hits = collections.Counter()
     frames = collections.Counter()
 
@@ -81,6 +87,7 @@ def main(argv=None) -> int:
     def frame_event(name):
         def cb(*_):
             frames[name] += 1
+
         return cb
 
     M.use_tool_id(TOOL_ID, "opcode-counts")
@@ -118,21 +125,36 @@ def main(argv=None) -> int:
     kept = sum(n for name, n in by_op.items() if cls(name) == "kept")
     pure_cost = sum(locations[name] for name in by_op if cls(name) == "pure")
     frame_total = sum(frames.values())
-    print(f"{os.path.basename(os.path.dirname(script)) if a.pyperformance else script}: "
-          f"Python {sys.version.split()[0]}, {total:,} INSTRUCTION events at {len(hits):,} locations")
-    print(f"  spyrec keeps (every execution): {kept:,} ({kept / max(total, 1):.1%}); "
-          f"pure (one event per location, then DISABLE): {pure_cost:,} events; "
-          f"frame events: {frame_total:,}")
+    print(
+        f"{os.path.basename(os.path.dirname(script)) if a.pyperformance else script}: "
+        f"Python {sys.version.split()[0]}, {total:,} INSTRUCTION events at {len(hits):,} locations"
+    )
+    print(
+        f"  spyrec keeps (every execution): {kept:,} ({kept / max(total, 1):.1%}); "
+        f"pure (one event per location, then DISABLE): {pure_cost:,} events; "
+        f"frame events: {frame_total:,}"
+    )
     print(f"  {'opcode':30} {'events':>12} {'share':>7} {'locations':>9}  spyrec")
     for name, n in by_op.most_common(a.top):
         print(f"  {name:30} {n:12,} {n / total:7.1%} {locations[name]:9,}  {cls(name)}")
     print("  frame events: " + ", ".join(f"{k} {v:,}" for k, v in frames.most_common()))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"python": sys.version.split()[0], "script": script, "args": args, "total": total,
-                       "kept": kept, "frame_events": dict(frames),
-                       "by_opcode": {k: {"events": v, "locations": locations[k], "spyrec": cls(k)}
-                                     for k, v in by_op.most_common()}}, f, indent=1)
+            json.dump(
+                {
+                    "python": sys.version.split()[0],
+                    "script": script,
+                    "args": args,
+                    "total": total,
+                    "kept": kept,
+                    "frame_events": dict(frames),
+                    "by_opcode": {
+                        k: {"events": v, "locations": locations[k], "spyrec": cls(k)} for k, v in by_op.most_common()
+                    },
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -26,6 +26,7 @@ differ. A run past --timeout is killed and reported as "timeout". The biggest
 recording is kept (bench/.cache/recordings/) for bench/value_model.py.
 Prints a table; saves bench/results/real-suites-X.Y.json. Never fails by time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,16 +53,26 @@ PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
 # pytest paths, and requirements of those tests the venvs may lack.
 SUITES = {
     "toolz": {"sdist": "toolz==1.2.0", "pythonpath": ["."], "paths": ["toolz"], "deps": []},
-    "boltons": {"sdist": "boltons==26.2.0", "pythonpath": ["."],
-                "paths": ["tests/test_iterutils.py", "tests/test_dictutils.py", "tests/test_cacheutils.py"],
-                "deps": []},
-    "more-itertools": {"sdist": "more-itertools==11.2.1", "pythonpath": ["."],
-                       "paths": ["tests/test_recipes.py"], "deps": []},
-    "dateutil": {"sdist": "python-dateutil==4.0.0", "pythonpath": ["src"],
-                 "paths": ["tests/test_tz.py", "tests/test_relativedelta.py"],
-                 # pytest-cov registers the no_cover mark its conftest adds; with
-                 # filterwarnings = error, pytest stops at collection (exit 3) without it.
-                 "deps": ["tzdata", "pytest-cov", "coverage"]},
+    "boltons": {
+        "sdist": "boltons==26.2.0",
+        "pythonpath": ["."],
+        "paths": ["tests/test_iterutils.py", "tests/test_dictutils.py", "tests/test_cacheutils.py"],
+        "deps": [],
+    },
+    "more-itertools": {
+        "sdist": "more-itertools==11.2.1",
+        "pythonpath": ["."],
+        "paths": ["tests/test_recipes.py"],
+        "deps": [],
+    },
+    "dateutil": {
+        "sdist": "python-dateutil==4.0.0",
+        "pythonpath": ["src"],
+        "paths": ["tests/test_tz.py", "tests/test_relativedelta.py"],
+        # pytest-cov registers the no_cover mark its conftest adds; with
+        # filterwarnings = error, pytest stops at collection (exit 3) without it.
+        "deps": ["tzdata", "pytest-cov", "coverage"],
+    },
 }
 OUTCOME_ORDER = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "deselected")
 
@@ -82,8 +93,22 @@ def source_tree(suite: dict, python: str) -> str:
     path = sdist_file(suite["sdist"])
     if path is None:
         print(f"  fetching {suite['sdist']} (sdist) into {CACHE}/sdists", flush=True)
-        subprocess.run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps",
-                        "-d", os.path.join(CACHE, "sdists"), suite["sdist"]], check=True)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "-d",
+                os.path.join(CACHE, "sdists"),
+                suite["sdist"],
+            ],
+            check=True,
+        )
         path = sdist_file(suite["sdist"])
     dest = os.path.join(CACHE, "src", os.path.basename(path)[: -len(".tar.gz")])
     if not os.path.isdir(dest):
@@ -124,8 +149,10 @@ def pytest_outcome(stdout_path: str, exit_status: int) -> dict:
 
 def same_outcome(a: dict, b: dict) -> bool:
     """Same exit status and the same counts; the warnings count is not an outcome."""
+
     def counts(o):
         return {k: v for k, v in o["counts"].items() if k != "warnings"}
+
     return a["exit"] == b["exit"] and counts(a) == counts(b)
 
 
@@ -135,8 +162,9 @@ def describe_outcome(o: dict) -> str:
     return (", ".join(parts) or "no summary") + f", exit {o['exit']}"
 
 
-def one_run(mode: str, name: str, suite: dict, python: str, src: str, env: dict,
-            work: str, rnd: int, timeout: float) -> dict:
+def one_run(
+    mode: str, name: str, suite: dict, python: str, src: str, env: dict, work: str, rnd: int, timeout: float
+) -> dict:
     tag = f"{name}-{mode}-{rnd}"
     rec_dir = os.path.join(work, f"rec-{tag}")
     out, err = os.path.join(work, f"{tag}.out"), os.path.join(work, f"{tag}.err")
@@ -200,17 +228,20 @@ def summarize(runs: dict) -> dict:
         elif not same_outcome(reference, s["outcome"]):
             extra = sorted(set(s["outcome"]["failures"]) - set(reference["failures"]))
             gone = sorted(set(reference["failures"]) - set(s["outcome"]["failures"]))
-            differences.append(f"round {i + 1}: spyrec {describe_outcome(s['outcome'])} vs plain "
-                               f"{describe_outcome(reference)}"
-                               + (f"; only under spyrec: {extra[:10]}" if extra else "")
-                               + (f"; only under plain: {gone[:10]}" if gone else ""))
+            differences.append(
+                f"round {i + 1}: spyrec {describe_outcome(s['outcome'])} vs plain "
+                f"{describe_outcome(reference)}"
+                + (f"; only under spyrec: {extra[:10]}" if extra else "")
+                + (f"; only under plain: {gone[:10]}" if gone else "")
+            )
     for i, p in enumerate(plain[1:], 2):
         if not same_outcome(reference, p["outcome"]):
             differences.append(f"round {i}: plain itself gave {describe_outcome(p['outcome'])} (flaky suite)")
     return {
         "plain_wall": statistics.median([p["wall"] for p in plain if p["status"] != "timeout"] or [0]),
-        "spyrec_wall": statistics.median([s["wall"] for s in spy if s["status"] != "timeout"]) if any(
-            s["status"] != "timeout" for s in spy) else None,
+        "spyrec_wall": statistics.median([s["wall"] for s in spy if s["status"] != "timeout"])
+        if any(s["status"] != "timeout" for s in spy)
+        else None,
         "wall_ratio": statistics.median(ratios) if ratios else None,
         "wall_ratio_range": [min(ratios), max(ratios)] if ratios else None,
         "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
@@ -223,16 +254,20 @@ def summarize(runs: dict) -> dict:
         "same_outcome": not differences,
         "differences": differences,
         "runs_over_a_reinstall": sum(bool(s.get("core_changed_during_run")) for s in spy),
-        "spyrec_stderr": sorted({l for s in spy for l in s["spyrec_stderr"]
-                                 if not re.search(r"\b(passed|failed|error)\b.* in [\d.]+s", l)})[:40],
+        "spyrec_stderr": sorted(
+            {l for s in spy for l in s["spyrec_stderr"] if not re.search(r"\b(passed|failed|error)\b.* in [\d.]+s", l)}
+        )[:40],
     }
 
 
 def table(version: str, summary: dict, timeout: float) -> str:
-    rows = [f"## real suites, Python {version}", "",
-            "| suite | plain outcome | plain wall | spyrec wall | wall ratio (min-max) | CPU ratio "
-            "| peak RSS spyrec (ratio) | recording (du) | same outcome |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        f"## real suites, Python {version}",
+        "",
+        "| suite | plain outcome | plain wall | spyrec wall | wall ratio (min-max) | CPU ratio "
+        "| peak RSS spyrec (ratio) | recording (du) | same outcome |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in summary.items():
         if s["wall_ratio"] is None:
             ratio = f">{timeout / s['plain_wall']:.0f}x (timed out)" if s["timeouts"] else "—"
@@ -244,9 +279,11 @@ def table(version: str, summary: dict, timeout: float) -> str:
         cpu = f"{s['cpu_ratio']:.2f}x" if s["cpu_ratio"] else "—"
         rss = f"{child.mib(s['spyrec_rss_kb'] * 1024)} ({s['rss_ratio']:.2f}x)" if s["rss_ratio"] else "—"
         same = "yes" if s["same_outcome"] else "NO"
-        rows.append(f"| {name} | {s['plain_outcome']} | {s['plain_wall']:.2f} s | {spy_wall} | {ratio} | {cpu} "
-                    f"| {rss} | {child.mib(s['recording_bytes'])}"
-                    f"{' (at timeout)' if s['recording_cut_by_timeout'] else ''} | {same} |")
+        rows.append(
+            f"| {name} | {s['plain_outcome']} | {s['plain_wall']:.2f} s | {spy_wall} | {ratio} | {cpu} "
+            f"| {rss} | {child.mib(s['recording_bytes'])}"
+            f"{' (at timeout)' if s['recording_cut_by_timeout'] else ''} | {same} |"
+        )
     notes = [f"- {name}: {d}" for name, s in summary.items() for d in s["differences"]]
     notes += [f"- {name} spyrec stderr: {l}" for name, s in summary.items() for l in s["spyrec_stderr"]]
     return "\n".join(rows + ([""] + notes if notes else []))
@@ -275,8 +312,7 @@ def bench_python(version: str, args) -> None:
     os.makedirs(work)
     started = time.time()
     for name in names:  # warm-up: compiles .pyc and pytest's rewritten tests, untimed
-        child.run([python, *PYTEST, *SUITES[name]["paths"]], cwd=trees[name], env=envs[name],
-                  timeout=args.timeout)
+        child.run([python, *PYTEST, *SUITES[name]["paths"]], cwd=trees[name], env=envs[name], timeout=args.timeout)
     runs = {name: {"plain": [], "spyrec": []} for name in names}
     for rnd in range(1, args.runs + 1):
         for name in names:
@@ -286,8 +322,11 @@ def bench_python(version: str, args) -> None:
                 r = one_run(mode, name, SUITES[name], python, trees[name], envs[name], work, rnd, args.timeout)
                 runs[name][mode].append(r)
                 size = f", recording {child.mib(r['recording_bytes'])}" if r.get("recording_bytes") else ""
-                print(f"  round {rnd} {name:15} {mode:7} {r['wall']:8.2f} s wall {r['cpu']:8.2f} s CPU  "
-                      f"{r['status']:8} {describe_outcome(r['outcome'])}{size}", flush=True)
+                print(
+                    f"  round {rnd} {name:15} {mode:7} {r['wall']:8.2f} s wall {r['cpu']:8.2f} s CPU  "
+                    f"{r['status']:8} {describe_outcome(r['outcome'])}{size}",
+                    flush=True,
+                )
                 if mode == "spyrec":
                     keep_if_biggest(version, r)
     summary = {name: summarize(runs[name]) for name in names}
@@ -296,19 +335,36 @@ def bench_python(version: str, args) -> None:
     kept_path = biggest_path(version)
     kept_run = os.path.join(os.path.dirname(kept_path), f"real-suites-{version}-biggest.txt")
     data = {
-        "python": full_version, "python_exe": python,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "spyrec": build, "runs_per_mode": args.runs, "timeout_s": args.timeout,
-        "seconds": round(time.time() - started, 1), "machine": {"nproc": os.cpu_count()},
+        "python": full_version,
+        "python_exe": python,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "spyrec": build,
+        "runs_per_mode": args.runs,
+        "timeout_s": args.timeout,
+        "seconds": round(time.time() - started, 1),
+        "machine": {"nproc": os.cpu_count()},
         "commands": {"plain": ["python", *PYTEST, "PATHS"], "spyrec": ["spyrec", "run", "-o", "DIR", *PYTEST, "PATHS"]},
-        "suites": {name: {"sdist": SUITES[name]["sdist"], "paths": SUITES[name]["paths"],
-                          "summary": summary[name],
-                          "runs": {m: [{k: v for k, v in r.items() if k not in ("recording_dir", "stderr_tail")}
-                                       for r in runs[name][m]] for m in runs[name]}}
-                   for name in names},
-        "biggest_recording": {"path": kept_path, "bytes": child.disk_usage(kept_path),
-                              "run": open(kept_run).read().strip() if os.path.exists(kept_run) else None}
-        if os.path.isdir(kept_path) else None,
+        "suites": {
+            name: {
+                "sdist": SUITES[name]["sdist"],
+                "paths": SUITES[name]["paths"],
+                "summary": summary[name],
+                "runs": {
+                    m: [
+                        {k: v for k, v in r.items() if k not in ("recording_dir", "stderr_tail")} for r in runs[name][m]
+                    ]
+                    for m in runs[name]
+                },
+            }
+            for name in names
+        },
+        "biggest_recording": {
+            "path": kept_path,
+            "bytes": child.disk_usage(kept_path),
+            "run": open(kept_run).read().strip() if os.path.exists(kept_run) else None,
+        }
+        if os.path.isdir(kept_path)
+        else None,
     }
     os.makedirs(RESULTS, exist_ok=True)
     out = os.path.join(RESULTS, f"real-suites-{version}.json")
@@ -317,7 +373,8 @@ def bench_python(version: str, args) -> None:
             old = json.load(f)
         data["suites"] = {**old.get("suites", {}), **data["suites"]}
         data["partial_reruns"] = old.get("partial_reruns", []) + [
-            {"suites": names, "date": data["date"], "spyrec": build}]
+            {"suites": names, "date": data["date"], "spyrec": build}
+        ]
     child.save_results(out, data)
 
 

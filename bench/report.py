@@ -6,6 +6,7 @@ Inputs: bench/results/full-X.Y.json (bench/run.py) and storage-full-X.Y.json
 (bench/storage.py). Ratios are paired: each run of a mode is divided by the
 plain-python run of the same workload in the same round.
 """
+
 from __future__ import annotations
 
 import glob
@@ -25,8 +26,10 @@ TARGETS = [  # (label, key in summary(), limit)
     ("import-heavy CPU", "import_heavy", 1.15),
     ("peak RSS (worst workload)", "rss_worst", 1.2),
 ]
-STORAGE_TARGETS = [("changes/s (end to end)", "changes_per_s", 1_000_000, ">="),
-                   ("last-change in-library (median)", "last_change_ms", 1.0, "<=")]
+STORAGE_TARGETS = [
+    ("changes/s (end to end)", "changes_per_s", 1_000_000, ">="),
+    ("last-change in-library (median)", "last_change_ms", 1.0, "<="),
+]
 
 
 def ok_runs(runs):
@@ -69,17 +72,21 @@ def geomean(values):
 def summary(data, mode):
     ws = data["workloads"]
     pyperf = [w for w in ws if ws[w]["group"] == "pyperformance"]
-    out = {"geomean": geomean([median_ratio(data, w, mode) for w in pyperf]) if pyperf else None,
-           "geomean_complete": all(median_ratio(data, w, mode) for w in pyperf)}
+    out = {
+        "geomean": geomean([median_ratio(data, w, mode) for w in pyperf]) if pyperf else None,
+        "geomean_complete": all(median_ratio(data, w, mode) for w in pyperf),
+    }
     for w in ("call_heavy", "import_heavy"):
         out[w] = median_ratio(data, w, mode) if w in ws else None
     rss = [median_ratio(data, w, mode, "rss_kb") for w in ws]
     rss = [r for r in rss if r]
     out["rss_worst"] = max(rss) if rss else None
     out["rss_geomean"] = geomean(rss)
-    recs = [statistics.median(r["rec_bytes"] for r in ok_runs(ws[w]["modes"][mode]))
-            for w in ws if mode in ws[w]["modes"] and ok_runs(ws[w]["modes"][mode])
-            and "rec_bytes" in ws[w]["modes"][mode][0]]
+    recs = [
+        statistics.median(r["rec_bytes"] for r in ok_runs(ws[w]["modes"][mode]))
+        for w in ws
+        if mode in ws[w]["modes"] and ok_runs(ws[w]["modes"][mode]) and "rec_bytes" in ws[w]["modes"][mode][0]
+    ]
     out["rec_max"] = max(recs) if recs else None
     return out
 
@@ -103,10 +110,20 @@ def cpu_table(data, md=False):
     rows = []
     for w, info in data["workloads"].items():
         plain = ok_runs(info["modes"]["plain"])
-        rows.append([w, f"{statistics.median(r['cpu'] for r in plain):.3f}" if plain else "—",
-                     *[cell(data, w, m) for m in modes]])
-    rows.append(["**geomean pyperformance**" if md else "geomean pyperformance", "",
-                 *[fmt(summary(data, m)["geomean"]) for m in modes]])
+        rows.append(
+            [
+                w,
+                f"{statistics.median(r['cpu'] for r in plain):.3f}" if plain else "—",
+                *[cell(data, w, m) for m in modes],
+            ]
+        )
+    rows.append(
+        [
+            "**geomean pyperformance**" if md else "geomean pyperformance",
+            "",
+            *[fmt(summary(data, m)["geomean"]) for m in modes],
+        ]
+    )
     return head, rows
 
 
@@ -116,8 +133,13 @@ def rss_table(data, md=False):
     rows = []
     for w, info in data["workloads"].items():
         plain = ok_runs(info["modes"]["plain"])
-        rows.append([w, f"{statistics.median(r['rss_kb'] for r in plain) / 1024:.1f} MiB" if plain else "—",
-                     *[fmt(median_ratio(data, w, m, "rss_kb")) for m in modes]])
+        rows.append(
+            [
+                w,
+                f"{statistics.median(r['rss_kb'] for r in plain) / 1024:.1f} MiB" if plain else "—",
+                *[fmt(median_ratio(data, w, m, "rss_kb")) for m in modes],
+            ]
+        )
     return head, rows
 
 
@@ -158,31 +180,57 @@ def render(head, rows, md):
 
 
 def text_tables(data):
-    parts = [f"Python {data['python_version']} — CPU time ratio vs plain python (median, min-max of {data['runs']})",
-             render(*cpu_table(data), False), "", "Peak RSS ratio vs plain python (median)",
-             render(*rss_table(data), False), "", "Recording size (du, median)",
-             render(*recording_table(data), False), "", "Targets", render(*target_table(data), False)]
+    parts = [
+        f"Python {data['python_version']} — CPU time ratio vs plain python (median, min-max of {data['runs']})",
+        render(*cpu_table(data), False),
+        "",
+        "Peak RSS ratio vs plain python (median)",
+        render(*rss_table(data), False),
+        "",
+        "Recording size (du, median)",
+        render(*recording_table(data), False),
+        "",
+        "Targets",
+        render(*target_table(data), False),
+    ]
     return "\n".join(parts)
 
 
 def storage_section(s):
-    lines = [f"#### Storage and queries — Python {s['python_version']}"
-             + (" (`--quick`: 100,000 changes)" if s.get("kind") == "quick" else ""), "",
-             f"`{s['program']}` makes {s['changes']:,} changes to `{s['watch']}`, recorded by "
-             f"`spyrec run` (default watches too); {s['recorded_changes']:,} changes in the recording.", "",
-             "| measure | value | target |", "|---|---|---|"]
+    lines = [
+        f"#### Storage and queries — Python {s['python_version']}"
+        + (" (`--quick`: 100,000 changes)" if s.get("kind") == "quick" else ""),
+        "",
+        f"`{s['program']}` makes {s['changes']:,} changes to `{s['watch']}`, recorded by "
+        f"`spyrec run` (default watches too); {s['recorded_changes']:,} changes in the recording.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+    ]
     cps_ok = s["changes_per_s"] >= 1_000_000
-    lines.append(f"| changes/s, end to end (spyrec run wall time) | {s['changes_per_s']:,.0f} | "
-                 f"≥ 1,000,000: {'met' if cps_ok else 'MISSED'} |")
-    lines.append(f"| recording run wall time / plain run wall time | {s['wall_s']:.2f} s / {s['plain_wall_s']:.2f} s | |")
+    lines.append(
+        f"| changes/s, end to end (spyrec run wall time) | {s['changes_per_s']:,.0f} | "
+        f"≥ 1,000,000: {'met' if cps_ok else 'MISSED'} |"
+    )
+    lines.append(
+        f"| recording run wall time / plain run wall time | {s['wall_s']:.2f} s / {s['plain_wall_s']:.2f} s | |"
+    )
     lines.append(f"| bytes per change (du of recording / changes) | {s['bytes_per_change']:.1f} | |")
     lines.append(f"| recording size (du) | {size(s['recording_bytes'])} | |")
     lc_ok = s["last_change_ms"] <= 1.0
-    lines.append(f"| `last_change` in-library, median of {s['queries']} | {s['last_change_ms']:.3f} ms | "
-                 f"≤ 1 ms: {'met' if lc_ok else 'MISSED'} |")
-    lines.append(f"| `open_recording` + `last_change` in-library, median of {s['queries']} | {s['open_last_change_ms']:.3f} ms | |")
-    lines.append(f"| `spyrec query last-change` CLI end to end, median of {s['cli_runs']} | {s['cli_last_change_ms']:.1f} ms | |")
-    lines.append(f"| `history` in-library ({s['history_len']:,} changes), median of {s['history_runs']} | {s['history_ms']:.1f} ms | |")
+    lines.append(
+        f"| `last_change` in-library, median of {s['queries']} | {s['last_change_ms']:.3f} ms | "
+        f"≤ 1 ms: {'met' if lc_ok else 'MISSED'} |"
+    )
+    lines.append(
+        f"| `open_recording` + `last_change` in-library, median of {s['queries']} | {s['open_last_change_ms']:.3f} ms | |"
+    )
+    lines.append(
+        f"| `spyrec query last-change` CLI end to end, median of {s['cli_runs']} | {s['cli_last_change_ms']:.1f} ms | |"
+    )
+    lines.append(
+        f"| `history` in-library ({s['history_len']:,} changes), median of {s['history_runs']} | {s['history_ms']:.1f} ms | |"
+    )
     return "\n".join(lines)
 
 
@@ -205,20 +253,30 @@ def write_docs(path=DOCS):
     any_data = next(iter(runs.values()), None) or next(iter(storage.values()), None)
     m = any_data["machine"] if any_data else {}
     out = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         "Recording overhead of spyrec against plain python and the other ways to watch a",
         "value (issue 4). Produced by one command; numbers are CPU time (user + system) of",
         "the child process, measured with `os.wait4`, as ratios against plain python run in",
         "the same round (each mode and workload interleaved, median of the runs, min-max in",
-        "brackets). Benchmarks never fail a build; they print numbers.", "",
-        "```", ".venv-3.12/bin/python bench/run.py            # full: 5 runs, both Pythons, storage, this file",
+        "brackets). Benchmarks never fail a build; they print numbers.",
+        "",
+        "```",
+        ".venv-3.12/bin/python bench/run.py            # full: 5 runs, both Pythons, storage, this file",
         ".venv-3.12/bin/python bench/run.py --quick    # smoke test: 1 run, 5 workloads, does not touch this file",
-        "```", "",
+        "```",
+        "",
         f"- Machine: {m.get('nproc', '?')} CPUs ({m.get('cpu', '?')}), {m.get('system', '?')}",
-        "- Python: " + ", ".join(f"{v} ({(runs.get(v) or storage.get(v))['python_version']}, "
-                                 f"{(runs.get(v) or storage.get(v))['date']})" for v in versions),
-        "", "## Modes", "",
-        "| mode | what runs |", "|---|---|",
+        "- Python: "
+        + ", ".join(
+            f"{v} ({(runs.get(v) or storage.get(v))['python_version']}, {(runs.get(v) or storage.get(v))['date']})"
+            for v in versions
+        ),
+        "",
+        "## Modes",
+        "",
+        "| mode | what runs |",
+        "|---|---|",
         "| plain | `python script.py` |",
         "| spyrec | `spyrec run script.py`: default watches `sys.path`, `sys.meta_path`, `sys.path_hooks`, `os.environ` |",
         "| spyrec+10 | `spyrec run` with 10 more watches from `bench/watched_state.py` (lists, dicts, an object, an attribute, a subscript) |",
@@ -231,7 +289,8 @@ def write_docs(path=DOCS):
         "Workloads: pyperformance's own benchmark files (`bm_*/run_benchmark.py` from the installed",
         "package, `--worker --loops N --values 1 --warmups 0`), `bench/workloads/call_heavy.py`,",
         "`bench/workloads/import_heavy.py` (every importable stdlib module, fresh process). Each",
-        "time includes interpreter (and spyrec) start-up, as a user sees it.", "",
+        "time includes interpreter (and spyrec) start-up, as a user sees it.",
+        "",
     ]
     # Real programs (bench/real_suites.py, bench/value_model.py) are written up by
     # hand in bench/real_programs.md; it is kept in front of the generated tables.
@@ -244,15 +303,33 @@ def write_docs(path=DOCS):
         if v in runs:
             d = runs[v]
             if d["kind"] == "quick":
-                out += ["**Smoke-test numbers (`--quick`: 1 run, 5 workloads), not the full run: "
-                        "re-run `bench/run.py` for the table of record.**", ""]
-            out += [f"{d["runs"]} run(s) per mode and workload ({d.get('peer_runs', d['runs'])} for the peers), "
-                    f"{d['date']}, run took {d['elapsed_s']:.0f} s;"
-                    f" peers stopped at {d.get('peer_cap', 0):.0f}x plain.", "",
-                    "### Targets", "", render(*target_table(d), True), "",
-                    "### CPU time, ratio to plain python", "", render(*cpu_table(d, True), True), "",
-                    "### Peak RSS, ratio to plain python", "", render(*rss_table(d, True), True), "",
-                    "### Recording size (du)", "", render(*recording_table(d), True), ""]
+                out += [
+                    "**Smoke-test numbers (`--quick`: 1 run, 5 workloads), not the full run: "
+                    "re-run `bench/run.py` for the table of record.**",
+                    "",
+                ]
+            out += [
+                f"{d['runs']} run(s) per mode and workload ({d.get('peer_runs', d['runs'])} for the peers), "
+                f"{d['date']}, run took {d['elapsed_s']:.0f} s;"
+                f" peers stopped at {d.get('peer_cap', 0):.0f}x plain.",
+                "",
+                "### Targets",
+                "",
+                render(*target_table(d), True),
+                "",
+                "### CPU time, ratio to plain python",
+                "",
+                render(*cpu_table(d, True), True),
+                "",
+                "### Peak RSS, ratio to plain python",
+                "",
+                render(*rss_table(d, True), True),
+                "",
+                "### Recording size (du)",
+                "",
+                render(*recording_table(d), True),
+                "",
+            ]
         if v in storage:
             out += [storage_section(storage[v]), ""]
     notes = os.path.join(BENCH, "notes.md")

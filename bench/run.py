@@ -23,13 +23,14 @@ and (full runs only) regenerates docs/benchmarks.md (bench/report.py); unless
 --no-storage, bench/storage.py runs afterwards. Benchmarks print numbers; they
 never fail by time (a peer that runs past --timeout is reported as such).
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
-import os
 import math
+import os
 import platform
 import resource
 import shutil
@@ -45,8 +46,8 @@ ROOT = os.path.dirname(BENCH)
 RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
 import report  # noqa: E402
-from child import disk_usage  # noqa: E402
 import watched_state  # noqa: E402
+from child import disk_usage  # noqa: E402
 
 MODES = ["plain", "spyrec", "spyrec+10", "blog", "settrace", "watchpoints"]
 DEFAULT_WATCHES = ["sys.path", "sys.meta_path", "sys.path_hooks", "os.environ"]
@@ -55,8 +56,14 @@ PEER_WATCHES = DEFAULT_WATCHES + watched_state.WATCHES
 # pyperformance benchmark -> pyperf loop count giving ~0.3-0.5 s of CPU under plain python.
 # The first eight are the set issue 4 names; --extra adds the rest to the geomean.
 PYPERFORMANCE = {
-    "richards": 6, "nbody": 4, "chaos": 4, "deltablue": 80, "go": 3, "raytrace": 1,
-    "json_dumps": 30, "unpack_sequence": 16000,
+    "richards": 6,
+    "nbody": 4,
+    "chaos": 4,
+    "deltablue": 80,
+    "go": 3,
+    "raytrace": 1,
+    "json_dumps": 30,
+    "unpack_sequence": 16000,
 }
 EXTRA_PYPERFORMANCE = {"float": 2, "nqueens": 2, "spectral_norm": 2, "hexiom": 4}
 PEERS = ("blog", "settrace", "watchpoints")
@@ -79,8 +86,12 @@ def set_up(python: str) -> None:
 
 
 def pyperformance_dir(python: str) -> str:
-    out = subprocess.run([python, "-c", "import pyperformance, os; print(os.path.dirname(pyperformance.__file__))"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [python, "-c", "import pyperformance, os; print(os.path.dirname(pyperformance.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return os.path.join(out, "data-files", "benchmarks")
 
 
@@ -94,10 +105,22 @@ def workloads(python: str, quick: bool, extra: bool, only: list | None) -> list[
         # --worker: run in this process, no spawning, no calibration; one value of N loops.
         args = ["--worker", "--loops", str(loops[name]), "--values", "1", "--warmups", "0", "-q"]
         result.append({"name": name, "group": "pyperformance", "script": script, "args": args})
-    result.append({"name": "call_heavy", "group": "call-heavy",
-                   "script": os.path.join(BENCH, "workloads", "call_heavy.py"), "args": []})
-    result.append({"name": "import_heavy", "group": "import-heavy",
-                   "script": os.path.join(BENCH, "workloads", "import_heavy.py"), "args": []})
+    result.append(
+        {
+            "name": "call_heavy",
+            "group": "call-heavy",
+            "script": os.path.join(BENCH, "workloads", "call_heavy.py"),
+            "args": [],
+        }
+    )
+    result.append(
+        {
+            "name": "import_heavy",
+            "group": "import-heavy",
+            "script": os.path.join(BENCH, "workloads", "import_heavy.py"),
+            "args": [],
+        }
+    )
     if only:
         result = [w for w in result if w["name"] in only]
     return result
@@ -114,8 +137,14 @@ def command(mode: str, python: str, w: dict, rec_dir: str) -> list[str]:
         return [python, "-m", "spyrec", "run", "-o", rec_dir, *watches, *script]
     peer_watches = [a for expr in PEER_WATCHES for a in ("-w", expr)]
     if mode == "blog":
-        return [python, os.path.join(ROOT, "tests", "oracle", "blog_monitor.py"),
-                "--out", os.devnull, *peer_watches, *script]
+        return [
+            python,
+            os.path.join(ROOT, "tests", "oracle", "blog_monitor.py"),
+            "--out",
+            os.devnull,
+            *peer_watches,
+            *script,
+        ]
     if mode == "settrace":
         return [python, os.path.join(BENCH, "peers", "settrace_watch.py"), *peer_watches, *script]
     if mode == "watchpoints":
@@ -129,6 +158,7 @@ def run_child(argv: list[str], env: dict, cwd: str, timeout: float, cpu_limit: i
     cpu_limit (seconds of CPU, RLIMIT_CPU) stops a slow peer by CPU time, not wall
     time, so a busy machine does not cut it short; timeout (wall) is the backstop.
     """
+
     def limit_cpu():
         if cpu_limit:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 2))
@@ -136,8 +166,15 @@ def run_child(argv: list[str], env: dict, cwd: str, timeout: float, cpu_limit: i
     err_path = os.path.join(cwd, "stderr.txt")
     with open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd, preexec_fn=limit_cpu if cpu_limit else None)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            preexec_fn=limit_cpu if cpu_limit else None,
+        )
         killed = threading.Event()
 
         def kill():
@@ -183,8 +220,9 @@ def bench_python(version: str, args) -> dict:
         return {}
     print(f"== Python {version} ({python})")
     set_up(python)
-    full_version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                  capture_output=True, text=True).stdout.strip()
+    full_version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+    ).stdout.strip()
     ws = workloads(python, args.quick, args.extra, args.only)
     modes = [m for m in MODES if m in args.modes]
     env = dict(os.environ)
@@ -212,15 +250,24 @@ def bench_python(version: str, args) -> dict:
                     plain = results[w["name"]]["modes"]["plain"][-1]["cpu"] if "plain" in modes else None
                     ratio = f"{r['cpu'] / plain:6.2f}x" if plain else ""
                     flag = "" if r["status"] == "ok" else f"  [{r['status']}]"
-                    print(f"  run {rep + 1}/{args.runs} {w['name']:16} {mode:12} cpu {r['cpu']:7.3f}s {ratio}"
-                          f" rss {r['rss_kb'] / 1024:6.1f}MB{flag}", flush=True)
+                    print(
+                        f"  run {rep + 1}/{args.runs} {w['name']:16} {mode:12} cpu {r['cpu']:7.3f}s {ratio}"
+                        f" rss {r['rss_kb'] / 1024:6.1f}MB{flag}",
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     data = {
-        "python": version, "python_version": full_version, "kind": "quick" if args.quick else "full",
+        "python": version,
+        "python_version": full_version,
+        "kind": "quick" if args.quick else "full",
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(), "runs": args.runs, "peer_runs": min(args.peer_runs, args.runs),
-        "timeout": args.timeout, "peer_cap": args.peer_cap, "modes": modes,
+        "machine": machine(),
+        "runs": args.runs,
+        "peer_runs": min(args.peer_runs, args.runs),
+        "timeout": args.timeout,
+        "peer_cap": args.peer_cap,
+        "modes": modes,
         "elapsed_s": round(time.perf_counter() - started, 1),
         "loops": {k: v for k, v in {**PYPERFORMANCE, **EXTRA_PYPERFORMANCE}.items() if k in results},
         "workloads": results,
@@ -239,8 +286,12 @@ def main(argv=None) -> int:
     p.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
     p.add_argument("--extra", action="store_true", help=f"also run {', '.join(EXTRA_PYPERFORMANCE)}")
     p.add_argument("--peer-runs", type=int, default=3, help="rounds the peers run in (default 3; they are slow)")
-    p.add_argument("--peer-cap", type=float, default=None,
-                   help="stop a peer run at this many times plain's CPU time (default 20, quick 8)")
+    p.add_argument(
+        "--peer-cap",
+        type=float,
+        default=None,
+        help="stop a peer run at this many times plain's CPU time (default 20, quick 8)",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before any run is killed")
     p.add_argument("--no-storage", action="store_true", help="skip bench/storage.py")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -266,7 +317,7 @@ def main(argv=None) -> int:
                 storage.append("--quick")
             subprocess.run(storage, check=False)
         if not args.quick and not args.no_docs and not args.only:
-            path = report.write_docs()   # after each Python, so a cut-short run still leaves a table
+            path = report.write_docs()  # after each Python, so a cut-short run still leaves a table
             print(f"wrote {os.path.relpath(path, ROOT)}")
     return 0
 

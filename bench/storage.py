@@ -14,6 +14,7 @@ list watched as `change_box.BOX`) with `spyrec run`, then reports:
   - `history` in-library (all N changes decoded), median of a few calls.
 Saves bench/results/storage-<full|quick>-X.Y.json. Run it with the venv's python.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,9 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, PROGRAM, str(changes)], check=True, cwd=work)
         plain_wall = time.perf_counter() - t
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "spyrec", "run", "-o", rec, "-w", WATCH, PROGRAM, str(changes)],
-                       check=True, cwd=work)
+        subprocess.run(
+            [sys.executable, "-m", "spyrec", "run", "-o", rec, "-w", WATCH, PROGRAM, str(changes)], check=True, cwd=work
+        )
         wall = time.perf_counter() - t
         rec_bytes = disk_usage(rec)
 
@@ -83,15 +85,29 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     data = {
-        "python": f"{sys.version_info[0]}.{sys.version_info[1]}", "python_version": sys.version.split()[0],
+        "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+        "python_version": sys.version.split()[0],
         "kind": "quick" if args.quick else "full",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
-        "program": "bench/workloads/many_changes.py", "watch": WATCH, "changes": changes,
-        "recorded_changes": recorded, "wall_s": wall, "plain_wall_s": plain_wall,
-        "changes_per_s": changes / wall, "recording_bytes": rec_bytes, "bytes_per_change": rec_bytes / changes,
-        "queries": queries, "last_change_ms": last_s * 1e3, "open_last_change_ms": open_last_s * 1e3,
-        "last_change_seq": last and last.get("seq"), "cli_runs": cli_runs, "cli_last_change_ms": cli_s * 1e3,
-        "history_runs": history_runs, "history_ms": history_s * 1e3, "history_len": history_len,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "program": "bench/workloads/many_changes.py",
+        "watch": WATCH,
+        "changes": changes,
+        "recorded_changes": recorded,
+        "wall_s": wall,
+        "plain_wall_s": plain_wall,
+        "changes_per_s": changes / wall,
+        "recording_bytes": rec_bytes,
+        "bytes_per_change": rec_bytes / changes,
+        "queries": queries,
+        "last_change_ms": last_s * 1e3,
+        "open_last_change_ms": open_last_s * 1e3,
+        "last_change_seq": last and last.get("seq"),
+        "cli_runs": cli_runs,
+        "cli_last_change_ms": cli_s * 1e3,
+        "history_runs": history_runs,
+        "history_ms": history_s * 1e3,
+        "history_len": history_len,
     }
     os.makedirs(report.RESULTS, exist_ok=True)
     with open(os.path.join(report.RESULTS, f"storage-{data['kind']}-{data['python']}.json"), "w") as f:

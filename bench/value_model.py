@@ -23,6 +23,7 @@ run once, on the last recording. Runs past --timeout or past --rss-cap-gib of
 resident memory are killed and reported as such. Prints a table; saves
 bench/results/value-model-X.Y.json. Never fails by time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,16 @@ RESULTS = os.path.join(child.BENCH, "results")
 EXPR = "__main__.BIG"
 
 CASES = {
-    "dict-3000": {"program": 'BIG = {}\nfor i in range(3000):\n    BIG[i] = "x" * 200\n', "expected_modified": 3000,
-                  "expected_in_diffs": []},
-    "list-5000": {"program": "BIG = list(range(5000))\nBIG[1000] = -2\nBIG[4000] = -3\nBIG.append(7)\n",
-                  "expected_modified": 3, "expected_in_diffs": ["-2", "-3", "7"]},
+    "dict-3000": {
+        "program": 'BIG = {}\nfor i in range(3000):\n    BIG[i] = "x" * 200\n',
+        "expected_modified": 3000,
+        "expected_in_diffs": [],
+    },
+    "list-5000": {
+        "program": "BIG = list(range(5000))\nBIG[1000] = -2\nBIG[4000] = -3\nBIG.append(7)\n",
+        "expected_modified": 3,
+        "expected_in_diffs": ["-2", "-3", "7"],
+    },
 }
 KEEP_JSON_BYTES = 64 << 20  # history output parsed whole below this; above, entries are counted by line
 
@@ -92,9 +99,14 @@ class HistoryCounter:
 def query_history(python: str, rec: str, expr: str, args, work: str) -> tuple[dict, HistoryCounter]:
     counter = HistoryCounter()
     err = os.path.join(work, "query.err")
-    r = child.run([child.spyrec_script(python), "query", "-r", rec, "history", expr, "--json"], cwd=work,
-                  timeout=args.timeout, stdout_consumer=counter, stderr_path=err,
-                  rss_cap=int(args.rss_cap_gib * (1 << 30)))
+    r = child.run(
+        [child.spyrec_script(python), "query", "-r", rec, "history", expr, "--json"],
+        cwd=work,
+        timeout=args.timeout,
+        stdout_consumer=counter,
+        stderr_path=err,
+        rss_cap=int(args.rss_cap_gib * (1 << 30)),
+    )
     r["stderr_tail"] = child.tail(err, 5)
     r["output_bytes"] = counter.bytes
     r["entries"] = counter.entries
@@ -145,13 +157,18 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
             if mode == "spyrec":
                 r["recording_bytes"] = child.disk_usage(rec)
             runs[mode].append(r)
-            print(f"  round {rnd} {name:10} {mode:7} {r['cpu']:7.2f} s CPU {r['wall']:7.2f} s wall "
-                  f"{child.mib(r['rss_kb'] * 1024):>10} RSS {r['status']}"
-                  + (f", recording {child.mib(r['recording_bytes'])}" if mode == "spyrec" else ""), flush=True)
+            print(
+                f"  round {rnd} {name:10} {mode:7} {r['cpu']:7.2f} s CPU {r['wall']:7.2f} s wall "
+                f"{child.mib(r['rss_kb'] * 1024):>10} RSS {r['status']}"
+                + (f", recording {child.mib(r['recording_bytes'])}" if mode == "spyrec" else ""),
+                flush=True,
+            )
     done = [r for r in runs["spyrec"] if r["status"] != "timeout"]
     plain_cpu = statistics.median(r["cpu"] for r in runs["plain"])
     result = {
-        "program": case["program"], "watch": EXPR, "runs": runs,
+        "program": case["program"],
+        "watch": EXPR,
+        "runs": runs,
         "plain_cpu": plain_cpu,
         "spyrec_cpu": statistics.median(r["cpu"] for r in done) if done else None,
         "spyrec_wall": statistics.median(r["wall"] for r in done) if done else None,
@@ -164,8 +181,11 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
         "recording_dir": rec,
     }
     q, counter = query_history(python, rec, EXPR, args, case_dir)
-    print(f"  query history {name}: {q['status']}, {q['wall']:.2f} s wall, {child.mib(q['rss_kb'] * 1024)} RSS, "
-          f"{child.mib(q['output_bytes'])} of JSON, {q['entries']} entries {q['kinds']}", flush=True)
+    print(
+        f"  query history {name}: {q['status']}, {q['wall']:.2f} s wall, {child.mib(q['rss_kb'] * 1024)} RSS, "
+        f"{child.mib(q['output_bytes'])} of JSON, {q['entries']} entries {q['kinds']}",
+        flush=True,
+    )
     result["query"] = q
     entries = counter.parsed()
     if entries is not None:
@@ -174,8 +194,16 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
         result["changes"] = len(entries)
         result["modified"] = sum(k not in ("appeared", None) for k in kinds) if any(kinds) else len(entries)
         result["kinds"] = {k: kinds.count(k) for k in set(kinds)}
-        result["diffs"] = [{"seq": e.get("seq"), "kind": e.get("kind"), "line": e.get("line"),
-                            "opname": e.get("opname"), "diff": short(e.get("diff"))} for e in entries[:10]]
+        result["diffs"] = [
+            {
+                "seq": e.get("seq"),
+                "kind": e.get("kind"),
+                "line": e.get("line"),
+                "opname": e.get("opname"),
+                "diff": short(e.get("diff")),
+            }
+            for e in entries[:10]
+        ]
     else:
         result["count_method"] = "lines"  # too big to parse here: "seq" keys of the entries
         result["changes"] = counter.entries
@@ -189,14 +217,17 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
         for e, want in zip(modified, case["expected_in_diffs"]):
             if not re.search(rf"(?<![\d-]){re.escape(want)}(?!\d)", json.dumps(e.get("diff"))):
                 result.setdefault("diffs_missing", []).append(f"seq {e.get('seq')}: no {want}")
-        result["as_expected"] = (result["as_expected"] and not result["empty_diffs"]
-                                 and not result.get("diffs_missing"))
+        result["as_expected"] = result["as_expected"] and not result["empty_diffs"] and not result.get("diffs_missing")
     return result
 
 
 def busiest_watch(python: str, rec: str) -> str | None:
-    out = subprocess.run([child.spyrec_script(python), "query", "-r", rec, "watches", "--json"],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [child.spyrec_script(python), "query", "-r", rec, "watches", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     try:
         watches = json.loads(out.stdout)
     except ValueError:
@@ -208,25 +239,40 @@ def busiest_watch(python: str, rec: str) -> str | None:
 
 
 def table(version: str, cases: dict, queries: list[dict]) -> str:
-    rows = [f"## value model, Python {version}", "",
-            "| case | plain CPU | spyrec CPU (ratio) | spyrec peak RSS | recording (du) | modified changes (expected) "
-            "| history --json: wall, CPU, peak RSS, output |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        f"## value model, Python {version}",
+        "",
+        "| case | plain CPU | spyrec CPU (ratio) | spyrec peak RSS | recording (du) | modified changes (expected) "
+        "| history --json: wall, CPU, peak RSS, output |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, c in cases.items():
         q = c["query"]
-        spy = (f"{c['spyrec_cpu']:.2f} s ({c['spyrec_cpu'] / c['plain_cpu']:.1f}x)" if c["spyrec_cpu"] is not None
-               else "timeout")
-        query = (f"{q['wall']:.2f} s, {q['cpu']:.2f} s, {child.mib(q['rss_kb'] * 1024)}, "
-                 f"{child.mib(q['output_bytes'])}" + ("" if q["status"] == "ok" else f" ({q['status']})"))
-        rows.append(f"| {name} | {c['plain_cpu']:.3f} s | {spy} | {child.mib(c['spyrec_rss_kb'] * 1024)} "
-                    f"| {child.mib(c['recording_bytes'])} | {c['modified']} ({c['expected_modified']})"
-                    f"{'' if c['as_expected'] else ' WRONG'}"
-                    f"{', %d empty diffs' % c['empty_diffs'] if c.get('empty_diffs') else ''} | {query} |")
-    rows += ["", "| query-rss: recording | size (du) | EXPR | entries | wall | CPU | peak RSS | status |",
-             "|---|---|---|---|---|---|---|---|"]
+        spy = (
+            f"{c['spyrec_cpu']:.2f} s ({c['spyrec_cpu'] / c['plain_cpu']:.1f}x)"
+            if c["spyrec_cpu"] is not None
+            else "timeout"
+        )
+        query = (
+            f"{q['wall']:.2f} s, {q['cpu']:.2f} s, {child.mib(q['rss_kb'] * 1024)}, "
+            f"{child.mib(q['output_bytes'])}" + ("" if q["status"] == "ok" else f" ({q['status']})")
+        )
+        rows.append(
+            f"| {name} | {c['plain_cpu']:.3f} s | {spy} | {child.mib(c['spyrec_rss_kb'] * 1024)} "
+            f"| {child.mib(c['recording_bytes'])} | {c['modified']} ({c['expected_modified']})"
+            f"{'' if c['as_expected'] else ' WRONG'}"
+            f"{', %d empty diffs' % c['empty_diffs'] if c.get('empty_diffs') else ''} | {query} |"
+        )
+    rows += [
+        "",
+        "| query-rss: recording | size (du) | EXPR | entries | wall | CPU | peak RSS | status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for q in queries:
-        rows.append(f"| {q['label']} | {child.mib(q['recording_bytes'])} | {q['expr']} | {q['entries']} "
-                    f"| {q['wall']:.2f} s | {q['cpu']:.2f} s | {child.mib(q['rss_kb'] * 1024)} | {q['status']} |")
+        rows.append(
+            f"| {q['label']} | {child.mib(q['recording_bytes'])} | {q['expr']} | {q['entries']} "
+            f"| {q['wall']:.2f} s | {q['cpu']:.2f} s | {child.mib(q['rss_kb'] * 1024)} | {q['status']} |"
+        )
     for name, c in cases.items():
         if c.get("diffs"):
             rows += ["", f"{name} changes (first 10):"]
@@ -254,20 +300,28 @@ def bench_python(version: str, args) -> None:
         if expr:
             q, _ = query_history(python, suites, expr, args, work)
             queries.append({**q, "label": "real suites' biggest"})
-            print(f"  query history on {suites} {expr}: {q['status']}, {q['wall']:.2f} s, "
-                  f"{child.mib(q['rss_kb'] * 1024)} RSS", flush=True)
+            print(
+                f"  query history on {suites} {expr}: {q['status']}, {q['wall']:.2f} s, "
+                f"{child.mib(q['rss_kb'] * 1024)} RSS",
+                flush=True,
+            )
     else:
         print(f"  no {suites}: run bench/real_suites.py first for the real-suite query")
     biggest = max(queries, key=lambda q: q["recording_bytes"])
     print()
     print(table(version, cases, queries))
     data = {
-        "python": full_version, "python_exe": python,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "spyrec": build, "runs_per_mode": args.runs, "timeout_s": args.timeout, "rss_cap_gib": args.rss_cap_gib,
+        "python": full_version,
+        "python_exe": python,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "spyrec": build,
+        "runs_per_mode": args.runs,
+        "timeout_s": args.timeout,
+        "rss_cap_gib": args.rss_cap_gib,
         "seconds": round(time.time() - started, 1),
         "cases": {name: {k: v for k, v in c.items() if k != "recording_dir"} for name, c in cases.items()},
-        "query_rss": queries, "biggest_recording": biggest["label"],
+        "query_rss": queries,
+        "biggest_recording": biggest["label"],
     }
     child.save_results(os.path.join(RESULTS, f"value-model-{version}.json"), data)
 

@@ -17,6 +17,7 @@ importable), and prints a markdown table:
 
 Never fails by score: the exit status is 0 unless the script itself breaks.
 """
+
 import argparse
 import concurrent.futures
 import os
@@ -52,8 +53,7 @@ def score(case, python):
         row["expected"] = len(oracle)
         hit = {(c["file"], c["line"]) for c in oracle}
         per_watch = corpus.by_watch(oracle, case)
-        if (not corpus.unexpected_changes(case, oracle) and not set(case.markers) - hit
-                and all(per_watch.values())):
+        if not corpus.unexpected_changes(case, oracle) and not set(case.markers) - hit and all(per_watch.values()):
             row["oracle"] = "yes"
         try:
             histories, procs = corpus.run_spyrec(case, tmp / "rec", python)
@@ -65,7 +65,11 @@ def score(case, python):
             row["note"] = f"spyrec: {type(e).__name__}"
         try:
             blog, proc = corpus.run_monitor(corpus.BLOG, case, tmp / "blog.json", python)
-            if proc.returncode == 0 and blog is not None and same_changes(case, oracle, corpus.by_watch(blog, case), corpus.culprit_fields):
+            if (
+                proc.returncode == 0
+                and blog is not None
+                and same_changes(case, oracle, corpus.by_watch(blog, case), corpus.culprit_fields)
+            ):
                 row["blog"] = "yes"
         except Exception:
             pass
@@ -89,8 +93,10 @@ def main():
         print(f"| {r['case']} | {r['expected']} | {r['spyrec']} | {r['oracle']} | {r['blog']} | {r['note']} |")
     total = lambda k: sum(r[k] == "yes" for r in rows)  # noqa: E731
     changes = sum(r["expected"] for r in rows if isinstance(r["expected"], int))
-    print(f"| **total** | {changes} | {total('spyrec')}/{len(rows)} | {total('oracle')}/{len(rows)}"
-          f" | {total('blog')}/{len(rows)} | |")
+    print(
+        f"| **total** | {changes} | {total('spyrec')}/{len(rows)} | {total('oracle')}/{len(rows)}"
+        f" | {total('blog')}/{len(rows)} | |"
+    )
 
 
 if __name__ == "__main__":

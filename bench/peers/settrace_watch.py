@@ -8,6 +8,7 @@ line that just ran (so: the line, never the instruction). Watch expressions
 are the oracle's (tests/oracle/oracle.py): module, attributes, literal
 subscripts, resolved through sys.modules without importing.
 """
+
 import copy
 import os
 import runpy
@@ -55,7 +56,8 @@ def main(argv):
     exprs, i = [], 0
     while i < len(argv) and argv[i].startswith("-"):
         if argv[i] in ("-w", "--watch"):
-            exprs.append(argv[i + 1]); i += 2
+            exprs.append(argv[i + 1])
+            i += 2
         else:
             raise SystemExit(f"settrace_watch: unknown option {argv[i]}")
     script = argv[i]

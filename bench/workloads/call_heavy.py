@@ -5,6 +5,7 @@
 Almost every instruction is a call, a return or an argument shuffle, so the
 frame-enter / frame-leave events and the CALL instructions dominate.
 """
+
 import sys
 
 
@@ -29,6 +30,7 @@ class Vector:
 def make_adder(k):
     def adder(v):
         return v + k
+
     return adder
 
 

@@ -1,7 +1,8 @@
 """bench/storage.py's program: N small changes to a watched value.
 
-    spyrec run -w change_box.BOX many_changes.py [N]     (N default 1,000,000)
+spyrec run -w change_box.BOX many_changes.py [N]     (N default 1,000,000)
 """
+
 import sys
 
 import change_box
@@ -10,7 +11,7 @@ import change_box
 def main(n):
     box = change_box.BOX
     for i in range(1, n + 1):
-        box[0] = i          # one STORE_SUBSCR, one change of change_box.BOX
+        box[0] = i  # one STORE_SUBSCR, one change of change_box.BOX
 
 
 if __name__ == "__main__":

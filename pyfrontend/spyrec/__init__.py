@@ -16,6 +16,7 @@ compiled module underneath; only api.py and recording_session.py import it.
 PYTEST_DONT_REWRITE: spyrec's pytest plugin is loaded from this package, which
 `spyrec run -m pytest` and `spyrec replay` have imported before pytest starts.
 """
+
 from __future__ import annotations
 
 # Kept in step with pyproject.toml by tests/python/test_version.py. Not read
@@ -23,8 +24,7 @@ from __future__ import annotations
 # zipfile, inspect), which every recorded program would pay.
 __version__ = "0.1.0"
 
-_LAZY = {"Change", "Frame", "History", "RaisedException", "Recording", "RecordingError",
-         "open", "record"}
+_LAZY = {"Change", "Frame", "History", "RaisedException", "Recording", "RecordingError", "open", "record"}
 
 
 def __getattr__(name):
@@ -32,17 +32,32 @@ def __getattr__(name):
     # `spyrec run`: every recorded program pays for what spyrec imports.
     if name in _LAZY:
         from . import api
+
         return getattr(api, name)
     if name == "WatchExprError":
         from .watch_expr import WatchExprError
+
         return WatchExprError
     raise AttributeError(f"module 'spyrec' has no attribute {name!r}")
 
-__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
-           "RecordingError", "WatchExprError", "__version__", "load_ipython_extension"]
+
+__all__ = [
+    "open",
+    "record",
+    "Recording",
+    "Change",
+    "History",
+    "Frame",
+    "RaisedException",
+    "RecordingError",
+    "WatchExprError",
+    "__version__",
+    "load_ipython_extension",
+]
 
 
 def load_ipython_extension(ipython) -> None:
     """`%load_ext spyrec`: adds the `%%spyrec` cell magic."""
     from .jupyter import load_ipython_extension as load
+
     load(ipython)

@@ -1,4 +1,5 @@
 """`python -m spyrec ...` is the `spyrec` command."""
+
 import sys
 
 from spyrec.cli.main import main

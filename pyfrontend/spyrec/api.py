@@ -8,6 +8,7 @@
 Everything here reads through `_core.Reading`; the CLI and the notebook
 integration are built on this module, never on `_core` directly.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -21,12 +22,13 @@ from . import watch_expr
 
 try:
     from ._core import RecordingError
-except ImportError:                         # only while _core is not built
+except ImportError:  # only while _core is not built
+
     class RecordingError(Exception):
         """Any problem reading a recording; str() is one line."""
 
-__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException",
-           "Leak", "RecordingError"]
+
+__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException", "Leak", "RecordingError"]
 
 _MISSING = object()
 
@@ -38,7 +40,7 @@ class Frame:
     function: str
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Frame":
+    def from_dict(cls, d: dict) -> Frame:
         return cls(d.get("file", "?"), d.get("line", 0), d.get("function", "?"))
 
     def to_json(self) -> dict:
@@ -54,53 +56,68 @@ class Change:
     bytes, sets and objects). `stack` is innermost first; `source` is the
     recorded source around the culprit, its line marked.
     """
+
     expr: str
     seq: int
     thread: str
     thread_id: int
-    kind: str                       # "modified" | "appeared" | "vanished" | "rebound"
-    file: str                       # co_filename of the culprit's code object
+    kind: str  # "modified" | "appeared" | "vanished" | "rebound"
+    file: str  # co_filename of the culprit's code object
     line: int
-    function: str                   # co_qualname
-    offset: int                     # byte offset in co_code, as dis numbers it
+    function: str  # co_qualname
+    offset: int  # byte offset in co_code, as dis numbers it
     opname: str
-    stack: list                     # [Frame], innermost first
-    before: object                  # JSON-able
+    stack: list  # [Frame], innermost first
+    before: object  # JSON-able
     after: object
     diff_lines: list = field(default_factory=list)
     source_line: str | None = None
-    trail: list = field(default_factory=list)          # [Frame], oldest first
+    trail: list = field(default_factory=list)  # [Frame], oldest first
     before_exists: bool = True
     after_exists: bool = True
-    test: str | None = None         # pytest --spyrec: the test's node id, None outside tests
-    phase: str | None = None        # "setup" | "call" | "teardown" | None
-    pid: int = 0                    # the process that made it
-    monotonic_ns: int = 0           # CLOCK_MONOTONIC when recorded: the order across processes
-    process: str | None = None      # "pid N (python app.py)" when the recording has child processes
-    recording: "Recording | None" = field(default=None, repr=False, compare=False)
+    test: str | None = None  # pytest --spyrec: the test's node id, None outside tests
+    phase: str | None = None  # "setup" | "call" | "teardown" | None
+    pid: int = 0  # the process that made it
+    monotonic_ns: int = 0  # CLOCK_MONOTONIC when recorded: the order across processes
+    process: str | None = None  # "pid N (python app.py)" when the recording has child processes
+    recording: Recording | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, d: dict, recording: "Recording | None" = None) -> "Change":
+    def from_dict(cls, d: dict, recording: Recording | None = None) -> Change:
         return cls(
-            expr=d.get("expr", ""), seq=d.get("seq", -1), thread=d.get("thread", "?"),
-            thread_id=d.get("thread_id", 0), kind=d.get("kind", "modified"),
-            file=d.get("file", "?"), line=d.get("line", 0), function=d.get("function", "?"),
-            offset=d.get("offset", -1), opname=d.get("opname", "?"),
+            expr=d.get("expr", ""),
+            seq=d.get("seq", -1),
+            thread=d.get("thread", "?"),
+            thread_id=d.get("thread_id", 0),
+            kind=d.get("kind", "modified"),
+            file=d.get("file", "?"),
+            line=d.get("line", 0),
+            function=d.get("function", "?"),
+            offset=d.get("offset", -1),
+            opname=d.get("opname", "?"),
             stack=[Frame.from_dict(f) for f in d.get("stack") or ()],
-            before=d.get("before"), after=d.get("after"),
-            diff_lines=list(d.get("diff") or ()), source_line=d.get("source"),
+            before=d.get("before"),
+            after=d.get("after"),
+            diff_lines=list(d.get("diff") or ()),
+            source_line=d.get("source"),
             trail=[Frame.from_dict(f) for f in d.get("trail") or ()],
             before_exists=d.get("before_exists", True),
-            after_exists=d.get("after_exists", True), test=d.get("test"),
-            phase=d.get("phase"), pid=d.get("pid", 0), monotonic_ns=d.get("monotonic_ns", 0),
-            process=d.get("process"), recording=recording)
+            after_exists=d.get("after_exists", True),
+            test=d.get("test"),
+            phase=d.get("phase"),
+            pid=d.get("pid", 0),
+            monotonic_ns=d.get("monotonic_ns", 0),
+            process=d.get("process"),
+            recording=recording,
+        )
 
     @classmethod
-    def from_live(cls, change: dict) -> "Change":
+    def from_live(cls, change: dict) -> Change:
         """A Change from the recorder's on_change dict (--print, --break, the
         DAP debuggee), its snapshots (which arrive as bytes) decoded by the
         same C++ code that answers queries."""
         from . import _core
+
         d = {k: v for k, v in change.items() if k not in ("frame", "before_bytes", "after_bytes")}
         before, after = change.get("before_bytes"), change.get("after_bytes")
         d["before"] = _core.value_from_bytes(before)
@@ -118,6 +135,7 @@ class Change:
     def where(self) -> str:
         """`file:line in function`, the file relative to the recording's directory."""
         from . import report
+
         return f"{report.shown_path(self.file, report._recording_cwd(self))}:{self.line} in {self.function}"
 
     @property
@@ -137,35 +155,47 @@ class Change:
     @property
     def source(self) -> str:
         """The recorded source around the culprit, the culprit's line marked with '>'."""
-        return "\n".join(f"{'>' if mark else ' '}{n:>5} | {text}"
-                         for n, text, mark in self.source_context())
+        return "\n".join(f"{'>' if mark else ' '}{n:>5} | {text}" for n, text, mark in self.source_context())
 
     def to_json(self) -> dict:
         return {
-            "expr": self.expr, "seq": self.seq, "kind": self.kind, "thread": self.thread,
-            "thread_id": self.thread_id, "file": self.file, "line": self.line,
-            "function": self.function, "offset": self.offset, "opname": self.opname,
+            "expr": self.expr,
+            "seq": self.seq,
+            "kind": self.kind,
+            "thread": self.thread,
+            "thread_id": self.thread_id,
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "offset": self.offset,
+            "opname": self.opname,
             "stack": [f.to_json() for f in self.stack],
-            "before": self.before, "after": self.after,
-            "before_exists": self.before_exists, "after_exists": self.after_exists,
+            "before": self.before,
+            "after": self.after,
+            "before_exists": self.before_exists,
+            "after_exists": self.after_exists,
             "diff": list(self.diff_lines),
             "trail": [f.to_json() for f in self.trail],
-            "test": self.test, "phase": self.phase, "pid": self.pid,
+            "test": self.test,
+            "phase": self.phase,
+            "pid": self.pid,
             "monotonic_ns": self.monotonic_ns,
         }
 
     def __str__(self) -> str:
         from . import report
+
         return report.format_change(self)
 
     def __repr__(self) -> str:
         return f"<spyrec.Change {self.expr} seq {self.seq}: {self.opname} at {self.where}>"
 
-    def _repr_pretty_(self, p, cycle) -> None:      # IPython's terminal: the report
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's terminal: the report
         p.text(str(self))
 
     def _repr_html_(self) -> str:
         from . import html
+
         return html.change_html(self)
 
 
@@ -173,15 +203,15 @@ class History(list):
     """The changes of one watch, oldest first: a list of Change that renders as
     a report in a terminal and as a timeline and table in a notebook."""
 
-    def __init__(self, expr: str, changes=(), recording: "Recording | None" = None):
+    def __init__(self, expr: str, changes=(), recording: Recording | None = None):
         super().__init__(changes)
         self.expr = expr
         self.recording = recording
 
     def __str__(self) -> str:
         from . import report
-        return report.format_history(self.expr, self,
-                                     self.recording.cwd if self.recording else None)
+
+        return report.format_history(self.expr, self, self.recording.cwd if self.recording else None)
 
     __repr__ = __str__
 
@@ -190,6 +220,7 @@ class History(list):
 
     def _repr_html_(self) -> str:
         from . import html
+
         return html.history_html(self)
 
     def to_dataframe(self):
@@ -200,6 +231,7 @@ class History(list):
 @dataclass(frozen=True, repr=False)
 class RaisedException:
     """An exception raised while recording, with the instruction that raised it."""
+
     seq: int
     thread: str
     thread_id: int
@@ -214,35 +246,65 @@ class RaisedException:
     stack: list
     pid: int = 0
     monotonic_ns: int = 0
-    process: str | None = None      # as Change.process
+    process: str | None = None  # as Change.process
     # Outer frames not stored: an instruction keeps whole stacks only for its
     # first 16 raises, then its innermost frame.
     frames_left_out: int = 0
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RaisedException":
-        return cls(d.get("seq", -1), d.get("thread", "?"), d.get("thread_id", 0),
-                   d.get("type", "?"), d.get("message", ""), bool(d.get("reraised")),
-                   d.get("file", "?"), d.get("line", 0), d.get("function", "?"),
-                   d.get("offset", -1), d.get("opname", "?"),
-                   [Frame.from_dict(f) for f in d.get("stack") or ()],
-                   d.get("pid", 0), d.get("monotonic_ns", 0), d.get("process"),
-                   d.get("frames_left_out", 0))
+    def from_dict(cls, d: dict) -> RaisedException:
+        return cls(
+            d.get("seq", -1),
+            d.get("thread", "?"),
+            d.get("thread_id", 0),
+            d.get("type", "?"),
+            d.get("message", ""),
+            bool(d.get("reraised")),
+            d.get("file", "?"),
+            d.get("line", 0),
+            d.get("function", "?"),
+            d.get("offset", -1),
+            d.get("opname", "?"),
+            [Frame.from_dict(f) for f in d.get("stack") or ()],
+            d.get("pid", 0),
+            d.get("monotonic_ns", 0),
+            d.get("process"),
+            d.get("frames_left_out", 0),
+        )
 
     def to_json(self) -> dict:
-        d = {k: getattr(self, k) for k in (
-            "seq", "thread", "thread_id", "type", "message", "reraised", "file", "line",
-            "function", "offset", "opname", "pid", "monotonic_ns", "frames_left_out")}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "seq",
+                "thread",
+                "thread_id",
+                "type",
+                "message",
+                "reraised",
+                "file",
+                "line",
+                "function",
+                "offset",
+                "opname",
+                "pid",
+                "monotonic_ns",
+                "frames_left_out",
+            )
+        }
         d["stack"] = [f.to_json() for f in self.stack]
         return d
 
     def __str__(self) -> str:
         from . import report
+
         return report.format_exception(self)
 
     def __repr__(self) -> str:
-        return (f"<spyrec.RaisedException seq {self.seq}: {self.type} at "
-                f"{self.file}:{self.line} in {self.function} ({self.opname})>")
+        return (
+            f"<spyrec.RaisedException seq {self.seq}: {self.type} at "
+            f"{self.file}:{self.line} in {self.function} ({self.opname})>"
+        )
 
 
 # Keys a test runner itself sets and removes around every test.
@@ -260,24 +322,32 @@ def same_test(recorded: str | None, wanted: str) -> bool:
 class Leak:
     """A test after whose teardown a watched value differed from what it was
     when the test's setup began (`pytest --spyrec`)."""
-    test: str                       # node id
-    expr: str                       # the watch
-    before: object                  # JSON-able, at the start of the test's setup
-    after: object                   # at the end of its teardown
+
+    test: str  # node id
+    expr: str  # the watch
+    before: object  # JSON-able, at the start of the test's setup
+    after: object  # at the end of its teardown
     before_exists: bool
     after_exists: bool
-    diff_lines: list                # before -> after, one line per edit
-    changes: list                   # [Change] during the test, oldest first
+    diff_lines: list  # before -> after, one line per edit
+    changes: list  # [Change] during the test, oldest first
     from_seq: int = 0
     to_seq: int = 0
 
     @classmethod
-    def from_dict(cls, d: dict, recording: "Recording") -> "Leak":
-        return cls(test=d["test"], expr=d["expr"], before=d.get("before"), after=d.get("after"),
-                   before_exists=d.get("before_exists", True), after_exists=d.get("after_exists", True),
-                   diff_lines=list(d.get("diff") or ()),
-                   changes=[recording._change(c) for c in d.get("changes") or ()],
-                   from_seq=d.get("from_seq", 0), to_seq=d.get("to_seq", 0))
+    def from_dict(cls, d: dict, recording: Recording) -> Leak:
+        return cls(
+            test=d["test"],
+            expr=d["expr"],
+            before=d.get("before"),
+            after=d.get("after"),
+            before_exists=d.get("before_exists", True),
+            after_exists=d.get("after_exists", True),
+            diff_lines=list(d.get("diff") or ()),
+            changes=[recording._change(c) for c in d.get("changes") or ()],
+            from_seq=d.get("from_seq", 0),
+            to_seq=d.get("to_seq", 0),
+        )
 
     @property
     def culprit(self) -> Change:
@@ -285,12 +355,20 @@ class Leak:
         return self.changes[-1]
 
     def to_json(self) -> dict:
-        return {"test": self.test, "expr": self.expr, "before": self.before, "after": self.after,
-                "before_exists": self.before_exists, "after_exists": self.after_exists,
-                "diff": list(self.diff_lines), "changes": [c.to_json() for c in self.changes]}
+        return {
+            "test": self.test,
+            "expr": self.expr,
+            "before": self.before,
+            "after": self.after,
+            "before_exists": self.before_exists,
+            "after_exists": self.after_exists,
+            "diff": list(self.diff_lines),
+            "changes": [c.to_json() for c in self.changes],
+        }
 
     def __str__(self) -> str:
         from . import report
+
         return report.format_leak(self)
 
     def __repr__(self) -> str:
@@ -312,8 +390,8 @@ class Recording:
         self._sources: dict = {}
         self._marks = None
         self._children = None
-        self._process = None            # "pid N (python ...)" in a recording with children
-        self._summary = None            # a child's: what the parent's info() says of it
+        self._process = None  # "pid N (python ...)" in a recording with children
+        self._summary = None  # a child's: what the parent's info() says of it
         self._pid = None
         # [(path, one-line reason)]: child recordings that could not be read (skipped).
         self.unreadable_children: list = []
@@ -321,8 +399,7 @@ class Recording:
     @property
     def _r(self):
         if self._running:
-            raise RecordingError(f"{self.path} is still being recorded; "
-                                 "use it after the `with` block ends")
+            raise RecordingError(f"{self.path} is still being recorded; use it after the `with` block ends")
         if self._reading is None:
             self._reading = _open_reading(self.path)
         return self._reading
@@ -336,8 +413,9 @@ class Recording:
         children = self.children()
         if children or self.unreadable_children:
             info["children"] = [c._summary for c in children]
-            info["unreadable_children"] = [{"path": os.path.relpath(p, self.path), "error": e}
-                                           for p, e in self.unreadable_children]
+            info["unreadable_children"] = [
+                {"path": os.path.relpath(p, self.path), "error": e} for p, e in self.unreadable_children
+            ]
         return info
 
     # ---- processes --------------------------------------------------------------
@@ -347,6 +425,7 @@ class Recording:
         named in `unreadable_children`."""
         if self._children is None:
             from .paths import child_dirs
+
             self._children = []
             for path in child_dirs(self.path):
                 child = Recording(path)
@@ -380,8 +459,7 @@ class Recording:
             return every
         chosen = [r for r in every if r.pid == int(pid)]
         if not chosen:
-            raise KeyError(f"no process {pid} in this recording (its processes: "
-                           f"{', '.join(map(str, self.pids()))})")
+            raise KeyError(f"no process {pid} in this recording (its processes: {', '.join(map(str, self.pids()))})")
         return chosen
 
     def watches(self) -> list:
@@ -501,9 +579,16 @@ class Recording:
         """Every change of every watch, in time order (`changes()` filters)."""
         return self.changes()
 
-    def changes(self, watch: str | None = None, file: str | None = None,
-                function: str | None = None, thread: str | int | None = None,
-                seq_range=None, test: str | None = None, pid: int | None = None):
+    def changes(
+        self,
+        watch: str | None = None,
+        file: str | None = None,
+        function: str | None = None,
+        thread: str | int | None = None,
+        seq_range=None,
+        test: str | None = None,
+        pid: int | None = None,
+    ):
         """Iterate over changes in time order (by seq within a process),
         keeping those that match every filter given.
 
@@ -587,8 +672,9 @@ class Recording:
         try:
             import matplotlib.pyplot as plt
         except ImportError:
-            raise ImportError("Recording.plot() needs matplotlib: "
-                              "pip install matplotlib (or spyrec[notebook])") from None
+            raise ImportError(
+                "Recording.plot() needs matplotlib: pip install matplotlib (or spyrec[notebook])"
+            ) from None
         by_watch: dict = {}
         for ch in self.changes(watch=watch):
             by_watch.setdefault(ch.expr, []).append(ch.seq)
@@ -624,15 +710,30 @@ class Recording:
 
     def __str__(self) -> str:
         from . import report
+
         return report.format_info(self.info(), self.watches())
 
     def _repr_html_(self) -> str:
         from . import html
+
         return html.recording_html(self)
 
 
-_COLUMNS = ("seq", "expr", "kind", "thread", "file", "line", "function", "opname", "offset",
-            "diff", "before", "after", "pid")
+_COLUMNS = (
+    "seq",
+    "expr",
+    "kind",
+    "thread",
+    "file",
+    "line",
+    "function",
+    "opname",
+    "offset",
+    "diff",
+    "before",
+    "after",
+    "pid",
+)
 
 
 def _in_time_order(streams):
@@ -644,18 +745,24 @@ def _in_time_order(streams):
     return heapq.merge(*streams, key=lambda item: item.monotonic_ns)
 
 
-def _process_summary(rec: "Recording", root: str) -> dict:
+def _process_summary(rec: Recording, root: str) -> dict:
     """What `info` says of a child process's recording (raises RecordingError)."""
     info = rec._r.info()
-    return {"pid": info.get("pid", 0), "parent_pid": info.get("parent_pid", 0),
-            "argv": info.get("argv") or [], "path": os.path.relpath(rec.path, root),
-            "ending": info.get("ending"), "changes": info.get("changes", 0),
-            "exceptions": info.get("exceptions", 0)}
+    return {
+        "pid": info.get("pid", 0),
+        "parent_pid": info.get("parent_pid", 0),
+        "argv": info.get("argv") or [],
+        "path": os.path.relpath(rec.path, root),
+        "ending": info.get("ending"),
+        "changes": info.get("changes", 0),
+        "exceptions": info.get("exceptions", 0),
+    }
 
 
 def _process_label(info: dict) -> str:
     """`pid 4242 (python worker.py --fast)`, the argv cut short."""
     import shlex
+
     argv = shlex.join(info.get("argv") or [])
     if len(argv) > 50:
         argv = argv[:49] + "…"
@@ -666,10 +773,25 @@ def _dataframe(changes):
     try:
         import pandas
     except ImportError:
-        raise ImportError("to_dataframe() needs pandas: "
-                          "pip install pandas (or spyrec[notebook])") from None
-    rows = [(c.seq, c.expr, c.kind, c.thread, c.file, c.line, c.function, c.opname, c.offset,
-             c.diff(), c.before, c.after, c.pid) for c in changes]
+        raise ImportError("to_dataframe() needs pandas: pip install pandas (or spyrec[notebook])") from None
+    rows = [
+        (
+            c.seq,
+            c.expr,
+            c.kind,
+            c.thread,
+            c.file,
+            c.line,
+            c.function,
+            c.opname,
+            c.offset,
+            c.diff(),
+            c.before,
+            c.after,
+            c.pid,
+        )
+        for c in changes
+    ]
     return pandas.DataFrame.from_records(rows, columns=list(_COLUMNS))
 
 
@@ -705,20 +827,30 @@ def _same_file(recorded: str, wanted: str, cwd: str | None) -> bool:
 def open(path: str | None = None) -> Recording:
     """Open a recording: `path`, or `.spyrec/latest` in the current directory."""
     from .paths import default_recording
+
     if path is None:
         path = default_recording()
         if not os.path.lexists(path):
             raise RecordingError(
                 "no recording here (.spyrec/latest does not exist); "
-                "record one with `spyrec run script.py` or give a path")
+                "record one with `spyrec run script.py` or give a path"
+            )
     rec = Recording(path)
-    rec._r                                  # fail now, not on the first question
+    rec._r  # fail now, not on the first question
     return rec
 
 
 @contextlib.contextmanager
-def record(watch=(), output: str | None = None, default_watches: bool = True,
-           *, on_change=None, follow: int = 0, redact=True, follow_children: bool = True):
+def record(
+    watch=(),
+    output: str | None = None,
+    default_watches: bool = True,
+    *,
+    on_change=None,
+    follow: int = 0,
+    redact=True,
+    follow_children: bool = True,
+):
     """Record the `with` block; the Recording it yields is usable after the block.
 
         with spyrec.record(watch=["mymod.CONFIG"]) as rec:
@@ -733,10 +865,18 @@ def record(watch=(), output: str | None = None, default_watches: bool = True,
     record too, into the recording's children/ (False: they do not).
     """
     from .recording_session import Session
+
     if isinstance(watch, str):
         watch = [watch]
-    session = Session(watch, output, default_watches=default_watches, on_change=on_change, follow=follow,
-                      redact=redact, follow_children=follow_children)
+    session = Session(
+        watch,
+        output,
+        default_watches=default_watches,
+        on_change=on_change,
+        follow=follow,
+        redact=redact,
+        follow_children=follow_children,
+    )
     rec = Recording(session.path, _running=True)
     session.start()
     try:

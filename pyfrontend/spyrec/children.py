@@ -13,6 +13,7 @@ recording of its own, `ROOT/children/<pid>`, with the same watches.
   started with `-S` or `-I`, by another interpreter, or through
   `os.execve(..., os.environ)`.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,14 @@ ENV_VAR = "SPYREC_FOLLOW"
 
 def settings(session) -> dict:
     """What a child needs to record as `session` does."""
-    return {"root": session.children_root, "watches": [w.expr for w in session.watches],
-            "follow": session.follow, "trail": session.trail, "redact": session.redact,
-            "max_size": session.max_size}
+    return {
+        "root": session.children_root,
+        "watches": [w.expr for w in session.watches],
+        "follow": session.follow,
+        "trail": session.trail,
+        "redact": session.redact,
+        "max_size": session.max_size,
+    }
 
 
 # This process's recording as a followed child, if it is one.
@@ -55,7 +61,7 @@ def offer(session) -> None:
     global _offered, _hook_added
     _offered = json.dumps(settings(session))
     os.putenv(ENV_VAR, _offered)
-    if not _hook_added:             # audit hooks cannot be removed: one serves every session
+    if not _hook_added:  # audit hooks cannot be removed: one serves every session
         sys.addaudithook(_add_to_explicit_env)
         _hook_added = True
 
@@ -86,10 +92,19 @@ def session_for_child(config: dict, parent_pid: int, argv: list):
     """A Session (not started) recording this process as a child of `parent_pid`."""
     from .paths import new_child_dir
     from .recording_session import Session
-    return Session(config["watches"], new_child_dir(config["root"], os.getpid()), default_watches=False,
-                   argv=argv, follow=config.get("follow", 0), trail=config.get("trail", 0),
-                   redact=config.get("redact") or False, max_size=config.get("max_size", 0),
-                   parent_pid=parent_pid, children_root=config["root"])
+
+    return Session(
+        config["watches"],
+        new_child_dir(config["root"], os.getpid()),
+        default_watches=False,
+        argv=argv,
+        follow=config.get("follow", 0),
+        trail=config.get("trail", 0),
+        redact=config.get("redact") or False,
+        max_size=config.get("max_size", 0),
+        parent_pid=parent_pid,
+        children_root=config["root"],
+    )
 
 
 def start_from_environment() -> None:
@@ -101,7 +116,7 @@ def start_from_environment() -> None:
     # Out of the program's sight, still inherited by what it starts.
     del os.environ[ENV_VAR]
     os.putenv(ENV_VAR, raw)
-    if not _in_main_interpreter():      # a subinterpreter of a process already followed
+    if not _in_main_interpreter():  # a subinterpreter of a process already followed
         return
     try:
         config = json.loads(raw)
@@ -113,7 +128,7 @@ def start_from_environment() -> None:
 
 def _in_main_interpreter() -> bool:
     # site (and so this .pth) runs again in every subinterpreter.
-    for name in ("_interpreters", "_xxsubinterpreters"):       # 3.13, 3.12
+    for name in ("_interpreters", "_xxsubinterpreters"):  # 3.13, 3.12
         try:
             interpreters = __import__(name)
         except ImportError:
@@ -133,7 +148,7 @@ def start_child(config, parent_pid: int, argv: list) -> None:
         session.start()
         session.stop_at_exit()
         current = session
-    except Exception as e:     # a child that cannot be recorded still runs
+    except Exception as e:  # a child that cannot be recorded still runs
         try:
             sys.stderr.write(f"spyrec: not recording child process {os.getpid()}: {e}\n")
         except Exception:

@@ -24,6 +24,7 @@ While a monitoring callback runs, CPython fires no events for the code it runs
 (3.12/3.13 bump tstate->tracing around callbacks), so nothing typed at the
 prompt is recorded.
 """
+
 from __future__ import annotations
 
 import sys
@@ -76,6 +77,7 @@ def program_bottom(frame):
 
 def stop_in(frame, banner: str) -> None:
     import pdb
+
     if frame is None:
         sys.stderr.write(banner + "\n(no Python frame to stop in)\n")
         return

@@ -12,6 +12,7 @@
 Both stream: a recording's changes are read and written in batches, never
 all at once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,36 +38,81 @@ def recording_id(rec) -> str:
 
 # ---- Parquet ----------------------------------------------------------------------
 
+
 def _pyarrow():
     try:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise ExportError("--format parquet needs pyarrow: pip install pyarrow "
-                          "(or pip install 'spyrec[export]')") from None
+        raise ExportError(
+            "--format parquet needs pyarrow: pip install pyarrow (or pip install 'spyrec[export]')"
+        ) from None
     return pyarrow
 
 
 def _schemas(pa):
     frame = pa.struct([("file", pa.string()), ("line", pa.int32()), ("function", pa.string())])
-    common = [("recording", pa.string()), ("pid", pa.int64()), ("seq", pa.uint64()),
-              ("monotonic_ns", pa.uint64()), ("thread", pa.string()), ("thread_id", pa.uint64()),
-              ("file", pa.string()), ("line", pa.int32()), ("function", pa.string()),
-              ("offset", pa.int32()), ("opname", pa.string()), ("stack", pa.list_(frame))]
-    changes = pa.schema(common + [("expr", pa.string()), ("kind", pa.string()),
-                                  ("diff", pa.list_(pa.string())), ("test", pa.string()),
-                                  ("phase", pa.string()), ("before", pa.string()), ("after", pa.string())])
-    exceptions = pa.schema(common + [("type", pa.string()), ("message", pa.string()),
-                                     ("reraised", pa.bool_()), ("frames_left_out", pa.int64())])
-    locations = pa.schema([("recording", pa.string()), ("pid", pa.int64()), ("file", pa.string()),
-                           ("line", pa.int32()), ("function", pa.string()), ("offset", pa.int32()),
-                           ("opname", pa.string()), ("changes", pa.int64()), ("exceptions", pa.int64())])
-    processes = pa.schema([("recording", pa.string()), ("pid", pa.int64()), ("parent_pid", pa.int64()),
-                           ("argv", pa.list_(pa.string())), ("cwd", pa.string()),
-                           ("python_version", pa.string()), ("start_time", pa.float64()),
-                           ("end_time", pa.float64()), ("ending", pa.string()),
-                           ("exit_status", pa.int32()), ("signal", pa.int32()), ("changes", pa.int64()),
-                           ("exceptions", pa.int64()), ("path", pa.string())])
+    common = [
+        ("recording", pa.string()),
+        ("pid", pa.int64()),
+        ("seq", pa.uint64()),
+        ("monotonic_ns", pa.uint64()),
+        ("thread", pa.string()),
+        ("thread_id", pa.uint64()),
+        ("file", pa.string()),
+        ("line", pa.int32()),
+        ("function", pa.string()),
+        ("offset", pa.int32()),
+        ("opname", pa.string()),
+        ("stack", pa.list_(frame)),
+    ]
+    changes = pa.schema(
+        common
+        + [
+            ("expr", pa.string()),
+            ("kind", pa.string()),
+            ("diff", pa.list_(pa.string())),
+            ("test", pa.string()),
+            ("phase", pa.string()),
+            ("before", pa.string()),
+            ("after", pa.string()),
+        ]
+    )
+    exceptions = pa.schema(
+        common
+        + [("type", pa.string()), ("message", pa.string()), ("reraised", pa.bool_()), ("frames_left_out", pa.int64())]
+    )
+    locations = pa.schema(
+        [
+            ("recording", pa.string()),
+            ("pid", pa.int64()),
+            ("file", pa.string()),
+            ("line", pa.int32()),
+            ("function", pa.string()),
+            ("offset", pa.int32()),
+            ("opname", pa.string()),
+            ("changes", pa.int64()),
+            ("exceptions", pa.int64()),
+        ]
+    )
+    processes = pa.schema(
+        [
+            ("recording", pa.string()),
+            ("pid", pa.int64()),
+            ("parent_pid", pa.int64()),
+            ("argv", pa.list_(pa.string())),
+            ("cwd", pa.string()),
+            ("python_version", pa.string()),
+            ("start_time", pa.float64()),
+            ("end_time", pa.float64()),
+            ("ending", pa.string()),
+            ("exit_status", pa.int32()),
+            ("signal", pa.int32()),
+            ("changes", pa.int64()),
+            ("exceptions", pa.int64()),
+            ("path", pa.string()),
+        ]
+    )
     return {"changes": changes, "exceptions": exceptions, "locations": locations, "processes": processes}
 
 
@@ -75,10 +121,20 @@ def _frames(stack) -> list:
 
 
 def _where(item, rid: str) -> dict:
-    return {"recording": rid, "pid": item.pid, "seq": item.seq, "monotonic_ns": item.monotonic_ns,
-            "thread": item.thread, "thread_id": item.thread_id, "file": item.file, "line": item.line,
-            "function": item.function, "offset": item.offset, "opname": item.opname,
-            "stack": _frames(item.stack)}
+    return {
+        "recording": rid,
+        "pid": item.pid,
+        "seq": item.seq,
+        "monotonic_ns": item.monotonic_ns,
+        "thread": item.thread,
+        "thread_id": item.thread_id,
+        "file": item.file,
+        "line": item.line,
+        "function": item.function,
+        "offset": item.offset,
+        "opname": item.opname,
+        "stack": _frames(item.stack),
+    }
 
 
 def _json_or_none(value, exists: bool):
@@ -131,9 +187,15 @@ def export_parquet(rec, out_dir: str, values: bool = False) -> dict:
     out = _TableWriter(pa, paths["changes"], schemas["changes"])
     for c in rec.changes():
         row = _where(c, rid)
-        row.update(expr=c.expr, kind=c.kind, diff=list(c.diff_lines), test=c.test, phase=c.phase,
-                   before=_json_or_none(c.before, c.before_exists) if values else None,
-                   after=_json_or_none(c.after, c.after_exists) if values else None)
+        row.update(
+            expr=c.expr,
+            kind=c.kind,
+            diff=list(c.diff_lines),
+            test=c.test,
+            phase=c.phase,
+            before=_json_or_none(c.before, c.before_exists) if values else None,
+            after=_json_or_none(c.after, c.after_exists) if values else None,
+        )
         out.add(row)
         located(c, 0)
     written["changes"] = out.close()
@@ -148,8 +210,19 @@ def export_parquet(rec, out_dir: str, values: bool = False) -> dict:
 
     out = _TableWriter(pa, paths["locations"], schemas["locations"])
     for (pid, file, line, function, offset, opname), (n_changes, n_exc) in locations.items():
-        out.add({"recording": rid, "pid": pid, "file": file, "line": line, "function": function,
-                 "offset": offset, "opname": opname, "changes": n_changes, "exceptions": n_exc})
+        out.add(
+            {
+                "recording": rid,
+                "pid": pid,
+                "file": file,
+                "line": line,
+                "function": function,
+                "offset": offset,
+                "opname": opname,
+                "changes": n_changes,
+                "exceptions": n_exc,
+            }
+        )
     written["locations"] = out.close()
 
     out = _TableWriter(pa, paths["processes"], schemas["processes"])
@@ -165,17 +238,28 @@ def _processes(rec) -> list:
     for r in [rec] + rec.children():
         info = r.info()
         ending = info.get("ending") or {}
-        rows.append({"pid": info.get("pid", 0), "parent_pid": info.get("parent_pid", 0),
-                     "argv": list(info.get("argv") or []), "cwd": info.get("cwd"),
-                     "python_version": info.get("python_version"), "start_time": info.get("start_time"),
-                     "end_time": ending.get("end_time"), "ending": ending.get("how"),
-                     "exit_status": ending.get("exit_status"), "signal": ending.get("signal"),
-                     "changes": info.get("changes", 0), "exceptions": info.get("exceptions", 0),
-                     "path": os.path.relpath(r.path, rec.path)})
+        rows.append(
+            {
+                "pid": info.get("pid", 0),
+                "parent_pid": info.get("parent_pid", 0),
+                "argv": list(info.get("argv") or []),
+                "cwd": info.get("cwd"),
+                "python_version": info.get("python_version"),
+                "start_time": info.get("start_time"),
+                "end_time": ending.get("end_time"),
+                "ending": ending.get("how"),
+                "exit_status": ending.get("exit_status"),
+                "signal": ending.get("signal"),
+                "changes": info.get("changes", 0),
+                "exceptions": info.get("exceptions", 0),
+                "path": os.path.relpath(r.path, rec.path),
+            }
+        )
     return rows
 
 
 # ---- Perfetto (Chrome JSON trace) ---------------------------------------------------
+
 
 def export_perfetto(rec, out_path: str) -> int:
     """Write `rec` (with its children) as a Chrome JSON trace: a track per
@@ -193,15 +277,23 @@ def export_perfetto(rec, out_path: str) -> int:
 
         for process in _processes(rec):
             label = " ".join(process["argv"]) or "?"
-            emit({"ph": "M", "name": "process_name", "pid": process["pid"], "tid": 0,
-                  "args": {"name": f"python {label}"}})
+            emit(
+                {
+                    "ph": "M",
+                    "name": "process_name",
+                    "pid": process["pid"],
+                    "tid": 0,
+                    "args": {"name": f"python {label}"},
+                }
+            )
 
         def track(item) -> int:
             key = (item.pid, item.thread_id)
             if key not in tids:
                 tids[key] = len(tids) + 1
-                emit({"ph": "M", "name": "thread_name", "pid": item.pid, "tid": tids[key],
-                      "args": {"name": item.thread}})
+                emit(
+                    {"ph": "M", "name": "thread_name", "pid": item.pid, "tid": tids[key], "args": {"name": item.thread}}
+                )
             return tids[key]
 
         def culprit(item) -> str:
@@ -210,13 +302,30 @@ def export_perfetto(rec, out_path: str) -> int:
             return f"{item.file}:{item.line} in {item.function} ({item.opname}, offset {item.offset})"
 
         for c in rec.changes():
-            emit({"ph": "i", "s": "t", "cat": "change", "name": f"{c.expr} {c.kind}",
-                  "pid": c.pid, "tid": track(c), "ts": c.monotonic_ns / 1000,
-                  "args": {"culprit": culprit(c), "seq": c.seq, "diff": list(c.diff_lines[:20])}})
+            emit(
+                {
+                    "ph": "i",
+                    "s": "t",
+                    "cat": "change",
+                    "name": f"{c.expr} {c.kind}",
+                    "pid": c.pid,
+                    "tid": track(c),
+                    "ts": c.monotonic_ns / 1000,
+                    "args": {"culprit": culprit(c), "seq": c.seq, "diff": list(c.diff_lines[:20])},
+                }
+            )
         for e in rec.iter_exceptions():
-            emit({"ph": "i", "s": "t", "cat": "exception", "name": e.type,
-                  "pid": e.pid, "tid": track(e), "ts": e.monotonic_ns / 1000,
-                  "args": {"culprit": culprit(e), "seq": e.seq, "message": e.message[:500],
-                           "reraised": e.reraised}})
+            emit(
+                {
+                    "ph": "i",
+                    "s": "t",
+                    "cat": "exception",
+                    "name": e.type,
+                    "pid": e.pid,
+                    "tid": track(e),
+                    "ts": e.monotonic_ns / 1000,
+                    "args": {"culprit": culprit(e), "seq": e.seq, "message": e.message[:500], "reraised": e.reraised},
+                }
+            )
         f.write("\n]}\n")
     return n

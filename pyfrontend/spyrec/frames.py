@@ -8,6 +8,7 @@ under `lib/pythonX.Y/` are the standard library, anything under a
 pytest's own packages are told apart from other packages so that a stack
 through a test run can say "… 31 pytest frames" instead of printing them.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ _PACKAGES = re.compile(r"[/\\](site|dist)-packages[/\\]([^/\\]+)")
 
 
 def kind_of(file: str) -> str:
-    """"user" | "stdlib" | "site-packages" | "pytest"."""
+    """ "user" | "stdlib" | "site-packages" | "pytest"."""
     if file.startswith("<frozen "):
         return "stdlib"
     m = _PACKAGES.search(file)
@@ -44,8 +45,7 @@ def first_user_frame(stack):
     return None
 
 
-_LABELS = {"stdlib": "standard library frames", "site-packages": "frames in site-packages",
-           "pytest": "pytest frames"}
+_LABELS = {"stdlib": "standard library frames", "site-packages": "frames in site-packages", "pytest": "pytest frames"}
 
 
 def fold(stack, keep_first: bool = True, least: int = 3):

@@ -6,6 +6,7 @@
 records the cell and binds the Recording to NAME (default `rec`) in the
 notebook, where it and its Changes render as HTML (see html.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,12 @@ def _parser() -> _Parser:
 def spyrec_cell(ipython, line: str, cell: str):
     from .api import record
     from .watch_expr import WatchExprError
+
     try:
         args = _parser().parse_args(shlex.split(line))
         if not args.name.isidentifier():
             raise ValueError(f"-o wants a variable name, not {args.name!r}")
-        recorder = record(watch=args.watch, output=args.dir,
-                          default_watches=not args.no_default_watches)
+        recorder = record(watch=args.watch, output=args.dir, default_watches=not args.no_default_watches)
         rec = recorder.__enter__()
     except (ValueError, WatchExprError) as e:
         print(f"%%spyrec: {e}")
@@ -48,17 +49,20 @@ def spyrec_cell(ipython, line: str, cell: str):
             try:
                 recorder.__exit__(type(error), error, error.__traceback__)
             except BaseException:
-                pass        # IPython has shown the error already
+                pass  # IPython has shown the error already
         else:
             recorder.__exit__(None, None, None)
     ipython.user_ns[args.name] = rec
     n = rec.info().get("changes", 0)
-    print(f"spyrec: {n} change{'s' if n != 1 else ''} recorded; `{args.name}` holds the recording "
-          f"({args.name}.last_change(EXPR), {args.name}.history(EXPR))")
+    print(
+        f"spyrec: {n} change{'s' if n != 1 else ''} recorded; `{args.name}` holds the recording "
+        f"({args.name}.last_change(EXPR), {args.name}.history(EXPR))"
+    )
     return None
 
 
 def load_ipython_extension(ipython) -> None:
     def spyrec(line, cell):
         return spyrec_cell(ipython, line, cell)
+
     ipython.register_magic_function(spyrec, magic_kind="cell", magic_name="spyrec")

@@ -1,12 +1,21 @@
 """Where recordings live: `.spyrec/<stamp>-<pid>`, `.spyrec/latest`, and a
 recording's followed child processes under `DIR/children/<pid>`."""
+
 from __future__ import annotations
 
 import os
 import time
 
-__all__ = ["RECORDINGS_DIR", "LATEST", "CHILDREN", "default_recording", "new_recording_dir",
-           "point_latest", "new_child_dir", "child_dirs"]
+__all__ = [
+    "RECORDINGS_DIR",
+    "LATEST",
+    "CHILDREN",
+    "default_recording",
+    "new_recording_dir",
+    "point_latest",
+    "new_child_dir",
+    "child_dirs",
+]
 
 RECORDINGS_DIR = ".spyrec"
 LATEST = "latest"
@@ -63,7 +72,7 @@ def child_dirs(root: str) -> list:
             found.append((os.stat(os.path.join(path, "data.mdb")).st_mtime_ns, path))
         except OSError:
             if os.path.isdir(path):
-                found.append((0, path))     # a child that died before its first commit
+                found.append((0, path))  # a child that died before its first commit
     return [path for _, path in sorted(found)]
 
 

@@ -14,6 +14,7 @@ What "the way python would" means here, and how each part is done:
 Bad input (a missing script, a directory without __main__.py, a syntax error,
 no such module) raises ProgramError: one line for `spyrec: error: ...`.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -37,22 +38,23 @@ class ProgramError(Exception):
 @dataclass
 class Outcome:
     """How the program ended: what the recording's Ending record says."""
-    how: str = "exited"             # "exited" | "exception" | "signal"
+
+    how: str = "exited"  # "exited" | "exception" | "signal"
     exit_status: int = 0
-    signal: int = 0                 # the signal to die by after recording stops
+    signal: int = 0  # the signal to die by after recording stops
     message: str = ""
 
 
 @dataclass
 class Program:
-    kind: str                       # "script" | "module" | "code"
-    target: str                     # path / module name / source text
+    kind: str  # "script" | "module" | "code"
+    target: str  # path / module name / source text
     args: list = field(default_factory=list)
     _code: object = field(default=None, repr=False)
     _main: object = field(default=None, repr=False)
 
     @classmethod
-    def from_argv(cls, argv: list) -> "Program":
+    def from_argv(cls, argv: list) -> Program:
         """From a python-style command line: `x.py ...`, `-m mod ...`, `-c code ...`."""
         if not argv:
             raise ProgramError("nothing to run: give a script, -m module or -c code")
@@ -62,7 +64,7 @@ class Program:
                 if len(argv) < 2:
                     raise ProgramError(f"argument expected for {flag}")
                 return cls(kind, argv[1], list(argv[2:]))
-            if first.startswith(flag) and len(first) > 2:      # -mpkg, like python
+            if first.startswith(flag) and len(first) > 2:  # -mpkg, like python
                 return cls(kind, first[2:], list(argv[1:]))
         return cls("script", first, list(argv[1:]))
 
@@ -142,11 +144,13 @@ class Program:
             main.__file__ = abspath
             main.__cached__ = None
             from importlib.machinery import SourceFileLoader
+
             main.__loader__ = SourceFileLoader("__main__", abspath)
         elif self.kind == "code":
             sys.argv[:] = ["-c", *self.args]
             _set_path0("")
             from importlib.machinery import BuiltinImporter
+
             main.__loader__ = BuiltinImporter
         else:
             sys.argv[:] = ["-m", *self.args]
@@ -154,9 +158,10 @@ class Program:
 
     def _execute(self) -> None:
         import runpy
+
         self.enter()
         main = self._main
-        if self.kind == "script" and self._code is None:      # a directory or zip
+        if self.kind == "script" and self._code is None:  # a directory or zip
             main_name, spec, code = runpy._get_main_module_details(_NotFound)
             runpy._run_code(code, main.__dict__, None, "__main__", spec)
         elif self.kind in ("script", "code"):
@@ -182,20 +187,21 @@ def _compile(source, filename: str, shown: str):
     except SyntaxError as e:
         where = f" line {e.lineno}" if e.lineno else ""
         raise ProgramError(f"syntax error in {shown}{where}: {e.msg}") from None
-    except ValueError as e:                     # null bytes, bad encoding declaration
+    except ValueError as e:  # null bytes, bad encoding declaration
         raise ProgramError(f"can't compile {shown}: {e}") from None
 
 
 def _is_zip(path: str) -> bool:
     import zipfile
+
     return os.path.isfile(path) and zipfile.is_zipfile(path)
 
 
 def _has_main(path: str) -> bool:
     if os.path.isdir(path):
-        return any(os.path.exists(os.path.join(path, "__main__" + ext))
-                   for ext in (".py", ".pyc"))
+        return any(os.path.exists(os.path.join(path, "__main__" + ext)) for ext in (".py", ".pyc"))
     import zipfile
+
     with zipfile.ZipFile(path) as z:
         return any(n in ("__main__.py", "__main__.pyc") for n in z.namelist())
 
@@ -244,8 +250,7 @@ def _system_exit_outcome(e: SystemExit) -> Outcome:
 
 
 def _without_spyrec_frames(tb):
-    while tb is not None and os.path.abspath(
-            tb.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
         tb = tb.tb_next
     return tb
 
@@ -259,7 +264,7 @@ def _print_unhandled(e: BaseException) -> None:
         pass
     try:
         sys.excepthook(type(e), e, tb)
-    except BaseException as hook_error:         # what CPython does when the hook fails
+    except BaseException as hook_error:  # what CPython does when the hook fails
         sys.__stderr__.write("Error in sys.excepthook:\n")
         sys.__excepthook__(type(hook_error), hook_error, hook_error.__traceback__)
         sys.__stderr__.write("\nOriginal exception was:\n")

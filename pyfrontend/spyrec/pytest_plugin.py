@@ -17,6 +17,7 @@ processes the tests start are recorded too (`--spyrec-no-follow`: not),
 but test marks live in pytest's own process, so `--spyrec` with
 pytest-xdist's `-n`/`--dist` is refused in one line.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,28 +30,46 @@ _SECTION = "spyrec"
 
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("spyrec", "spyrec: find the test that leaked state")
-    group.addoption("--spyrec", action="store_true", default=False,
-                    help="record the session with spyrec and report tests that leak "
-                         "changes of watched values (sys.path, os.environ, ...)")
-    group.addoption("--spyrec-watch", action="append", default=[], metavar="EXPR",
-                    help="also watch EXPR, e.g. 'myapp.settings.CONFIG' (repeatable)")
-    group.addoption("--spyrec-no-follow", action="store_true", default=False,
-                    help="do not record the child Python processes tests start")
-    parser.addini("spyrec_watch", type="linelist", default=[],
-                  help="spyrec: expressions to watch with --spyrec, one a line")
+    group.addoption(
+        "--spyrec",
+        action="store_true",
+        default=False,
+        help="record the session with spyrec and report tests that leak "
+        "changes of watched values (sys.path, os.environ, ...)",
+    )
+    group.addoption(
+        "--spyrec-watch",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="also watch EXPR, e.g. 'myapp.settings.CONFIG' (repeatable)",
+    )
+    group.addoption(
+        "--spyrec-no-follow",
+        action="store_true",
+        default=False,
+        help="do not record the child Python processes tests start",
+    )
+    parser.addini(
+        "spyrec_watch", type="linelist", default=[], help="spyrec: expressions to watch with --spyrec, one a line"
+    )
 
 
 def pytest_configure(config) -> None:
     from . import recording_session
+
     if not config.getoption("spyrec") or recording_session.replaying:
         return
     if _uses_xdist(config):
         raise pytest.UsageError(
             "--spyrec marks tests in pytest's own process and cannot follow pytest-xdist workers; "
-            "run without -n/--dist (e.g. -p no:xdist) to find leaking tests")
+            "run without -n/--dist (e.g. -p no:xdist) to find leaking tests"
+        )
     from .watch_expr import WatchExprError
+
     watches = list(config.getini("spyrec_watch")) + list(config.getoption("spyrec_watch"))
     from .api import RecordingError
+
     try:
         recorder = SessionRecorder(config, watches)
     except WatchExprError as e:
@@ -83,13 +102,18 @@ class SessionRecorder:
 
     def __init__(self, config, watches: list):
         from .recording_session import Session
+
         self.config = config
         self.warnings: list = []
-        self.session = Session(watches, argv=recorded_argv(config), warn=self.warnings.append,
-                               follow_children=not config.getoption("spyrec_no_follow"))
-        self.failed: list = []          # node ids, in the order they failed
-        self.report = None              # (leaks, recording) once the session ended
-        self.error = None               # why the report could not be made
+        self.session = Session(
+            watches,
+            argv=recorded_argv(config),
+            warn=self.warnings.append,
+            follow_children=not config.getoption("spyrec_no_follow"),
+        )
+        self.failed: list = []  # node ids, in the order they failed
+        self.report = None  # (leaks, recording) once the session ended
+        self.error = None  # why the report could not be made
         self.session.start()
 
     # ---- marks -------------------------------------------------------------------
@@ -118,10 +142,11 @@ class SessionRecorder:
     def pytest_sessionfinish(self, session, exitstatus) -> None:
         self.session.stop("exited", exit_status=int(exitstatus))
         from . import api
+
         try:
             rec = api.Recording(self.session.path)
             self.report = (rec.leaks(), rec)
-        except Exception as e:          # never change pytest's outcome
+        except Exception as e:  # never change pytest's outcome
             self.error = f"{type(e).__name__}: {e}".splitlines()[0]
 
     def pytest_unconfigure(self, config) -> None:
@@ -138,8 +163,14 @@ class SessionRecorder:
             return
         leaks, rec = self.report
         tests = len({leak.test for leak in leaks})
-        title = (f"{_SECTION}: {len(leaks)} leak{'s' if len(leaks) != 1 else ''} "
-                 f"in {tests} test{'s' if tests != 1 else ''}") if leaks else f"{_SECTION}: no leaks"
+        title = (
+            (
+                f"{_SECTION}: {len(leaks)} leak{'s' if len(leaks) != 1 else ''} "
+                f"in {tests} test{'s' if tests != 1 else ''}"
+            )
+            if leaks
+            else f"{_SECTION}: no leaks"
+        )
         terminalreporter.write_sep("=", title, yellow=bool(leaks), green=not leaks)
         for line in summary_lines(leaks, rec, self.failed):
             write(line)
@@ -152,6 +183,7 @@ def summary_lines(leaks: list, rec, failed: list) -> list:
     """Each leak with its culprit; then, for each failing test, the leaks that
     came before it, most recent first (the likely polluters)."""
     from . import report
+
     cwd = rec.cwd
     out = []
     for leak in leaks:
@@ -163,8 +195,11 @@ def summary_lines(leaks: list, rec, failed: list) -> list:
         begun = starts.get(nodeid)
         if begun is None:
             continue
-        before = sorted((leak for leak in leaks if leak.to_seq < begun and leak.test != nodeid),
-                        key=lambda leak: leak.to_seq, reverse=True)
+        before = sorted(
+            (leak for leak in leaks if leak.to_seq < begun and leak.test != nodeid),
+            key=lambda leak: leak.to_seq,
+            reverse=True,
+        )
         if before:
             out.append(f"{nodeid} failed after these leaks (most recent first):")
             out.extend(f"    {leak.test}: {leak.expr}" for leak in before)

@@ -11,6 +11,7 @@ makes sure the recording is complete however the process ends:
   environment must not be used across fork) and, unless children are not
   followed, records into `children/<pid>` (children.py).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -27,10 +28,29 @@ DEFAULT_WATCHES = ("sys.path", "sys.meta_path", "sys.path_hooks", "os.environ")
 # Names (dict keys, os.environ names, attribute names, at any depth; matched
 # case-insensitively) whose values are stored as fingerprints only
 # (docs/reliability.md, "Security").
-DEFAULT_REDACT = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*PASSPHRASE*", "*API_KEY*",
-                  "*APIKEY*", "*PRIVATE_KEY*", "*ACCESS_KEY*", "*SIGNING_KEY*", "*SESSION_KEY*",
-                  "*CREDENTIAL*", "*AUTH*TOKEN*", "*_AUTH", "*_AUTH_*", "AUTH_*", "*AUTHORIZATION*",
-                  "*COOKIE*", "*DATABASE_URL*", "*_DSN", "AWS_*_KEY*")
+DEFAULT_REDACT = (
+    "*TOKEN*",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*PASSPHRASE*",
+    "*API_KEY*",
+    "*APIKEY*",
+    "*PRIVATE_KEY*",
+    "*ACCESS_KEY*",
+    "*SIGNING_KEY*",
+    "*SESSION_KEY*",
+    "*CREDENTIAL*",
+    "*AUTH*TOKEN*",
+    "*_AUTH",
+    "*_AUTH_*",
+    "AUTH_*",
+    "*AUTHORIZATION*",
+    "*COOKIE*",
+    "*DATABASE_URL*",
+    "*_DSN",
+    "AWS_*_KEY*",
+)
 
 # True while `spyrec replay` re-runs a recorded program in this process: what
 # it runs is already recorded, so `pytest --spyrec` (even from addopts) stays off.
@@ -77,10 +97,24 @@ def limit_warnings(notes: list) -> list:
 class Session:
     """One recording.  start() ... stop(); stop() is idempotent."""
 
-    def __init__(self, watches=(), output: str | None = None, *, argv=None,
-                 default_watches: bool = True, on_change=None, force: bool = False,
-                 max_size: int = 0, trail: int = 0, follow: int = 0, warn=None, redact=True,
-                 follow_children: bool = True, parent_pid: int = 0, children_root: str | None = None):
+    def __init__(
+        self,
+        watches=(),
+        output: str | None = None,
+        *,
+        argv=None,
+        default_watches: bool = True,
+        on_change=None,
+        force: bool = False,
+        max_size: int = 0,
+        trail: int = 0,
+        follow: int = 0,
+        warn=None,
+        redact=True,
+        follow_children: bool = True,
+        parent_pid: int = 0,
+        children_root: str | None = None,
+    ):
         self.trail = int(trail or 0)
         self.follow = int(follow or 0)
         self.redact = redact_patterns(redact)
@@ -108,20 +142,28 @@ class Session:
         self._deferred_signal = 0
 
     # ---- start / stop ------------------------------------------------------------
-    def start(self, *, process_hooks: bool = True) -> "Session":
+    def start(self, *, process_hooks: bool = True) -> Session:
         try:
             from . import _core
         except ImportError as e:
             from .api import RecordingError
+
             raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
         if not self._is_default_dir:
             _refuse_to_mix(self.path, self._force)
         if not self.parent_pid:
             children.yield_to_explicit_session()
         self._recorder = _core.Recorder(
-            self.path, [w.for_core() for w in self.watches], argv=self.argv,
-            max_size=self.max_size, trail=self.trail, follow=self.follow, redact=self.redact,
-            parent_pid=self.parent_pid, on_change=self._on_change if self.on_change else None)
+            self.path,
+            [w.for_core() for w in self.watches],
+            argv=self.argv,
+            max_size=self.max_size,
+            trail=self.trail,
+            follow=self.follow,
+            redact=self.redact,
+            parent_pid=self.parent_pid,
+            on_change=self._on_change if self.on_change else None,
+        )
         self._pid = os.getpid()
         if self._is_default_dir:
             point_latest(self.path)
@@ -153,8 +195,7 @@ class Session:
         if self.recording:
             self._recorder.mark(test, phase)
 
-    def stop(self, how: str = "stopped", exit_status: int = 0, signal: int = 0,
-             message: str = "") -> None:
+    def stop(self, how: str = "stopped", exit_status: int = 0, signal: int = 0, message: str = "") -> None:
         if not self.recording:
             return
         recorder, self._recorder = self._recorder, None
@@ -170,6 +211,7 @@ class Session:
         self._remove_process_hooks()
         if self._deferred_signal:
             from .program import die_by_signal
+
             die_by_signal(self._deferred_signal)
         self.notes = recorder.notes()
         if self.warn is not None:
@@ -197,17 +239,17 @@ class Session:
         if outcome is None:
             self.stop("exited", 0)
             return
-        self.stop(outcome.how, exit_status=outcome.exit_status,
-                  signal=outcome.signal, message=outcome.message)
+        self.stop(outcome.how, exit_status=outcome.exit_status, signal=outcome.signal, message=outcome.message)
         if outcome.signal:
             from .program import die_by_signal
+
             die_by_signal(outcome.signal)
 
     # ---- change callback ---------------------------------------------------------
     def _on_change(self, change: dict) -> None:
         try:
             self.on_change(change)
-        except Exception as e:          # never let a display problem break the program
+        except Exception as e:  # never let a display problem break the program
             try:
                 sys.stderr.write(f"spyrec: could not show a change: {type(e).__name__}: {e}\n")
             except Exception:
@@ -240,7 +282,7 @@ class Session:
             try:
                 if signal.getsignal(signum) == signal.SIG_DFL:
                     self._saved_signals[signum] = signal.signal(signum, self._on_signal)
-            except ValueError:          # not the main thread: signals stay as they are
+            except ValueError:  # not the main thread: signals stay as they are
                 pass
 
     def _remove_process_hooks(self) -> None:
@@ -263,9 +305,9 @@ class Session:
             # dying here would lose what it has not committed yet.
             self._deferred_signal = signum
             return
-        self.stop("signal", exit_status=128 + signum, signal=signum,
-                  message=signal.Signals(signum).name)
+        self.stop("signal", exit_status=128 + signum, signal=signum, message=signal.Signals(signum).name)
         from .program import die_by_signal
+
         die_by_signal(signum)
 
     def _forget_in_child(self) -> None:
@@ -306,8 +348,7 @@ def _refuse_to_mix(path: str, force: bool) -> None:
         raise FileExistsError(f"another spyrec is already recording into {path}")
     if os.path.exists(data):
         if not force:
-            raise FileExistsError(
-                f"{path} already holds a recording; remove it, use --force, or pick another -o")
+            raise FileExistsError(f"{path} already holds a recording; remove it, use --force, or pick another -o")
         for name in ("data.mdb", "lock.mdb"):
             try:
                 os.unlink(os.path.join(path, name))
@@ -320,6 +361,7 @@ def _refuse_to_mix(path: str, force: bool) -> None:
 def _being_recorded(path: str) -> bool:
     """True when a live recorder holds DIR/spyrec.lock (the Writer's flock)."""
     import fcntl
+
     try:
         fd = os.open(os.path.join(path, "spyrec.lock"), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -329,5 +371,5 @@ def _being_recorded(path: str) -> bool:
     except OSError:
         return True
     finally:
-        os.close(fd)        # closing also releases a lock we just took
+        os.close(fd)  # closing also releases a lock we just took
     return False

@@ -11,6 +11,7 @@ the recorded source again and reading the instruction's positions; when that
 does not give the recorded opcode at the recorded offset (another Python
 version, source changed), the whole line is marked.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,9 +52,14 @@ def culprit_columns(change) -> tuple | None:
     if not lines:
         return None
     try:
-        return _columns("".join(l if l.endswith("\n") else l + "\n" for l in lines),
-                        change.file, change.function, change.line, change.offset,
-                        change.opname)
+        return _columns(
+            "".join(l if l.endswith("\n") else l + "\n" for l in lines),
+            change.file,
+            change.function,
+            change.line,
+            change.offset,
+            change.opname,
+        )
     except Exception:
         return None
 
@@ -66,6 +72,7 @@ def _compiled(source: str, filename: str):
 @functools.lru_cache(maxsize=256)
 def _columns(source, filename, qualname, line, offset, opname):
     import dis
+
     todo = [_compiled(source, filename)]
     while todo:
         code = todo.pop()
@@ -89,10 +96,10 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     if change.file is None:
         out = [f"{change.expr} {verb} {NO_FRAME}"]
     else:
-        out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} "
-               f"in {change.function}"]
-    what = (f"{change.opname} (offset {change.offset}), " if change.file is not None else "") + \
-        f"thread {change.thread}, seq {change.seq}"
+        out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} in {change.function}"]
+    what = (
+        f"{change.opname} (offset {change.offset}), " if change.file is not None else ""
+    ) + f"thread {change.thread}, seq {change.seq}"
     text = change.source_line
     if text is None and change.recording is not None and change.file is not None:
         lines = change.recording.source_lines(change.file)
@@ -137,6 +144,7 @@ def _stack_lines(stack, cwd) -> list:
     """The stack, library runs folded; when the culprit is library code, the
     first frame in the user's own code named first."""
     from . import frames
+
     out = ["  " + line for line in _your_frame(stack[0].file, stack, cwd)]
     shown = [f if isinstance(f, str) else _where(f, cwd) for f in frames.fold(stack)]
     out.append(f"  stack: {shown[0]}")
@@ -148,14 +156,17 @@ def culprit_lines(change, cwd: str | None = None, label: str = "culprit") -> lis
     """`LABEL: FILE:LINE in FUNCTION (OPNAME)`, and when the culprit is library
     code, the first frame in the user's own code on a line of its own."""
     cwd = cwd or _recording_cwd(change)
-    return [f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})",
-            *_your_frame(change.file, change.stack, cwd)]
+    return [
+        f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})",
+        *_your_frame(change.file, change.stack, cwd),
+    ]
 
 
 def _your_frame(culprit_file: str, stack, cwd) -> list:
     """["from your code: FILE:LINE in FUNCTION"] when the culprit is library
     code and the stack passes through the user's own code; else []."""
     from . import frames
+
     if frames.is_user(culprit_file):
         return []
     mine = frames.first_user_frame(stack)
@@ -216,8 +227,11 @@ def history_lines(expr: str, changes, cwd: str | None = None, count: int | None 
     n = 0
     for n, ch in enumerate(changes, 1):
         if n == 1:
-            yield (f"{expr}: {count} change{'s' if count != 1 else ''}, oldest first"
-                   if count is not None else f"{expr}: oldest first")
+            yield (
+                f"{expr}: {count} change{'s' if count != 1 else ''}, oldest first"
+                if count is not None
+                else f"{expr}: oldest first"
+            )
         yield from _history_entry(n, ch, cwd or _recording_cwd(ch))
     if n == 0:
         yield f"{expr}: no changes"
@@ -234,10 +248,14 @@ def _history_entry(i: int, ch, cwd) -> list:
     test = getattr(ch, "test", None)
     during = f"\n       in test {test} ({ch.phase})" if test is not None else ""
     process = f"\n       in process {ch.process}" if getattr(ch, "process", None) else ""
-    where = (f"{shown_path(ch.file, cwd)}:{ch.line} in {ch.function}  {ch.opname} (offset {ch.offset})"
-             if ch.file is not None else NO_FRAME)
-    return [f"#{i:<3} seq {ch.seq:<6} {where}, thread {ch.thread}{verb}{during}{process}"] + \
-        ["       " + line for line in lines]
+    where = (
+        f"{shown_path(ch.file, cwd)}:{ch.line} in {ch.function}  {ch.opname} (offset {ch.offset})"
+        if ch.file is not None
+        else NO_FRAME
+    )
+    return [f"#{i:<3} seq {ch.seq:<6} {where}, thread {ch.thread}{verb}{during}{process}"] + [
+        "       " + line for line in lines
+    ]
 
 
 def format_exception(exc, cwd: str | None = None) -> str:
@@ -245,11 +263,12 @@ def format_exception(exc, cwd: str | None = None) -> str:
     message = f"{exc.type}: {exc.message}" if exc.message else exc.type
     notes = f"\n       in process {exc.process}" if getattr(exc, "process", None) else ""
     if getattr(exc, "frames_left_out", 0):
-        notes += (f"\n       ({exc.frames_left_out} outer frames not stored: this instruction "
-                  "raised more than 16 times)")
-    return (f"seq {exc.seq:<6} {message}{again}\n"
-            f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
-            f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{notes}")
+        notes += f"\n       ({exc.frames_left_out} outer frames not stored: this instruction raised more than 16 times)"
+    return (
+        f"seq {exc.seq:<6} {message}{again}\n"
+        f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
+        f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{notes}"
+    )
 
 
 def format_value(expr: str, seq: int, exists: bool, value) -> str:
@@ -282,6 +301,7 @@ def format_watches(watches: list) -> str:
 def format_info(info: dict, watches: list | None = None) -> str:
     import shlex
     import time
+
     out = []
     argv = info.get("argv") or []
     out.append(f"program:   python {shlex.join(argv)}" if argv else "program:   ?")
@@ -293,14 +313,18 @@ def format_info(info: dict, watches: list | None = None) -> str:
         out.append(f"started:   {_time(info['start_time'], time)}  (pid {info.get('pid', '?')})")
     ending = info.get("ending")
     if ending is None:
-        out.append("ended:     did not finish (no ending was recorded: the process was killed, "
-                   "e.g. by SIGKILL, or the disk filled up; everything committed before that is here)")
+        out.append(
+            "ended:     did not finish (no ending was recorded: the process was killed, "
+            "e.g. by SIGKILL, or the disk filled up; everything committed before that is here)"
+        )
     else:
         when = f"{_time(ending['end_time'], time)}  " if ending.get("end_time") else ""
         out.append(f"ended:     {when}{_ending(ending)}")
         if ending.get("recording_cut"):
-            out.append(f"           (the recording was cut: nothing after seq {ending.get('cut_at_seq')} "
-                       "was recorded; the program went on)")
+            out.append(
+                f"           (the recording was cut: nothing after seq {ending.get('cut_at_seq')} "
+                "was recorded; the program went on)"
+            )
     out.append(f"secrets:   {_redaction(info.get('redact_patterns'))}")
     out.append(f"changes:   {info.get('changes', 0)}")
     out.append(f"exceptions: {info.get('exceptions', 0)}")
@@ -310,20 +334,23 @@ def format_info(info: dict, watches: list | None = None) -> str:
     children = info.get("children") or []
     unreadable = info.get("unreadable_children") or []
     if children or unreadable:
-        out.append(f"children:  {len(children)} process{'es' if len(children) != 1 else ''} followed"
-                   + (f", {len(unreadable)} unreadable" if unreadable else ""))
+        out.append(
+            f"children:  {len(children)} process{'es' if len(children) != 1 else ''} followed"
+            + (f", {len(unreadable)} unreadable" if unreadable else "")
+        )
         for c in children:
             program = shlex.join(c.get("argv") or []) or "?"
             if len(program) > 40:
                 program = program[:39] + "…"
             ending = _ending(c["ending"]) if c.get("ending") else "did not finish (killed)"
             n = c.get("changes", 0)
-            out.append(f"  pid {c.get('pid')}  python {program}  {ending}; "
-                       f"{n} change{'s' if n != 1 else ''}  ({c.get('path')})")
+            out.append(
+                f"  pid {c.get('pid')}  python {program}  {ending}; "
+                f"{n} change{'s' if n != 1 else ''}  ({c.get('path')})"
+            )
         for u in unreadable:
             out.append(f"  {u.get('path')}: unreadable, skipped: {u.get('error')}")
-    out.append(f"format:    {info.get('format_version', '?')} "
-               f"(spyrec {info.get('spyrec_version', '?')})")
+    out.append(f"format:    {info.get('format_version', '?')} (spyrec {info.get('spyrec_version', '?')})")
     return "\n".join(out)
 
 
@@ -331,10 +358,12 @@ def _ending(ending: dict) -> str:
     """How the recorded process ended, in words."""
     how = ending.get("how", "?")
     status = ending.get("exit_status", 0)
-    detail = {"exited": f"exited with status {status}" if status >= 0 else "exited",
-              "exception": f"an unhandled exception, status {status}",
-              "signal": f"killed by signal {_signal_name(ending.get('signal'))}",
-              "stopped": "recording stopped"}.get(how, how)
+    detail = {
+        "exited": f"exited with status {status}" if status >= 0 else "exited",
+        "exception": f"an unhandled exception, status {status}",
+        "signal": f"killed by signal {_signal_name(ending.get('signal'))}",
+        "stopped": "recording stopped",
+    }.get(how, how)
     if ending.get("message"):
         detail += f": {ending['message']}"
     return detail
@@ -352,6 +381,7 @@ def _redaction(patterns) -> str:
 
 def _signal_name(signum) -> str:
     import signal
+
     try:
         return f"{signal.Signals(int(signum)).name} ({int(signum)})"
     except (TypeError, ValueError):

@@ -13,6 +13,7 @@ then attribute `settings`, then `CONFIG`.  Importing a submodule binds it as an
 attribute of its package, so this resolves once `myapp.settings` is imported,
 and deciding it never needs to import anything at parse time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,9 +33,9 @@ class WatchExprError(ValueError):
 
 @dataclass(frozen=True)
 class WatchExpr:
-    expr: str                       # normalized text
-    module: str                     # root module name
-    steps: tuple                    # (("attr", name) | ("item", key), ...)
+    expr: str  # normalized text
+    module: str  # root module name
+    steps: tuple  # (("attr", name) | ("item", key), ...)
 
     def for_core(self) -> tuple:
         """The (expr, module, steps) triple `_core.Recorder` takes."""
@@ -50,14 +51,16 @@ def _literal_key(node: ast.expr, text: str):
         value = node.value
         if value is None or isinstance(value, (str, bytes, bool, int)):
             return value
-    elif (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-          and isinstance(node.operand, ast.Constant)
-          and type(node.operand.value) is int):
+    elif (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) is int
+    ):
         return -node.operand.value
     elif isinstance(node, ast.Tuple):
         return tuple(_literal_key(elt, text) for elt in node.elts)
-    raise WatchExprError(
-        f"{text!r}: the key {ast.unparse(node)} is not an allowed literal; {ALLOWED}")
+    raise WatchExprError(f"{text!r}: the key {ast.unparse(node)} is not an allowed literal; {ALLOWED}")
 
 
 def _render_step(step: tuple) -> str:
@@ -93,8 +96,7 @@ def parse(text: str) -> WatchExpr:
             raise WatchExprError(f"{text!r} is not a dotted path (it has {what}); {ALLOWED}")
     steps.reverse()
     if not steps or steps[0][0] != "attr":
-        raise WatchExprError(
-            f"{text!r} names no value inside module {module!r}; {ALLOWED}")
+        raise WatchExprError(f"{text!r} names no value inside module {module!r}; {ALLOWED}")
     steps_t = tuple(steps)
     return WatchExpr(module + "".join(_render_step(s) for s in steps_t), module, steps_t)
 

@@ -15,6 +15,7 @@ corpus is built around:
   - no frame-exit or C-call events, so changes made in C are seen late.
 Watch resolution and the output format are the oracle's, so results compare.
 """
+
 import atexit
 import json
 import os
@@ -59,13 +60,21 @@ class BlogMonitor:
                 changed = True
                 self.lengths[i] = n
                 line = _oracle.line_of(code, offset)
-                self.changes.append({
-                    "expr": self.exprs[i], "seq": len(self.changes),
-                    "thread": threading.current_thread().name, "file": code.co_filename,
-                    "line": line, "function": code.co_qualname, "offset": offset,
-                    "opname": _oracle.opname_at(code, offset),
-                    "stack": [{"file": code.co_filename, "line": line, "function": code.co_qualname}],
-                    "before": None, "after": n})
+                self.changes.append(
+                    {
+                        "expr": self.exprs[i],
+                        "seq": len(self.changes),
+                        "thread": threading.current_thread().name,
+                        "file": code.co_filename,
+                        "line": line,
+                        "function": code.co_qualname,
+                        "offset": offset,
+                        "opname": _oracle.opname_at(code, offset),
+                        "stack": [{"file": code.co_filename, "line": line, "function": code.co_qualname}],
+                        "before": None,
+                        "after": n,
+                    }
+                )
         return None if changed else M.DISABLE
 
 
@@ -73,20 +82,21 @@ def main(argv):
     exprs, out, i = [], None, 0
     while i < len(argv) and argv[i].startswith("-"):
         if argv[i] in ("-w", "--watch"):
-            exprs.append(argv[i + 1]); i += 2
+            exprs.append(argv[i + 1])
+            i += 2
         elif argv[i] == "--out":
-            out = argv[i + 1]; i += 2
+            out = argv[i + 1]
+            i += 2
         elif argv[i] == "--json":
             i += 1
         else:
             raise SystemExit(f"blog_monitor: unknown option {argv[i]}")
-    script, args = argv[i], argv[i + 1:]
+    script, args = argv[i], argv[i + 1 :]
     path = os.path.abspath(script)
     with open(path, "rb") as f:
         code = compile(f.read(), path, "exec")
     main_mod = types.ModuleType("__main__")
-    main_mod.__dict__.update(__file__=path, __builtins__=__builtins__, __spec__=None,
-                             __cached__=None, __loader__=None)
+    main_mod.__dict__.update(__file__=path, __builtins__=__builtins__, __spec__=None, __cached__=None, __loader__=None)
     sys.modules["__blog__"] = sys.modules["__main__"]
     sys.modules["__main__"] = main_mod
     sys.argv[:] = [script] + args

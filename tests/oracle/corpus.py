@@ -21,6 +21,7 @@ generator expression); `xK` when K changes land on it (else exactly one). A case
 cannot import is skipped. Used by tests/python/test_exactness.py and
 scripts/score_exactness.py.
 """
+
 import dataclasses
 import json
 import os
@@ -45,8 +46,8 @@ _MARK = re.compile(r"#\s*culprit:\s*([A-Z_]+)(?:#(\d+))?(?:\s+x(\d+))?\s*$")
 @dataclasses.dataclass(frozen=True)
 class Marker:
     opname: str
-    nth: int = 0     # which instruction of that opname on the line (1-based); 0: the only one
-    count: int = 1   # how many changes land on it
+    nth: int = 0  # which instruction of that opname on the line (1-based); 0: the only one
+    count: int = 1  # how many changes land on it
 
     def __str__(self):
         return self.opname + (f"#{self.nth}" if self.nth else "") + (f" x{self.count}" if self.count != 1 else "")
@@ -57,8 +58,8 @@ class Case:
     name: str
     path: Path
     watches: list
-    markers: dict      # (file, line) -> Marker
-    elsewhere: list    # (file basename, qualname, opname)
+    markers: dict  # (file, line) -> Marker
+    elsewhere: list  # (file basename, qualname, opname)
     requires: list = dataclasses.field(default_factory=list)  # modules it imports beyond the stdlib
 
     @property
@@ -100,8 +101,9 @@ def missing_requirements(case, python=sys.executable):
     """The modules a case `requires:` that `python` cannot import (found, not imported)."""
     if not case.requires:
         return []
-    probe = ("import importlib.util, sys\n"
-             "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    probe = (
+        "import importlib.util, sys\nprint(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+    )
     proc = subprocess.run([python, "-c", probe, *case.requires], capture_output=True, text=True, timeout=60)
     return proc.stdout.split() if proc.returncode == 0 else list(case.requires)
 
@@ -139,9 +141,14 @@ def same_opname_offsets(path, line, opname):
         for const in code.co_consts:
             if hasattr(const, "co_code"):
                 yield from walk(const)
+
     code = compile(Path(path).read_bytes(), str(path), "exec")
-    return [(c.co_qualname, i.offset) for c in walk(code) for i in dis.get_instructions(c)
-            if i.positions.lineno == line and i.opname == opname]
+    return [
+        (c.co_qualname, i.offset)
+        for c in walk(code)
+        for i in dis.get_instructions(c)
+        if i.positions.lineno == line and i.opname == opname
+    ]
 
 
 def marker_mismatches(case, changes):
@@ -181,8 +188,9 @@ def run_monitor(monitor, case, out, python=sys.executable, timeout=240):
     for w in case.watches:
         cmd += ["-w", w]
     cmd.append(str(case.path))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent,
-                          env=_program_env())
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env()
+    )
     changes = json.loads(Path(out).read_text()) if Path(out).exists() else None
     return changes, proc
 
@@ -197,12 +205,19 @@ def run_spyrec(case, rec_dir, python=sys.executable, timeout=240, env=None):
     for w in case.watches:
         cmd += ["-w", w]
     cmd.append(str(case.path))
-    procs = [subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent,
-                            env=_program_env(env))]
+    procs = [
+        subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env(env)
+        )
+    ]
     histories = {}
     for w in case.watches:
-        q = subprocess.run([python, "-m", "spyrec", "query", "-r", str(rec_dir), "history", w, "--json"],
-                           capture_output=True, text=True, timeout=60)
+        q = subprocess.run(
+            [python, "-m", "spyrec", "query", "-r", str(rec_dir), "history", w, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         procs.append(q)
         # Exit status 1 means "no such change": an empty history.
         histories[w] = json.loads(q.stdout) if q.returncode == 0 else ([] if q.returncode == 1 else None)

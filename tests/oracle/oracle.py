@@ -15,6 +15,7 @@ What flows in: a script and watch expressions. What flows out: the list of
 changes that spyrec's `history --json` must reproduce (file, line, function,
 offset, opname, thread). Speed is not a goal; being easy to check is.
 """
+
 import array
 import atexit
 import bisect
@@ -25,6 +26,7 @@ import os
 import sys
 import threading
 import types
+
 # A watch on warnings.* must resolve at start whichever Python runs us: 3.13
 # imports warnings with our own imports (and spyrec's CLI with its own on
 # both), 3.12 would import it only when the program does.
@@ -39,9 +41,11 @@ E = M.events
 
 # ---------------------------------------------------------------- watches --
 
+
 def parse_watch(expr):
     """'a.b["k"][0].c' -> ('a', [('attr','b'), ('item','k'), ('item',0), ('attr','c')])."""
     import ast  # imported before monitoring starts (parse happens in main)
+
     node = ast.parse(expr, mode="eval").body
     steps = []
     while True:
@@ -128,15 +132,19 @@ def resolve(watch):
 # types are tested with issubclass on type(obj) (isinstance may read a user
 # __class__), and contents are read through the builtin types' own methods.
 
-_SCALARS = (int, float, str, bytes)        # and subclasses: compared by value
+_SCALARS = (int, float, str, bytes)  # and subclasses: compared by value
 _IMMUTABLE = _SCALARS + (tuple, frozenset, type(None))
 # Exact types whose == is exact within and across each other (1 == True and
 # 0.0 == -0.0 are why bool and float are not here): kept as they are in a
 # snapshot, so a container holding only these is snapshotted in C.
 _RAW = {int, str, bytes, type(None)}
 # The builtin base's own methods: exact copies, never a subclass's override.
-_SCALAR_VALUE = ((int, int.__int__), (float, float.__repr__), (str, str.__str__),
-                 (bytes, lambda b: bytes.__getitem__(b, slice(None))))
+_SCALAR_VALUE = (
+    (int, int.__int__),
+    (float, float.__repr__),
+    (str, str.__str__),
+    (bytes, lambda b: bytes.__getitem__(b, slice(None))),
+)
 _qualname = type.__dict__["__qualname__"].__get__  # never a metaclass property
 _flags = type.__dict__["__flags__"].__get__
 _typecode = array.array.__dict__["typecode"].__get__
@@ -205,8 +213,11 @@ def _snap(obj, depth, follow, active):
             except AttributeError:
                 attrs = None
             if type(attrs) is dict:
-                return ("object", _qualname(t),
-                        tuple((k, _snap(v, d, follow, active)) for k, v in list(dict.items(attrs))))
+                return (
+                    "object",
+                    _qualname(t),
+                    tuple((k, _snap(v, d, follow, active)) for k, v in list(dict.items(attrs))),
+                )
         # Modules, classes, functions, plain objects inside the value, numpy
         # arrays and any other C object: which object, not what it holds.
         return ident
@@ -282,6 +293,7 @@ def render(snap):
 
 # ---------------------------------------------------------------- culprit --
 
+
 def _instruction_starts(code, _cache={}):
     starts = _cache.get(code)
     if starts is None:
@@ -355,20 +367,36 @@ class Oracle:
     def record(self, i, before, after):
         ident = threading.get_ident()
         c = self.culprit.get(ident)
-        entry = {"expr": self.exprs[i], "seq": len(self.changes), "thread": _thread_name(ident),
-                 "kind": change_kind(before, after),
-                 "file": None, "line": None, "function": None, "offset": None, "opname": None,
-                 "stack": [], "before": render(before[0]), "after": render(after[0])}
+        entry = {
+            "expr": self.exprs[i],
+            "seq": len(self.changes),
+            "thread": _thread_name(ident),
+            "kind": change_kind(before, after),
+            "file": None,
+            "line": None,
+            "function": None,
+            "offset": None,
+            "opname": None,
+            "stack": [],
+            "before": render(before[0]),
+            "after": render(after[0]),
+        }
         if c is not None:
             code, offset, frame = c
-            entry.update(file=code.co_filename, line=line_of(code, offset),
-                         function=code.co_qualname, offset=offset, opname=opname_at(code, offset))
+            entry.update(
+                file=code.co_filename,
+                line=line_of(code, offset),
+                function=code.co_qualname,
+                offset=offset,
+                opname=opname_at(code, offset),
+            )
             stack = [{"file": code.co_filename, "line": entry["line"], "function": code.co_qualname}]
             f = frame.f_back if frame is not None else None
             while f is not None and not _ours(f.f_code):
                 off = instruction_at(f.f_code, f.f_lasti)
-                stack.append({"file": f.f_code.co_filename, "line": line_of(f.f_code, off),
-                              "function": f.f_code.co_qualname})
+                stack.append(
+                    {"file": f.f_code.co_filename, "line": line_of(f.f_code, off), "function": f.f_code.co_qualname}
+                )
                 f = f.f_back
             entry["stack"] = stack
         self.changes.append(entry)
@@ -406,8 +434,10 @@ class Oracle:
             M.register_callback(TOOL_ID, ev, self.on_frame_exit)
         M.register_callback(TOOL_ID, E.INSTRUCTION, self.on_instruction)
         # C_RETURN/C_RAISE are switched on by CALL (they cannot be set alone).
-        M.set_events(TOOL_ID, E.INSTRUCTION | E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD
-                     | E.PY_UNWIND | E.PY_THROW | E.CALL)
+        M.set_events(
+            TOOL_ID,
+            E.INSTRUCTION | E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.PY_UNWIND | E.PY_THROW | E.CALL,
+        )
 
     def stop(self):
         M.set_events(TOOL_ID, 0)
@@ -420,25 +450,28 @@ def main(argv):
     while i < len(argv) and argv[i].startswith("-"):
         a = argv[i]
         if a in ("-w", "--watch"):
-            exprs.append(argv[i + 1]); i += 2
+            exprs.append(argv[i + 1])
+            i += 2
         elif a == "--out":
-            out = argv[i + 1]; i += 2
+            out = argv[i + 1]
+            i += 2
         elif a == "--json":
-            as_json = True; i += 1
+            as_json = True
+            i += 1
         elif a == "--follow":
-            follow = int(argv[i + 1]); i += 2
+            follow = int(argv[i + 1])
+            i += 2
         else:
             raise SystemExit(f"oracle: unknown option {a}")
     if i >= len(argv):
         raise SystemExit(__doc__)
-    script, args = argv[i], argv[i + 1:]
+    script, args = argv[i], argv[i + 1 :]
 
     path = os.path.abspath(script)  # like python >= 3.9: __main__.__file__ is absolute
     with open(path, "rb") as f:
         code = compile(f.read(), path, "exec")
     main_mod = types.ModuleType("__main__")
-    main_mod.__dict__.update(__file__=path, __builtins__=__builtins__, __spec__=None,
-                             __cached__=None, __loader__=None)
+    main_mod.__dict__.update(__file__=path, __builtins__=__builtins__, __spec__=None, __cached__=None, __loader__=None)
     sys.modules["__oracle__"] = sys.modules["__main__"]  # keep our own globals alive
     sys.modules["__main__"] = main_mod
     sys.argv[:] = [script] + args
@@ -451,9 +484,14 @@ def main(argv):
 
     def finish():  # registered first, so it runs after the program's atexit handlers
         oracle.stop()
-        text = json.dumps(oracle.changes, indent=1) if as_json else "".join(
-            f"{c['expr']}: {c['file']}:{c['line']} {c['function']} @{c['offset']} {c['opname']}"
-            f" [{c['thread']}]\n" for c in oracle.changes)
+        text = (
+            json.dumps(oracle.changes, indent=1)
+            if as_json
+            else "".join(
+                f"{c['expr']}: {c['file']}:{c['line']} {c['function']} @{c['offset']} {c['opname']} [{c['thread']}]\n"
+                for c in oracle.changes
+            )
+        )
         if out:
             with open(out, "w") as f:
                 f.write(text)

@@ -1,5 +1,6 @@
 """A few LMDB calls through ctypes (liblmdb, a dependency of spyrec), for the
 reliability tests that plant records in a real recording. Not a test module."""
+
 import ctypes
 import ctypes.util
 

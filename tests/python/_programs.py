@@ -1,4 +1,5 @@
 """Shared helpers for the tests that run programs (not a test module)."""
+
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def env():
     # The spyrec these tests imported (installed in CI, or from PYTHONPATH in
     # development) is the one the programs they start must import.
     import spyrec
+
     e = dict(os.environ)
     where = os.path.dirname(os.path.dirname(os.path.abspath(spyrec.__file__)))
     e["PYTHONPATH"] = os.pathsep.join([where] + [p for p in e.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -42,15 +44,16 @@ def write(tmp_path, name, source):
 
 
 def run_driver(args, cwd, **kw):
-    return subprocess.run([sys.executable, "-c", DRIVER, *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=60, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, *args], cwd=cwd, env=env(), capture_output=True, text=True, timeout=60, **kw
+    )
 
 
 def run_python(args, cwd, **kw):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=60, **kw)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env(), capture_output=True, text=True, timeout=60, **kw)
 
 
 def spyrec(args, cwd, **kw):
-    return subprocess.run([sys.executable, "-m", "spyrec", *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "spyrec", *args], cwd=cwd, env=env(), capture_output=True, text=True, timeout=120, **kw
+    )

@@ -1,5 +1,6 @@
 """Driving a spyrec pdb session through a pseudo-terminal, the way a person
 types (stdlib pty): shared by the --break and replay tests."""
+
 import os
 import pty
 import re
@@ -20,8 +21,15 @@ def drive(args, cwd, commands, *, timeout=60, extra_env=None):
     environ.update(extra_env or {})
     environ["TERM"] = "dumb"
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "spyrec", *args], cwd=cwd, env=environ,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spyrec", *args],
+        cwd=cwd,
+        env=environ,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     out = b""
     pending = list(commands)
@@ -34,7 +42,7 @@ def drive(args, cwd, commands, *, timeout=60, extra_env=None):
             if ready:
                 try:
                     chunk = os.read(master, 65536)
-                except OSError:   # the child closed the pty
+                except OSError:  # the child closed the pty
                     chunk = b""
                 if not chunk:
                     break

@@ -1,4 +1,5 @@
 """Shared pytest fixtures for spyrec's end-to-end tests (keep this small)."""
+
 import os
 import sys
 from pathlib import Path

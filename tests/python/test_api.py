@@ -1,12 +1,13 @@
 """The Python API: spyrec.open(), Recording, Change, spyrec.record()."""
+
 import json
 import os
 import shutil
 
 import pytest
-
 import spyrec
-from _programs import REPO, spyrec as spyrec_cmd
+from _programs import REPO
+from _programs import spyrec as spyrec_cmd
 
 
 @pytest.fixture()
@@ -25,8 +26,9 @@ def test_last_change_is_a_change_with_the_contract_fields(rec):
     assert ch.file.endswith("syspath_demo.py")
     assert ch.stack[0].line == 9
     data = ch.to_json()
-    assert {"expr", "seq", "thread", "file", "line", "function", "offset", "opname",
-            "stack", "before", "after"} <= set(data)
+    assert {"expr", "seq", "thread", "file", "line", "function", "offset", "opname", "stack", "before", "after"} <= set(
+        data
+    )
     json.dumps(data)
     assert "+ [0] 'animals'" in ch.diff()
     assert str(ch).startswith("sys.path changed at samples/syspath_demo.py:9 in <module>")
@@ -60,6 +62,7 @@ def test_open_without_a_recording_raises_recording_error(tmp_path, monkeypatch):
 def test_record_a_block(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     import sys
+
     with spyrec.record(default_watches=False, watch=["sys.path"]) as rec:
         sys.path.append("from-a-block")
     sys.path.remove("from-a-block")
@@ -72,12 +75,14 @@ def test_record_a_block(tmp_path, monkeypatch):
 
 # ---- a program with a module-level CONFIG (samples/inventory.py) -------------------
 
+
 @pytest.fixture()
 def inventory(tmp_path, monkeypatch):
     """samples/inventory.py recorded by `spyrec run`: CONFIG appears, then
     set_currency and promo_prices change it."""
-    shutil.copytree(os.path.join(REPO, "samples"), tmp_path / "samples",
-                    ignore=shutil.ignore_patterns(".spyrec", "*.ipynb"))
+    shutil.copytree(
+        os.path.join(REPO, "samples"), tmp_path / "samples", ignore=shutil.ignore_patterns(".spyrec", "*.ipynb")
+    )
     r = spyrec_cmd(["run", "-w", "__main__.CONFIG", "samples/inventory.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     monkeypatch.chdir(tmp_path)
@@ -97,7 +102,7 @@ def test_info_and_watches(inventory):
     assert info["argv"][0].endswith("inventory.py")
     assert info["ending"]["how"] == "exited"
     watches = {w["expr"]: w for w in inventory.watches()}
-    assert "sys.path" in watches                      # the defaults
+    assert "sys.path" in watches  # the defaults
     assert watches[CONFIG]["changes"] == 3
     assert inventory.watched("__main__ . CONFIG".replace(" ", ""))
     assert "changes:" in str(inventory) and CONFIG in str(inventory)
@@ -108,15 +113,15 @@ def test_last_change_names_the_store_on_a_line_with_a_call(inventory):
     assert (ch.function, ch.line, ch.opname, ch.kind) == ("promo_prices", 28, "STORE_SUBSCR", "modified")
     assert ch.diff() == "~ ['discount']: 0.0 -> 0.1"
     assert ch.before["discount"] == 0.0 and ch.after["discount"] == 0.1
-    assert [(f.function, f.line) for f in ch.stack] == [("promo_prices", 28), ("main", 39),
-                                                         ("<module>", 48)]
+    assert [(f.function, f.line) for f in ch.stack] == [("promo_prices", 28), ("main", 39), ("<module>", 48)]
     assert ch.where == "samples/inventory.py:28 in promo_prices"
-    assert repr(ch) == ("<spyrec.Change __main__.CONFIG seq 3: STORE_SUBSCR at "
-                        "samples/inventory.py:28 in promo_prices>")
+    assert repr(ch) == (
+        "<spyrec.Change __main__.CONFIG seq 3: STORE_SUBSCR at samples/inventory.py:28 in promo_prices>"
+    )
     # the text report underlines the store's target, not the whole line
     lines = str(ch).splitlines()
     assert lines[1].endswith('| rates["discount"] = round(rates["discount"] + extra, 2)')
-    assert lines[2].strip().startswith('^' * len('rates["discount"]') + " STORE_SUBSCR")
+    assert lines[2].strip().startswith("^" * len('rates["discount"]') + " STORE_SUBSCR")
 
 
 def test_source_is_the_recorded_context_with_the_culprit_marked(inventory):
@@ -134,7 +139,8 @@ def test_history_is_a_list_of_changes_oldest_first(inventory):
     assert [(c.kind, c.opname, c.function) for c in history] == [
         ("appeared", "STORE_NAME", "<module>"),
         ("modified", "STORE_SUBSCR", "set_currency"),
-        ("modified", "STORE_SUBSCR", "promo_prices")]
+        ("modified", "STORE_SUBSCR", "promo_prices"),
+    ]
     assert history[0].diff().startswith("+ {'currency': 'USD'")
     assert str(history).startswith("__main__.CONFIG: 3 changes, oldest first")
     assert repr(history) == str(history)
@@ -143,12 +149,11 @@ def test_history_is_a_list_of_changes_oldest_first(inventory):
 
 def test_value_at_rebuilds_plain_values(inventory):
     first, currency, discount = inventory.history(CONFIG)
-    assert inventory.value_at(CONFIG, currency.seq) == {
-        "currency": "EUR", "tax": 0.2, "discount": 0.0, "rounding": 2}
+    assert inventory.value_at(CONFIG, currency.seq) == {"currency": "EUR", "tax": 0.2, "discount": 0.0, "rounding": 2}
     assert inventory.value_at(CONFIG, discount.seq)["discount"] == 0.1
     assert inventory.value_at(CONFIG, discount.seq - 1)["discount"] == 0.0
     with pytest.raises(LookupError):
-        inventory.value_at(CONFIG, first.seq - 1)       # before `CONFIG = ...`
+        inventory.value_at(CONFIG, first.seq - 1)  # before `CONFIG = ...`
     assert inventory.value_at(CONFIG, first.seq - 1, default=None) is None
 
 
@@ -159,7 +164,10 @@ def test_iteration_and_filters(inventory):
     assert [c.seq for c in inventory.changes(watch=CONFIG)] == mine
     assert [c.function for c in inventory.changes(watch=CONFIG, function="promo_prices")] == ["promo_prices"]
     assert [c.function for c in inventory.changes(file="inventory.py", watch=CONFIG)] == [
-        "<module>", "set_currency", "promo_prices"]
+        "<module>",
+        "set_currency",
+        "promo_prices",
+    ]
     assert [c.seq for c in inventory.changes(watch=CONFIG, seq_range=(mine[1], mine[2]))] == [mine[1]]
     assert [c.seq for c in inventory.changes(watch=CONFIG, seq_range=range(mine[2], mine[2] + 1))] == [mine[2]]
     assert [c.seq for c in inventory.changes(watch=CONFIG, seq_range=(mine[2], None))] == [mine[2]]
@@ -171,7 +179,8 @@ def test_iteration_and_filters(inventory):
 
 def test_exceptions(tmp_path, monkeypatch):
     (tmp_path / "raises.py").write_text(
-        "def f():\n    raise KeyError('missing')\ntry:\n    f()\nexcept KeyError:\n    pass\n")
+        "def f():\n    raise KeyError('missing')\ntry:\n    f()\nexcept KeyError:\n    pass\n"
+    )
     r = spyrec_cmd(["run", "raises.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     monkeypatch.chdir(tmp_path)
@@ -195,6 +204,7 @@ def test_to_dataframe_has_a_row_per_change(inventory):
 def test_plot_draws_a_step_line_per_watch(inventory):
     pytest.importorskip("matplotlib")
     import matplotlib
+
     matplotlib.use("Agg")
     ax = inventory.plot()
     labels = [line.get_label() for line in ax.get_lines()]
@@ -202,17 +212,19 @@ def test_plot_draws_a_step_line_per_watch(inventory):
     line = ax.get_lines()[labels.index(CONFIG)]
     assert list(line.get_ydata()) == [1, 2, 3]
     assert ax.get_xlabel() == "seq"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [CONFIG]   # "__main__" too
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [CONFIG]  # "__main__" too
 
 
 def test_missing_pandas_or_matplotlib_is_a_clear_import_error(inventory, monkeypatch):
     import builtins
+
     real_import = builtins.__import__
 
     def no_extras(name, *args, **kw):
         if name.split(".")[0] in ("pandas", "matplotlib"):
             raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kw)
+
     monkeypatch.setattr(builtins, "__import__", no_extras)
     with pytest.raises(ImportError, match="needs pandas: pip install pandas"):
         inventory.to_dataframe()

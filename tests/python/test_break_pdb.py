@@ -8,13 +8,13 @@ after it, `q` and Ctrl-D end the program, `where` shows no spyrec frames, and
 the interpreter exits cleanly after a --break session, many times in a row
 (under PYTHONFAULTHANDLER, so a crash at exit fails the test).
 """
+
 import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
 from _programs import spyrec
 from _pty import PROMPT, drive, stops
 
@@ -52,8 +52,11 @@ def program(tmp_path):
 
 
 def test_first_stop_is_in_the_users_frame(program, tmp_path):
-    status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path,
-                        [b"p CONFIG", b"c", b"c", b"c", b"c", b"c"])
+    status, out = drive(
+        ["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"],
+        tmp_path,
+        [b"p CONFIG", b"c", b"c", b"c", b"c", b"c"],
+    )
     assert status == 0, out
     assert "--Call--" not in out and "pdb.py" not in out, out
     first = stops(out)[0]
@@ -63,8 +66,7 @@ def test_first_stop_is_in_the_users_frame(program, tmp_path):
 
 
 def test_a_change_after_a_stop_in_a_callee_is_reported_right_after_it(program, tmp_path):
-    status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path,
-                        [b"c"] * 6)
+    status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path, [b"c"] * 6)
     assert status == 0, out
     where = [(int(line), func) for _, line, func in stops(out)]
     # CONFIG["b"] = 2 stops at line 7 (return 1); CONFIG["a"] = 3 (line 12)
@@ -75,20 +77,24 @@ def test_a_change_after_a_stop_in_a_callee_is_reported_right_after_it(program, t
 
 @pytest.mark.parametrize("quit_with", [b"q", b"\x04"], ids=["q", "ctrl-d"])
 def test_quit_ends_the_program(program, tmp_path, quit_with):
-    status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path,
-                        [b"c", quit_with, b"c", b"c"])
+    status, out = drive(
+        ["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path, [b"c", quit_with, b"c", b"c"]
+    )
     assert status == 1, out
     assert "quit from pdb" in out
     lines = out.splitlines()
-    assert "done" not in lines and "finally ran" in lines, out   # the program unwinds, as from pdb's quit
+    assert "done" not in lines and "finally ran" in lines, out  # the program unwinds, as from pdb's quit
     assert out.count(PROMPT.decode()) == 2, out
     info = spyrec(["query", "info", "-r", "rec"], tmp_path)
     assert info.returncode == 0 and "exited with status 1" in info.stdout, info.stdout + info.stderr
 
 
 def test_where_shows_only_the_programs_frames(program, tmp_path):
-    status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path,
-                        [b"c", b"where", b"c", b"c", b"c", b"c"])
+    status, out = drive(
+        ["run", "--break", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"],
+        tmp_path,
+        [b"c", b"where", b"c", b"c", b"c", b"c"],
+    )
     assert status == 0, out
     trace = out.split("(Pdb) where", 1)[1].split(PROMPT.decode(), 1)[0]
     assert "helper()" in trace and "<module>()" in trace, trace
@@ -99,20 +105,22 @@ def test_break_session_exits_cleanly_many_times(program, tmp_path):
     # A reference-counting mistake in what --break hands to pdb shows up as a
     # crash in the garbage collector at interpreter exit.
     for i in range(50):
-        status, out = drive(["run", "--break", "-w", "__main__.CONFIG", "-o", f"rec{i}", "prog.py"], tmp_path,
-                            [b"p CONFIG", b"n", b"c", b"c", b"c", b"c", b"c"],
-                            extra_env={"PYTHONFAULTHANDLER": "1"})
+        status, out = drive(
+            ["run", "--break", "-w", "__main__.CONFIG", "-o", f"rec{i}", "prog.py"],
+            tmp_path,
+            [b"p CONFIG", b"n", b"c", b"c", b"c", b"c", b"c"],
+            extra_env={"PYTHONFAULTHANDLER": "1"},
+        )
         assert status == 0 and "Fatal Python error" not in out, f"run {i}:\n{out}"
 
 
 def test_replay_quit_ends_the_program(program, tmp_path):
     assert spyrec(["run", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path).returncode == 0
-    status, out = drive(["replay", "-r", "rec", "--break-before", "last-change", "__main__.CONFIG"], tmp_path,
-                        [b"q"])
+    status, out = drive(["replay", "-r", "rec", "--break-before", "last-change", "__main__.CONFIG"], tmp_path, [b"q"])
     assert status == 1, out
     assert "stopped before STORE_SUBSCR" in out and "quit from pdb" in out
     assert "done" not in out.splitlines()
-    assert "not the file that was recorded" not in out   # the file is as recorded
+    assert "not the file that was recorded" not in out  # the file is as recorded
 
 
 def test_replay_refuses_a_recording_of_another_python(program, tmp_path, supported_pythons):
@@ -121,8 +129,14 @@ def test_replay_refuses_a_recording_of_another_python(program, tmp_path, support
     assert other, "the other supported Python is needed for this test"
     # The other Python's own spyrec (its venv), not the one this Python imports.
     other_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    made = subprocess.run([supported_pythons[other], "-m", "spyrec", "run", "-w", "__main__.CONFIG", "-o", "rec",
-                           "prog.py"], cwd=tmp_path, env=other_env, capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [supported_pythons[other], "-m", "spyrec", "run", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"],
+        cwd=tmp_path,
+        env=other_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if made.returncode != 0 and "No module named spyrec" in made.stderr:
         pytest.fail(f"spyrec is not installed for Python {other}")
     assert made.returncode == 0, made.stderr
@@ -136,7 +150,6 @@ def test_replay_refuses_a_recording_of_another_python(program, tmp_path, support
 def test_replay_warns_when_the_source_changed(program, tmp_path):
     assert spyrec(["run", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"], tmp_path).returncode == 0
     program.write_text(PROGRAM.replace('print("done")', 'print("done, edited")'))
-    r = spyrec(["replay", "-r", "rec", "--break-before", "last-change", "__main__.CONFIG"], tmp_path,
-               input="c\n")
+    r = spyrec(["replay", "-r", "rec", "--break-before", "last-change", "__main__.CONFIG"], tmp_path, input="c\n")
     assert r.returncode == 0, r.stderr
     assert "is not the file that was recorded" in r.stderr

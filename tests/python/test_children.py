@@ -1,12 +1,12 @@
 """Child processes: every child Python (fork, multiprocessing's fork, spawn
 and forkserver, subprocess) records into DIR/children/<pid>, and `query`
 reads the recording and its children as one timeline."""
+
 import json
 import os
 import signal
 
 import pytest
-
 from _programs import run_python, spyrec, write
 
 WORKER = """
@@ -67,7 +67,10 @@ def test_a_multiprocessing_worker_s_change_has_its_pid_and_exact_culprit(tmp_pat
 
 
 def test_os_fork_child_s_exit_status_and_culprit(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import os, sys
         pid = os.fork()
         if pid == 0:
@@ -75,11 +78,12 @@ def test_os_fork_child_s_exit_status_and_culprit(tmp_path):
             os._exit(3)
         _, status = os.waitpid(pid, 0)
         print(pid, os.waitstatus_to_exitcode(status))
-    """)
+    """,
+    )
     r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     child, status = map(int, r.stdout.split())
-    assert status == 3                      # the program sees what plain python gives
+    assert status == 3  # the program sees what plain python gives
     last = query(tmp_path, "last-change", "sys.path", "--json")
     assert (last["pid"], last["line"], last["opname"]) == (child, 5, "CALL")
     assert last["after"][-1] == "/from-the-child"
@@ -88,13 +92,17 @@ def test_os_fork_child_s_exit_status_and_culprit(tmp_path):
 
 
 def test_a_subprocess_with_its_own_env_is_followed_and_sees_no_difference(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import os, subprocess, sys
         code = ("import os, sys; print(sorted(k for k in os.environ if 'SPYREC' in k)); "
                 "sys.path.insert(0, '/from-the-subprocess'); sys.exit(4)")
         r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, EXTRA="1"))
         print(r.returncode, sorted(k for k in os.environ if "SPYREC" in k))
-    """)
+    """,
+    )
     plain = run_python(["app.py"], tmp_path)
     recorded = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
     assert recorded.returncode == plain.returncode == 0, recorded.stderr
@@ -106,7 +114,10 @@ def test_a_subprocess_with_its_own_env_is_followed_and_sees_no_difference(tmp_pa
 
 
 def test_a_child_killed_by_sigkill_keeps_what_it_committed(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import multiprocessing as mp, os, signal, sys, time
 
         def work():
@@ -118,7 +129,8 @@ def test_a_child_killed_by_sigkill_keeps_what_it_committed(tmp_path):
             p = mp.get_context("fork").Process(target=work)
             p.start(); p.join()
             print(p.exitcode)
-    """)
+    """,
+    )
     r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
     assert r.returncode == 0 and r.stdout == f"{-signal.SIGKILL}\n", r.stderr
     last = query(tmp_path, "last-change", "sys.path", "--json")
@@ -155,7 +167,10 @@ def test_an_unreadable_child_is_named_and_skipped(tmp_path):
 
 
 def test_record_api_follows_children_unless_told_not_to(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import subprocess, sys
         import spyrec
         code = "import sys; sys.path.append('/child')"
@@ -164,7 +179,8 @@ def test_record_api_follows_children_unless_told_not_to(tmp_path):
                 subprocess.run([sys.executable, "-c", code], check=True)
             last = rec.last_change("sys.path")
             print(out, len(rec.children()), last is not None and last.after[-1] == "/child")
-    """)
+    """,
+    )
     r = run_python(["app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["on 1 True", "off 0 False"]
@@ -174,7 +190,10 @@ def test_a_child_forked_from_a_thread_ends_when_its_last_thread_does(tmp_path):
     # The child's only Python thread returns instead of finalizing: no atexit,
     # no exit(); the process must still end (spyrec's writer thread must not
     # keep it alive), with the status plain python gives.
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import os, sys, threading
 
         def worker():
@@ -188,7 +207,8 @@ def test_a_child_forked_from_a_thread_ends_when_its_last_thread_does(tmp_path):
         t = threading.Thread(target=worker)
         t.start()
         t.join()
-    """)
+    """,
+    )
     plain = run_python(["-W", "ignore::DeprecationWarning", "app.py"], tmp_path)
     r = spyrec(["run", "-o", "rec", "app.py"], tmp_path, input="")
     assert r.returncode == plain.returncode == 0, r.stderr

@@ -1,14 +1,13 @@
 """End to end through the command: record samples/syspath_demo.py, then query it."""
+
 import json
 import os
 import shutil
 
 import pytest
-
 from _programs import REPO, spyrec, write
 
-CONTRACT_FIELDS = {"expr", "seq", "thread", "file", "line", "function", "offset", "opname",
-                   "stack", "before", "after"}
+CONTRACT_FIELDS = {"expr", "seq", "thread", "file", "line", "function", "offset", "opname", "stack", "before", "after"}
 
 
 @pytest.fixture()
@@ -56,8 +55,7 @@ def test_history_is_a_json_array_oldest_first(demo):
 
 def test_value_at_before_and_after_the_change(demo):
     change = json.loads(spyrec(["query", "last-change", "sys.path", "--json"], demo).stdout)
-    after = json.loads(spyrec(["query", "value", "sys.path", "--at", str(change["seq"]), "--json"],
-                              demo).stdout)
+    after = json.loads(spyrec(["query", "value", "sys.path", "--at", str(change["seq"]), "--json"], demo).stdout)
     assert after["exists"] and after["value"][0] == "animals"
 
 
@@ -82,17 +80,20 @@ def test_other_questions_answer_in_json(demo, question):
 
 
 def test_watches_include_the_defaults_and_user_watches(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import json
         CONFIG = {"db": {"host": "a"}}
         CONFIG["db"]["host"] = "b"
-    """)
+    """,
+    )
     r = spyrec(["run", "-w", '__main__.CONFIG["db"]', "-o", "rec", "app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     watches = json.loads(spyrec(["query", "-r", "rec", "watches", "--json"], tmp_path).stdout)
     exprs = {w["expr"] for w in watches}
-    assert {"sys.path", "sys.meta_path", "sys.path_hooks", "os.environ",
-            "__main__.CONFIG['db']"} <= exprs
+    assert {"sys.path", "sys.meta_path", "sys.path_hooks", "os.environ", "__main__.CONFIG['db']"} <= exprs
     r = spyrec(["query", "-r", "rec", "last-change", "__main__.CONFIG['db']", "--json"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["line"] == 4
@@ -127,7 +128,10 @@ def test_a_sub_path_that_never_changed_says_which_watch_holds_it(demo):
 
 
 def test_query_exceptions_json_names_each_raise(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         def lookup(d):
             return d["missing"]                    # line 3
 
@@ -136,18 +140,23 @@ def test_query_exceptions_json_names_each_raise(tmp_path):
                 lookup({})
             except KeyError:
                 pass
-    """)
+    """,
+    )
     assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
     r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
     assert r.returncode == 0, r.stderr
     mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]
-    assert [(e["type"], e["line"], e["function"], e["opname"], e["reraised"]) for e in mine][:2] == \
-        [("KeyError", 3, "lookup", "BINARY_SUBSCR", False)] * 2
+    assert [(e["type"], e["line"], e["function"], e["opname"], e["reraised"]) for e in mine][:2] == [
+        ("KeyError", 3, "lookup", "BINARY_SUBSCR", False)
+    ] * 2
     assert mine[0]["seq"] < mine[1]["seq"] and mine[0]["message"] == "'missing'"
 
 
 def test_an_instruction_raising_in_a_loop_keeps_every_raise_and_its_first_stacks(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         def lookup(d):
             return d["missing"]                    # line 3
 
@@ -159,7 +168,8 @@ def test_an_instruction_raising_in_a_loop_keeps_every_raise_and_its_first_stacks
                     pass
 
         outer()
-    """)
+    """,
+    )
     assert spyrec(["run", "-o", "rec", "app.py"], tmp_path).returncode == 0
     r = spyrec(["query", "-r", "rec", "exceptions", "--json"], tmp_path)
     mine = [e for e in json.loads(r.stdout) if e["file"].endswith("app.py")]

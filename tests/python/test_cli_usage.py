@@ -1,6 +1,6 @@
 """Bad usage of the spyrec command: one line on stderr, exit 2, never a traceback."""
-import pytest
 
+import pytest
 from _programs import spyrec, write
 
 
@@ -11,31 +11,34 @@ def assert_one_line_error(r):
     assert r.stderr.count("\n") == 1, r.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["frobnicate"],
-    ["run"],
-    ["run", "--no-such-option", "x.py"],
-    ["run", "-w"],
-    ["run", "-w", "f()", "app.py"],
-    ["run", "-w", "os.environ[key]", "app.py"],
-    ["run", "missing.py"],
-    ["run", "bad.py"],
-    ["run", "somedir"],
-    ["run", "-c", "def ("],
-    ["query"],
-    ["query", "last-change"],
-    ["query", "value", "sys.path"],
-    ["query", "value", "sys.path", "--at", "x"],
-    ["run", "--follow", "deep", "app.py"],
-    ["query", "bogus"],
-    ["query", "last-change", "sys.path()"],
-    ["query", "-r", "no/such/recording", "last-change", "sys.path"],
-    ["query", "-r", "no/such/recording", "info", "--json"],
-    ["query", "last-change", "sys.path"],          # no .spyrec/latest here
-    ["replay"],
-    ["replay", "--break-before"],
-    ["replay", "-r", "no/such/recording", "--break-before", "last-change", "sys.path"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["run"],
+        ["run", "--no-such-option", "x.py"],
+        ["run", "-w"],
+        ["run", "-w", "f()", "app.py"],
+        ["run", "-w", "os.environ[key]", "app.py"],
+        ["run", "missing.py"],
+        ["run", "bad.py"],
+        ["run", "somedir"],
+        ["run", "-c", "def ("],
+        ["query"],
+        ["query", "last-change"],
+        ["query", "value", "sys.path"],
+        ["query", "value", "sys.path", "--at", "x"],
+        ["run", "--follow", "deep", "app.py"],
+        ["query", "bogus"],
+        ["query", "last-change", "sys.path()"],
+        ["query", "-r", "no/such/recording", "last-change", "sys.path"],
+        ["query", "-r", "no/such/recording", "info", "--json"],
+        ["query", "last-change", "sys.path"],  # no .spyrec/latest here
+        ["replay"],
+        ["replay", "--break-before"],
+        ["replay", "-r", "no/such/recording", "--break-before", "last-change", "sys.path"],
+    ],
+)
 def test_bad_usage_is_one_line_and_status_2(tmp_path, args):
     write(tmp_path, "bad.py", "x = (\n")
     (tmp_path / "somedir").mkdir()

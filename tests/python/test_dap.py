@@ -3,6 +3,7 @@ the way an editor drives it: data breakpoints on watch expressions, a stop at
 each change with the live program, reverseContinue to the previous change
 (by re-running the program, checked against the recording), and errors as
 error responses, never a crash."""
+
 import json
 import os
 import queue
@@ -11,8 +12,8 @@ import sys
 import threading
 
 import pytest
-
-from _programs import env as program_env, write
+from _programs import env as program_env
+from _programs import write
 
 PROGRAM = """
     CONFIG = {"mode": "start"}
@@ -33,8 +34,14 @@ PROGRAM = """
 
 class Client:
     def __init__(self, cwd):
-        self.proc = subprocess.Popen([sys.executable, "-m", "spyrec", "dap"], cwd=cwd, env=program_env(),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spyrec", "dap"],
+            cwd=cwd,
+            env=program_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.seq = 0
         self.messages: queue.Queue = queue.Queue()
         self.events: list = []
@@ -55,8 +62,7 @@ class Client:
 
     def send(self, command, **arguments):
         self.seq += 1
-        body = json.dumps({"seq": self.seq, "type": "request", "command": command,
-                           "arguments": arguments}).encode()
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments}).encode()
         self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.proc.stdin.flush()
         return self.seq
@@ -158,7 +164,7 @@ def test_stops_at_each_change_with_the_live_program_and_steps_back(client, tmp_p
         assert client.evaluate("CONFIG") == repr({"mode": expected})
         frames = client.ok("stackTrace", threadId=1)["stackFrames"]
         assert [f["name"] for f in frames] == ["configure", "<module>"], "no spyrec or runpy frames"
-        assert client.evaluate("steps", frames[1]["id"]) == repr(["fast", "slow", "off"][:len(stops)])
+        assert client.evaluate("steps", frames[1]["id"]) == repr(["fast", "slow", "off"][: len(stops)])
         scopes = client.ok("scopes", frameId=top["id"])["scopes"]
         local = client.ok("variables", variablesReference=scopes[0]["variablesReference"])["variables"]
         assert {v["name"]: v["value"] for v in local} == {"mode": repr(expected)}
@@ -179,8 +185,9 @@ def test_stops_at_each_change_with_the_live_program_and_steps_back(client, tmp_p
     assert exited["exitCode"] == 0
     client.wait_event("terminated")
     # The program's output once, in order, though the re-run printed some of it again.
-    output = "".join(e["body"]["output"] for e in client.events if e["event"] == "output"
-                     and e["body"]["category"] == "stdout")
+    output = "".join(
+        e["body"]["output"] for e in client.events if e["event"] == "output" and e["body"]["category"] == "stdout"
+    )
     assert output == "set fast\nset slow\nset off\ndone ['fast', 'slow', 'off']\n", output
 
 
@@ -217,23 +224,32 @@ def test_reverse_continue_is_checked_against_the_recording(client, tmp_path):
         CONFIG["done"] = True
     """
     start(client, tmp_path, program)
-    for _ in range(2):                  # CONFIG appears, then gets its salt
+    for _ in range(2):  # CONFIG appears, then gets its salt
         stop(client)
         client.ok("continue", threadId=1)
-    stop(client)                        # CONFIG["done"]
+    stop(client)  # CONFIG["done"]
     client.ok("reverseContinue", threadId=1)
     back = stop(client)
     # The re-run drew another salt: the stop says so, and so does an output event.
     assert "diverged" in back["description"], back
-    said = [e["body"]["output"] for e in client.events if e["event"] == "output"
-            and e["body"].get("category") == "important"]
+    said = [
+        e["body"]["output"]
+        for e in client.events
+        if e["event"] == "output" and e["body"].get("category") == "important"
+    ]
     assert any("diverged from the recording at change 2" in s and "after" in s for s in said), said
 
 
 def test_launch_from_a_recording_checks_every_stop(client, tmp_path):
     write(tmp_path, "prog.py", PROGRAM)
-    subprocess.run([sys.executable, "-m", "spyrec", "run", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"],
-                   cwd=tmp_path, env=program_env(), check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "-w", "__main__.CONFIG", "-o", "rec", "prog.py"],
+        cwd=tmp_path,
+        env=program_env(),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     start(client, tmp_path, recording="rec")
     stop(client)
     client.ok("continue", threadId=1)
@@ -249,7 +265,7 @@ def test_watches_from_launch_and_from_the_variables_view(client, tmp_path):
     write(tmp_path, "prog.py", PROGRAM)
     client.ok("initialize", adapterID="spyrec")
     client.ok("launch", program="prog.py", cwd=str(tmp_path), watch=["__main__.CONFIG"])
-    client.ok("setDataBreakpoints", breakpoints=[])     # an editor with none of its own
+    client.ok("setDataBreakpoints", breakpoints=[])  # an editor with none of its own
     client.ok("configurationDone")
     stop(client)
     frame = client.top()
@@ -262,6 +278,7 @@ def test_watches_from_launch_and_from_the_variables_view(client, tmp_path):
 
 def test_the_vscode_extension_declares_what_the_adapter_takes():
     from _programs import REPO
+
     with open(os.path.join(REPO, "editors", "vscode", "package.json")) as f:
         package = json.load(f)
     (debugger,) = package["contributes"]["debuggers"]
@@ -274,7 +291,13 @@ def test_the_vscode_extension_declares_what_the_adapter_takes():
 
 
 def test_a_stream_that_is_not_dap_ends_the_adapter_in_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "spyrec", "dap"], cwd=tmp_path, env=program_env(),
-                          input=b"garbage\r\n\r\n", capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spyrec", "dap"],
+        cwd=tmp_path,
+        env=program_env(),
+        input=b"garbage\r\n\r\n",
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["spyrec dap: a message without a Content-Length header"]

@@ -9,6 +9,7 @@ oracle is itself held to the `# culprit:` markers in the cases (the
 instruction, and how many changes land on it), and the markers to `dis` on
 both supported Pythons.
 """
+
 import json
 import os
 import subprocess
@@ -53,8 +54,12 @@ def test_case_markers_match_dis(version, supported_pythons):
     files = sorted({f for case in CASES for f, _ in case.markers})
     proc = subprocess.run([python, "-c", _DIS_LINES, *files], capture_output=True, text=True, check=True)
     have = {path: {tuple(x) for x in pairs} for path, pairs in json.loads(proc.stdout).items()}
-    wrong = [f"{f}:{line}: no {mark.opname} on Python {version}"
-             for case in CASES for (f, line), mark in case.markers.items() if (line, mark.opname) not in have[f]]
+    wrong = [
+        f"{f}:{line}: no {mark.opname} on Python {version}"
+        for case in CASES
+        for (f, line), mark in case.markers.items()
+        if (line, mark.opname) not in have[f]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -70,6 +75,7 @@ def oracle_runs(tmp_path_factory):
             assert proc.returncode == 0, f"oracle failed on {case.name}:\n{proc.stderr}"
             cache[case.name] = changes
         return cache[case.name]
+
     return get
 
 
@@ -89,8 +95,9 @@ def test_oracle_agrees_with_markers(case, oracle_runs):
     hit = {(c["file"], c["line"]) for c in changes}
     assert not set(case.markers) - hit, f"markers no change landed on: {sorted(set(case.markers) - hit)}"
     assert not corpus.marker_mismatches(case, changes), "\n".join(corpus.marker_mismatches(case, changes))
-    assert not corpus.unhit_elsewhere(case, changes), \
+    assert not corpus.unhit_elsewhere(case, changes), (
         f"culprit-elsewhere no change landed on: {corpus.unhit_elsewhere(case, changes)}"
+    )
 
 
 def assert_spyrec_agrees(case, oracle_changes, rec_dir, env=None):

@@ -1,11 +1,11 @@
 """`spyrec export`: Parquet tables that pyarrow and DuckDB read back equal to
 `query history --json`, across several recordings; a Perfetto trace that
 is well formed."""
+
 import json
 import os
 
 import pytest
-
 from _programs import spyrec, write
 
 pa_parquet = pytest.importorskip("pyarrow.parquet")
@@ -28,8 +28,7 @@ APP = """
         except KeyError:
             pass
 """
-FIELDS = ("expr", "seq", "thread", "file", "line", "function", "offset", "opname", "pid",
-          "monotonic_ns", "kind")
+FIELDS = ("expr", "seq", "thread", "file", "line", "function", "offset", "opname", "pid", "monotonic_ns", "kind")
 
 
 def record(tmp_path, name, arg):
@@ -50,17 +49,21 @@ def test_parquet_round_trip_of_several_recordings_read_by_pyarrow_and_duckdb(tmp
     r = spyrec(["export", "--format", "parquet", "-r", "ci-run-1", "-r", "ci-run-2", "-o", "out"], tmp_path)
     assert r.returncode == 0, r.stderr
     files = sorted(os.listdir(tmp_path / "out"))
-    assert [f.split("-")[0] for f in files] == ["changes"] * 2 + ["exceptions"] * 2 + \
-        ["locations"] * 2 + ["processes"] * 2
+    assert [f.split("-")[0] for f in files] == ["changes"] * 2 + ["exceptions"] * 2 + ["locations"] * 2 + [
+        "processes"
+    ] * 2
 
     for rec in ("ci-run-1", "ci-run-2"):
         expected = [{k: c[k] for k in FIELDS} for c in history(tmp_path, rec)]
-        changes_file = next(f for f in files if f.startswith("changes-") and
-                            pa_parquet.read_table(tmp_path / "out" / f).column("pid")[0].as_py()
-                            == expected[0]["pid"])
+        changes_file = next(
+            f
+            for f in files
+            if f.startswith("changes-")
+            and pa_parquet.read_table(tmp_path / "out" / f).column("pid")[0].as_py() == expected[0]["pid"]
+        )
         table = pa_parquet.read_table(tmp_path / "out" / changes_file)
         got = [{k: row[k] for k in FIELDS} for row in table.to_pylist() if row["expr"] == "__main__.CONFIG"]
-        assert got == expected                 # same rows, same order, same culprits
+        assert got == expected  # same rows, same order, same culprits
         assert len({row["recording"] for row in table.to_pylist()}) == 1
 
     # The documented question, across every run: which instruction changed X?
@@ -69,8 +72,10 @@ def test_parquet_round_trip_of_several_recordings_read_by_pyarrow_and_duckdb(tmp
         FROM '{tmp_path}/out/changes-*.parquet'
         WHERE expr = '__main__.CONFIG' AND kind = 'modified'
         GROUP BY ALL ORDER BY line""").fetchall()
-    assert [(os.path.basename(f), line, op, n, runs) for f, line, op, n, runs in culprits] == \
-        [("app.py", 7, "STORE_SUBSCR", 2, 2), ("app.py", 10, "STORE_SUBSCR", 2, 2)]
+    assert [(os.path.basename(f), line, op, n, runs) for f, line, op, n, runs in culprits] == [
+        ("app.py", 7, "STORE_SUBSCR", 2, 2),
+        ("app.py", 10, "STORE_SUBSCR", 2, 2),
+    ]
     # The worker's change carries the worker's pid, which the processes table names.
     rows = duckdb.sql(f"""
         SELECT p.parent_pid > 0, p.argv[1]
@@ -91,12 +96,13 @@ def test_parquet_values_only_when_asked(tmp_path):
     write(tmp_path, "app.py", APP)
     record(tmp_path, "rec", 5)
     assert spyrec(["export", "--format", "parquet", "-r", "rec", "-o", "plain"], tmp_path).returncode == 0
-    assert spyrec(["export", "--format", "parquet", "-r", "rec", "-o", "full", "--values"],
-                  tmp_path).returncode == 0
-    plain = duckdb.sql(f"SELECT after FROM '{tmp_path}/plain/changes-*.parquet' "
-                       "WHERE expr = '__main__.CONFIG' AND line = 7").fetchall()
-    full = duckdb.sql(f"SELECT after FROM '{tmp_path}/full/changes-*.parquet' "
-                      "WHERE expr = '__main__.CONFIG' AND line = 7").fetchall()
+    assert spyrec(["export", "--format", "parquet", "-r", "rec", "-o", "full", "--values"], tmp_path).returncode == 0
+    plain = duckdb.sql(
+        f"SELECT after FROM '{tmp_path}/plain/changes-*.parquet' WHERE expr = '__main__.CONFIG' AND line = 7"
+    ).fetchall()
+    full = duckdb.sql(
+        f"SELECT after FROM '{tmp_path}/full/changes-*.parquet' WHERE expr = '__main__.CONFIG' AND line = 7"
+    ).fetchall()
     assert plain == [(None,)]
     assert [json.loads(a) for (a,) in full] == [{"n": 15}]
 
@@ -118,10 +124,12 @@ def test_perfetto_trace_is_well_formed_with_a_track_per_process_and_thread(tmp_p
     threads = {(e["pid"], e["tid"]) for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
     instants = [e for e in events if e["ph"] == "i"]
     assert len(processes) == 2
-    assert {(e["pid"], e["tid"]) for e in instants} == threads      # every event on a named track
+    assert {(e["pid"], e["tid"]) for e in instants} == threads  # every event on a named track
     changes = [e for e in instants if e["cat"] == "change" and e["name"].startswith("__main__.CONFIG")]
-    assert [e["args"]["culprit"].split(" in ")[0].rsplit("/", 1)[-1] for e in changes
-            if "modified" in e["name"]] == ["app.py:10", "app.py:7"]
+    assert [e["args"]["culprit"].split(" in ")[0].rsplit("/", 1)[-1] for e in changes if "modified" in e["name"]] == [
+        "app.py:10",
+        "app.py:7",
+    ]
     expected = history(tmp_path, "rec")
     assert [e["args"]["seq"] for e in changes] == [c["seq"] for c in expected]
     assert [e["ts"] for e in changes] == sorted(e["ts"] for e in changes)

@@ -7,6 +7,7 @@ The depths are checked against a separate pure-Python walk written with
 against depths known by hand. Whether the recorder reads the right slot at
 run time is what the exactness corpus checks (operand_targets.py).
 """
+
 import dis
 import glob
 import os
@@ -14,22 +15,21 @@ import types
 import warnings
 
 import pytest
-
 from spyrec import _core
-
 
 
 def _cache_count(op):
     import opcode
+
     entries = opcode._inline_cache_entries
-    if isinstance(entries, dict):   # 3.13: by name
+    if isinstance(entries, dict):  # 3.13: by name
         return entries.get(dis.opname[op], 0)
     return entries[op]
 
 
 def _effect(op, arg, jump):
     if dis.opname[op] == "RETURN_GENERATOR":
-        return 1   # 3.12 says 0: its compiler adds it after computing depths
+        return 1  # 3.12 says 0: its compiler adds it after computing depths
     return dis.stack_effect(op, arg if op >= dis.HAVE_ARGUMENT else None, jump=jump)
 
 
@@ -128,8 +128,8 @@ def test_known_depths():
 
     assert _depth_before(store, "STORE_SUBSCR") == [3]
     assert _depth_before(loop, "FOR_ITER") == [1]
-    assert _depth_before(loop, "STORE_SUBSCR") == [4]   # iterator, then value, container, key
-    assert _depth_before(nested, "FOR_ITER") == [2]     # the with's __exit__, the iterator
+    assert _depth_before(loop, "STORE_SUBSCR") == [4]  # iterator, then value, container, key
+    assert _depth_before(nested, "FOR_ITER") == [2]  # the with's __exit__, the iterator
     # In the handler: __exit__, iterator, the exception being handled (kept
     # for POP_EXCEPT), then container and key.
     assert _depth_before(nested, "DELETE_SUBSCR") == [5]

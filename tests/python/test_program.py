@@ -1,11 +1,10 @@
 """spyrec.program runs a program exactly as python would: argv, __main__,
 sys.path[0], stdio and exit status, compared against python itself."""
-import os
+
 import signal
 import sys
 
 import pytest
-
 from _programs import run_driver, run_python, write
 
 SHOW = """
@@ -45,13 +44,17 @@ def test_code_sees_what_python_gives_it(tmp_path):
 
 
 def test_classes_of_main_pickle(tmp_path):
-    write(tmp_path, "p.py", """
+    write(
+        tmp_path,
+        "p.py",
+        """
         import pickle
         class Point:
             def __init__(self, x): self.x = x
         if __name__ == "__main__":
             print(pickle.loads(pickle.dumps(Point(3))).x)
-    """)
+    """,
+    )
     ours = run_driver(["p.py"], tmp_path)
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == "3\n"
@@ -63,12 +66,15 @@ def test_stdin_passes_through(tmp_path):
     assert ours.stdout == "HELLO\n"
 
 
-@pytest.mark.parametrize("body, status", [
-    ("pass", 0),
-    ("import sys; sys.exit(3)", 3),
-    ("import sys; sys.exit()", 0),
-    ("raise ValueError('boom')", 1),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ("pass", 0),
+        ("import sys; sys.exit(3)", 3),
+        ("import sys; sys.exit()", 0),
+        ("raise ValueError('boom')", 1),
+    ],
+)
 def test_exit_status_matches_python(tmp_path, body, status):
     write(tmp_path, "e.py", body)
     ours, python = both(["e.py"], tmp_path)
@@ -83,11 +89,15 @@ def test_sys_exit_message_goes_to_stderr_with_status_1(tmp_path):
 
 
 def test_unhandled_exception_traceback_has_no_spyrec_frames(tmp_path):
-    write(tmp_path, "e.py", """
+    write(
+        tmp_path,
+        "e.py",
+        """
         def f():
             raise ValueError('boom')
         f()
-    """)
+    """,
+    )
     ours, python = both(["e.py"], tmp_path)
     assert ours.returncode == 1
     assert ours.stderr == python.stderr
@@ -102,19 +112,29 @@ def test_keyboard_interrupt_ends_like_python(tmp_path):
     assert ours.stderr == python.stderr
     shell = run_driver(["k.py"], tmp_path)  # and through a shell, 130
     import subprocess
+
     from _programs import DRIVER, env
-    r = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" k.py; echo $?', DRIVER],
-                       cwd=tmp_path, env=env(), capture_output=True, text=True)
+
+    r = subprocess.run(
+        ["sh", "-c", f'"{sys.executable}" -c "$0" k.py; echo $?', DRIVER],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     assert r.stdout.strip().endswith("130")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["missing.py"], "missing.py"),
-    (["."], "__main__"),
-    (["bad.py"], "syntax error in bad.py line 2"),
-    (["-m", "no_such_module_here"], "no_such_module_here"),
-    (["-c", "def ("], "syntax error"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["missing.py"], "missing.py"),
+        (["."], "__main__"),
+        (["bad.py"], "syntax error in bad.py line 2"),
+        (["-m", "no_such_module_here"], "no_such_module_here"),
+        (["-c", "def ("], "syntax error"),
+    ],
+)
 def test_bad_program_is_one_line_and_status_2(tmp_path, args, words):
     write(tmp_path, "bad.py", "x = 1\ny = (\n")
     ours = run_driver(args, tmp_path)

@@ -5,6 +5,7 @@ Each test builds a small project with pytest's `pytester` and runs pytest on
 it in a subprocess (a real session, as a user runs it), then reads what the
 plugin printed and what `spyrec query` answers from its recording.
 """
+
 import json
 import os
 import re
@@ -13,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
-from _programs import REPO, env as program_env
+from _programs import REPO
+from _programs import env as program_env
 
 pytest_plugins = ["pytester"]
 
@@ -33,8 +34,14 @@ def run(pytester, *args):
 
 
 def query(pytester, *args):
-    return subprocess.run([sys.executable, "-m", "spyrec", "query", *args], cwd=pytester.path,
-                          env=program_env(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "spyrec", "query", *args],
+        cwd=pytester.path,
+        env=program_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def section(result) -> str:
@@ -56,8 +63,12 @@ SAMPLE = os.path.join(REPO, "samples", "pytest_pollution")
 
 @pytest.fixture
 def sample(project):
-    shutil.copytree(SAMPLE, project.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".spyrec", "__pycache__", ".pytest_cache"))
+    shutil.copytree(
+        SAMPLE,
+        project.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".spyrec", "__pycache__", ".pytest_cache"),
+    )
     return project
 
 
@@ -77,8 +88,11 @@ def test_the_sample_names_each_leaking_test_and_its_culprit(sample):
     # user's line; pytest's own PYTEST_CURRENT_TEST changes are not the culprit.
     assert "tests/test_pricing.py::test_whole_numbers leaked os.environ:" in text
     assert "+ ['INVENTORY_MODE'] 'whole'" in text
-    assert re.search(r"culprit \(call\): <frozen os>:\d+ in _Environ.__setitem__ \(STORE_SUBSCR\)\n"
-                     r"\s+from your code: tests/test_pricing.py:7 in test_whole_numbers", text), text
+    assert re.search(
+        r"culprit \(call\): <frozen os>:\d+ in _Environ.__setitem__ \(STORE_SUBSCR\)\n"
+        r"\s+from your code: tests/test_pricing.py:7 in test_whole_numbers",
+        text,
+    ), text
     # Restored changes are not leaks: monkeypatch.setenv, a yield fixture.
     assert "test_monkeypatched_mode" not in text.split("failed after")[0]
     assert "test_dollars leaked" not in text
@@ -88,9 +102,11 @@ def test_failing_tests_get_the_leaks_before_them_most_recent_first(sample):
     text = section(run(sample, "--spyrec"))
     block = text.split("tests/test_pricing.py::test_cents failed after these leaks (most recent first):\n")[1]
     named = re.findall(r"^    (\S+): (\S+)$", block, re.M)[:3]
-    assert named == [("tests/test_pricing.py::test_whole_numbers", "os.environ"),
-                     ("tests/test_plugins.py::test_plugin_dir", "sys.path"),
-                     ("tests/test_plugins.py::test_register_handler", "inventory.HANDLERS")], block
+    assert named == [
+        ("tests/test_pricing.py::test_whole_numbers", "os.environ"),
+        ("tests/test_plugins.py::test_plugin_dir", "sys.path"),
+        ("tests/test_plugins.py::test_register_handler", "inventory.HANDLERS"),
+    ], block
     # The first test to fail had only the two leaks of tests that ran before it.
     first = text.split("tests/test_plugins.py::test_no_handlers_yet failed after")[1].split("failed after")[0]
     assert "test_whole_numbers" not in first and "test_register_handler" in first
@@ -102,7 +118,8 @@ def test_query_leaks_json_and_each_change_knows_its_test(sample):
     assert [(l["test"], l["expr"]) for l in leaks] == [
         ("tests/test_plugins.py::test_register_handler", "inventory.HANDLERS"),
         ("tests/test_plugins.py::test_plugin_dir", "sys.path"),
-        ("tests/test_pricing.py::test_whole_numbers", "os.environ")]
+        ("tests/test_pricing.py::test_whole_numbers", "os.environ"),
+    ]
     env_leak = leaks[2]
     assert "INVENTORY_MODE" not in env_leak["before"] and env_leak["after"]["INVENTORY_MODE"] == "whole"
     # Only the change that made the leak, not pytest's PYTEST_CURRENT_TEST bookkeeping.
@@ -115,8 +132,7 @@ def test_query_leaks_json_and_each_change_knows_its_test(sample):
     # history: every change carries its test and phase; outside tests, null.
     r = query(sample, "history", "sys.path", "--json")
     history = json.loads(r.stdout)
-    assert {(c["test"], c["phase"]) for c in history} >= {
-        ("tests/test_plugins.py::test_plugin_dir", "setup")}
+    assert {(c["test"], c["phase"]) for c in history} >= {("tests/test_plugins.py::test_plugin_dir", "setup")}
     assert all(set(c) >= {"test", "phase"} for c in history)
 
 
@@ -205,13 +221,15 @@ def test_ini_watches_and_no_leaks(project):
 
 
 def test_child_pythons_started_by_tests_are_recorded_unless_told_not_to(project):
-    project.makepyfile(test_child="""
+    project.makepyfile(
+        test_child="""
         import subprocess, sys
 
         def test_runs_a_python():
             code = "import sys; sys.path.append('/set-by-the-child')"
             subprocess.run([sys.executable, "-c", code], check=True)
-    """)
+    """
+    )
     run(project, "--spyrec").assert_outcomes(passed=1)
     last = json.loads(query(project, "last-change", "sys.path", "--json").stdout)
     assert last["after"][-1] == "/set-by-the-child" and last["file"] == "<string>"
@@ -259,18 +277,34 @@ def test_a_bad_watch_is_a_usage_error(project):
 def test_query_leaks_on_a_recording_without_tests(tmp_path):
     (tmp_path / "prog.py").write_text("import sys\nsys.path.append('x')\n")
     env = program_env()
-    subprocess.run([sys.executable, "-m", "spyrec", "run", "prog.py"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True, timeout=120)
-    r = subprocess.run([sys.executable, "-m", "spyrec", "query", "leaks"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "prog.py"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "spyrec", "query", "leaks"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "pytest --spyrec" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
 def test_replay_stops_in_pdb_at_the_culprit_inside_the_pytest_run(sample):
     from _pty import drive, stops
+
     recorded = run(sample, "--spyrec")
-    status, out = drive(["replay", "--break-before", "change", "os.environ['INVENTORY_MODE']", "1"],
-                        sample.path, [b"p key, value", b"up", b"p __name__", b"q"])
+    status, out = drive(
+        ["replay", "--break-before", "change", "os.environ['INVENTORY_MODE']", "1"],
+        sample.path,
+        [b"p key, value", b"up", b"p __name__", b"q"],
+    )
     assert "output capture off" in out, out
     where = stops(out)
     assert where[0][0] == "<frozen os>" and where[0][2] == "__setitem__", out
@@ -285,7 +319,10 @@ def test_replay_stops_in_pdb_at_the_culprit_inside_the_pytest_run(sample):
     # tests before test_whole_numbers passed and failed as recorded.
     progress = out.split("output capture off")[1].split("spyrec: stopped")[0]
     recorded_progress = re.search(r"^tests/test_plugins.py (\S+)", recorded.stdout.str(), re.M)
-    assert recorded_progress and recorded_progress.group(1) in progress.replace("\n", ""), (progress, recorded.stdout.str())
+    assert recorded_progress and recorded_progress.group(1) in progress.replace("\n", ""), (
+        progress,
+        recorded.stdout.str(),
+    )
 
 
 def test_no_place_to_record_is_one_line(project):

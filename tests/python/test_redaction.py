@@ -4,6 +4,7 @@ every watch; their changes are still recorded with their culprits.
 
 The secrets are built while the program runs (`"S3cr3t-" + str(7 ** n)`), so
 their bytes are in no source file, which the recording stores as it is."""
+
 import json
 import os
 import re
@@ -11,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
-from _programs import env as program_env, write
+from _programs import env as program_env
+from _programs import write
 
 PROGRAM = """
     import os
@@ -40,14 +41,27 @@ PROGRAM = """
     QUEUE = collections.deque()
     QUEUE.append({"job": 1, "password": secret(38)})
 """
-SECRETS = [str(7 ** n) for n in range(31, 39)]
-WATCHES = ["-w", "__main__.CONFIG", "-w", "__main__.SETTINGS", "-w", "os.environ['API_TOKEN']",
-           "-w", "__main__.VAULT", "-w", "__main__.VAULT['credentials']", "-w", "__main__.QUEUE"]
+SECRETS = [str(7**n) for n in range(31, 39)]
+WATCHES = [
+    "-w",
+    "__main__.CONFIG",
+    "-w",
+    "__main__.SETTINGS",
+    "-w",
+    "os.environ['API_TOKEN']",
+    "-w",
+    "__main__.VAULT",
+    "-w",
+    "__main__.VAULT['credentials']",
+    "-w",
+    "__main__.QUEUE",
+]
 
 
 def spyrec(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "spyrec", *args], cwd=cwd, env=program_env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "spyrec", *args], cwd=cwd, env=program_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -78,12 +92,15 @@ def test_no_secret_reaches_the_recording_or_the_output(recorded):
     assert b"alice" in data and b"bob" in data, "the plain values are recorded"
     for value in SECRETS:
         assert value.encode() not in data, value
-    texts = [spyrec(recorded, "query", "-r", "rec", question, expr, *fmt).stdout
-             for question in ("history", "last-change")
-             for expr in ("__main__.CONFIG", "__main__.SETTINGS", "os.environ", "os.environ['API_TOKEN']")
-             for fmt in ((), ("--json",))]
+    texts = [
+        spyrec(recorded, "query", "-r", "rec", question, expr, *fmt).stdout
+        for question in ("history", "last-change")
+        for expr in ("__main__.CONFIG", "__main__.SETTINGS", "os.environ", "os.environ['API_TOKEN']")
+        for fmt in ((), ("--json",))
+    ]
     texts.append(spyrec(recorded, "query", "-r", "rec", "value", "__main__.CONFIG", "--at", "99", "--json").stdout)
     import spyrec as api
+
     rec = api.open(str(recorded / "rec"))
     texts.append(rec.history("__main__.CONFIG")._repr_html_())
     texts.append(rec.last_change("__main__.SETTINGS")._repr_html_())
@@ -96,14 +113,20 @@ def test_no_secret_reaches_the_recording_or_the_output(recorded):
 
 def test_every_change_is_still_recorded_with_its_culprit(recorded):
     config = history(recorded, "__main__.CONFIG")
-    assert [(c["line"], c["opname"]) for c in config] == [(12, "STORE_NAME"), (16, "STORE_SUBSCR"),
-                                                           (18, "STORE_SUBSCR"), (20, "STORE_SUBSCR")]
+    assert [(c["line"], c["opname"]) for c in config] == [
+        (12, "STORE_NAME"),
+        (16, "STORE_SUBSCR"),
+        (18, "STORE_SUBSCR"),
+        (20, "STORE_SUBSCR"),
+    ]
     before, after = config[1]["before"]["password"], config[1]["after"]["password"]
     assert before == {"__redacted__": True, "fingerprint": before["fingerprint"]}
     assert re.fullmatch(r"[0-9a-f]{12}", before["fingerprint"])
     assert before != after, "a changed secret gets a new fingerprint"
-    assert config[1]["diff"] == [f"~ ['password']: <redacted, fingerprint {before['fingerprint']}> -> "
-                                 f"<redacted, fingerprint {after['fingerprint']}>"]
+    assert config[1]["diff"] == [
+        f"~ ['password']: <redacted, fingerprint {before['fingerprint']}> -> "
+        f"<redacted, fingerprint {after['fingerprint']}>"
+    ]
     # Equal values, equal fingerprints (in another key of another dict too).
     assert config[2]["after"]["copy"]["password"] == after
     # Not a secret's name: as it is.
@@ -119,8 +142,10 @@ def test_every_change_is_still_recorded_with_its_culprit(recorded):
     # An edit inside a secret is written as the secret's new fingerprint, at the secret.
     vault = history(recorded, "__main__.VAULT")
     assert [c["line"] for c in vault] == [21, 22]
-    assert vault[1]["diff"] == [f"~ ['credentials']: <redacted, fingerprint {vault[0]['after']['credentials']['fingerprint']}>"
-                                f" -> <redacted, fingerprint {vault[1]['after']['credentials']['fingerprint']}>"]
+    assert vault[1]["diff"] == [
+        f"~ ['credentials']: <redacted, fingerprint {vault[0]['after']['credentials']['fingerprint']}>"
+        f" -> <redacted, fingerprint {vault[1]['after']['credentials']['fingerprint']}>"
+    ]
     # A watch whose expression names a secret is a fingerprint as a whole.
     whole = history(recorded, "__main__.VAULT['credentials']")
     assert [c["line"] for c in whole] == [21, 22]
@@ -129,8 +154,9 @@ def test_every_change_is_still_recorded_with_its_culprit(recorded):
     queue = history(recorded, "__main__.QUEUE")
     assert queue[-1]["after"][0]["job"] == 1 and queue[-1]["after"][0]["password"]["__redacted__"] is True
     environ = history(recorded, "os.environ")
-    assert [c["after"]["API_TOKEN"]["fingerprint"] for c in environ if "API_TOKEN" in c["after"]] == \
-        [c["after"]["fingerprint"] for c in token]
+    assert [c["after"]["API_TOKEN"]["fingerprint"] for c in environ if "API_TOKEN" in c["after"]] == [
+        c["after"]["fingerprint"] for c in token
+    ]
 
 
 def test_query_info_says_what_was_redacted(recorded):
@@ -178,21 +204,36 @@ def test_print_shows_fingerprints_not_values(tmp_path):
 def test_replay_reaches_a_change_of_a_value_holding_secrets(tmp_path):
     # The recording has os.environ's secrets as fingerprints only: the replay
     # takes their values from this environment and matches them as wildcards.
-    write(tmp_path, "prog.py", """
+    write(
+        tmp_path,
+        "prog.py",
+        """
         import os
         os.environ["MODE"] = "fast"
         os.environ["MODE"] = "slow"
-    """)
+    """,
+    )
     environ = {**program_env(), "SERVICE_TOKEN": "tok-" + "9" * 12}
     # The rest of the environment comes from the recording (this shell lacks RECORDED_ONLY).
-    run = subprocess.run([sys.executable, "-m", "spyrec", "run", "-o", "rec", "prog.py"], cwd=tmp_path,
-                         env={**environ, "RECORDED_ONLY": "1"}, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "prog.py"],
+        cwd=tmp_path,
+        env={**environ, "RECORDED_ONLY": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert b"9" * 12 not in recording_bytes(tmp_path / "rec")
-    replay = subprocess.run([sys.executable, "-m", "spyrec", "replay", "-r", "rec", "--break-before",
-                             "last-change", "os.environ"], cwd=tmp_path, env=environ,
-                            input="p self['MODE'], self['SERVICE_TOKEN']\nc\n",
-                            capture_output=True, text=True, timeout=120)
+    replay = subprocess.run(
+        [sys.executable, "-m", "spyrec", "replay", "-r", "rec", "--break-before", "last-change", "os.environ"],
+        cwd=tmp_path,
+        env=environ,
+        input="p self['MODE'], self['SERVICE_TOKEN']\nc\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "spyrec: stopped before" in replay.stderr + replay.stdout, replay.stderr
     assert f"('fast', 'tok-{'9' * 12}')" in replay.stdout, replay.stdout
     assert "diverged" not in replay.stderr

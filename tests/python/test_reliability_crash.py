@@ -1,15 +1,13 @@
 """Crash safety under `spyrec run`: however the program ends, the recording
 holds what was committed, `query info` says how it ended, and the program's
 exit status and stderr are what plain python gives."""
+
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-
 from _programs import env, run_python, spyrec, write
 
 
@@ -42,11 +40,14 @@ def same_behaviour(plain, recorded):
 
 
 def test_unhandled_exception_keeps_status_stderr_and_says_exception(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import sys
         sys.path.insert(0, "a")
         raise ValueError("boom")
-    """)
+    """,
+    )
     same_behaviour(plain, recorded)
     assert recorded.returncode == 1
     ending = info(tmp_path)["ending"]
@@ -55,17 +56,19 @@ def test_unhandled_exception_keeps_status_stderr_and_says_exception(tmp_path):
     assert path_history(tmp_path) == ["a"]
 
 
-@pytest.mark.parametrize("call,status", [("sys.exit(3)", 3), ("os._exit(5)", 5),
-                                         ("sys.exit('bye')", 1)])
+@pytest.mark.parametrize("call,status", [("sys.exit(3)", 3), ("os._exit(5)", 5), ("sys.exit('bye')", 1)])
 def test_exit_mid_work_keeps_status_and_everything_before(tmp_path, call, status):
-    plain, recorded = both(tmp_path, f"""
+    plain, recorded = both(
+        tmp_path,
+        f"""
         import os, sys
         for i in range(50):
             sys.path.insert(0, str(i))
         print("done", flush=True)
         {call}
         sys.path.insert(0, "never")
-    """)
+    """,
+    )
     same_behaviour(plain, recorded)
     assert recorded.returncode == status
     ending = info(tmp_path)["ending"]
@@ -83,10 +86,8 @@ def test_signal_keeps_status_and_says_signal(tmp_path, signum):
     """
     write(tmp_path, "app.py", source)
     results = []
-    for cmd in ([sys.executable, "app.py"],
-                [sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"]):
-        p = subprocess.Popen(cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    for cmd in ([sys.executable, "app.py"], [sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"]):
+        p = subprocess.Popen(cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert p.stdout.readline() == "ready\n"
         p.send_signal(signum)
         out, err = p.communicate(timeout=30)
@@ -95,7 +96,7 @@ def test_signal_keeps_status_and_says_signal(tmp_path, signum):
     assert rec_status == plain_status == -signum
     if signum == signal.SIGTERM:
         assert rec_err == plain_err == ""
-    else:                       # KeyboardInterrupt's traceback, same last line
+    else:  # KeyboardInterrupt's traceback, same last line
         assert rec_err.splitlines()[-1] == plain_err.splitlines()[-1] == "KeyboardInterrupt"
     ending = info(tmp_path)["ending"]
     assert ending["how"] == "signal" and ending["signal"] == signum
@@ -105,7 +106,10 @@ def test_signal_keeps_status_and_says_signal(tmp_path, signum):
 def test_sigkill_loses_at_most_the_last_batch(tmp_path):
     # Changes, then a pause longer than two batch intervals (kBatchMillis = 50),
     # then a marker: every change made before the marker must be committed.
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import sys, time
         for i in range(2000):
             sys.path.insert(0, str(i))
@@ -114,9 +118,15 @@ def test_sigkill_loses_at_most_the_last_batch(tmp_path):
         while True:
             sys.path.insert(0, "after")
             sys.path.pop(0)
-    """)
-    p = subprocess.Popen([sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
-                         cwd=tmp_path, env=env(), stdout=subprocess.PIPE, text=True)
+    """,
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert p.stdout.readline() == "marker\n"
     p.kill()
     p.wait(timeout=30)
@@ -128,12 +138,15 @@ def test_sigkill_loses_at_most_the_last_batch(tmp_path):
 
 
 def test_segfault_keeps_status_and_commits_the_queue(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import ctypes, sys
         for i in range(10):
             sys.path.insert(0, str(i))
         ctypes.string_at(0)
-    """)
+    """,
+    )
     assert recorded.returncode == plain.returncode == -signal.SIGSEGV
     assert recorded.stderr == plain.stderr
     # The crash handler has the writer commit the queue and an Ending.
@@ -143,11 +156,14 @@ def test_segfault_keeps_status_and_commits_the_queue(tmp_path):
 
 
 def test_abort_keeps_status(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import os, sys
         sys.path.insert(0, "x")
         os.abort()
-    """)
+    """,
+    )
     assert recorded.returncode == plain.returncode == -signal.SIGABRT
     assert recorded.stderr == plain.stderr
     assert info(tmp_path)["ending"]["signal"] == signal.SIGABRT
@@ -155,7 +171,9 @@ def test_abort_keeps_status(tmp_path):
 
 
 def test_fork_child_never_writes_into_the_parents_recording(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import os, sys
         sys.path.insert(0, "parent-1")
         for n in range(3):
@@ -167,7 +185,8 @@ def test_fork_child_never_writes_into_the_parents_recording(tmp_path):
             os.waitpid(pid, 0)
         sys.path.insert(0, "parent-2")
         print("parent", flush=True)
-    """)
+    """,
+    )
     # Same stdout and stderr: in particular no "multi-threaded fork" warning
     # because of the writer thread (it is stopped around fork()).
     same_behaviour(plain, recorded)
@@ -181,7 +200,9 @@ def test_fork_child_never_writes_into_the_parents_recording(tmp_path):
 
 
 def test_fork_then_exit_in_child_by_exception(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import os, sys
         pid = os.fork()
         if pid == 0:
@@ -189,14 +210,17 @@ def test_fork_then_exit_in_child_by_exception(tmp_path):
             raise SystemExit(7)
         _, status = os.waitpid(pid, 0)
         sys.path.insert(0, f"child status {os.waitstatus_to_exitcode(status)}")
-    """)
+    """,
+    )
     same_behaviour(plain, recorded)
     assert path_history(tmp_path, pid=info(tmp_path)["pid"]) == ["child status 7"]
-    assert path_history(tmp_path) == ["child", "child status 7"]       # one timeline
+    assert path_history(tmp_path) == ["child", "child status 7"]  # one timeline
 
 
 def test_multiprocessing_fork_pool(tmp_path):
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import multiprocessing as mp, sys
         def work(x):
             sys.path.append(str(x))
@@ -207,7 +231,8 @@ def test_multiprocessing_fork_pool(tmp_path):
             print(sum(pool.map(work, range(20))))
             pool.close()        # the workers end by os._exit, not by terminate()'s SIGTERM
             pool.join()
-    """)
+    """,
+    )
     same_behaviour(plain, recorded)
     parent = info(tmp_path)
     assert path_history(tmp_path, pid=parent["pid"]) == ["main"]
@@ -221,7 +246,9 @@ def test_ctrl_c_during_a_storm_of_exceptions_is_not_lost(tmp_path):
     # Nearly every instruction raises RecursionError, so the interrupt is
     # usually noticed inside spyrec's RAISE callback (str() of the exception
     # runs signal handlers): it must reach the program, not be cleared there.
-    plain, recorded = both(tmp_path, """
+    plain, recorded = both(
+        tmp_path,
+        """
         import sys, threading, time, _thread
         sys.setrecursionlimit(120)
 
@@ -240,6 +267,7 @@ def test_ctrl_c_during_a_storm_of_exceptions_is_not_lost(tmp_path):
             f()
         except KeyboardInterrupt:
             print("interrupted")
-    """)
+    """,
+    )
     assert plain.stdout == recorded.stdout == "interrupted\n", recorded.stderr
     assert recorded.returncode == plain.returncode == 0

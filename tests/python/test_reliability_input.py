@@ -1,6 +1,7 @@
 """Bad input for every command gives one line on stderr and exit 2: no
 traceback, no crash. Recordings damaged on disk or holding hostile Cap'n Proto
 data are real recordings with bytes planted through LMDB."""
+
 import json
 import os
 import shutil
@@ -9,12 +10,17 @@ import subprocess
 import sys
 
 import pytest
-
 from _lmdb import Env
 from _programs import spyrec, write
 
-QUESTIONS = [["info"], ["watches"], ["exceptions"], ["last-change", "sys.path"],
-             ["history", "sys.path"], ["value", "sys.path", "--at", "1"]]
+QUESTIONS = [
+    ["info"],
+    ["watches"],
+    ["exceptions"],
+    ["last-change", "sys.path"],
+    ["history", "sys.path"],
+    ["value", "sys.path", "--at", "1"],
+]
 
 
 def one_line_error(r):
@@ -30,17 +36,22 @@ def every_command(tmp_path, rec):
     for q in QUESTIONS:
         yield one_line_error(spyrec(["query", "-r", rec, *q], tmp_path))
         yield one_line_error(spyrec(["query", "-r", rec, *q, "--json"], tmp_path))
-    yield one_line_error(spyrec(["replay", "-r", rec, "--break-before", "last-change", "sys.path"],
-                                tmp_path, input="c\n"))
+    yield one_line_error(
+        spyrec(["replay", "-r", rec, "--break-before", "last-change", "sys.path"], tmp_path, input="c\n")
+    )
 
 
 @pytest.fixture
 def recording(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import sys
         sys.path.insert(0, "animals")
         sys.path.append("zoo")
-    """)
+    """,
+    )
     r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     return tmp_path / "rec"
@@ -48,20 +59,24 @@ def recording(tmp_path):
 
 # ---- spyrec run ------------------------------------------------------------------
 
-@pytest.mark.parametrize("args,words", [
-    (["missing.py"], "can't open file"),
-    (["adir"], "can't find '__main__'"),
-    (["bad.py"], "syntax error in bad.py line 1"),
-    (["-c", "x = (1,"], "syntax error in -c code"),
-    (["nul.py"], "null bytes"),
-    (["-m", "no_such_module_xyz"], "No module named"),
-    (["-w", "sys.path[", "ok.py"], ""),
-    (["-w", "1abc", "ok.py"], ""),
-    (["-w", "os.environ[HOME]", "ok.py"], ""),
-    (["-w", "", "ok.py"], ""),
-    (["-w", "sys.path.__class__()", "ok.py"], ""),
-    (["-o", "afile", "ok.py"], ""),
-])
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["missing.py"], "can't open file"),
+        (["adir"], "can't find '__main__'"),
+        (["bad.py"], "syntax error in bad.py line 1"),
+        (["-c", "x = (1,"], "syntax error in -c code"),
+        (["nul.py"], "null bytes"),
+        (["-m", "no_such_module_xyz"], "No module named"),
+        (["-w", "sys.path[", "ok.py"], ""),
+        (["-w", "1abc", "ok.py"], ""),
+        (["-w", "os.environ[HOME]", "ok.py"], ""),
+        (["-w", "", "ok.py"], ""),
+        (["-w", "sys.path.__class__()", "ok.py"], ""),
+        (["-o", "afile", "ok.py"], ""),
+    ],
+)
 def test_run_bad_input(tmp_path, args, words):
     (tmp_path / "adir").mkdir()
     write(tmp_path, "bad.py", "x = = 1\n")
@@ -92,6 +107,7 @@ def test_query_unknown_watch_is_status_1_with_advice(recording, tmp_path):
 
 # ---- -r at something that is not a recording ---------------------------------------
 
+
 @pytest.mark.parametrize("what", ["missing", "empty_dir", "plain_file", "garbage_data", "other_lmdb"])
 def test_not_a_recording(tmp_path, what):
     target = tmp_path / "target"
@@ -112,6 +128,7 @@ def test_not_a_recording(tmp_path, what):
 
 # ---- damaged recordings ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("keep", [0, 100, 4096, 8192, 12288])
 def test_truncated_data_file(recording, tmp_path, keep):
     data = recording / "data.mdb"
@@ -125,15 +142,19 @@ def test_a_file_truncated_while_being_read_is_one_line_not_a_crash(recording, tm
     # Opening checks the file's size against its pages; a file cut short
     # after that (another process truncating it) is only found when LMDB
     # touches a page past the new end: a SIGBUS, turned into the one line.
-    program = (f"import os, spyrec\n"
-               f"rec = spyrec.Recording({str(recording)!r})\n"
-               f"rec.info()\n"
-               f"os.truncate({str(recording / 'data.mdb')!r}, 8192)\n"
-               f"print(list(rec.history('sys.path')))\n")
+    program = (
+        f"import os, spyrec\n"
+        f"rec = spyrec.Recording({str(recording)!r})\n"
+        f"rec.info()\n"
+        f"os.truncate({str(recording / 'data.mdb')!r}, 8192)\n"
+        f"print(list(rec.history('sys.path')))\n"
+    )
     r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, (r.returncode, r.stderr)
-    assert r.stderr == (f"spyrec: error: damaged recording: {recording}: data.mdb is shorter than its pages"
-                        " (damaged, or truncated while being read)\n")
+    assert r.stderr == (
+        f"spyrec: error: damaged recording: {recording}: data.mdb is shorter than its pages"
+        " (damaged, or truncated while being read)\n"
+    )
 
 
 def test_corrupted_data_file_pages(recording, tmp_path):
@@ -169,6 +190,7 @@ def test_format_key_of_wrong_size(recording, tmp_path):
 
 # ---- hostile Cap'n Proto data in a real recording ----------------------------------
 
+
 def framed(words: bytes) -> bytes:
     """A one-segment Cap'n Proto message: the segment table, then the words."""
     assert len(words) % 8 == 0
@@ -188,8 +210,13 @@ def capnp_encode(tmp_path, type_name, text):
     capnp = shutil.which("capnp")
     if capnp is None:
         pytest.skip("the capnp tool is not installed")
-    r = subprocess.run([capnp, "encode", os.path.abspath(schema), type_name], input=text.encode(),
-                       capture_output=True, cwd=tmp_path, timeout=60)
+    r = subprocess.run(
+        [capnp, "encode", os.path.abspath(schema), type_name],
+        input=text.encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -201,10 +228,13 @@ def deep_change(tmp_path, depth, key=None):
     value = "(none = void)"
     for _ in range(depth):
         value = f"(list = [{value}])"
-    return capnp_encode(tmp_path, "Change",
-                        f"(seq = {seq}, watchId = {watch}, threadName = \"t\", kind = modified, "
-                        f"stack = [(codeId = 1, offset = 0, line = 1)], "
-                        f"ops = [(path = [], replace = {value})])")
+    return capnp_encode(
+        tmp_path,
+        "Change",
+        f'(seq = {seq}, watchId = {watch}, threadName = "t", kind = modified, '
+        f"stack = [(codeId = 1, offset = 0, line = 1)], "
+        f"ops = [(path = [], replace = {value})])",
+    )
 
 
 def change_keys(recording):
@@ -227,12 +257,12 @@ HOSTILE = {
     # A far pointer into a segment that does not exist.
     "far_pointer": lambda tmp: framed(struct.pack("<Q", 2 | (5 << 3) | (7 << 32))),
     # A struct whose list field claims 2^29 - 1 pointer elements.
-    "huge_list": lambda tmp: framed(struct_ptr(0, 3, 4) + b"\0" * 24 + list_ptr(3, 6, (1 << 29) - 1)
-                                    + b"\0" * 24),
+    "huge_list": lambda tmp: framed(struct_ptr(0, 3, 4) + b"\0" * 24 + list_ptr(3, 6, (1 << 29) - 1) + b"\0" * 24),
     # An inline-composite list of zero-size structs claiming ~2^30 elements.
-    "amplification": lambda tmp: framed(struct_ptr(0, 3, 4) + b"\0" * 24 + list_ptr(3, 7, 0)
-                                        + b"\0" * 24 + struct.pack("<Q", (2**30 - 1) << 2)),
-    "deep_nesting": lambda tmp, key=None: deep_change(tmp, 400, key),   # past kNestingLimit (256)
+    "amplification": lambda tmp: framed(
+        struct_ptr(0, 3, 4) + b"\0" * 24 + list_ptr(3, 7, 0) + b"\0" * 24 + struct.pack("<Q", (2**30 - 1) << 2)
+    ),
+    "deep_nesting": lambda tmp, key=None: deep_change(tmp, 400, key),  # past kNestingLimit (256)
     "odd_size": lambda tmp: b"\x00" * 13,
     "empty": lambda tmp: b"",
     "segment_table_lies": lambda tmp: struct.pack("<II", 7, 100000) + b"\0" * 64,
@@ -242,23 +272,21 @@ HOSTILE = {
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_change_record(recording, tmp_path, kind):
-    key = change_keys(recording)[-1]       # the one last-change reads
+    key = change_keys(recording)[-1]  # the one last-change reads
     # deep_nesting agrees with its key, so it is its depth that is refused.
-    plant(recording, "changes", key,
-          HOSTILE[kind](tmp_path, key) if kind == "deep_nesting" else HOSTILE[kind](tmp_path))
-    for q in (["last-change", "sys.path"], ["history", "sys.path"],
-              ["value", "sys.path", "--at", "5"]):
+    plant(
+        recording, "changes", key, HOSTILE[kind](tmp_path, key) if kind == "deep_nesting" else HOSTILE[kind](tmp_path)
+    )
+    for q in (["last-change", "sys.path"], ["history", "sys.path"], ["value", "sys.path", "--at", "5"]):
         for extra in ([], ["--json"]):
             r = spyrec(["query", "-r", "rec", *q, *extra], tmp_path)
             err = one_line_error(r)
             assert "damaged recording" in err
-    one_line_error(spyrec(["replay", "-r", "rec", "--break-before", "last-change", "sys.path"],
-                          tmp_path, input="c\n"))
+    one_line_error(spyrec(["replay", "-r", "rec", "--break-before", "last-change", "sys.path"], tmp_path, input="c\n"))
 
 
 @pytest.mark.parametrize("kind", ["bad_pointer", "huge_list", "deep_nesting", "random"])
-@pytest.mark.parametrize("db,key", [("meta", b"meta"), ("meta", b"ending"),
-                                    ("watches", struct.pack(">I", 1))])
+@pytest.mark.parametrize("db,key", [("meta", b"meta"), ("meta", b"ending"), ("watches", struct.pack(">I", 1))])
 def test_hostile_meta_ending_watch_records(recording, tmp_path, kind, db, key):
     plant(recording, db, key, HOSTILE[kind](tmp_path))
     r = spyrec(["query", "-r", "rec", "info"], tmp_path)

@@ -2,16 +2,14 @@
 64 MiB, and a full disk (or file size limit) gives one line on stderr and a
 readable recording. Also concurrency: reading a recording being written, and
 two recorders into one directory."""
+
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
-import uuid
 
 import pytest
-
 from _programs import env, spyrec, write
 
 # Changes are stored as what changed (ops), so volume comes from big new
@@ -76,7 +74,7 @@ def test_map_grows_past_its_initial_64_mib(tmp_path):
     assert not info(tmp_path, "rec")["ending"]["recording_cut"]
     r = spyrec(["query", "-r", "rec", "watches", "--json"], tmp_path)
     counts = {w["expr"]: w["changes"] for w in json.loads(r.stdout)}
-    assert counts["__main__.STATE"] == 801        # the appearance, then 800
+    assert counts["__main__.STATE"] == 801  # the appearance, then 800
 
 
 def _check_stopped_by_disk(tmp_path, r, rec, words):
@@ -98,17 +96,23 @@ def test_file_size_limit_stops_recording_with_one_line(tmp_path):
 
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (3 << 20, 3 << 20))
-    r = subprocess.run([sys.executable, "-m", "spyrec", "run", "-o", "rec", "-w", "__main__.STATE",
-                        "app.py"], cwd=tmp_path, env=env(), capture_output=True, text=True,
-                       timeout=120, preexec_fn=limit)
+
+    r = subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "-w", "__main__.STATE", "app.py"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
     _check_stopped_by_disk(tmp_path, r, "rec", "file size limit")
 
 
 def test_full_disk_stops_recording_with_one_line(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
-                       capture_output=True)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True)
     if m.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (the ulimit -f test covers the path)")
     try:
@@ -132,9 +136,14 @@ RUNNING = """
 
 def test_query_while_recording_sees_what_is_committed(tmp_path):
     write(tmp_path, "app.py", RUNNING)
-    p = subprocess.Popen([sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
-                         cwd=tmp_path, env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
+        cwd=tmp_path,
+        env=env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout.readline() == "marker\n"
         seen = [c["after"][0] for c in history(tmp_path, "rec", "sys.path")]
@@ -151,9 +160,14 @@ def test_query_while_recording_sees_what_is_committed(tmp_path):
 @pytest.mark.parametrize("extra", [[], ["--force"]])
 def test_second_recorder_into_the_same_directory_is_refused(tmp_path, extra):
     write(tmp_path, "app.py", RUNNING)
-    p = subprocess.Popen([sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
-                         cwd=tmp_path, env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "app.py"],
+        cwd=tmp_path,
+        env=env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout.readline() == "marker\n"
         write(tmp_path, "other.py", "import sys\nsys.path.insert(0, 'other')\n")

@@ -2,6 +2,7 @@
 modules under `-m unittest` and the pytest suite of a real PyPI package
 (more-itertools, from its sdist) give the same counts; snapshots never call
 user-defined __eq__, __hash__ or __repr__; recordings are owner-only."""
+
 import os
 import re
 import stat
@@ -10,11 +11,15 @@ import sys
 import tarfile
 
 import pytest
-
 from _programs import REPO, env, spyrec, write
 
-CPYTHON_MODULES = ["test.test_list", "test.test_dict", "test.test_generators",
-                   "test.test_contextlib", "test.test_threading"]
+CPYTHON_MODULES = [
+    "test.test_list",
+    "test.test_dict",
+    "test.test_generators",
+    "test.test_contextlib",
+    "test.test_threading",
+]
 
 
 def unittest_summary(stderr: str) -> tuple:
@@ -25,12 +30,19 @@ def unittest_summary(stderr: str) -> tuple:
 
 
 def test_cpython_test_modules_give_the_same_counts(tmp_path):
-    present = [m for m in CPYTHON_MODULES if os.path.exists(
-        os.path.join(os.path.dirname(os.__file__), *m.split(".")) + ".py")]
+    present = [
+        m for m in CPYTHON_MODULES if os.path.exists(os.path.join(os.path.dirname(os.__file__), *m.split(".")) + ".py")
+    ]
     if not present:
         pytest.skip("this Python has no `test` package")
-    plain = subprocess.run([sys.executable, "-m", "unittest", *present], cwd=tmp_path, env=env(),
-                           capture_output=True, text=True, timeout=240)
+    plain = subprocess.run(
+        [sys.executable, "-m", "unittest", *present],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     recorded = spyrec(["run", "-o", "rec", "-m", "unittest", *present], tmp_path)
     assert recorded.returncode == plain.returncode
     assert unittest_summary(recorded.stderr) == unittest_summary(plain.stderr)
@@ -40,16 +52,34 @@ def _sdist_tests(name, version):
     cache = os.path.join(REPO, "build", "transparency", f"{name}-{version}")
     if not os.path.isdir(os.path.join(cache, "tests")):
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        dl = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                             "--no-binary", ":all:", f"{name}=={version}", "-d",
-                             os.path.dirname(cache)], capture_output=True, text=True, timeout=120)
-        tars = [f for f in os.listdir(os.path.dirname(cache))
-                if f.endswith(".tar.gz") and version in f and name.replace("-", "_") in f]
+        dl = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{name}=={version}",
+                "-d",
+                os.path.dirname(cache),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        tars = [
+            f
+            for f in os.listdir(os.path.dirname(cache))
+            if f.endswith(".tar.gz") and version in f and name.replace("-", "_") in f
+        ]
         if dl.returncode != 0 or not tars:
             pytest.skip(f"cannot download the {name} sdist: {dl.stderr.strip()[-200:]}")
         with tarfile.open(os.path.join(os.path.dirname(cache), tars[0])) as t:
             t.extractall(os.path.dirname(cache), filter="data")
-        extracted = os.path.join(os.path.dirname(cache), tars[0][:-len(".tar.gz")])
+        extracted = os.path.join(os.path.dirname(cache), tars[0][: -len(".tar.gz")])
         if extracted != cache:
             os.replace(extracted, cache)
     return cache
@@ -67,19 +97,34 @@ def test_pypi_package_test_suite_gives_the_same_counts(tmp_path):
     e["PYTHONPATH"] = os.pathsep.join([root, e.get("PYTHONPATH", "")])
     # A selection: the whole suite takes ~12 s plain but minutes recorded (the
     # recorder's overhead on tight pure-Python loops; see docs/reliability.md).
-    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_recipes.py", "-k",
-            "Take or Tabulate or Tail or Consume or Pairwise or Grouper or Roundrobin "
-            "or Partition or Powerset or Unique"]
-    plain = subprocess.run([sys.executable, *args], cwd=root, env=e, capture_output=True,
-                           text=True, timeout=240)
-    recorded = subprocess.run([sys.executable, "-m", "spyrec", "run", "-o", str(tmp_path / "rec"),
-                               *args], cwd=root, env=e, capture_output=True, text=True, timeout=240)
+    args = [
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_recipes.py",
+        "-k",
+        "Take or Tabulate or Tail or Consume or Pairwise or Grouper or Roundrobin or Partition or Powerset or Unique",
+    ]
+    plain = subprocess.run([sys.executable, *args], cwd=root, env=e, capture_output=True, text=True, timeout=240)
+    recorded = subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "-o", str(tmp_path / "rec"), *args],
+        cwd=root,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert recorded.returncode == plain.returncode, recorded.stderr[-2000:]
     assert pytest_counts(recorded.stdout) == pytest_counts(plain.stdout)
 
 
 def test_snapshots_never_call_user_eq_hash_repr(tmp_path):
-    write(tmp_path, "app.py", """
+    write(
+        tmp_path,
+        "app.py",
+        """
         import sys
         calls = []
         class Hostile:
@@ -103,9 +148,9 @@ def test_snapshots_never_call_user_eq_hash_repr(tmp_path):
             BOX.inner = Hostile()
             BOX.n = i
         print("calls:", calls)
-    """)
-    r = spyrec(["run", "-o", "rec", "-w", "__main__.CONFIG", "-w", "__main__.BOX", "app.py"],
-               tmp_path)
+    """,
+    )
+    r = spyrec(["run", "-o", "rec", "-w", "__main__.CONFIG", "-w", "__main__.BOX", "app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "calls: []\n"
     for expr in ("__main__.CONFIG", "__main__.BOX"):

@@ -6,6 +6,7 @@ so changes are often first seen by the *other* thread; each change must still
 name the thread (and the CALL) that made it. Each thread appends its own name,
 so the recording itself says who really did it.
 """
+
 import json
 import subprocess
 import sys
@@ -34,15 +35,22 @@ def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
     script.write_text(PROGRAM)
     rec = tmp_path / "rec"
     spyrec = [sys.executable, "-m", "spyrec"]
-    subprocess.run(spyrec + ["run", "--no-default-watches", "-w", "__main__.SHARED", "-o", str(rec), str(script)],
-                   check=True, cwd=tmp_path)
-    out = subprocess.run(spyrec + ["query", "-r", str(rec), "history", "__main__.SHARED", "--json"],
-                         check=True, capture_output=True, text=True).stdout
+    subprocess.run(
+        spyrec + ["run", "--no-default-watches", "-w", "__main__.SHARED", "-o", str(rec), str(script)],
+        check=True,
+        cwd=tmp_path,
+    )
+    out = subprocess.run(
+        spyrec + ["query", "-r", str(rec), "history", "__main__.SHARED", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     changes = [c for c in json.loads(out) if c["kind"] == "modified"]
     assert len(changes) == 600
     wrong = []
     for c in changes:
-        added = c["after"][len(c["before"]):]
+        added = c["after"][len(c["before"]) :]
         if added != [c["thread"]] or (c["line"], c["opname"], c["function"]) != (7, "CALL", "work"):
             wrong.append((c["seq"], c["thread"], added, c["line"], c["opname"]))
     assert not wrong, f"{len(wrong)} misattributed, e.g. {wrong[:3]}"

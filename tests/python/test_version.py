@@ -1,4 +1,5 @@
 """The version is written in two places; they must agree."""
+
 import re
 from pathlib import Path
 

@@ -4,6 +4,7 @@ main.py dispatches; run.py records a program; query.py answers questions about a
 recording; replay.py re-runs the program and stops in pdb before a change.
 Every failure the user can cause ends as one line on stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """`spyrec export`: a recording (with its child processes) as Parquet tables
 or a Perfetto trace (docs/export.md)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,18 +9,33 @@ from . import ArgumentParser, UsageError
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="spyrec export",
-                            description="Write recordings as Parquet tables (for DuckDB, Spark, Trino) "
-                                        "or as a trace for the Perfetto UI.")
+    parser = ArgumentParser(
+        prog="spyrec export",
+        description="Write recordings as Parquet tables (for DuckDB, Spark, Trino) or as a trace for the Perfetto UI.",
+    )
     parser.add_argument("--format", required=True, choices=("parquet", "perfetto"))
-    parser.add_argument("-r", "--recording", metavar="DIR", action="append", default=None,
-                        help="a recording (repeatable with parquet; default: .spyrec/latest)")
-    parser.add_argument("-o", "--output", metavar="OUT", default=None,
-                        help="parquet: the directory to write into (default: spyrec-export); "
-                             "perfetto: the trace file (default: spyrec-trace.json)")
-    parser.add_argument("--values", action="store_true",
-                        help="parquet: also store each change's before and after values as JSON "
-                             "(a whole value per change: can be large)")
+    parser.add_argument(
+        "-r",
+        "--recording",
+        metavar="DIR",
+        action="append",
+        default=None,
+        help="a recording (repeatable with parquet; default: .spyrec/latest)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        default=None,
+        help="parquet: the directory to write into (default: spyrec-export); "
+        "perfetto: the trace file (default: spyrec-trace.json)",
+    )
+    parser.add_argument(
+        "--values",
+        action="store_true",
+        help="parquet: also store each change's before and after values as JSON "
+        "(a whole value per change: can be large)",
+    )
     return parser
 
 
@@ -32,7 +48,7 @@ def main(argv: list) -> int:
         raise UsageError("spyrec export: --format perfetto writes one recording's trace; give one -r")
     if args.values and args.format != "parquet":
         raise UsageError("spyrec export: --values is for --format parquet")
-    recs = [api.open(path) for path in recordings]        # every one readable before writing any
+    recs = [api.open(path) for path in recordings]  # every one readable before writing any
     try:
         for rec in recs:
             if args.format == "parquet":

@@ -1,4 +1,5 @@
 """`spyrec` entry point: dispatch to a subcommand, turn every failure into one line."""
+
 from __future__ import annotations
 
 import os
@@ -49,12 +50,12 @@ def main(argv: list | None = None) -> int:
         if os.environ.get("SPYREC_DEBUG"):
             raise
         from ..api import RecordingError
+
         if isinstance(e, RecordingError):
             fail(str(e).splitlines()[0] if str(e) else "unreadable recording")
         else:
             first = str(e).splitlines()[0] if str(e) else ""
-            fail(f"internal error: {type(e).__name__}: {first} "
-                 "(set SPYREC_DEBUG=1 for the traceback)")
+            fail(f"internal error: {type(e).__name__}: {first} (set SPYREC_DEBUG=1 for the traceback)")
         return 2
 
 
@@ -68,27 +69,32 @@ def _dispatch(argv: list) -> int:
         return 0
     if command in ("--version", "-V"):
         from .. import __version__
+
         print(f"spyrec {__version__}")
         return 0
     if command == "run":
         from . import run
+
         return run.main(rest)
     if command == "query":
         from . import query
+
         return query.main(rest)
     if command == "replay":
         from . import replay
+
         return replay.main(rest)
     if command == "export":
         from . import export
+
         return export.main(rest)
     if command == "dap":
         if rest:
             raise UsageError("spyrec dap takes no arguments: it speaks DAP on stdin/stdout")
         from ..dap import server
+
         return server.main()
-    raise UsageError(f"unknown command {command!r} (choose from {', '.join(COMMANDS)}; "
-                     "see spyrec --help)")
+    raise UsageError(f"unknown command {command!r} (choose from {', '.join(COMMANDS)}; see spyrec --help)")
 
 
 if __name__ == "__main__":

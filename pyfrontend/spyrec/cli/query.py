@@ -4,6 +4,7 @@ Exit status: 0 answered; 1 the recording holds no such change (and the message
 says what was watched and how to watch more); 2 bad usage or a recording that
 cannot be read, with one line on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,40 +16,55 @@ from . import ArgumentParser, UsageError
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="spyrec query",
-                            description="Ask a recording who changed what.")
+    parser = ArgumentParser(prog="spyrec query", description="Ask a recording who changed what.")
     recording = argparse.ArgumentParser(add_help=False)
-    recording.add_argument("-r", "--recording", metavar="DIR", default=argparse.SUPPRESS,
-                           help="the recording (default: .spyrec/latest)")
-    parser.add_argument("-r", "--recording", metavar="DIR", default=None,
-                        help="the recording (default: .spyrec/latest)")
+    recording.add_argument(
+        "-r", "--recording", metavar="DIR", default=argparse.SUPPRESS, help="the recording (default: .spyrec/latest)"
+    )
+    parser.add_argument(
+        "-r", "--recording", metavar="DIR", default=None, help="the recording (default: .spyrec/latest)"
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="question", metavar="QUESTION", required=True)
     common = [recording, as_json]
     by_test = argparse.ArgumentParser(add_help=False)
-    by_test.add_argument("--test", metavar="NODEID", default=None,
-                         help="only changes made while this test ran (pytest --spyrec recordings; "
-                              "a node id, or its tail such as test_app.py::test_x)")
+    by_test.add_argument(
+        "--test",
+        metavar="NODEID",
+        default=None,
+        help="only changes made while this test ran (pytest --spyrec recordings; "
+        "a node id, or its tail such as test_app.py::test_x)",
+    )
     by_pid = argparse.ArgumentParser(add_help=False)
-    by_pid.add_argument("--pid", metavar="PID", type=_pid, default=None,
-                        help="only this process (the recording's own or a followed child's; "
-                             "`query info` lists them)")
-    p = sub.add_parser("last-change", parents=common + [by_test, by_pid],
-                       help="the last change of EXPR, in any process")
+    by_pid.add_argument(
+        "--pid",
+        metavar="PID",
+        type=_pid,
+        default=None,
+        help="only this process (the recording's own or a followed child's; `query info` lists them)",
+    )
+    p = sub.add_parser(
+        "last-change", parents=common + [by_test, by_pid], help="the last change of EXPR, in any process"
+    )
     p.add_argument("expr", metavar="EXPR")
-    p = sub.add_parser("history", parents=common + [by_test, by_pid],
-                       help="every change of EXPR, oldest first, from every process")
+    p = sub.add_parser(
+        "history", parents=common + [by_test, by_pid], help="every change of EXPR, oldest first, from every process"
+    )
     p.add_argument("expr", metavar="EXPR")
-    p = sub.add_parser("value", parents=common + [by_pid],
-                       help="the value of EXPR at a seq (of the recording's own process, or --pid's)")
+    p = sub.add_parser(
+        "value",
+        parents=common + [by_pid],
+        help="the value of EXPR at a seq (of the recording's own process, or --pid's)",
+    )
     p.add_argument("expr", metavar="EXPR")
     p.add_argument("--at", metavar="SEQ", type=_seq, required=True)
     sub.add_parser("exceptions", parents=common + [by_pid], help="exceptions raised while recording")
     sub.add_parser("watches", parents=common, help="what was watched")
     sub.add_parser("info", parents=common, help="about the recording")
-    sub.add_parser("leaks", parents=common + [by_test],
-                   help="tests that left a watched value changed (pytest --spyrec recordings)")
+    sub.add_parser(
+        "leaks", parents=common + [by_test], help="tests that left a watched value changed (pytest --spyrec recordings)"
+    )
     return parser
 
 
@@ -95,8 +111,9 @@ def main(argv: list) -> int:
         return 0
     pid = getattr(args, "pid", None)
     if pid is not None and pid not in rec.pids():
-        raise UsageError(f"--pid: no process {pid} in this recording (its processes: "
-                         f"{', '.join(map(str, rec.pids()))})")
+        raise UsageError(
+            f"--pid: no process {pid} in this recording (its processes: {', '.join(map(str, rec.pids()))})"
+        )
     if args.question == "exceptions":
         return _exceptions(rec, args.json, pid)
     test = getattr(args, "test", None)
@@ -116,8 +133,7 @@ def main(argv: list) -> int:
         value = rec.value_at(expr, args.at, default=missing, pid=pid)
         exists = value is not missing
         if args.json:
-            _dump({"expr": expr, "seq": args.at, "exists": exists,
-                   "value": value if exists else None})
+            _dump({"expr": expr, "seq": args.at, "exists": exists, "value": value if exists else None})
         else:
             out.write(report.format_value(expr, args.at, exists, value) + "\n")
         return 0
@@ -160,20 +176,22 @@ def main(argv: list) -> int:
 
 def _check_test(rec, test: str) -> None:
     from ..api import same_test
+
     tests = rec.tests()
     if not tests:
         raise UsageError("--test: this recording has no tests (record with `pytest --spyrec`)")
     if not any(same_test(t, test) for t in tests):
-        raise UsageError(f"--test: no test {test!r} in this recording ({len(tests)} tests ran; "
-                         f"e.g. {tests[0]})")
+        raise UsageError(f"--test: no test {test!r} in this recording ({len(tests)} tests ran; e.g. {tests[0]})")
 
 
 def _leaks(rec, as_json: bool, test: str | None) -> int:
     from .. import report
     from ..api import same_test
+
     if not rec.tests():
-        raise UsageError("this recording has no tests, so no leaks: "
-                         "`spyrec query leaks` reads recordings made by `pytest --spyrec`")
+        raise UsageError(
+            "this recording has no tests, so no leaks: `spyrec query leaks` reads recordings made by `pytest --spyrec`"
+        )
     leaks = [leak for leak in rec.leaks() if test is None or same_test(leak.test, test)]
     if as_json:
         _dump([leak.to_json() for leak in leaks])
@@ -184,6 +202,7 @@ def _leaks(rec, as_json: bool, test: str | None) -> int:
 
 def _exceptions(rec, as_json: bool, pid: int | None) -> int:
     from .. import report
+
     excs = rec.iter_exceptions(pid)
     if as_json:
         _dump_stream(e.to_json() for e in excs)
@@ -235,15 +254,19 @@ def _watched_list(rec) -> str:
 def _not_watched(rec, expr: str) -> None:
     argv = rec.argv
     again = f"spyrec run --watch {shlex.quote(expr)} {shlex.join(argv) if argv else 'script.py'}"
-    print(f"spyrec: {expr} was not watched in this recording (it watched: "
-          f"{_watched_list(rec)}); to watch it, re-run: {again}", file=sys.stderr)
+    print(
+        f"spyrec: {expr} was not watched in this recording (it watched: "
+        f"{_watched_list(rec)}); to watch it, re-run: {again}",
+        file=sys.stderr,
+    )
 
 
 def _never_changed(rec, expr: str) -> None:
     ending = rec.info().get("ending") or {}
-    cut = (f" (the recording was cut short at seq {ending.get('cut_at_seq')})"
-           if ending.get("recording_cut") else "")
+    cut = f" (the recording was cut short at seq {ending.get('cut_at_seq')})" if ending.get("recording_cut") else ""
     watch = (rec.watch_for(expr) or {}).get("expr", expr)
     what = "was watched" if watch == expr else f"is inside the watch {watch}"
-    print(f"spyrec: {expr} {what} but never changed in this recording{cut} "
-          f"(it watched: {_watched_list(rec)})", file=sys.stderr)
+    print(
+        f"spyrec: {expr} {what} but never changed in this recording{cut} (it watched: {_watched_list(rec)})",
+        file=sys.stderr,
+    )

@@ -12,6 +12,7 @@ which the whole watched value equals what the recording had just before the
 change. (The recording does not count executions of an instruction that
 changed nothing: counting every execution would cost every instruction.)
 """
+
 from __future__ import annotations
 
 import os
@@ -22,16 +23,18 @@ from . import ArgumentParser, UsageError, fail
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
-        prog="spyrec replay",
-        description="Re-run the recorded program and open pdb just before a change.")
+        prog="spyrec replay", description="Re-run the recorded program and open pdb just before a change."
+    )
     parser.add_argument("-r", "--recording", metavar="DIR", default=None)
-    parser.add_argument("--break-before", nargs="+", required=True, metavar="WHAT",
-                        help="last-change EXPR | change EXPR N | seq SEQ")
+    parser.add_argument(
+        "--break-before", nargs="+", required=True, metavar="WHAT", help="last-change EXPR | change EXPR N | seq SEQ"
+    )
     return parser
 
 
 def _target(rec, what: list):
     from ..watch_expr import WatchExprError, normalize
+
     kind, rest = what[0], what[1:]
     try:
         if kind == "last-change" and len(rest) == 1:
@@ -58,8 +61,7 @@ def _target(rec, what: list):
         raise UsageError(str(e)) from None
     except ValueError:
         raise UsageError("spyrec replay: N and SEQ are integers") from None
-    raise UsageError("spyrec replay: --break-before takes last-change EXPR, "
-                     "change EXPR N or seq SEQ")
+    raise UsageError("spyrec replay: --break-before takes last-change EXPR, change EXPR N or seq SEQ")
 
 
 def main(argv: list) -> int:
@@ -103,9 +105,12 @@ def main(argv: list) -> int:
     finally:
         stop.disarm()
     if not stop.stopped:
-        print(f"spyrec: the run diverged from the recording: the culprit "
-              f"{change.opname} (offset {change.offset}) at {change.file}:{change.line} ran "
-              f"{stop.count} times and never reached the recorded change", file=sys.stderr)
+        print(
+            f"spyrec: the run diverged from the recording: the culprit "
+            f"{change.opname} (offset {change.offset}) at {change.file}:{change.line} ran "
+            f"{stop.count} times and never reached the recorded change",
+            file=sys.stderr,
+        )
         return 1
     if outcome.signal:
         die_by_signal(outcome.signal)
@@ -117,9 +122,12 @@ def _pytest_for_pdb(argv: list) -> list:
     needs the terminal, which pytest's capture takes away. Capture changes
     what the tests' output goes to, nothing they compute."""
     from .. import recording_session
+
     recording_session.replaying = True
-    print("spyrec: replaying a pytest session with output capture off (--capture=no), "
-          "so that pdb can use the terminal", file=sys.stderr)
+    print(
+        "spyrec: replaying a pytest session with output capture off (--capture=no), so that pdb can use the terminal",
+        file=sys.stderr,
+    )
     return [*argv, "--capture=no"]
 
 
@@ -129,8 +137,10 @@ def _check_same_python(info: dict) -> None:
     recorded = str(info.get("python_version") or "").split()[0:1]
     here = "%d.%d.%d" % sys.version_info[:3]
     if recorded and recorded[0].split(".")[:2] != here.split(".")[:2]:
-        raise UsageError(f"the recording was made by Python {recorded[0]}; this is Python {here}: "
-                         f"replay it with Python {'.'.join(recorded[0].split('.')[:2])}")
+        raise UsageError(
+            f"the recording was made by Python {recorded[0]}; this is Python {here}: "
+            f"replay it with Python {'.'.join(recorded[0].split('.')[:2])}"
+        )
 
 
 def _warn_if_source_changed(rec, change) -> None:
@@ -145,8 +155,11 @@ def _warn_if_source_changed(rec, change) -> None:
     except OSError:
         now = None
     if now != [line.rstrip("\n") for line in recorded]:
-        print(f"spyrec: warning: {change.file} is not the file that was recorded; "
-              "the replay may stop elsewhere or diverge", file=sys.stderr)
+        print(
+            f"spyrec: warning: {change.file} is not the file that was recorded; "
+            "the replay may stop elsewhere or diverge",
+            file=sys.stderr,
+        )
 
 
 def _restore_environment(rec) -> None:
@@ -154,6 +167,7 @@ def _restore_environment(rec) -> None:
     because this shell's environment differs from the recorded one. A secret's value was
     not recorded (only its fingerprint): it is taken from this environment, if set here."""
     from ..report import is_redacted
+
     for w in rec.watches():
         if w.get("expr") == "os.environ" and isinstance(w.get("initial"), dict):
             restored, missing = {}, []
@@ -166,12 +180,15 @@ def _restore_environment(rec) -> None:
                 elif isinstance(name, str) and isinstance(value, str):
                     restored[name] = value
                 else:
-                    return          # not an environment this spyrec wrote: leave it alone
+                    return  # not an environment this spyrec wrote: leave it alone
             os.environ.clear()
             os.environ.update(restored)
             if missing:
-                print(f"spyrec: warning: {', '.join(missing)} had a value when recording (redacted) and "
-                      "is not set here; the replay may diverge", file=sys.stderr)
+                print(
+                    f"spyrec: warning: {', '.join(missing)} had a value when recording (redacted) and "
+                    "is not set here; the replay may diverge",
+                    file=sys.stderr,
+                )
             return
 
 
@@ -192,9 +209,11 @@ def _executions_needed(rec, change) -> int:
     # The instruction may have changed the watch without touching a sub-path
     # of it: count its changes of the whole watch. Streamed: any history size.
     watch = (rec.watch_for(change.expr) or {}).get("expr", change.expr)
-    same = sum(1 for c in rec.iter_history(watch, pid=rec.pid)
-               if c.seq <= change.seq
-               and (c.file, c.function, c.offset) == (change.file, change.function, change.offset))
+    same = sum(
+        1
+        for c in rec.iter_history(watch, pid=rec.pid)
+        if c.seq <= change.seq and (c.file, c.function, c.offset) == (change.file, change.function, change.offset)
+    )
     return max(same, 1)
 
 
@@ -258,16 +277,20 @@ class CulpritStop:
         self.stopped = True
         mon.set_local_events(self.tool, code, 0)
         ch = self.change
-        banner = (f"spyrec: stopped before {ch.opname} (offset {ch.offset}) at "
-                  f"{ch.file}:{ch.line} in {ch.function}, its execution {self.count}: "
-                  f"it is about to make change seq {ch.seq} of {ch.expr}")
+        banner = (
+            f"spyrec: stopped before {ch.opname} (offset {ch.offset}) at "
+            f"{ch.file}:{ch.line} in {ch.function}, its execution {self.count}: "
+            f"it is about to make change seq {ch.seq} of {ch.expr}"
+        )
         from .. import debugger
+
         debugger.stop_in(sys._getframe(1), banner)
         return None
 
 
 def _live_value(expr: str) -> tuple:
     from ..watch_expr import parse
+
     w = parse(expr)
     value = sys.modules.get(w.module)
     if value is None:
@@ -284,7 +307,7 @@ def _same(exists: bool, value, recorded_exists: bool, recorded) -> bool:
     if not recorded_exists or not exists:
         return exists == recorded_exists
     if _opaque(recorded):
-        return True             # objects are recorded in a form we cannot rebuild here
+        return True  # objects are recorded in a form we cannot rebuild here
     return _matches(_jsonish(value), recorded)
 
 
@@ -292,6 +315,7 @@ def _matches(live, recorded) -> bool:
     """live == recorded, where a redacted secret in the recording matches any
     live value (its fingerprint's key was never stored, so it cannot be checked)."""
     from ..report import is_redacted
+
     if is_redacted(recorded):
         return True
     if isinstance(recorded, dict) and isinstance(live, dict):
@@ -322,6 +346,7 @@ def _jsonish(v, depth: int = 0):
         return [_jsonish(x, depth + 1) for x in v]
     try:
         from collections.abc import Mapping
+
         if isinstance(v, Mapping) and all(isinstance(k, str) for k in v):
             return {k: _jsonish(v[k], depth + 1) for k in v}
     except Exception:

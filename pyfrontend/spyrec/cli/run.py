@@ -4,6 +4,7 @@ Options are read by hand, not by argparse: everything after the script (or
 after `-m module` / `-c code`) belongs to the program, even when it looks like
 one of our options.
 """
+
 from __future__ import annotations
 
 import sys
@@ -80,18 +81,18 @@ def parse(argv: list) -> RunOptions:
             sys.stdout.write(USAGE)
             raise SystemExit(0)
         if arg == "--":
-            opts.program_argv = argv[i + 1:]
+            opts.program_argv = argv[i + 1 :]
             break
         if arg in ("-w", "--watch"):
             opts.watch.append(value(arg))
         elif arg.startswith("--watch="):
-            opts.watch.append(arg[len("--watch="):])
+            opts.watch.append(arg[len("--watch=") :])
         elif arg.startswith("-w") and len(arg) > 2:
             opts.watch.append(arg[2:])
         elif arg in ("-o", "--output"):
             opts.output = value(arg)
         elif arg.startswith("--output="):
-            opts.output = arg[len("--output="):]
+            opts.output = arg[len("--output=") :]
         elif arg == "--max-size" or arg.startswith("--max-size="):
             text = arg.split("=", 1)[1] if "=" in arg else value(arg)
             opts.max_size = parse_size(text)
@@ -132,8 +133,7 @@ def parse(argv: list) -> RunOptions:
             break
         i += 1
     if not opts.program_argv:
-        raise UsageError("spyrec run: nothing to run: give script.py, -m module or -c code "
-                         "(see spyrec run --help)")
+        raise UsageError("spyrec run: nothing to run: give script.py, -m module or -c code (see spyrec run --help)")
     if opts.no_redact and opts.redact:
         raise UsageError("spyrec run: --redact and --no-redact contradict each other")
     if opts.program_argv[0] == "-":
@@ -148,8 +148,8 @@ def parse_size(text: str) -> int:
     """'1048576', '10M', '1G', '512k', '2MiB' -> bytes (powers of 1024)."""
     t = text.strip().upper()
     for tail in ("IB", "B"):
-        if len(t) > 1 and t.endswith(tail) and t[:-len(tail)][-1:].isalpha():
-            t = t[:-len(tail)]
+        if len(t) > 1 and t.endswith(tail) and t[: -len(tail)][-1:].isalpha():
+            t = t[: -len(tail)]
             break
     number, suffix = (t[:-1], t[-1]) if t[-1:].isalpha() else (t, "")
     try:
@@ -157,8 +157,7 @@ def parse_size(text: str) -> int:
     except ValueError:
         n = -1
     if suffix not in _SIZE_SUFFIXES or n <= 0:
-        raise UsageError(f"spyrec run: --max-size wants a positive size such as 10M or 1G, "
-                         f"not {text!r}")
+        raise UsageError(f"spyrec run: --max-size wants a positive size such as 10M or 1G, not {text!r}")
     return int(n * _SIZE_SUFFIXES[suffix])
 
 
@@ -171,6 +170,7 @@ def change_printer(cwd: str):
         ch = Change.from_live(change)
         sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         sys.stderr.flush()
+
     return on_change
 
 
@@ -183,10 +183,13 @@ def change_breaker(cwd: str, print_too: bool):
         ch = Change.from_live(change)
         if print_too:
             sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
-        banner = (f"spyrec: {ch.expr} was just changed by {ch.opname} (offset {ch.offset}) at "
-                  f"{report.shown_path(ch.file, cwd)}:{ch.line} in {ch.function}; "
-                  "pdb is in that frame ('c' continues)")
+        banner = (
+            f"spyrec: {ch.expr} was just changed by {ch.opname} (offset {ch.offset}) at "
+            f"{report.shown_path(ch.file, cwd)}:{ch.line} in {ch.function}; "
+            "pdb is in that frame ('c' continues)"
+        )
         debugger.stop_in(change.get("frame"), banner)
+
     return on_change
 
 
@@ -214,17 +217,24 @@ def main(argv: list) -> int:
     else:
         on_change = None
     try:
-        session = Session(opts.watch, opts.output, argv=program.argv,
-                          default_watches=opts.default_watches, on_change=on_change,
-                          force=opts.force, max_size=opts.max_size, trail=opts.trail,
-                          follow=opts.follow, warn=_warn,
-                          redact=False if opts.no_redact else opts.redact,
-                          follow_children=opts.follow_children)
+        session = Session(
+            opts.watch,
+            opts.output,
+            argv=program.argv,
+            default_watches=opts.default_watches,
+            on_change=on_change,
+            force=opts.force,
+            max_size=opts.max_size,
+            trail=opts.trail,
+            follow=opts.follow,
+            warn=_warn,
+            redact=False if opts.no_redact else opts.redact,
+            follow_children=opts.follow_children,
+        )
     except WatchExprError as e:
         raise UsageError(str(e)) from None
     if opts.no_redact:
-        _warn("spyrec: warning: --no-redact: values of secrets (tokens, passwords, keys) "
-              "are recorded as they are")
+        _warn("spyrec: warning: --no-redact: values of secrets (tokens, passwords, keys) are recorded as they are")
     # Registered before the program runs, so it runs after the program's atexit handlers.
     session.stop_at_exit()
     program.enter()

@@ -16,6 +16,7 @@ stderr are the adapter's to forward.
 Code run while stopped (repr() of values, `evaluate`) runs inside a
 monitoring callback, so nothing it does is recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ _REPR.maxlevel = 3
 def shown(value) -> str:
     try:
         return _REPR.repr(value)
-    except Exception as e:               # a broken __repr__ is the program's, not ours
+    except Exception as e:  # a broken __repr__ is the program's, not ours
         return f"<repr failed: {type(e).__name__}: {e}>"
 
 
@@ -50,7 +51,7 @@ class Stop:
         while f is not None and not debugger.is_runner_frame(f):
             self.frames.append(f)
             f = f.f_back
-        self.refs: list = []             # variablesReference n -> self.refs[n - 1]
+        self.refs: list = []  # variablesReference n -> self.refs[n - 1]
 
     def ref(self, value) -> int:
         if not expandable(value):
@@ -76,20 +77,27 @@ class Stop:
             source = {"name": os.path.basename(path), "path": path}
             if path.startswith("<"):
                 source = {"name": path, "presentationHint": "deemphasize"}
-            frames.append({"id": i, "name": f.f_code.co_qualname, "line": line,
-                           "column": 1, "source": source})
+            frames.append({"id": i, "name": f.f_code.co_qualname, "line": line, "column": 1, "source": source})
         return {"stackFrames": frames, "totalFrames": len(frames)}
 
     def scopes(self, arguments: dict) -> dict:
         f = self.frame(arguments.get("frameId"))
         local = dict(f.f_locals) if f.f_locals is not f.f_globals else {}
-        return {"scopes": [
-            {"name": "Locals", "presentationHint": "locals", "variablesReference": self._scope(local),
-             "expensive": False},
-            {"name": "Globals", "variablesReference": self._scope(_user_globals(f.f_globals),
-                                                                  f.f_globals.get("__name__")),
-             "expensive": False},
-        ]}
+        return {
+            "scopes": [
+                {
+                    "name": "Locals",
+                    "presentationHint": "locals",
+                    "variablesReference": self._scope(local),
+                    "expensive": False,
+                },
+                {
+                    "name": "Globals",
+                    "variablesReference": self._scope(_user_globals(f.f_globals), f.f_globals.get("__name__")),
+                    "expensive": False,
+                },
+            ]
+        }
 
     def _scope(self, mapping: dict, module: str | None = None) -> int:
         scope = _Scope(mapping)
@@ -106,8 +114,9 @@ class Stop:
             raise LookupError("no such variablesReference at this stop") from None
         name = str(arguments.get("name", ""))
         if not isinstance(scope, _Scope) or scope.module is None or not name.isidentifier():
-            raise LookupError(f"{name} is not a module global: give a watch expression instead "
-                              "(module.name['key'].attr)")
+            raise LookupError(
+                f"{name} is not a module global: give a watch expression instead (module.name['key'].attr)"
+            )
         return {"expr": f"{scope.module}.{name}"}
 
     def variables(self, arguments: dict) -> dict:
@@ -115,8 +124,12 @@ class Stop:
             value = self.refs[int(arguments.get("variablesReference")) - 1]
         except (IndexError, TypeError, ValueError):
             raise LookupError("no such variablesReference at this stop") from None
-        return {"variables": [{"name": name, "value": shown(v), "type": type(v).__name__,
-                               "variablesReference": self.ref(v)} for name, v in children(value)]}
+        return {
+            "variables": [
+                {"name": name, "value": shown(v), "type": type(v).__name__, "variablesReference": self.ref(v)}
+                for name, v in children(value)
+            ]
+        }
 
     def evaluate(self, arguments: dict) -> dict:
         expression = str(arguments.get("expression", ""))
@@ -131,6 +144,7 @@ class Stop:
 class _Scope(dict):
     """A frame's names, shown as variables (not as a dict value); `module`:
     the module whose globals these are (None for locals)."""
+
     module = None
 
 
@@ -139,8 +153,11 @@ def _user_globals(g: dict) -> dict:
 
 
 def expandable(value) -> bool:
-    return isinstance(value, (dict, list, tuple, set, frozenset)) and len(value) > 0 or (
-        hasattr(value, "__dict__") and not isinstance(value, type) and bool(getattr(value, "__dict__", None)))
+    return (
+        isinstance(value, (dict, list, tuple, set, frozenset))
+        and len(value) > 0
+        or (hasattr(value, "__dict__") and not isinstance(value, type) and bool(getattr(value, "__dict__", None)))
+    )
 
 
 def children(value) -> list:
@@ -162,32 +179,36 @@ class Stopper:
         self.channel = channel
         self.stop_from = stop_from
         self.count = 0
-        self.session = None              # set once the Session exists (it takes this hook)
+        self.session = None  # set once the Session exists (it takes this hook)
 
     def __call__(self, change: dict) -> None:
         self.count += 1
         if self.count < self.stop_from:
             return
         if self.session is not None:
-            self.session.flush()         # what the adapter compares re-runs with is on disk
+            self.session.flush()  # what the adapter compares re-runs with is on disk
         from ..api import Change
+
         public = Change.from_live(change).to_json()
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.flush()           # the adapter shows output in the order it was made
+                stream.flush()  # the adapter shows output in the order it was made
             except (OSError, ValueError):
                 pass
         stop = Stop(change.get("frame"), public)
         self.channel.send({"stopped": self.count, "change": public})
         while True:
             message = self.channel.receive()
-            if message is None:          # the adapter went away: end the program
+            if message is None:  # the adapter went away: end the program
                 os._exit(1)
             command = message.get("command")
             if command == "continue":
                 return
-            handler = getattr(stop, str(command), None) if command in (
-                "stackTrace", "scopes", "variables", "evaluate", "dataBreakpointInfo") else None
+            handler = (
+                getattr(stop, str(command), None)
+                if command in ("stackTrace", "scopes", "variables", "evaluate", "dataBreakpointInfo")
+                else None
+            )
             try:
                 if handler is None:
                     raise LookupError(f"unknown command {command!r}")
@@ -208,13 +229,13 @@ def main(argv: list | None = None) -> int:
 
     from ..program import Program, ProgramError
     from ..recording_session import Session
+
     channel = LineChannel(*args.channel)
     stopper = Stopper(channel, args.stop_from)
     try:
         program = Program.from_argv(program_argv)
         program.check()
-        session = Session(args.watch, args.output, argv=program.argv, default_watches=False,
-                          on_change=stopper)
+        session = Session(args.watch, args.output, argv=program.argv, default_watches=False, on_change=stopper)
     except (ProgramError, ValueError) as e:
         channel.send({"failed": str(e)})
         return 2

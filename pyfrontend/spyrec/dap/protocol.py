@@ -4,13 +4,14 @@ of JSON (https://microsoft.github.io/debug-adapter-protocol/overview).
 Bad framing from the client is a ProtocolError (one line); the server answers
 what it can and stops reading only when the stream ends or cannot be framed.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import threading
 
-MAX_MESSAGE = 64 << 20      # bytes: larger is not a message an editor sends
+MAX_MESSAGE = 64 << 20  # bytes: larger is not a message an editor sends
 
 
 class ProtocolError(Exception):
@@ -67,8 +68,12 @@ class Writer:
             self._stream.flush()
 
     def response(self, request: dict, body: dict | None = None, *, error: str | None = None) -> None:
-        message = {"type": "response", "request_seq": request.get("seq", 0),
-                   "command": request.get("command", ""), "success": error is None}
+        message = {
+            "type": "response",
+            "request_seq": request.get("seq", 0),
+            "command": request.get("command", ""),
+            "success": error is None,
+        }
         if error is not None:
             message["message"] = error
             message["body"] = {"error": {"id": 1, "format": error, "showUser": True}}

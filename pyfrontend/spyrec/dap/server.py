@@ -22,6 +22,7 @@ look at the live program (stackTrace, scopes, variables, evaluate).
   records into `.spyrec/` (as `spyrec run` does), and that recording is what
   later runs are checked against.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,13 +43,21 @@ class LaunchError(Exception):
 class Debuggee:
     """One run of the program in a child process, stopping from change `stop_from` on."""
 
-    def __init__(self, adapter: "Adapter", stop_from: int, output: str | None):
+    def __init__(self, adapter: Adapter, stop_from: int, output: str | None):
         self.adapter = adapter
         self.messages: queue.Queue = queue.Queue()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        cmd = [sys.executable, "-m", "spyrec.dap.debuggee", "--channel", str(to_child_r), str(from_child_w),
-               "--stop-from", str(stop_from)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "spyrec.dap.debuggee",
+            "--channel",
+            str(to_child_r),
+            str(from_child_w),
+            "--stop-from",
+            str(stop_from),
+        ]
         if output:
             cmd += ["--output", output]
         for expr in adapter.watches:
@@ -58,15 +67,24 @@ class Debuggee:
         # The child imports this spyrec, wherever it was imported from.
         here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
-        self.proc = subprocess.Popen(cmd, cwd=adapter.cwd, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     pass_fds=(to_child_r, from_child_w))
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=adapter.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(to_child_r, from_child_w),
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self.channel = LineChannel(from_child_r, to_child_w)
         self._ids = 0
-        for target, args in ((self._read_channel, ()), (self._read_output, (self.proc.stdout, "stdout")),
-                             (self._read_output, (self.proc.stderr, "stderr"))):
+        for target, args in (
+            (self._read_channel, ()),
+            (self._read_output, (self.proc.stdout, "stdout")),
+            (self._read_output, (self.proc.stderr, "stderr")),
+        ):
             threading.Thread(target=target, args=args, daemon=True).start()
 
     def _read_channel(self) -> None:
@@ -81,12 +99,11 @@ class Debuggee:
         for chunk in iter(lambda: stream.read1(65536), b""):
             with self.adapter.output_lock:
                 shown = self.adapter.shown[category]
-                new = chunk[max(shown - seen, 0):]
+                new = chunk[max(shown - seen, 0) :]
                 seen += len(chunk)
                 if new:
                     self.adapter.shown[category] = seen
-                    self.adapter.out.event("output", {"category": category,
-                                                      "output": new.decode("utf-8", "replace")})
+                    self.adapter.out.event("output", {"category": category, "output": new.decode("utf-8", "replace")})
 
     def send(self, message: dict) -> None:
         self.channel.send(message)
@@ -124,21 +141,21 @@ class Adapter:
     def __init__(self, out: Writer):
         self.out = out
         self.watches: list = []
-        self.launch_watches: list = []             # launch's `watch`: always data breakpoints
+        self.launch_watches: list = []  # launch's `watch`: always data breakpoints
         self.program_argv: list = []
         self.cwd: str | None = None
-        self.recording: str | None = None          # what every stop is checked against
-        self.record_into: str | None = None        # where the first run records (no `recording`)
+        self.recording: str | None = None  # what every stop is checked against
+        self.record_into: str | None = None  # where the first run records (no `recording`)
         self.debuggee: Debuggee | None = None
-        self.index = 0                             # the change the program is stopped at
-        self.furthest = 0                          # the furthest change any run reached
-        self.expected: list | None = None          # the recording's changes of the watches, by seq
-        self.first_run = False                     # the run that records (checked against nothing)
-        self.running = False                       # a debuggee is alive
-        self.stopped = False                       # ... and stopped at change `index`
+        self.index = 0  # the change the program is stopped at
+        self.furthest = 0  # the furthest change any run reached
+        self.expected: list | None = None  # the recording's changes of the watches, by seq
+        self.first_run = False  # the run that records (checked against nothing)
+        self.running = False  # a debuggee is alive
+        self.stopped = False  # ... and stopped at change `index`
         self.done = False
         self._lock = threading.Lock()
-        self.shown = {"stdout": 0, "stderr": 0}    # bytes of the program's output already sent
+        self.shown = {"stdout": 0, "stderr": 0}  # bytes of the program's output already sent
         self.output_lock = threading.Lock()
 
     # ---- requests -------------------------------------------------------------------
@@ -152,22 +169,26 @@ class Adapter:
             handler(request, request.get("arguments") or {})
         except (LaunchError, LookupError, ValueError) as e:
             self.out.response(request, error=str(e))
-        except Exception as e:          # the editor gets an answer; the adapter goes on
+        except Exception as e:  # the editor gets an answer; the adapter goes on
             first = str(e).splitlines()[0] if str(e) else ""
             self.out.response(request, error=f"spyrec dap: internal error: {type(e).__name__}: {first}")
 
     def on_initialize(self, request, args) -> None:
-        self.out.response(request, {
-            "supportsConfigurationDoneRequest": True,
-            "supportsDataBreakpoints": True,
-            "supportsStepBack": True,
-            "supportsEvaluateForHovers": True,
-            "supportsTerminateRequest": True,
-        })
+        self.out.response(
+            request,
+            {
+                "supportsConfigurationDoneRequest": True,
+                "supportsDataBreakpoints": True,
+                "supportsStepBack": True,
+                "supportsEvaluateForHovers": True,
+                "supportsTerminateRequest": True,
+            },
+        )
         self.out.event("initialized")
 
     def on_launch(self, request, args) -> None:
         from .. import api
+
         cwd = args.get("cwd") or os.getcwd()
         if not os.path.isdir(cwd):
             raise LaunchError(f"cwd {cwd!r} is not a directory")
@@ -192,6 +213,7 @@ class Adapter:
         else:
             raise LaunchError("launch needs `program`, `module` or `recording`")
         from ..watch_expr import WatchExprError, normalize
+
         try:
             self.launch_watches = [normalize(str(w)) for w in args.get("watch") or ()]
         except WatchExprError as e:
@@ -202,6 +224,7 @@ class Adapter:
 
     def on_dataBreakpointInfo(self, request, args) -> None:
         from ..watch_expr import WatchExprError, normalize
+
         name = str(args.get("name", ""))
         if args.get("variablesReference"):
             # "Break on Value Change" in the Variables view: a module global has an expression.
@@ -216,11 +239,13 @@ class Adapter:
         except WatchExprError as e:
             self.out.response(request, {"dataId": None, "description": str(e)})
             return
-        self.out.response(request, {"dataId": expr, "description": f"changes of {expr}",
-                                    "accessTypes": ["write"], "canPersist": True})
+        self.out.response(
+            request, {"dataId": expr, "description": f"changes of {expr}", "accessTypes": ["write"], "canPersist": True}
+        )
 
     def on_setDataBreakpoints(self, request, args) -> None:
         from ..watch_expr import WatchExprError, normalize
+
         results, watches = [], []
         for bp in args.get("breakpoints") or ():
             try:
@@ -233,17 +258,28 @@ class Adapter:
         watches = list(dict.fromkeys([*self.launch_watches, *watches]))
         if self.running and watches != self.watches:
             # The recorder's watches are fixed when the program starts.
-            self.out.event("output", {"category": "console", "output":
-                                      "spyrec: new data breakpoints take effect when the session restarts\n"})
+            self.out.event(
+                "output",
+                {
+                    "category": "console",
+                    "output": "spyrec: new data breakpoints take effect when the session restarts\n",
+                },
+            )
         else:
             self.watches = watches
         self.out.response(request, {"breakpoints": results})
 
     def on_setBreakpoints(self, request, args) -> None:
         lines = [b.get("line") for b in args.get("breakpoints") or ()]
-        self.out.response(request, {"breakpoints": [
-            {"verified": False, "line": line, "message": "spyrec stops at changes of data breakpoints only"}
-            for line in lines]})
+        self.out.response(
+            request,
+            {
+                "breakpoints": [
+                    {"verified": False, "line": line, "message": "spyrec stops at changes of data breakpoints only"}
+                    for line in lines
+                ]
+            },
+        )
 
     def on_setExceptionBreakpoints(self, request, args) -> None:
         self.out.response(request, {"breakpoints": []})
@@ -253,10 +289,13 @@ class Adapter:
             raise LaunchError("configurationDone before launch")
         self.out.response(request)
         if not self.watches:
-            self.out.event("output", {"category": "console", "output":
-                                      "spyrec: no data breakpoints: the program runs to its end\n"})
+            self.out.event(
+                "output",
+                {"category": "console", "output": "spyrec: no data breakpoints: the program runs to its end\n"},
+            )
         if self.recording is None:
             from ..paths import new_recording_dir, point_latest
+
             self.record_into = new_recording_dir(self.cwd)
         self.running = True
         self.first_run = self.record_into is not None
@@ -280,8 +319,10 @@ class Adapter:
         self._need_stopped()
         self.out.response(request)
         if self.index <= 1:
-            self.out.event("output", {"category": "console",
-                                      "output": "spyrec: this is the first change; there is none before it\n"})
+            self.out.event(
+                "output",
+                {"category": "console", "output": "spyrec: this is the first change; there is none before it\n"},
+            )
             self._stopped(self.index, self._last_change, note="")
             return
         self.stopped = False
@@ -327,12 +368,12 @@ class Adapter:
         # Requests go on being read (disconnect, terminate) while the program runs.
         threading.Thread(target=self._wait, args=(self.debuggee,), daemon=True).start()
 
-    def _wait(self, debuggee: "Debuggee") -> None:
+    def _wait(self, debuggee: Debuggee) -> None:
         """Until the debuggee stops at a change, or ends; then the event that says so."""
         message = debuggee.next_event()
         with self._lock:
             if debuggee is not self.debuggee:
-                return          # a run replaced by another (reverseContinue): nothing to say
+                return  # a run replaced by another (reverseContinue): nothing to say
             self._after(message)
 
     def _after(self, message: dict) -> None:
@@ -355,10 +396,20 @@ class Adapter:
         self.index = index
         self.stopped = True
         self._last_change = change
-        text = (f"{change.get('expr')} changed at {os.path.basename(str(change.get('file')))}:"
-                f"{change.get('line')} ({change.get('opname')}), change {index}")
-        self.out.event("stopped", {"reason": "data breakpoint", "threadId": 1, "allThreadsStopped": True,
-                                   "description": text + note, "text": text + note})
+        text = (
+            f"{change.get('expr')} changed at {os.path.basename(str(change.get('file')))}:"
+            f"{change.get('line')} ({change.get('opname')}), change {index}"
+        )
+        self.out.event(
+            "stopped",
+            {
+                "reason": "data breakpoint",
+                "threadId": 1,
+                "allThreadsStopped": True,
+                "description": text + note,
+                "text": text + note,
+            },
+        )
 
     def _check(self, index: int, change: dict) -> str:
         """Compares the stop with the recording's change number `index`; '' when they agree."""
@@ -367,36 +418,44 @@ class Adapter:
             return ""
         if index > len(expected):
             if self.recording is None:
-                return ""       # past where the first run was stopped: nothing recorded to compare
+                return ""  # past where the first run was stopped: nothing recorded to compare
             why = f"the recording has {len(expected)} changes of the data breakpoints, this is change {index}"
         else:
             want = expected[index - 1]
             fields = ("expr", "file", "line", "offset", "opname", "after")
-            diffs = [f"{f}: recorded {want.get(f)!r}, now {change.get(f)!r}"
-                     for f in fields if want.get(f) != change.get(f)]
+            diffs = [
+                f"{f}: recorded {want.get(f)!r}, now {change.get(f)!r}" for f in fields if want.get(f) != change.get(f)
+            ]
             if not diffs:
                 return ""
             why = "; ".join(diffs)
-        self.out.event("output", {"category": "important", "output":
-                                  f"spyrec: the run diverged from the recording at change {index}: {why}\n"})
+        self.out.event(
+            "output",
+            {
+                "category": "important",
+                "output": f"spyrec: the run diverged from the recording at change {index}: {why}\n",
+            },
+        )
         return " (diverged from the recording)"
 
     def _expected(self) -> list | None:
         """The recording's changes of the data breakpoints, by seq (read once)."""
         if self.first_run:
-            return None         # this run is the recording
+            return None  # this run is the recording
         path = self.recording or self.record_into
         if path is None:
             return None
         if self.expected is None:
             from .. import api
+
             try:
                 rec = api.Recording(path)
                 wanted = set(self.watches)
                 self.expected = [c.to_json() for c in rec.changes(pid=rec.pid) if c.expr in wanted]
             except Exception as e:
-                self.out.event("output", {"category": "important",
-                                          "output": f"spyrec: cannot read the recording {path}: {e}\n"})
+                self.out.event(
+                    "output", {"category": "important", "output": f"spyrec: cannot read the recording {path}: {e}\n"}
+                )
                 return None
         return self.expected
 
