@@ -53,12 +53,12 @@ py::object json(const Json& j) {
         case Json::Kind::Array: {
             py::list out(j.items.size());
             for (size_t i = 0; i < j.items.size(); ++i) out[i] = json(j.items[i]);
-            return std::move(out);
+            return out;
         }
         case Json::Kind::Object: {
             py::dict out;
             for (const JsonMember& m : j.members) out[text(m.key)] = json(m.value);
-            return std::move(out);
+            return out;
         }
     }
     return py::none();
@@ -432,8 +432,10 @@ private:
 
 void bind_reading(py::module_& m) {
     // A C++ RecordingError thrown anywhere under _core (reader or recorder)
-    // arrives in Python as this type, with the one-line message.
-    py::register_exception<RecordingError>(m, "RecordingError");
+    // arrives in Python as this type, with the one-line message; its base is
+    // the package's SpyrecError (errors.py), which the CLI maps to exit 2.
+    py::register_exception<RecordingError>(m, "RecordingError",
+                                           py::module_::import("spyrec.errors").attr("SpyrecError"));
     // LMDB failures (schema/lmdb_handles.h) say what was being done in one line too.
     py::register_exception_translator([](std::exception_ptr p) {
         try {

@@ -285,6 +285,10 @@ void note_if_opaque(PyObject* value, int depth, OpaqueNotes& notes) {
         PyBytes_Check(value) || is_value_repr_type(Py_TYPE(value)) || is_identity_expected(value, depth)) {
         return;
     }
+    // A builtin container the value tree did not descend into is a cycle
+    // (compared through the ancestor it points back to) or too deep (noted
+    // as such by the tree): nothing hidden to note here.
+    if (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value) || PyAnySet_Check(value)) return;
     notes.emplace(type_name(Py_TYPE(value)), "rebinding only (its insides are not visible)");
 }
 

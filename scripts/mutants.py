@@ -283,13 +283,26 @@ def run_ctest(args) -> bool:
     )
 
 
-def run_mutant(m: Mutant) -> bool:
-    """True when the tests fail with the mutant in place (killed)."""
+def run_pytest(m: Mutant) -> tuple:
+    """(passed, the first failing test or error line) for the mutant's tests."""
+    r = subprocess.run(
+        [os.path.join(venv(m.python), "bin", "python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *m.tests],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    why = next((line for line in r.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))), "")
+    return r.returncode == 0, why
+
+
+def run_mutant(m: Mutant) -> tuple:
+    """(killed, why): whether the tests fail with the mutant in place, and the first failure."""
     is_cpp = m.path.endswith((".cpp", ".h"))
     if m.tests[0] == "ctest":
         original = edit(os.path.join(REPO, m.path), m.old, m.new)
         try:
-            return not run_ctest(m.tests[1:])
+            return not run_ctest(m.tests[1:]), "ctest " + " ".join(m.tests[1:])
         finally:
             with open(os.path.join(REPO, m.path), "w") as f:
                 f.write(original)
@@ -302,28 +315,27 @@ def run_mutant(m: Mutant) -> bool:
         if is_cpp:
             shutil.copy2(core, saved_core)
             shutil.copy2(build_core(m.python), core)
-        r = subprocess.run(
-            [
-                os.path.join(venv(m.python), "bin", "python"),
-                "-m",
-                "pytest",
-                "-q",
-                "-x",
-                "-p",
-                "no:cacheprovider",
-                *m.tests,
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        return r.returncode != 0
+        passed, why = run_pytest(m)
+        return not passed, why
     finally:
         with open(target, "w") as f:
             f.write(original)
         if is_cpp:
             shutil.move(saved_core, core)
+
+
+def baseline(chosen: list) -> list:
+    """The pytest runs that fail with no mutant at all (a kill by them would prove nothing)."""
+    failing, seen = [], set()
+    for m in chosen:
+        key = (m.python, m.tests)
+        if m.tests[0] == "ctest" or key in seen:
+            continue
+        seen.add(key)
+        passed, why = run_pytest(m)
+        if not passed:
+            failing.append(f"Python {m.python}: pytest {' '.join(m.tests)}: {why or 'failed'}")
+    return failing
 
 
 def main() -> int:
@@ -338,13 +350,19 @@ def main() -> int:
         for m in chosen:
             print(f"{m.name}  ({m.path}, Python {m.python})")
         return 0
+    broken = baseline(chosen)
+    if broken:
+        print("mutants: these tests fail without any mutant; fix them first:\n  " + "\n  ".join(broken))
+        return 1
     killed = 0
     for m in chosen:
         start = time.monotonic()
-        dead = run_mutant(m)
+        dead, why = run_mutant(m)
         killed += dead
         print(
-            f"{'killed  ' if dead else 'SURVIVED'}  {m.name}  ({m.path}; {time.monotonic() - start:.0f} s)", flush=True
+            f"{'killed  ' if dead else 'SURVIVED'}  {m.name}  ({m.path}; {time.monotonic() - start:.0f} s)"
+            + (f"\n          by {why}" if dead and why else ""),
+            flush=True,
         )
     print(f"kill rate: {killed}/{len(chosen)} = {100 * killed / max(len(chosen), 1):.0f}%")
     return 0

@@ -23,7 +23,7 @@ if [ $# -eq 0 ]; then
         cp "$site/$module" "build/$module.installed"
         rm -f .mutmut-cache
         # The tests import the installed package: copy each mutated file there.
-        printf 'cp pyfrontend/spyrec/%s %s/%s && %s -m pytest -x -q -p no:cacheprovider %s\n' \
+        printf 'cp pyfrontend/spyrec/%s %s/%s && exec %s -m pytest -x -q -p no:cacheprovider %s\n' \
             "$module" "$site" "$module" "$py" "${fast_tests[$module]}" > build/mutmut-runner.sh
         "$py" -m mutmut run --paths-to-mutate "pyfrontend/spyrec/$module" --no-progress \
             --runner "bash build/mutmut-runner.sh" >/dev/null || true

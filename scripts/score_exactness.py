@@ -33,7 +33,9 @@ def same_changes(case, reference, histories, fields):
     want = corpus.by_watch(reference, case)
     for w in case.watches:
         got = histories.get(w)
-        if got is None or [fields(c) for c in got] != [fields(c) for c in want[w]]:
+        if got is None or len(got) != len(want[w]):
+            return False
+        if [fields(c) for c in want[w]] != [fields(c, sets_from=o) for c, o in zip(got, want[w])]:
             return False
     return True
 

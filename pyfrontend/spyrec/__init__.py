@@ -9,8 +9,9 @@ What is here: api.py (Recording, Change, open, record), report.py and html.py
 (text and notebook renderings), watch_expr.py (the EXPR syntax), program.py
 (running a program as python would), recording_session.py (a Recorder and the
 process hooks around it), children.py (following child processes), paths.py
-(where recordings live), export.py (Parquet and Perfetto), debugger.py (pdb from a monitoring callback), cli/
-(the `spyrec` command), jupyter.py (`%load_ext spyrec`).  `_core` is the
+(where recordings live), errors.py (every error and its exit status),
+export.py (Parquet and Perfetto), debugger.py (pdb from a monitoring
+callback), cli/ (the `spyrec` command), jupyter.py (`%load_ext spyrec`).  `_core` is the
 compiled module underneath; only api.py and recording_session.py import it.
 
 PYTEST_DONT_REWRITE: spyrec's pytest plugin is loaded from this package, which
@@ -19,12 +20,14 @@ PYTEST_DONT_REWRITE: spyrec's pytest plugin is loaded from this package, which
 
 from __future__ import annotations
 
-# Kept in step with pyproject.toml by tests/python/test_version.py. Not read
-# from importlib.metadata: that import costs ~100 ms of start-up (email,
-# zipfile, inspect), which every recorded program would pay.
+# The one place the version is written: pyproject.toml (scikit-build-core's
+# regex provider) and CMakeLists.txt (for the recordings' meta) read it from
+# here. Not read from importlib.metadata: that import costs ~100 ms of
+# start-up (email, zipfile, inspect), which every recorded program would pay.
 __version__ = "0.1.0"
 
 _LAZY = {"Change", "Frame", "History", "RaisedException", "Recording", "RecordingError", "open", "record"}
+_ERRORS = {"SpyrecError", "UsageError", "NotWatchedError"}
 
 
 def __getattr__(name):
@@ -38,6 +41,10 @@ def __getattr__(name):
         from .watch_expr import WatchExprError
 
         return WatchExprError
+    if name in _ERRORS:
+        from . import errors
+
+        return getattr(errors, name)
     raise AttributeError(f"module 'spyrec' has no attribute {name!r}")
 
 
@@ -51,6 +58,9 @@ __all__ = [
     "RaisedException",
     "RecordingError",
     "WatchExprError",
+    "SpyrecError",
+    "UsageError",
+    "NotWatchedError",
     "__version__",
     "load_ipython_extension",
 ]

@@ -18,17 +18,23 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from . import watch_expr
+from . import exceptions_view, report, watch_expr
+from ._core import RecordingError
+from .errors import NotWatchedError, SpyrecError, UsageError
 
-try:
-    from ._core import RecordingError
-except ImportError:  # only while _core is not built
-
-    class RecordingError(Exception):
-        """Any problem reading a recording; str() is one line."""
-
-
-__all__ = ["open", "record", "Recording", "Change", "History", "Frame", "RaisedException", "Leak", "RecordingError"]
+__all__ = [
+    "open",
+    "record",
+    "Recording",
+    "Change",
+    "History",
+    "Frame",
+    "RaisedException",
+    "Leak",
+    "RecordingError",
+    "NotWatchedError",
+    "SpyrecError",
+]
 
 _MISSING = object()
 
@@ -125,6 +131,12 @@ class Change:
         d["before_exists"] = before is not None
         d["after_exists"] = after is not None
         d["diff"] = _core.diff_bytes(before, after)
+        if d.get("file") and d.get("line") and not d.get("source"):
+            # The source line as queries show it (their recording stores the
+            # source; live, the file is right here).
+            import linecache
+
+            d["source"] = linecache.getline(d["file"], d["line"]).rstrip("\r\n") or None
         return cls.from_dict(d)
 
     def diff(self) -> str:
@@ -134,9 +146,7 @@ class Change:
     @property
     def where(self) -> str:
         """`file:line in function`, the file relative to the recording's directory."""
-        from . import report
-
-        return f"{report.shown_path(self.file, report._recording_cwd(self))}:{self.line} in {self.function}"
+        return f"{report.shown_path(self.file, report.recording_cwd(self))}:{self.line} in {self.function}"
 
     @property
     def culprit(self) -> Frame:
@@ -183,8 +193,6 @@ class Change:
         }
 
     def __str__(self) -> str:
-        from . import report
-
         return report.format_change(self)
 
     def __repr__(self) -> str:
@@ -209,8 +217,6 @@ class History(list):
         self.recording = recording
 
     def __str__(self) -> str:
-        from . import report
-
         return report.format_history(self.expr, self, self.recording.cwd if self.recording else None)
 
     __repr__ = __str__
@@ -250,6 +256,14 @@ class RaisedException:
     # Outer frames not stored: an instruction keeps whole stacks only for its
     # first 16 raises, then its innermost frame.
     frames_left_out: int = 0
+    # Re-raises folded into this raise (exceptions_view.collapse_reraises):
+    # how many, and where the last one was.
+    reraises: int = 0
+    last_raise: Frame | None = None
+
+    @property
+    def culprit(self) -> Frame:
+        return Frame(self.file, self.line, self.function)
 
     @classmethod
     def from_dict(cls, d: dict) -> RaisedException:
@@ -290,14 +304,14 @@ class RaisedException:
                 "pid",
                 "monotonic_ns",
                 "frames_left_out",
+                "reraises",
             )
         }
+        d["last_raise"] = self.last_raise.to_json() if self.last_raise else None
         d["stack"] = [f.to_json() for f in self.stack]
         return d
 
     def __str__(self) -> str:
-        from . import report
-
         return report.format_exception(self)
 
     def __repr__(self) -> str:
@@ -367,12 +381,50 @@ class Leak:
         }
 
     def __str__(self) -> str:
-        from . import report
-
         return report.format_leak(self)
 
     def __repr__(self) -> str:
         return f"<spyrec.Leak {self.test}: {self.expr}>"
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """The filters of `changes()` and `history()`; None keeps everything."""
+
+    file: str | None = None
+    function: str | None = None
+    thread: str | int | None = None
+    seq_range: object = None
+    test: str | None = None
+
+    def keeps_record(self, d: dict, cwd: str | None) -> bool:
+        lo, hi = _seq_bounds(self.seq_range)
+        if not lo <= d.get("seq", -1) < hi:
+            return False
+        if self.file is not None and not _same_file(d.get("file") or "", self.file, cwd):
+            return False
+        if self.function is not None:
+            q = d.get("function") or ""
+            if q != self.function and not q.endswith("." + self.function):
+                return False
+        return self.thread is None or self.thread in (d.get("thread"), d.get("thread_id"))
+
+    def keeps_test(self, change) -> bool:
+        return self.test is None or same_test(change.test, self.test)
+
+
+MAX_SEQ = 2**64 - 1  # seqs are stored as unsigned 64-bit numbers
+
+
+def checked_seq(seq) -> int:
+    """`seq` as an int, or a UsageError saying what a seq is."""
+    try:
+        n = int(seq)
+    except (TypeError, ValueError):
+        raise UsageError(f"a seq is a whole number from 0, not {seq!r}") from None
+    if not 0 <= n <= MAX_SEQ:
+        raise UsageError(f"a seq is a whole number from 0 to {MAX_SEQ}, not {seq}")
+    return n
 
 
 class Recording:
@@ -543,9 +595,16 @@ class Recording:
         return Change.from_dict(d, self)
 
     # ---- changes ------------------------------------------------------------------
+    def _require_watched(self, expr: str) -> None:
+        """NotWatchedError unless a watch answers for `expr`."""
+        if self.watch_for(expr) is None:
+            raise NotWatchedError(report.not_watched_text(expr, self.watches(), self.argv))
+
     def last_change(self, expr: str, pid: int | None = None) -> Change | None:
         """The last change of `expr` (a watch, or a sub-path of one) in any
-        process (or in process `pid`), or None."""
+        process (or in process `pid`); None when it never changed.
+        NotWatchedError when the recording did not watch it."""
+        self._require_watched(expr)
         last = None
         for r in self._processes(pid):
             args = r._query_args(expr)
@@ -554,26 +613,33 @@ class Recording:
                 last = (r, d)
         return last[0]._change(last[1]) if last else None
 
-    def history(self, expr: str, test: str | None = None, pid: int | None = None) -> History:
+    def history(self, expr: str, test: str | None = None, pid: int | None = None, **where) -> History:
         """Every change of `expr`, oldest first (a list of Change). For a
-        recording of any size, `iter_history` streams instead."""
-        return History(watch_expr.normalize(expr), self.iter_history(expr, test, pid), self)
+        recording of any size, `iter_history` streams instead. `where`: the
+        filters of `changes()` (file, function, thread, seq_range)."""
+        return History(watch_expr.normalize(expr), self.iter_history(expr, test, pid, **where), self)
 
-    def iter_history(self, expr: str, test: str | None = None, pid: int | None = None):
+    def iter_history(self, expr: str, test: str | None = None, pid: int | None = None, **where):
         """Every change of `expr`, oldest first, one at a time: memory stays
         bounded by the size of the value, whatever the number of changes.
         `test`: only those made while that test ran (see `changes`); `pid`:
-        only those of that process."""
-        return _in_time_order(r._own_history(expr, test) for r in self._processes(pid))
+        only those of that process; `where`: the filters of `changes()`
+        (file, function, thread, seq_range). NotWatchedError when the
+        recording did not watch it."""
+        self._require_watched(expr)
+        keep = ChangeFilter(test=test, **where)
+        return _in_time_order(r._own_history(expr, keep) for r in self._processes(pid))
 
-    def _own_history(self, expr: str, test: str | None):
+    def _own_history(self, expr: str, keep: ChangeFilter):
         args = self._query_args(expr)
         if args is None:
             return
+        cwd = self.cwd if keep.file is not None else None
         for d in self._r.iter_history(*args):
-            change = self._change(d)
-            if test is None or same_test(change.test, test):
-                yield change
+            if keep.keeps_record(d, cwd):
+                change = self._change(d)
+                if keep.keeps_test(change):
+                    yield change
 
     def __iter__(self):
         """Every change of every watch, in time order (`changes()` filters)."""
@@ -599,47 +665,34 @@ class Recording:
         (or its tail, e.g. 'test_app.py::test_x'), for `pytest --spyrec` recordings;
         pid: one process's changes.
         """
-        filters = (watch, file, function, thread, seq_range, test)
-        return _in_time_order(r._own_changes(*filters) for r in self._processes(pid))
-
-    def _own_changes(self, watch, file, function, thread, seq_range, test):
+        keep = ChangeFilter(file=file, function=function, thread=thread, seq_range=seq_range, test=test)
         expr = watch_expr.normalize(watch) if watch is not None else None
-        lo, hi = _seq_bounds(seq_range)
-        cwd = self.cwd if file is not None else None
+        return _in_time_order(r._own_changes(expr, keep) for r in self._processes(pid))
+
+    def _own_changes(self, expr, keep: ChangeFilter):
+        cwd = self.cwd if keep.file is not None else None
         for d in self._r.changes():
             if expr is not None and d.get("expr") != expr:
                 continue
-            seq = d.get("seq", -1)
-            if not lo <= seq < hi:
-                continue
-            if file is not None and not _same_file(d.get("file", ""), file, cwd):
-                continue
-            if function is not None:
-                q = d.get("function", "")
-                if q != function and not q.endswith("." + function):
-                    continue
-            if thread is not None and thread not in (d.get("thread"), d.get("thread_id")):
-                continue
-            change = self._change(d)
-            if test is not None and not same_test(change.test, test):
-                continue
-            yield change
+            if keep.keeps_record(d, cwd):
+                change = self._change(d)
+                if keep.keeps_test(change):
+                    yield change
 
     def value_at(self, expr: str, seq: int, default=_MISSING, pid: int | None = None):
         """The watched value (as JSON) as it was at `seq` (of process `pid`:
         every process has its own seqs and its own values; default, this
         recording's).
 
-        Raises LookupError if it did not exist then, unless `default` is given.
+        Raises LookupError if it did not exist then, unless `default` is
+        given; NotWatchedError (a LookupError too) if it was not watched.
         """
-        if int(seq) < 0:
-            raise ValueError(f"a seq is a whole number from 0, not {seq}")
+        seq = checked_seq(seq)
         if pid is not None:
             return self._processes(pid)[0].value_at(expr, seq, default)
+        self._require_watched(expr)
         args = self._query_args(expr)
         expr = watch_expr.normalize(expr)
-        if args is None:
-            raise KeyError(f"{expr} is not watched in this recording")
         exists, value = self._r.value_at(args[0], int(seq), args[1], args[2])
         if exists:
             return value
@@ -650,9 +703,19 @@ class Recording:
     def exceptions(self) -> list:
         return list(self.iter_exceptions())
 
-    def iter_exceptions(self, pid: int | None = None):
-        """Raised exceptions in time order (by seq within a process), one at a time."""
-        return _in_time_order(r._own_exceptions() for r in self._processes(pid))
+    def iter_exceptions(self, pid: int | None = None, *, collapse: bool = False, **which):
+        """Raised exceptions in time order (by seq within a process), one at a
+        time. `collapse`: fold each re-raise into its raise; `which`: the
+        filters of exceptions_view.select (type, file, unhandled, internal,
+        hidden)."""
+        excs = _in_time_order(r._own_exceptions() for r in self._processes(pid))
+        if collapse:
+            excs = exceptions_view.collapse_reraises(excs)
+        if which:
+            ending = self.info().get("ending") or {}
+            message = ending.get("message") if ending.get("how") == "exception" else None
+            excs = exceptions_view.select(excs, cwd=self.cwd, ending_message=message, **which)
+        return excs
 
     def _own_exceptions(self):
         for d in self._r.exceptions():
@@ -709,8 +772,6 @@ class Recording:
         return f"<spyrec.Recording {self.path!r} ({state})>"
 
     def __str__(self) -> str:
-        from . import report
-
         return report.format_info(self.info(), self.watches())
 
     def _repr_html_(self) -> str:
@@ -836,7 +897,7 @@ def open(path: str | None = None) -> Recording:
                 "record one with `spyrec run script.py` or give a path"
             )
     rec = Recording(path)
-    rec._r  # fail now, not on the first question
+    _ = rec._r  # fail now, not on the first question
     return rec
 
 
@@ -850,6 +911,7 @@ def record(
     follow: int = 0,
     redact=True,
     follow_children: bool = True,
+    argv=None,
 ):
     """Record the `with` block; the Recording it yields is usable after the block.
 
@@ -863,6 +925,7 @@ def record(
     a list of patterns adds to those; False records them as they are.
     `follow_children`: child Python processes started inside the block
     record too, into the recording's children/ (False: they do not).
+    `argv`: what the recording names as its program (default: sys.argv).
     """
     from .recording_session import Session
 
@@ -871,6 +934,7 @@ def record(
     session = Session(
         watch,
         output,
+        argv=argv,
         default_watches=default_watches,
         on_change=on_change,
         follow=follow,

@@ -19,12 +19,14 @@ import hashlib
 import json
 import os
 
+from .errors import SpyrecError
+
 __all__ = ["recording_id", "export_parquet", "export_perfetto", "ExportError"]
 
 _BATCH = 8192
 
 
-class ExportError(Exception):
+class ExportError(SpyrecError):
     """What stops an export; str() is one line."""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["kind_of", "is_user", "first_user_frame", "fold"]
+__all__ = ["kind_of", "is_user", "short_path", "first_user_frame", "fold"]
 
 _PYTEST_PACKAGES = ("_pytest", "pluggy", "pytest", "py", "xdist")
 _STDLIB = re.compile(r"[/\\]lib[/\\]python\d+\.\d+t?[/\\]")
@@ -31,6 +31,18 @@ def kind_of(file: str) -> str:
     if _STDLIB.search(file):
         return "stdlib"
     return "user"
+
+
+def short_path(file: str) -> str:
+    """Library code's path from where its kind starts: `<stdlib>/logging/__init__.py`,
+    `site-packages/pluggy/_hooks.py`; any other path as it is."""
+    m = _PACKAGES.search(file)
+    if m:
+        return "site-packages/" + file[m.start(2) :]
+    m = _STDLIB.search(file)
+    if m:
+        return "<stdlib>/" + file[m.end() :]
+    return file
 
 
 def is_user(file: str) -> bool:

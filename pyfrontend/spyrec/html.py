@@ -100,8 +100,8 @@ def diff_html(change) -> str:
         lines = change.diff_lines
     else:
         lines = [
-            f"- {report._value(change.before) if change.before_exists else '(did not exist)'}",
-            f"+ {report._value(change.after) if change.after_exists else '(does not exist)'}",
+            f"- {report.value_text(change.before) if change.before_exists else '(did not exist)'}",
+            f"+ {report.value_text(change.after) if change.after_exists else '(does not exist)'}",
         ]
     return '<div style="margin:4px 0">' + "".join(_diff_line(l) for l in lines) + "</div>"
 
@@ -171,8 +171,8 @@ def _seq_range(rec) -> tuple:
 
 
 def change_html(change) -> str:
-    cwd = report._recording_cwd(change)
-    verb = report._VERBS.get(change.kind, "changed")
+    cwd = report.recording_cwd(change)
+    verb = report.VERBS.get(change.kind, "changed")
     parts = [
         f'<div class="spyrec-change" style="{_BOX}">',
         f"<div><b>{_e(change.expr)}</b> {verb} at <b>{_e(_where(change, cwd))}</b></div>",
@@ -211,7 +211,7 @@ def _change_timeline(change, cwd) -> str:
 
 def history_html(history) -> str:
     rec = history.recording
-    cwd = report._recording_cwd(history[0]) if history else None
+    cwd = report.recording_cwd(history[0]) if history else None
     n = len(history)
     head = f"<b>{_e(history.expr)}</b>: {n} change{'s' if n != 1 else ''}, oldest first"
     parts = [f'<div class="spyrec-history" style="{_BOX}">', f"<div>{head}</div>"]
@@ -254,7 +254,7 @@ def recording_html(rec) -> str:
     info = rec.info()
     watches = rec.watches()
     cwd = info.get("cwd")
-    argv = " ".join(info.get("argv") or []) or "?"
+    program = report.program_text(info.get("argv"))
     ending = info.get("ending")
     how = "never (cut off)" if ending is None else ending.get("how", "?")
     if ending and ending.get("how") == "exited":
@@ -264,7 +264,7 @@ def recording_html(rec) -> str:
     parts = [
         f'<div class="spyrec-recording" style="{_BOX}">',
         f"<div><b>spyrec recording</b> {_e(rec.path)}</div>",
-        f'<div style="{_DIM}">python {_e(argv)} &middot; in {_e(cwd or "?")} &middot; '
+        f'<div style="{_DIM}">{_e(program)} &middot; in {_e(cwd or "?")} &middot; '
         f"{info.get('changes', 0)} changes, {info.get('exceptions', 0)} exceptions "
         f"&middot; ended: {_e(how)}</div>",
     ]
@@ -285,7 +285,8 @@ def recording_html(rec) -> str:
             if last_change
             else ""
         )
-        note = "" if w.get("resolved_at_start", True) else f' <span style="{_DIM}">(appeared later)</span>'
+        note = report.watch_note(w, info.get("argv") or ())
+        note = f' <span style="{_DIM}">{_e(note)}</span>' if note else ""
         rows.append(
             "<tr>"
             + _td(f"<b>{_e(expr)}</b>{note}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
+CELL_PROGRAM = "%%spyrec"  # argv[0] of a recording of a notebook cell
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -35,7 +37,13 @@ def spyrec_cell(ipython, line: str, cell: str):
         args = _parser().parse_args(shlex.split(line))
         if not args.name.isidentifier():
             raise ValueError(f"-o wants a variable name, not {args.name!r}")
-        recorder = record(watch=args.watch, output=args.dir, default_watches=not args.no_default_watches)
+        # The program is the cell, not the kernel's launcher.
+        recorder = record(
+            watch=args.watch,
+            output=args.dir,
+            default_watches=not args.no_default_watches,
+            argv=[CELL_PROGRAM, f"In [{ipython.execution_count}]"],
+        )
         rec = recorder.__enter__()
     except (ValueError, WatchExprError) as e:
         print(f"%%spyrec: {e}")

@@ -15,6 +15,8 @@ __all__ = [
     "point_latest",
     "new_child_dir",
     "child_dirs",
+    "disk_bytes",
+    "human_size",
 ]
 
 RECORDINGS_DIR = ".spyrec"
@@ -74,6 +76,27 @@ def child_dirs(root: str) -> list:
             if os.path.isdir(path):
                 found.append((0, path))  # a child that died before its first commit
     return [path for _, path in sorted(found)]
+
+
+def disk_bytes(path: str) -> int:
+    """What a recording takes on disk (its children's included): allocated
+    blocks, not apparent sizes."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
 
 
 def _fresh(base: str, stem: str) -> str:

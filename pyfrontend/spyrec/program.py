@@ -24,6 +24,8 @@ import sys
 import types
 from dataclasses import dataclass, field
 
+from .errors import SpyrecError
+
 __all__ = ["Program", "ProgramError", "Outcome"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -31,7 +33,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _real_os_exit = os._exit
 
 
-class ProgramError(Exception):
+class ProgramError(SpyrecError):
     """The program cannot be started; str() is one line."""
 
 

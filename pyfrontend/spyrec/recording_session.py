@@ -19,8 +19,10 @@ import os
 import signal
 import sys
 
-from . import children, watch_expr
-from .paths import new_recording_dir, point_latest
+from . import children, report, watch_expr
+from .paths import disk_bytes, human_size, new_recording_dir, point_latest
+
+LARGE_RECORDING = 100 * 1024 * 1024  # bytes on disk past which stop() says how large it is
 
 __all__ = ["DEFAULT_WATCHES", "DEFAULT_REDACT", "Session", "watch_list", "redact_patterns"]
 
@@ -82,12 +84,13 @@ def redact_patterns(redact=True) -> list:
     return list(dict.fromkeys([*DEFAULT_REDACT, *extra]))
 
 
-def limit_warnings(notes: list) -> list:
+def limit_warnings(notes: list, argv=()) -> list:
     """One line per watch that never resolved or holds what spyrec cannot see inside."""
     lines = []
     for n in notes:
         if not n["ever_resolved"]:
-            lines.append(f"spyrec: warning: {n['expr']} was never found: {n['unresolved_reason']}")
+            reason = report.never_found_reason(n["expr"], n["unresolved_reason"], argv)
+            lines.append(f"spyrec: warning: {n['expr']} was never found: {reason}")
         elif n["opaque"]:
             seen = "; ".join(f"{t}: {tracked}" for t, tracked in n["opaque"])
             lines.append(f"spyrec: warning: {n['expr']} holds what spyrec cannot see inside ({seen})")
@@ -215,11 +218,21 @@ class Session:
             die_by_signal(self._deferred_signal)
         self.notes = recorder.notes()
         if self.warn is not None:
-            for line in limit_warnings(self.notes):
+            for line in limit_warnings(self.notes, self.argv) + self._size_note():
                 try:
                     self.warn(line)
                 except Exception:
                     pass
+
+    def _size_note(self) -> list:
+        """A line when the recording is large: recordings pile up."""
+        size = disk_bytes(self.path)
+        if size < LARGE_RECORDING:
+            return []
+        return [
+            f"spyrec: the recording takes {human_size(size)} ({self.path}); "
+            "spyrec list shows every recording, spyrec clean --keep N removes all but the newest N"
+        ]
 
     def stop_at_exit(self) -> None:
         """Stop when the interpreter exits, after the program's own atexit handlers.

@@ -18,15 +18,19 @@ import functools
 import json
 import os
 
-_VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished", "rebound": "was rebound"}
+VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished", "rebound": "was rebound"}
 
 
 def shown_path(path: str, cwd: str | None = None) -> str:
-    """`path` relative to the recording's directory when it is inside it."""
+    """`path` relative to the recording's directory when it is inside it;
+    library code as `<stdlib>/warnings.py` or `site-packages/pkg/mod.py`.
+    (JSON output keeps the path as recorded.)"""
+    from . import frames
+
     cwd = cwd or os.getcwd()
     if os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
         return os.path.relpath(path, cwd)
-    return path
+    return frames.short_path(path)
 
 
 # Where a change without a Python frame was made: CPython's own C code
@@ -35,10 +39,12 @@ NO_FRAME = "outside any Python frame (the interpreter's own code)"
 
 
 def _where(frame, cwd) -> str:
-    return f"{shown_path(frame.file, cwd)}:{frame.line} in {frame.function}"
+    # A RERAISE in an exception table's cleanup code has no line.
+    line = f":{frame.line}" if frame.line is not None else ""
+    return f"{shown_path(frame.file, cwd)}{line} in {frame.function}"
 
 
-def _recording_cwd(change) -> str | None:
+def recording_cwd(change) -> str | None:
     try:
         return change.recording.cwd if change.recording else None
     except Exception:
@@ -91,8 +97,8 @@ def _columns(source, filename, qualname, line, offset, opname):
 
 
 def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
-    cwd = cwd or _recording_cwd(change)
-    verb = _VERBS.get(change.kind, "changed")
+    cwd = cwd or recording_cwd(change)
+    verb = VERBS.get(change.kind, "changed")
     if change.file is None:
         out = [f"{change.expr} {verb} {NO_FRAME}"]
     else:
@@ -121,11 +127,11 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
         out.append(" " * (len(prefix) + start) + "^" * width + " " + what)
     else:
         out.append("    " + what)
-    if change.diff_lines:
-        out.extend("  " + line for line in change.diff_lines)
+    if change.diff_lines or change.kind == "rebound":
+        out.extend("  " + line for line in _what_changed(change))
     else:
-        out.append(f"  before: {_value(change.before) if change.before_exists else '(did not exist)'}")
-        out.append(f"  after:  {_value(change.after) if change.after_exists else '(does not exist)'}")
+        out.append(f"  before: {value_text(change.before) if change.before_exists else '(did not exist)'}")
+        out.append(f"  after:  {value_text(change.after) if change.after_exists else '(does not exist)'}")
     test = getattr(change, "test", None)
     if test is not None:
         out.append(f"  test: {test} ({change.phase})")
@@ -155,7 +161,7 @@ def _stack_lines(stack, cwd) -> list:
 def culprit_lines(change, cwd: str | None = None, label: str = "culprit") -> list:
     """`LABEL: FILE:LINE in FUNCTION (OPNAME)`, and when the culprit is library
     code, the first frame in the user's own code on a line of its own."""
-    cwd = cwd or _recording_cwd(change)
+    cwd = cwd or recording_cwd(change)
     return [
         f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})",
         *_your_frame(change.file, change.stack, cwd),
@@ -176,8 +182,8 @@ def _your_frame(culprit_file: str, stack, cwd) -> list:
 def leak_values(leak, width: int = 70, most: int = 8) -> list:
     """`before -> after` as lines: whole values when short, else the edits
     (the first `most` of them; `query leaks --json` has them all)."""
-    before = _value(leak.before) if leak.before_exists else "(did not exist)"
-    after = _value(leak.after) if leak.after_exists else "(does not exist)"
+    before = value_text(leak.before) if leak.before_exists else "(did not exist)"
+    after = value_text(leak.after) if leak.after_exists else "(does not exist)"
     if len(before) + len(after) <= width or not leak.diff_lines:
         return [f"{before} -> {after}"]
     lines = list(leak.diff_lines[:most])
@@ -187,7 +193,7 @@ def leak_values(leak, width: int = 70, most: int = 8) -> list:
 
 
 def format_leak(leak, cwd: str | None = None) -> str:
-    cwd = cwd or (_recording_cwd(leak.changes[-1]) if leak.changes else None)
+    cwd = cwd or (recording_cwd(leak.changes[-1]) if leak.changes else None)
     out = [f"{leak.test} leaked {leak.expr}:"]
     out.extend("    " + line for line in leak_values(leak))
     if leak.changes:
@@ -211,7 +217,7 @@ def format_leaks(leaks: list, cwd: str | None = None) -> str:
 def format_history(expr: str, changes: list, cwd: str | None = None) -> str:
     if not changes:
         return f"{expr}: no changes"
-    cwd = cwd or _recording_cwd(changes[0])
+    cwd = cwd or recording_cwd(changes[0])
     n = len(changes)
     out = [f"{expr}: {n} change{'s' if n != 1 else ''}, oldest first"]
     for i, ch in enumerate(changes, 1):
@@ -232,7 +238,7 @@ def history_lines(expr: str, changes, cwd: str | None = None, count: int | None 
                 if count is not None
                 else f"{expr}: oldest first"
             )
-        yield from _history_entry(n, ch, cwd or _recording_cwd(ch))
+        yield from _history_entry(n, ch, cwd or recording_cwd(ch))
     if n == 0:
         yield f"{expr}: no changes"
     elif count is None:
@@ -241,10 +247,9 @@ def history_lines(expr: str, changes, cwd: str | None = None, count: int | None 
 
 def _history_entry(i: int, ch, cwd) -> list:
     verb = "" if ch.kind == "modified" else f" ({ch.kind})"
-    lines = list(ch.diff_lines)
-    if not lines and ch.kind == "rebound":
-        # warnings.catch_warnings(): a new object with the same contents.
-        lines = ["(bound to another object with equal contents)"]
+    lines = _what_changed(ch)
+    if ch.file is not None:
+        lines = _your_frame(ch.file, ch.stack, cwd) + lines
     test = getattr(ch, "test", None)
     during = f"\n       in test {test} ({ch.phase})" if test is not None else ""
     process = f"\n       in process {ch.process}" if getattr(ch, "process", None) else ""
@@ -258,15 +263,40 @@ def _history_entry(i: int, ch, cwd) -> list:
     ]
 
 
+REBOUND_WIDTH = 200
+
+
+def _what_changed(ch) -> list:
+    """The diff lines; for a rebinding, the old and the new object whole
+    (cut to a line each): `X = []` replaced the list, it did not remove its items."""
+    if ch.kind != "rebound":
+        return list(ch.diff_lines)
+    if ch.before_exists and ch.after_exists and ch.before == ch.after:
+        # warnings.catch_warnings(): a new object with the same contents.
+        return ["(bound to another object with equal contents)"]
+    return ["(bound to another object)", f"- {_cut(value_text(ch.before))}", f"+ {_cut(value_text(ch.after))}"]
+
+
+def _cut(text: str, width: int = REBOUND_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def format_exception(exc, cwd: str | None = None) -> str:
     again = " (re-raised)" if exc.reraised else ""
     message = f"{exc.type}: {exc.message}" if exc.message else exc.type
     notes = f"\n       in process {exc.process}" if getattr(exc, "process", None) else ""
+    if getattr(exc, "reraises", 0):
+        last = exc.last_raise
+        times = "once" if exc.reraises == 1 else f"{exc.reraises} times"
+        notes += f"\n       re-raised {times}, last at {_where(last, cwd) if last and last.file else '?'}"
     if getattr(exc, "frames_left_out", 0):
         notes += f"\n       ({exc.frames_left_out} outer frames not stored: this instruction raised more than 16 times)"
+    where = shown_path(exc.file, cwd) if exc.file else "?"
+    if exc.line is not None:  # a RERAISE in an exception table's cleanup has no line
+        where += f":{exc.line}"
     return (
         f"seq {exc.seq:<6} {message}{again}\n"
-        f"       at {shown_path(exc.file, cwd)}:{exc.line} in {exc.function}  "
+        f"       at {where} in {exc.function}  "
         f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{notes}"
     )
 
@@ -274,22 +304,64 @@ def format_exception(exc, cwd: str | None = None) -> str:
 def format_value(expr: str, seq: int, exists: bool, value) -> str:
     if not exists:
         return f"{expr} did not exist at seq {seq}"
-    return f"{expr} at seq {seq}:\n{_value(value, indent=2)}"
+    return f"{expr} at seq {seq}:\n{value_text(value, indent=2)}"
 
 
-def format_watches(watches: list) -> str:
+def watch_note(watch: dict, argv=()) -> str:
+    """What a watch's line says about finding it: why it was never found, or
+    that it appeared after recording started. Nothing for a `__main__.*`
+    watch that appeared later: the program defines its names as it runs."""
+    if watch.get("never_found"):
+        return "never found: " + never_found_reason(watch.get("expr", ""), watch.get("unresolved_reason"), argv)
+    if not watch.get("resolved_at_start", True) and not watch.get("expr", "").startswith("__main__."):
+        return "(appeared later)"
+    return ""
+
+
+def never_found_reason(expr: str, reason, argv=()) -> str:
+    """The recorder's reason, with a hint when the watch names the program's
+    own script by its module name: a script runs as `__main__`."""
+    root = expr.split(".", 1)[0].split("[", 1)[0]
+    script = argv[0] if argv else ""
+    if root and script.endswith(".py") and os.path.splitext(os.path.basename(script))[0] == root:
+        return f"{reason} ({script} ran as __main__: watch __main__{expr[len(root) :]})"
+    return str(reason)
+
+
+def watched_list(watches: list) -> str:
+    return ", ".join(w.get("expr", "?") for w in watches) or "nothing"
+
+
+def shell_word(text: str) -> str:
+    """`text` as one shell word, quoted for a person to read and retype:
+    os.environ['TZ'] -> "os.environ['TZ']" (shlex.quote would splice quotes)."""
+    import shlex
+
+    if shlex.quote(text) == text:
+        return text
+    if not any(c in text for c in '"$`\\!'):
+        return f'"{text}"'
+    return shlex.quote(text)
+
+
+def not_watched_text(expr: str, watches: list, argv=()) -> str:
+    """One line: what the recording watched instead, and how to re-run to watch `expr`."""
+    program = " ".join(shell_word(a) for a in argv) if argv else "script.py"
+    return (
+        f"{expr} was not watched in this recording (it watched: {watched_list(watches)}); "
+        f"to watch it, re-run: spyrec run --watch {shell_word(expr)} {program}"
+    )
+
+
+def format_watches(watches: list, argv=()) -> str:
     if not watches:
         return "no watches"
     width = max(len(w.get("expr", "")) for w in watches)
     out = []
     for w in watches:
         n = w.get("changes", 0)
-        if w.get("never_found"):
-            state = f"  never found: {w.get('unresolved_reason')}"
-        elif not w.get("resolved_at_start", True):
-            state = "  (not resolvable at start)"
-        else:
-            state = ""
+        note = watch_note(w, argv)
+        state = f"  {note}" if note else ""
         out.append(f"{w.get('expr', '?'):<{width}}  {n} change{'s' if n != 1 else ''}{state}")
         # Values inside the watch whose insides spyrec cannot see.
         for note in w.get("opaque") or ():
@@ -304,7 +376,7 @@ def format_info(info: dict, watches: list | None = None) -> str:
 
     out = []
     argv = info.get("argv") or []
-    out.append(f"program:   python {shlex.join(argv)}" if argv else "program:   ?")
+    out.append(f"program:   {program_text(argv)}")
     if info.get("cwd"):
         out.append(f"directory: {info['cwd']}")
     if info.get("python_version"):
@@ -312,7 +384,9 @@ def format_info(info: dict, watches: list | None = None) -> str:
     if info.get("start_time"):
         out.append(f"started:   {_time(info['start_time'], time)}  (pid {info.get('pid', '?')})")
     ending = info.get("ending")
-    if ending is None:
+    if ending is None and still_running(info):
+        out.append(f"ended:     still recording (pid {info.get('pid')}): what is here is what it has committed so far")
+    elif ending is None:
         out.append(
             "ended:     did not finish (no ending was recorded: the process was killed, "
             "e.g. by SIGKILL, or the disk filled up; everything committed before that is here)"
@@ -330,7 +404,7 @@ def format_info(info: dict, watches: list | None = None) -> str:
     out.append(f"exceptions: {info.get('exceptions', 0)}")
     if watches is not None:
         out.append("watches:")
-        out.extend("  " + line for line in format_watches(watches).splitlines())
+        out.extend("  " + line for line in format_watches(watches, info.get("argv") or ()).splitlines())
     children = info.get("children") or []
     unreadable = info.get("unreadable_children") or []
     if children or unreadable:
@@ -352,6 +426,35 @@ def format_info(info: dict, watches: list | None = None) -> str:
             out.append(f"  {u.get('path')}: unreadable, skipped: {u.get('error')}")
     out.append(f"format:    {info.get('format_version', '?')} (spyrec {info.get('spyrec_version', '?')})")
     return "\n".join(out)
+
+
+def program_text(argv) -> str:
+    """`python app.py --fast`, or `%%spyrec In [3]` for a notebook cell."""
+    import shlex
+
+    if not argv:
+        return "?"
+    if argv[0] == "%%spyrec":
+        return " ".join(argv)
+    return f"python {shlex.join(argv)}"
+
+
+def still_running(info: dict) -> bool:
+    """Whether the recorded process is alive on this machine: its pid exists
+    and that process started no later than the recording did (a pid reused
+    since belongs to a younger process)."""
+    pid, started = info.get("pid"), info.get("start_time")
+    if not pid or not started:
+        return False
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    process_start = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat
+    return process_start <= started + 1.0
 
 
 def _ending(ending: dict) -> str:
@@ -395,7 +498,7 @@ def _time(t, time) -> str:
         return str(t)
 
 
-def _value(value, indent=None) -> str:
+def value_text(value, indent=None) -> str:
     text = json.dumps(_shown(value), indent=indent, ensure_ascii=False, default=repr)
     if indent:
         text = "\n".join(" " * indent + line for line in text.splitlines())

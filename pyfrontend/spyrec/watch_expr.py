@@ -19,6 +19,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from .errors import UsageError
+
 __all__ = ["WatchExpr", "WatchExprError", "parse", "normalize", "prefixes"]
 
 ALLOWED = (
@@ -27,7 +29,7 @@ ALLOWED = (
 )
 
 
-class WatchExprError(ValueError):
+class WatchExprError(UsageError):
     """The text is not a watch expression; str() is one line saying what is allowed."""
 
 
@@ -63,6 +65,14 @@ def _literal_key(node: ast.expr, text: str):
     raise WatchExprError(f"{text!r}: the key {ast.unparse(node)} is not an allowed literal; {ALLOWED}")
 
 
+MAX_STEPS = 200
+
+
+def _short(text: str) -> str:
+    """repr(text), cut to a readable length for a one-line error."""
+    return repr(text) if len(text) <= 80 else repr(text[:60]) + f"... ({len(text)} characters)"
+
+
 def _render_step(step: tuple) -> str:
     kind, value = step
     return f".{value}" if kind == "attr" else f"[{value!r}]"
@@ -72,10 +82,14 @@ def parse(text: str) -> WatchExpr:
     """Parse a watch expression; raise WatchExprError (one line) if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise WatchExprError(f"empty watch expression; {ALLOWED}")
+    # Python's parser recurses once per step: a machine-made expression of
+    # thousands of steps would end in RecursionError, not in this message.
+    if text.count(".") + text.count("[") > MAX_STEPS:
+        raise WatchExprError(f"{_short(text)} has more than {MAX_STEPS} steps; a watch is at most {MAX_STEPS}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
-        raise WatchExprError(f"{text!r} is not a Python expression; {ALLOWED}") from None
+        raise WatchExprError(f"{_short(text)} is not a Python expression; {ALLOWED}") from None
 
     steps: list[tuple] = []
     node = tree.body

@@ -17,8 +17,9 @@ the opname `dis` shows for the culprit instruction on that line (the same on
 3.12 and 3.13); `#N` when the line has several instructions of that opname:
 the N-th of them, counting the line's instructions in `dis` order, the
 enclosing code object's first, then those of code nested in it (a lambda, a
-generator expression); `xK` when K changes land on it (else exactly one). A case that `requires:` a module the Python running it
-cannot import is skipped. Used by tests/python/test_exactness.py and
+generator expression); `xK` when K changes land on it (else exactly one).
+A case that `requires:` a module the Python running it cannot import is
+skipped. Used by tests/python/test_exactness.py and
 scripts/score_exactness.py.
 """
 
@@ -179,6 +180,9 @@ def _program_env(env=None):
     compared value for value)."""
     env = dict(os.environ if env is None else env)
     env.pop("PYTEST_CURRENT_TEST", None)
+    # One string hash seed for every run, so a set's items iterate in the
+    # same order in the oracle and in spyrec (both report that order).
+    env["PYTHONHASHSEED"] = "0"
     return env
 
 
@@ -251,17 +255,39 @@ def comparable_value(value):
     return value
 
 
-def culprit_fields(change):
-    """Which instruction, in which thread."""
+def culprit_fields(change, sets_from=None):
+    """Which instruction, in which thread (`sets_from`: as key_fields, unused)."""
     return {k: change.get(k) for k in CULPRIT_FIELDS}
 
 
-def key_fields(change):
+def _sets_sorted(value, paths):
+    """`value` with the lists at `paths` (the oracle's set_paths) sorted: a
+    set's items are compared in any order (spyrec lists them in the order
+    they were added, Python in its own)."""
+    for path in paths:
+        parent, at = None, value
+        try:
+            for step in path:
+                parent, at = at, at[step]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(at, list):
+            ordered = sorted(at, key=lambda x: json.dumps(x, sort_keys=True))
+            if parent is None:
+                value = ordered
+            else:
+                parent[path[-1]] = ordered
+    return value
+
+
+def key_fields(change, sets_from=None):
     """What spyrec must agree on, change for change: the culprit, the thread,
-    the kind, the values before and after, and the two innermost frames."""
+    the kind, the values before and after, and the two innermost frames.
+    `sets_from`: the oracle's change, whose set_paths say which lists are sets."""
+    paths = (sets_from or change).get("set_paths") or {}
     out = culprit_fields(change)
     out["kind"] = change.get("kind")
-    out["before"] = comparable_value(change.get("before"))
-    out["after"] = comparable_value(change.get("after"))
+    for when in ("before", "after"):
+        out[when] = _sets_sorted(comparable_value(change.get(when)), paths.get(when, ()))
     out["stack"] = [(f["file"], f["line"], f["function"]) for f in change.get("stack", [])[:STACK_FRAMES]]
     return out

@@ -197,7 +197,8 @@ def _snap(obj, depth, follow, active):
             items = list(set.__iter__(obj) if issubclass(t, set) else frozenset.__iter__(obj))
             if not set(map(type, items)) <= _RAW:
                 items = [_snap(x, d, follow, active) for x in items]
-            return ("set", _qualname(t), frozenset(items))
+            # Compared as a set; kept in iteration order for the report.
+            return ("set", _qualname(t), _OrderedSet(items))
         if issubclass(t, bytearray):
             return ("bytearray", _qualname(t), bytes(bytearray.__getitem__(obj, slice(None))))
         if issubclass(t, array.array):
@@ -225,6 +226,19 @@ def _snap(obj, depth, follow, active):
         active.discard(id(obj))
 
 
+class _OrderedSet(tuple):
+    """A set's items in iteration order, equal to any ordering of the same items."""
+
+    def __eq__(self, other):
+        return isinstance(other, _OrderedSet) and frozenset(self) == frozenset(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(frozenset(self))
+
+
 def root_identity(obj):
     """The watched object's id when it is mutable, else None.
 
@@ -246,6 +260,27 @@ def change_kind(before, after):
     if before[1] is not None and after[1] is not None and before[1] != after[1]:
         return "rebound"
     return "modified"
+
+
+def set_paths(snap, path=()):
+    """The paths (dict keys and list indexes, as in render()'s output) of
+    the sets inside a snapshot: their items are compared in any order."""
+    if snap is MISSING or type(snap) is not tuple or not snap or type(snap[0]) is not str:
+        return []
+    kind = snap[0]
+    if kind == "set":
+        return [list(path)]
+    if kind in ("list", "tuple", "deque"):
+        return [p for i, x in enumerate(snap[2]) for p in set_paths(x, (*path, i))]
+    if kind == "dict":
+        out = []
+        for k, v in snap[2]:
+            rk = render(k)
+            out += set_paths(v, (*path, rk if isinstance(rk, str) else repr(rk)))
+        return out
+    if kind == "object":
+        return [p for k, v in snap[2] for p in set_paths(v, (*path, k))]
+    return []
 
 
 def render(snap):
@@ -275,7 +310,7 @@ def render(snap):
     if kind in ("list", "tuple", "deque"):
         return [render(x) for x in snap[2]]
     if kind == "set":
-        return sorted((render(x) for x in snap[2]), key=repr)
+        return [render(x) for x in snap[2]]  # iteration order, as spyrec shows it (PYTHONHASHSEED=0)
     if kind == "dict":
         out = {}
         for k, v in snap[2]:
@@ -294,7 +329,7 @@ def render(snap):
 # ---------------------------------------------------------------- culprit --
 
 
-def _instruction_starts(code, _cache={}):
+def _instruction_starts(code, _cache={}):  # noqa: B006  (the cache is the point)
     starts = _cache.get(code)
     if starts is None:
         starts = _cache[code] = [i.offset for i in dis.get_instructions(code)]
@@ -380,6 +415,7 @@ class Oracle:
             "stack": [],
             "before": render(before[0]),
             "after": render(after[0]),
+            "set_paths": {"before": set_paths(before[0]), "after": set_paths(after[0])},
         }
         if c is not None:
             code, offset, frame = c

@@ -144,7 +144,8 @@ def test_history_is_a_list_of_changes_oldest_first(inventory):
     assert history[0].diff().startswith("+ {'currency': 'USD'")
     assert str(history).startswith("__main__.CONFIG: 3 changes, oldest first")
     assert repr(history) == str(history)
-    assert inventory.history("__main__.NOT_WATCHED") == []
+    with pytest.raises(spyrec.NotWatchedError):
+        inventory.history("__main__.NOT_WATCHED")
 
 
 def test_value_at_rebuilds_plain_values(inventory):

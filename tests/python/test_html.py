@@ -77,8 +77,11 @@ def test_history_html_is_a_timeline_and_a_table(recorded):
     assert "2 changes, oldest first" in page
     assert page.count("<rect") == 2 and page.count("<tr") == 3
     assert "<script>" not in page
-    assert "no changes" in str(recorded.history("htmlmod.OTHER"))
-    assert "0 changes" in recorded.history("htmlmod.OTHER")._repr_html_()
+    with pytest.raises(spyrec.NotWatchedError):
+        recorded.history("htmlmod.OTHER")
+    empty = spyrec.History("htmlmod.CONFIG", [], recorded)
+    assert "no changes" in str(empty)
+    assert "0 changes" in empty._repr_html_()
 
 
 def test_recording_html_has_a_row_and_a_timeline_per_watch(recorded):

@@ -1,7 +1,7 @@
 """The watch expression syntax: what parses, what it normalizes to, what is refused."""
 
 import pytest
-from spyrec.watch_expr import WatchExprError, normalize, parse
+from spyrec.watch_expr import WatchExprError, normalize, parse, prefixes
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,41 @@ def test_refuses_with_one_line_saying_what_is_allowed(text):
     message = str(info.value)
     assert "\n" not in message
     assert "literal keys" in message
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("", "empty watch expression"),
+        ("   ", "empty watch expression"),
+        (None, "empty watch expression"),
+        (123, "empty watch expression"),
+        ("1 +", "is not a Python expression"),
+        ("m.x[1:2]", "slices cannot be watched"),
+        ("sys.path.copy()", "is not a dotted path (it has a call)"),
+        ("m.x + 1", "is not a dotted path (it has m.x + 1)"),
+        ("m.x[1.5]", "the key 1.5 is not an allowed literal"),
+        ("sys", "names no value inside module 'sys'"),
+        ("a" + ".b" * 300, "has more than 200 steps"),
+    ],
+)
+def test_each_refusal_says_why(text, says):
+    with pytest.raises(WatchExprError) as info:
+        parse(text)
+    assert says in str(info.value)
+    assert str(info.value).endswith("e.g. os.environ['HOME']") or "steps" in says
+
+
+def test_a_parsed_watch_is_immutable():
+    w = parse("sys.path")
+    with pytest.raises(AttributeError):
+        w.module = "os"
+
+
+def test_prefixes_longest_first_with_the_steps_after_them():
+    assert list(prefixes(parse("myapp.CONFIG['db']['host']"))) == [
+        ("myapp.CONFIG['db']['host']", ()),
+        ("myapp.CONFIG['db']", (("item", "host"),)),
+        ("myapp.CONFIG", (("item", "db"), ("item", "host"))),
+    ]
+    assert list(prefixes(parse("sys.path"))) == [("sys.path", ())]

@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-class UsageError(Exception):
-    """Bad command line; str() is the one line printed after `spyrec: error: `."""
+from ..errors import UsageError  # noqa: F401  (the subcommands raise it from here)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..errors import SpyrecError
 from . import UsageError, fail
 
 USAGE = """\
@@ -14,6 +15,8 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--prin
                               | exceptions | watches | info | leaks) [--json]
        spyrec replay [-r DIR] --break-before (last-change EXPR | change EXPR N | seq SEQ)
        spyrec export --format (parquet | perfetto) [-r DIR]... [-o OUT] [--values]
+       spyrec list [-d DIR]             (the recordings under DIR/.spyrec: size, date, program)
+       spyrec clean [-d DIR] [--keep N] [--dry-run]   (remove all but the newest N)
        spyrec dap                       (Debug Adapter Protocol on stdin/stdout, for editors)
        spyrec --version
        pytest --spyrec [--spyrec-watch EXPR]...   (which test leaked state)
@@ -24,7 +27,7 @@ Record a Python program, then ask which bytecode instruction changed a value.
   spyrec query last-change sys.path     who changed it last, and how
 """
 
-COMMANDS = ("run", "query", "replay", "export", "dap")
+COMMANDS = ("run", "query", "replay", "export", "list", "clean", "dap")
 
 
 def main(argv: list | None = None) -> int:
@@ -34,6 +37,9 @@ def main(argv: list | None = None) -> int:
     except UsageError as e:
         fail(str(e))
         return 2
+    except SpyrecError as e:
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return e.exit_status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -49,13 +55,8 @@ def main(argv: list | None = None) -> int:
     except Exception as e:
         if os.environ.get("SPYREC_DEBUG"):
             raise
-        from ..api import RecordingError
-
-        if isinstance(e, RecordingError):
-            fail(str(e).splitlines()[0] if str(e) else "unreadable recording")
-        else:
-            first = str(e).splitlines()[0] if str(e) else ""
-            fail(f"internal error: {type(e).__name__}: {first} (set SPYREC_DEBUG=1 for the traceback)")
+        first = str(e).splitlines()[0] if str(e) else ""
+        fail(f"internal error: {type(e).__name__}: {first} (set SPYREC_DEBUG=1 for the traceback)")
         return 2
 
 
@@ -88,6 +89,14 @@ def _dispatch(argv: list) -> int:
         from . import export
 
         return export.main(rest)
+    if command == "list":
+        from . import recordings
+
+        return recordings.list_main(rest)
+    if command == "clean":
+        from . import recordings
+
+        return recordings.clean_main(rest)
     if command == "dap":
         if rest:
             raise UsageError("spyrec dap takes no arguments: it speaks DAP on stdin/stdout")

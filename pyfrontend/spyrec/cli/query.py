@@ -8,8 +8,8 @@ cannot be read, with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
-import shlex
 import sys
 
 from . import ArgumentParser, UsageError
@@ -52,6 +52,25 @@ def build_parser() -> ArgumentParser:
         "history", parents=common + [by_test, by_pid], help="every change of EXPR, oldest first, from every process"
     )
     p.add_argument("expr", metavar="EXPR")
+    p.add_argument(
+        "--file",
+        metavar="FILE",
+        default=None,
+        help="only changes whose culprit is in FILE (a path, or its tail such as app/util.py)",
+    )
+    p.add_argument(
+        "--function",
+        metavar="NAME",
+        default=None,
+        help="only changes whose culprit is in this function (a qualname, or its last part)",
+    )
+    p.add_argument("--thread", metavar="NAME", default=None, help="only changes made by this thread (name or id)")
+    p.add_argument(
+        "--from", dest="seq_from", metavar="SEQ", type=_seq, default=None, help="only changes from this seq on"
+    )
+    p.add_argument(
+        "--to", dest="seq_to", metavar="SEQ", type=_seq, default=None, help="only changes up to this seq (included)"
+    )
     p = sub.add_parser(
         "value",
         parents=common + [by_pid],
@@ -59,7 +78,19 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("expr", metavar="EXPR")
     p.add_argument("--at", metavar="SEQ", type=_seq, required=True)
-    sub.add_parser("exceptions", parents=common + [by_pid], help="exceptions raised while recording")
+    p = sub.add_parser(
+        "exceptions",
+        parents=common + [by_pid],
+        help="exceptions raised while recording (each re-raise folded into its raise)",
+    )
+    p.add_argument("--type", metavar="NAME", default=None, help="only this exception type (KeyError, or a dotted name)")
+    p.add_argument("--file", metavar="FILE", default=None, help="only those raised in FILE (a path or its tail)")
+    p.add_argument("--unhandled", action="store_true", help="only the exception that ended the program")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also those Python raises and catches inside importlib and the signal module (left out by default)",
+    )
     sub.add_parser("watches", parents=common, help="what was watched")
     sub.add_parser("info", parents=common, help="about the recording")
     sub.add_parser(
@@ -72,7 +103,12 @@ def _seq(text: str) -> int:
     """A seq: a whole number from 0 (0 is the start of the recording)."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"a seq is a whole number from 0, not {text!r}")
-    return int(text)
+    from ..api import checked_seq
+
+    try:
+        return checked_seq(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _pid(text: str) -> int:
@@ -107,7 +143,7 @@ def main(argv: list) -> int:
         if args.json:
             _dump(watches)
         else:
-            out.write(report.format_watches(watches) + "\n")
+            out.write(report.format_watches(watches, rec.argv) + "\n")
         return 0
     pid = getattr(args, "pid", None)
     if pid is not None and pid not in rec.pids():
@@ -115,7 +151,7 @@ def main(argv: list) -> int:
             f"--pid: no process {pid} in this recording (its processes: {', '.join(map(str, rec.pids()))})"
         )
     if args.question == "exceptions":
-        return _exceptions(rec, args.json, pid)
+        return _exceptions(rec, args, pid)
     test = getattr(args, "test", None)
     if test is not None:
         _check_test(rec, test)
@@ -136,19 +172,24 @@ def main(argv: list) -> int:
             _dump({"expr": expr, "seq": args.at, "exists": exists, "value": value if exists else None})
         else:
             out.write(report.format_value(expr, args.at, exists, value) + "\n")
+            last = _last_change_seq(rec, pid)
+            if args.at > last:
+                out.write(
+                    f"(seq {args.at} is past the recording's last change, seq {last}: this is the value at the end)\n"
+                )
         return 0
     if watch.get("never_found"):
         if args.json:
             _dump(None if args.question == "last-change" else [])
-        print(f"spyrec: `{expr}` was never found: {watch.get('unresolved_reason')}", file=sys.stderr)
+        reason = report.never_found_reason(expr, watch.get("unresolved_reason"), rec.argv)
+        print(f"spyrec: `{expr}` was never found: {reason}", file=sys.stderr)
         return 1
     if args.question == "last-change":
         if test is None:
             change = rec.last_change(expr, pid=pid)
         else:
-            change = None
-            for change in rec.iter_history(expr, test=test, pid=pid):
-                pass
+            last = collections.deque(rec.iter_history(expr, test=test, pid=pid), maxlen=1)
+            change = last[0] if last else None
         if change is None:
             if args.json:
                 _dump(None)
@@ -161,17 +202,41 @@ def main(argv: list) -> int:
         return 0
     # history: printed as it is read, so any recording's history runs in
     # bounded memory (one change at a time).
-    changes = _Counted(rec.iter_history(expr, test=test, pid=pid))
+    where = _history_filters(args)
+    changes = _Counted(rec.iter_history(expr, test=test, pid=pid, **where))
     if args.json:
         _dump_stream(c.to_json() for c in changes)
     else:
-        count = rec.change_count(expr, pid) if watch.get("expr") == expr and test is None else None
+        whole = watch.get("expr") == expr and test is None and not where
+        count = rec.change_count(expr, pid) if whole else None
         for line in report.history_lines(expr, changes, rec.cwd, count):
             out.write(line + "\n")
     if changes.n == 0:
-        _never_changed(rec, expr)
+        if where:
+            print(f"spyrec: no change of {expr} matches {_describe_filters(where)}", file=sys.stderr)
+        else:
+            _never_changed(rec, expr)
         return 1
     return 0
+
+
+def _history_filters(args) -> dict:
+    """`history`'s --file/--function/--thread/--from/--to as changes() filters."""
+    where = {k: getattr(args, k) for k in ("file", "function", "thread") if getattr(args, k) is not None}
+    if args.seq_from is not None or args.seq_to is not None:
+        if args.seq_from is not None and args.seq_to is not None and args.seq_from > args.seq_to:
+            raise UsageError(f"spyrec query history: --from {args.seq_from} is after --to {args.seq_to}")
+        hi = args.seq_to + 1 if args.seq_to is not None else None
+        where["seq_range"] = (args.seq_from or 0, hi)
+    return where
+
+
+def _describe_filters(where: dict) -> str:
+    parts = [f"{k} {where[k]}" for k in ("file", "function", "thread") if k in where]
+    if "seq_range" in where:
+        lo, hi = where["seq_range"]
+        parts.append(f"seqs {lo} to {hi - 1 if hi is not None else 'the end'}")
+    return ", ".join(parts)
 
 
 def _check_test(rec, test: str) -> None:
@@ -200,21 +265,27 @@ def _leaks(rec, as_json: bool, test: str | None) -> int:
     return 0
 
 
-def _exceptions(rec, as_json: bool, pid: int | None) -> int:
+def _exceptions(rec, args, pid: int | None) -> int:
     from .. import report
 
-    excs = rec.iter_exceptions(pid)
-    if as_json:
+    hidden = []
+    excs = rec.iter_exceptions(
+        pid, collapse=True, type=args.type, file=args.file, unhandled=args.unhandled, internal=args.all, hidden=hidden
+    )
+    if args.json:
         _dump_stream(e.to_json() for e in excs)
         return 0
-    cwd, n = None, 0
+    cwd, n = rec.cwd, 0
     for e in excs:
-        if n == 0:
-            cwd = rec.cwd
         sys.stdout.write(report.format_exception(e, cwd) + "\n")
         n += 1
     if n == 0:
-        sys.stdout.write("no exceptions were raised while recording\n")
+        asked = args.type or args.file or args.unhandled
+        sys.stdout.write("no exception matches\n" if asked else "no exceptions were raised while recording\n")
+    if hidden and hidden[0]:
+        sys.stdout.write(
+            f"({hidden[0]} raised and caught inside importlib and the signal module are left out; --all shows them)\n"
+        )
     return 0
 
 
@@ -247,18 +318,26 @@ def _dump(value) -> None:
     sys.stdout.write("\n")
 
 
+def _last_change_seq(rec, pid) -> int:
+    """The seq of the recording's last change (one seek per watch)."""
+    last = 0
+    for w in rec.watches():
+        change = rec.last_change(w["expr"], pid=pid)
+        if change is not None:
+            last = max(last, change.seq)
+    return last
+
+
 def _watched_list(rec) -> str:
-    return ", ".join(w.get("expr", "?") for w in rec.watches()) or "nothing"
+    from .. import report
+
+    return report.watched_list(rec.watches())
 
 
 def _not_watched(rec, expr: str) -> None:
-    argv = rec.argv
-    again = f"spyrec run --watch {shlex.quote(expr)} {shlex.join(argv) if argv else 'script.py'}"
-    print(
-        f"spyrec: {expr} was not watched in this recording (it watched: "
-        f"{_watched_list(rec)}); to watch it, re-run: {again}",
-        file=sys.stderr,
-    )
+    from .. import report
+
+    print(f"spyrec: {report.not_watched_text(expr, rec.watches(), rec.argv)}", file=sys.stderr)
 
 
 def _never_changed(rec, expr: str) -> None:

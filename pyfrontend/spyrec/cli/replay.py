@@ -27,7 +27,11 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("-r", "--recording", metavar="DIR", default=None)
     parser.add_argument(
-        "--break-before", nargs="+", required=True, metavar="WHAT", help="last-change EXPR | change EXPR N | seq SEQ"
+        "--break-before",
+        nargs="+",
+        required=True,
+        metavar="WHAT",
+        help="last-change EXPR | change EXPR N (the N-th change, from 1; -1 is the last, -2 the one before) | seq SEQ",
     )
     return parser
 
@@ -46,11 +50,14 @@ def _target(rec, what: list):
         if kind == "change" and len(rest) == 2:
             expr = normalize(rest[0])
             n = int(rest[1])
+            if n == 0:
+                raise UsageError("spyrec replay: in change EXPR N, N counts from 1 (and -1 is the last change)")
             history = rec.history(expr, pid=rec.pid) if rec.watched(expr) else []
             if not history:
                 return None, f"the recording has no change of {expr}"
-            if n == 0 or abs(n) > len(history):
-                return None, f"{expr} changed {len(history)} times; N counts from 1"
+            if abs(n) > len(history):
+                times = "once" if len(history) == 1 else f"{len(history)} times"
+                return None, f"{expr} changed {times}: there is no change {n}"
             return history[n - 1 if n > 0 else n], None
         if kind == "seq" and len(rest) == 1:
             seq = int(rest[0])
@@ -59,6 +66,8 @@ def _target(rec, what: list):
             return None, f"the recording has no change at seq {seq}"
     except WatchExprError as e:
         raise UsageError(str(e)) from None
+    except UsageError:
+        raise
     except ValueError:
         raise UsageError("spyrec replay: N and SEQ are integers") from None
     raise UsageError("spyrec replay: --break-before takes last-change EXPR, change EXPR N or seq SEQ")
@@ -79,6 +88,8 @@ def main(argv: list) -> int:
     argv_ = list(info.get("argv") or ())
     if not argv_:
         raise UsageError("the recording does not say what program it ran")
+    if argv_[0] == "%%spyrec":
+        raise UsageError("the recording is of a notebook cell (%%spyrec): replay re-runs programs, not cells")
     if info.get("cwd"):
         try:
             os.chdir(info["cwd"])
@@ -135,7 +146,7 @@ def _check_same_python(info: dict) -> None:
     """Bytecode, and so every culprit's offset, differs between Python
     versions: replaying on another one cannot reach the recorded change."""
     recorded = str(info.get("python_version") or "").split()[0:1]
-    here = "%d.%d.%d" % sys.version_info[:3]
+    here = "{}.{}.{}".format(*sys.version_info[:3])
     if recorded and recorded[0].split(".")[:2] != here.split(".")[:2]:
         raise UsageError(
             f"the recording was made by Python {recorded[0]}; this is Python {here}: "

@@ -1,0 +1,85 @@
+"""Which raised exceptions a reader is shown, and how: `query exceptions`
+and `Recording.iter_exceptions(...)` filter by type, file and "the one that
+ended the program", fold each re-raise into the raise it continues, and
+leave out the exceptions Python raises and catches inside its own
+machinery (importlib probing paths and caches, the signal module looking
+up a handler), saying how many were left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["is_internal", "collapse_reraises", "select"]
+
+# Where CPython raises and catches exceptions as part of its own work: every
+# import probes the file system (FileNotFoundError) and caches (KeyError),
+# and signal.signal() tries int() and the Handlers enum on every handler
+# (TypeError, KeyError, ValueError: a recording's own handler makes every
+# program that sets one do that).
+_INTERNAL_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", "<frozen zipimport>")
+_INTERNAL_FUNCTIONS = {("signal.py", "_int_to_enum"), ("signal.py", "_enum_to_int")}
+
+
+def is_internal(exc) -> bool:
+    """Raised inside importlib, or inside the signal module's handler
+    conversions (whatever they call: the enum lookup that fails)."""
+    if exc.file in _INTERNAL_FILES:
+        return True
+    from .frames import is_user
+
+    for frame in [exc.culprit, *exc.stack[1:]]:
+        if ((frame.file or "").rsplit("/", 1)[-1], frame.function) in _INTERNAL_FUNCTIONS:
+            return True
+        if is_user(frame.file or ""):
+            return False
+    return False
+
+
+def collapse_reraises(excs):
+    """Each re-raise (a `finally`, a bare `raise`) that directly follows its
+    raise in the same thread, same type and message, folded into that raise:
+    `reraises` counts them, `last_raise` is where the last one was."""
+    pending = None
+    for e in excs:
+        if (
+            pending is not None
+            and e.reraised
+            and (e.pid, e.thread_id, e.type, e.message)
+            == (pending.pid, pending.thread_id, pending.type, pending.message)
+        ):
+            pending = dataclasses.replace(pending, reraises=pending.reraises + 1, last_raise=e.culprit)
+            continue
+        if pending is not None:
+            yield pending
+        pending = e
+    if pending is not None:
+        yield pending
+
+
+def select(excs, *, type=None, file=None, cwd=None, ending_message=None, unhandled=False, internal=True, hidden=None):
+    """The exceptions a reader asked for. `type`: a name (`KeyError`) or a
+    dotted one's tail; `file`: where it was raised (a path or its tail);
+    `unhandled`: only the exception that ended the program (the last one
+    matching the recording's ending message); `internal`: keep Python's own
+    (see is_internal); `hidden`: a list that gets the count of those left out."""
+    from .api import _same_file
+
+    if unhandled:
+        last = None
+        for e in excs:
+            if ending_message and f"{e.type}: {e.message}".rstrip(": ") == ending_message.rstrip(": "):
+                last = e
+        excs = [last] if last is not None else []
+    left_out = 0
+    for e in excs:
+        if type is not None and e.type != type and not e.type.endswith("." + type):
+            continue
+        if file is not None and not _same_file(e.file or "", file, cwd):
+            continue
+        if not internal and is_internal(e):
+            left_out += 1
+            continue
+        yield e
+    if hidden is not None:
+        hidden.append(left_out)
