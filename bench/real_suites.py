@@ -172,7 +172,7 @@ def one_run(
         argv = [python, *PYTEST, *suite["paths"]]
     else:
         argv = [child.spyrec_script(python), "run", "-o", rec_dir, *PYTEST, *suite["paths"]]
-    for attempt in range(10):
+    for _attempt in range(10):
         shutil.rmtree(rec_dir, ignore_errors=True)
         stamp = child.core_stamp(python)
         r = child.run(argv, cwd=src, env=env, timeout=timeout, stdout_path=out, stderr_path=err)

@@ -142,7 +142,7 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
                 rec = os.path.join(case_dir, f"rec-{rnd}")
                 argv = [child.spyrec_script(python), "run", "-o", rec, "-w", EXPR, program]
             err = os.path.join(case_dir, f"{mode}-{rnd}.err")
-            for attempt in range(10):
+            for _attempt in range(10):
                 stamp = child.core_stamp(python)
                 r = child.run(argv, cwd=case_dir, env=env, timeout=args.timeout, stderr_path=err)
                 r["stderr_tail"] = child.tail(err, 10)
@@ -261,7 +261,7 @@ def table(version: str, cases: dict, queries: list[dict]) -> str:
             f"| {name} | {c['plain_cpu']:.3f} s | {spy} | {child.mib(c['spyrec_rss_kb'] * 1024)} "
             f"| {child.mib(c['recording_bytes'])} | {c['modified']} ({c['expected_modified']})"
             f"{'' if c['as_expected'] else ' WRONG'}"
-            f"{', %d empty diffs' % c['empty_diffs'] if c.get('empty_diffs') else ''} | {query} |"
+            f"{', {} empty diffs'.format(c['empty_diffs']) if c.get('empty_diffs') else ''} | {query} |"
         )
     rows += [
         "",

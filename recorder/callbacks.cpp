@@ -145,15 +145,22 @@ PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return none();
 }
 
-PyMethodDef kCall{"spyrec_call", reinterpret_cast<PyCFunction>(on_call), METH_FASTCALL, nullptr};
-PyMethodDef kInstruction{"spyrec_instruction", reinterpret_cast<PyCFunction>(on_instruction), METH_FASTCALL, nullptr};
-PyMethodDef kFrameEnter{"spyrec_frame_enter", reinterpret_cast<PyCFunction>(on_frame_enter), METH_FASTCALL, nullptr};
-PyMethodDef kReturn{"spyrec_return", reinterpret_cast<PyCFunction>(on_return), METH_FASTCALL, nullptr};
-PyMethodDef kYield{"spyrec_yield", reinterpret_cast<PyCFunction>(on_yield), METH_FASTCALL, nullptr};
-PyMethodDef kLine{"spyrec_line", reinterpret_cast<PyCFunction>(on_line), METH_FASTCALL, nullptr};
-PyMethodDef kUnwind{"spyrec_unwind", reinterpret_cast<PyCFunction>(on_unwind), METH_FASTCALL, nullptr};
-PyMethodDef kRaise{"spyrec_raise", reinterpret_cast<PyCFunction>(on_raise), METH_FASTCALL, nullptr};
-PyMethodDef kReraise{"spyrec_reraise", reinterpret_cast<PyCFunction>(on_reraise), METH_FASTCALL, nullptr};
+// A METH_FASTCALL function stored in PyMethodDef's PyCFunction slot, cast
+// through void(*)(void) as CPython documents (a direct cast trips -Wcast-function-type).
+template <typename Fn>
+PyCFunction fastcall(Fn fn) {
+    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(fn));
+}
+
+PyMethodDef kCall{"spyrec_call", fastcall(on_call), METH_FASTCALL, nullptr};
+PyMethodDef kInstruction{"spyrec_instruction", fastcall(on_instruction), METH_FASTCALL, nullptr};
+PyMethodDef kFrameEnter{"spyrec_frame_enter", fastcall(on_frame_enter), METH_FASTCALL, nullptr};
+PyMethodDef kReturn{"spyrec_return", fastcall(on_return), METH_FASTCALL, nullptr};
+PyMethodDef kYield{"spyrec_yield", fastcall(on_yield), METH_FASTCALL, nullptr};
+PyMethodDef kLine{"spyrec_line", fastcall(on_line), METH_FASTCALL, nullptr};
+PyMethodDef kUnwind{"spyrec_unwind", fastcall(on_unwind), METH_FASTCALL, nullptr};
+PyMethodDef kRaise{"spyrec_raise", fastcall(on_raise), METH_FASTCALL, nullptr};
+PyMethodDef kReraise{"spyrec_reraise", fastcall(on_reraise), METH_FASTCALL, nullptr};
 
 }  // namespace
 

@@ -187,7 +187,6 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         // The change is seen after the culprit's line, sometimes after a LINE
         // event of the next line: the trail ends at the culprit's line.
         if (!frames.empty()) {
-            auto* co = reinterpret_cast<PyCodeObject*>(frames[0].code);
             int culprit_line = codes_.line_at(frames[0].code, frames[0].offset < 0 ? 0 : frames[0].offset);
             for (size_t i = lines.size(); i-- > 0;) {
                 if (lines[i].first == frames[0].code && lines[i].second == culprit_line) {
@@ -337,7 +336,7 @@ void Session::write_meta() {
     meta.setStartTime(start_time_);
     auto names = meta.initOpnames(opcodes_.names.size());
     for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
-    meta.setSpyrecVersion("0.1.0");
+    meta.setSpyrecVersion(SPYREC_VERSION);   // from pyfrontend/spyrec/__init__.py (CMakeLists.txt)
     meta.setPid(getpid());
     meta.setParentPid(options_.parent_pid);
     meta.setRedactionKnown(true);

@@ -116,6 +116,7 @@ inline void encode(s::Value::Builder out, const replayer::Value& v) {
             ref.setRepr(v.text);
             break;
         }
+        case K::Redacted: out.setRedacted(v.ref_id); break;
     }
 }
 

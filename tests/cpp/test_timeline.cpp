@@ -232,7 +232,9 @@ TEST(Timeline, ManyChangesBetweenKeyframes) {
         ValueAt v = value_at(rec, "app.N", seq);
         ASSERT_EQ(v.state, ValueAt::State::Present);
         ASSERT_EQ(v.value.items.size(), seq) << "seq " << seq;
-        if (seq) EXPECT_EQ(v.value.items.back().integer, static_cast<int64_t>(seq));
+        if (seq) {
+            EXPECT_EQ(v.value.items.back().integer, static_cast<int64_t>(seq));
+        }
     }
     ChangeCursor cursor(rec, Target::whole("app.N"));
     uint64_t n = 0;
