@@ -271,7 +271,8 @@ public:
         d["parent_pid"] = i.meta.parent_pid;
         d["spyrec_version"] = text(i.meta.spyrec_version);
         // None: recorded before redaction existed; []: recorded with --no-redact.
-        d["redact_patterns"] = i.meta.redaction_known ? py::object(text_list(i.meta.redact_patterns)) : py::object(py::none());
+        d["redact_patterns"] =
+            i.meta.redaction_known ? py::object(text_list(i.meta.redact_patterns)) : py::object(py::none());
         if (i.ending) {
             const Ending& e = *i.ending;
             py::dict end;
@@ -304,7 +305,8 @@ public:
             d["start_seq"] = w.start_seq;
             d["ever_resolved"] = w.ever_resolved;
             d["never_found"] = w.never_found();
-            d["unresolved_reason"] = w.unresolved_reason.empty() ? py::object(py::none()) : py::object(text(w.unresolved_reason));
+            d["unresolved_reason"] =
+                w.unresolved_reason.empty() ? py::object(py::none()) : py::object(text(w.unresolved_reason));
             out.append(d);
         }
         return out;
@@ -356,7 +358,8 @@ public:
     }
 
     // The streaming forms: one change (or exception) per __next__.
-    std::unique_ptr<ChangeStream> iter_history(const std::string& expr, const py::object& watch, const py::iterable& steps) const {
+    std::unique_ptr<ChangeStream> iter_history(const std::string& expr, const py::object& watch,
+                                               const py::iterable& steps) const {
         Target t = target(expr, watch, steps);
         auto cursor = unlocked([&] { return std::make_unique<ChangeCursor>(*rec_, t); });
         return std::make_unique<ChangeStream>(rec_, std::move(cursor), &change);
@@ -377,12 +380,9 @@ public:
         Target t = target(expr, watch, steps);
         ValueAt v = unlocked([&] { return spyrec::replayer::value_at(*rec_, t, seq); });
         switch (v.state) {
-            case ValueAt::State::NotWatched:
-                throw py::key_error(expr + " is not watched in this recording");
-            case ValueAt::State::Absent:
-                return py::make_tuple(false, py::none());
-            case ValueAt::State::Present:
-                break;
+            case ValueAt::State::NotWatched: throw py::key_error(expr + " is not watched in this recording");
+            case ValueAt::State::Absent: return py::make_tuple(false, py::none());
+            case ValueAt::State::Present: break;
         }
         return py::make_tuple(true, json(to_json(v.value)));
     }
@@ -446,11 +446,13 @@ void bind_reading(py::module_& m) {
     });
 
     py::class_<ChangeStream>(m, "ChangeStream")
-        .def("__iter__", [](ChangeStream& s) -> ChangeStream& { return s; }, py::return_value_policy::reference_internal)
+        .def(
+            "__iter__", [](ChangeStream& s) -> ChangeStream& { return s; }, py::return_value_policy::reference_internal)
         .def("__next__", &ChangeStream::next);
     py::class_<ExceptionStream>(m, "ExceptionStream")
-        .def("__iter__", [](ExceptionStream& s) -> ExceptionStream& { return s; },
-             py::return_value_policy::reference_internal)
+        .def(
+            "__iter__", [](ExceptionStream& s) -> ExceptionStream& { return s; },
+            py::return_value_policy::reference_internal)
         .def("__next__", &ExceptionStream::next);
 
     py::class_<Reading>(m, "Reading")

@@ -39,8 +39,7 @@ std::vector<std::string> default_hidden_prefixes() {
             } else {
                 prefixes.push_back(file);
             }
-        } catch (const py::error_already_set&) {
-        }
+        } catch (const py::error_already_set&) {}
     }
     // The `spyrec` console script that started this process, if one did.
     try {
@@ -53,8 +52,7 @@ std::vector<std::string> default_hidden_prefixes() {
                 prefixes.push_back(py::str(py::module_::import("os.path").attr("abspath")(script)));
             }
         }
-    } catch (const py::error_already_set&) {
-    }
+    } catch (const py::error_already_set&) {}
     return prefixes;
 }
 
@@ -85,8 +83,8 @@ public:
         options.limits.follow_depth = follow;
         options.redact_patterns = std::move(redact);
         options.parent_pid = parent_pid;
-        options.hidden_prefixes = hidden.is_none() ? default_hidden_prefixes()
-                                                   : hidden.cast<std::vector<std::string>>();
+        options.hidden_prefixes =
+            hidden.is_none() ? default_hidden_prefixes() : hidden.cast<std::vector<std::string>>();
         options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
         try {
             session_ = std::make_unique<Session>(std::move(options), std::move(specs));
@@ -113,7 +111,7 @@ public:
 
     void flush() {
         if (!session_) return;
-        py::gil_scoped_release release;   // the writer thread needs no GIL, but let others run
+        py::gil_scoped_release release;  // the writer thread needs no GIL, but let others run
         session_->flush();
     }
 
@@ -128,8 +126,8 @@ public:
         spyrec::schema::Mark::Phase which = spyrec::schema::Mark::Phase::NONE;
         if (!phase.is_none()) {
             auto name = phase.cast<std::string>();
-            auto it = std::find_if(std::begin(kPhases), std::end(kPhases),
-                                   [&](const auto& p) { return name == p.first; });
+            auto it =
+                std::find_if(std::begin(kPhases), std::end(kPhases), [&](const auto& p) { return name == p.first; });
             if (it == std::end(kPhases)) throw py::value_error("a phase is setup, call, teardown or None, not " + name);
             which = it->second;
         }

@@ -12,6 +12,6 @@ void bind_recorder(py::module_& m);
 PYBIND11_MODULE(_core, m) {
     m.doc() = "spyrec's C++ core: the recorder and the replayer";
     m.attr("FORMAT_VERSION") = spyrec::schema::kFormatVersion;
-    bind_reading(m);   // defines RecordingError, which the recorder raises too
+    bind_reading(m);  // defines RecordingError, which the recorder raises too
     bind_recorder(m);
 }

@@ -114,9 +114,13 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool 
     return none();
 }
 
-PyObject* on_return(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true, false); }
+PyObject* on_return(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return frame_leave(args, nargs, true, false);
+}
 PyObject* on_yield(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, true, true); }
-PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return frame_leave(args, nargs, false, false); }
+PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return frame_leave(args, nargs, false, false);
+}
 
 // RAISE and RERAISE: the instruction that raised is in the arguments.
 PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised) {
@@ -176,10 +180,10 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
         PyObject* raise = PyCFunction_New(&kRaise, nullptr);
         PyObject* reraise = PyCFunction_New(&kReraise, nullptr);
         return std::vector<MonitoringCallback>{
-            {"INSTRUCTION", instruction}, {"CALL", call},       {"PY_START", enter},  {"PY_RESUME", enter},
-            {"PY_THROW", enter},          {"PY_RETURN", return_}, {"PY_YIELD", yield},
-            {"PY_UNWIND", unwind},        {"RAISE", raise},     {"RERAISE", reraise},
-            {"LINE", line},
+            {"INSTRUCTION", instruction}, {"CALL", call},        {"PY_START", enter},
+            {"PY_RESUME", enter},         {"PY_THROW", enter},   {"PY_RETURN", return_},
+            {"PY_YIELD", yield},          {"PY_UNWIND", unwind}, {"RAISE", raise},
+            {"RERAISE", reraise},         {"LINE", line},
         };
     }();
     return callbacks;

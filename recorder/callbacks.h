@@ -7,8 +7,8 @@
 namespace spyrec::recorder {
 
 struct MonitoringCallback {
-    const char* event_name;   // attribute of sys.monitoring.events
-    PyObject* function;       // a builtin function object, created once
+    const char* event_name;  // attribute of sys.monitoring.events
+    PyObject* function;      // a builtin function object, created once
 };
 
 // The callbacks to register, one per event. Created on first use; they live

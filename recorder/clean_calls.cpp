@@ -29,22 +29,28 @@ bool CleanCalls::init() {
     PyTypeObject* deque = module_type("collections", "deque");
     PyTypeObject* random = module_type("_random", "Random");
     const TypeMethods tables[] = {
-        {&PyList_Type, {"append", "insert", "pop", "remove", "index", "count", "clear", "copy", "reverse",
-                        "__getitem__", "__len__", "__contains__"}},
-        {&PyDict_Type, {"get", "setdefault", "pop", "popitem", "keys", "values", "items", "copy", "clear",
-                        "__getitem__", "__contains__"}},
+        {&PyList_Type,
+         {"append", "insert", "pop", "remove", "index", "count", "clear", "copy", "reverse", "__getitem__", "__len__",
+          "__contains__"}},
+        {&PyDict_Type,
+         {"get", "setdefault", "pop", "popitem", "keys", "values", "items", "copy", "clear", "__getitem__",
+          "__contains__"}},
         {&PySet_Type, {"add", "discard", "remove", "pop", "copy", "clear", "__contains__"}},
-        {&PyUnicode_Type, {"startswith", "endswith", "split", "rsplit", "strip", "lstrip", "rstrip", "replace",
-                           "lower", "upper", "find", "rfind", "index", "rindex", "partition", "rpartition",
-                           "encode", "splitlines", "isdigit", "isalpha", "isalnum", "isspace", "isidentifier",
-                           "count", "casefold", "title", "capitalize", "zfill", "ljust", "rjust", "center",
-                           "removeprefix", "removesuffix", "expandtabs", "format"}},
-        {&PyBytes_Type, {"decode", "startswith", "endswith", "split", "strip", "find", "replace", "hex", "index",
-                         "rfind", "rindex", "count"}},
-        {&PyByteArray_Type, {"decode", "startswith", "endswith", "find", "rfind", "index", "rindex", "count",
-                             "hex", "append", "insert", "pop", "remove", "clear", "reverse", "copy"}},
-        {deque, {"append", "appendleft", "pop", "popleft", "clear", "rotate", "index", "count", "remove",
-                 "reverse", "copy", "insert"}},
+        {&PyUnicode_Type,
+         {"startswith", "endswith",     "split",  "rsplit",       "strip",        "lstrip",     "rstrip",
+          "replace",    "lower",        "upper",  "find",         "rfind",        "index",      "rindex",
+          "partition",  "rpartition",   "encode", "splitlines",   "isdigit",      "isalpha",    "isalnum",
+          "isspace",    "isidentifier", "count",  "casefold",     "title",        "capitalize", "zfill",
+          "ljust",      "rjust",        "center", "removeprefix", "removesuffix", "expandtabs", "format"}},
+        {&PyBytes_Type,
+         {"decode", "startswith", "endswith", "split", "strip", "find", "replace", "hex", "index", "rfind", "rindex",
+          "count"}},
+        {&PyByteArray_Type,
+         {"decode", "startswith", "endswith", "find", "rfind", "index", "rindex", "count", "hex", "append", "insert",
+          "pop", "remove", "clear", "reverse", "copy"}},
+        {deque,
+         {"append", "appendleft", "pop", "popleft", "clear", "rotate", "index", "count", "remove", "reverse", "copy",
+          "insert"}},
         // Change only the generator's C state, which no watch can see.
         {random, {"getrandbits", "random"}},
         {&PyLong_Type, {"to_bytes", "bit_length"}},
@@ -57,18 +63,18 @@ bool CleanCalls::init() {
         for (const char* name : table.names) {
             // Static builtin types keep their dict per interpreter (3.12+): not tp_dict.
             PyObject* dict = PyType_GetDict(table.type);
-            PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;   // borrowed
+            PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;  // borrowed
             if (descr && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
                 methods_.insert(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
             }
             Py_XDECREF(dict);
         }
     }
-    Py_XDECREF(deque);   // the method tables are static C data of their modules
+    Py_XDECREF(deque);  // the method tables are static C data of their modules
     Py_XDECREF(random);
-    PyObject* builtins = PyEval_GetBuiltins();   // borrowed
-    for (const char* name : {"len", "isinstance", "issubclass", "id", "hash", "abs", "callable", "chr", "ord",
-                             "repr", "print", "getattr", "hasattr", "iter", "format", "divmod"}) {
+    PyObject* builtins = PyEval_GetBuiltins();  // borrowed
+    for (const char* name : {"len", "isinstance", "issubclass", "id", "hash", "abs", "callable", "chr", "ord", "repr",
+                             "print", "getattr", "hasattr", "iter", "format", "divmod"}) {
         PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
         if (f && PyCFunction_Check(f)) builtins_.insert(f);
     }
@@ -77,8 +83,8 @@ bool CleanCalls::init() {
         PyObject* f = builtins ? PyDict_GetItemString(builtins, name) : nullptr;
         if (f && PyCFunction_Check(f)) consumers_.insert(f);
     }
-    for (PyTypeObject* t : {&PyList_Type, &PyTuple_Type, &PySet_Type, &PyFrozenSet_Type, &PyBytes_Type,
-                            &PyByteArray_Type}) {
+    for (PyTypeObject* t :
+         {&PyList_Type, &PyTuple_Type, &PySet_Type, &PyFrozenSet_Type, &PyBytes_Type, &PyByteArray_Type}) {
         consumers_.insert(t);
     }
     // The iterators of the builtin containers, strings and range: a step reads.
@@ -88,17 +94,17 @@ bool CleanCalls::init() {
                              "iter({}.values())", "iter({}.items())", "reversed([])", "iter(set())", "iter('')",
                              "iter('\\u20ac')", "iter(b'')", "reversed({})"}) {
         PyObject* it = globals ? PyRun_String(expr, Py_eval_input, globals, globals) : nullptr;
-        if (it) iterator_types_.insert(Py_TYPE(it));   // static builtin types: the pointer stays valid
+        if (it) iterator_types_.insert(Py_TYPE(it));  // static builtin types: the pointer stays valid
         Py_XDECREF(it);
         PyErr_Clear();
     }
     Py_XDECREF(globals);
     // Constructing these iterates nothing: map/zip/filter/enumerate only take
     // iterators, which run later, at a FOR_ITER or call that is checked.
-    for (PyTypeObject* t : {&PyLong_Type, &PyFloat_Type, &PyUnicode_Type, &PyBool_Type, &PyComplex_Type,
-                            &PyBaseObject_Type, &PyRange_Type, &PyMap_Type, &PyZip_Type, &PyFilter_Type,
-                            &PyEnum_Type, &PySlice_Type, &PySuper_Type, &PyProperty_Type,
-                            &PyStaticMethod_Type, &PyClassMethod_Type}) {
+    for (PyTypeObject* t :
+         {&PyLong_Type, &PyFloat_Type, &PyUnicode_Type, &PyBool_Type, &PyComplex_Type, &PyBaseObject_Type,
+          &PyRange_Type, &PyMap_Type, &PyZip_Type, &PyFilter_Type, &PyEnum_Type, &PySlice_Type, &PySuper_Type,
+          &PyProperty_Type, &PyStaticMethod_Type, &PyClassMethod_Type}) {
         types_.insert(t);
     }
     // Every class a class statement makes shares one tp_dealloc (CPython's
@@ -125,7 +131,9 @@ bool CleanCalls::clean_class(PyTypeObject* cls) const {
         auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
         if (base == &PyBaseObject_Type) continue;
         if (base->tp_dealloc == python_class_dealloc_ && python_class_dealloc_) continue;
-        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) && PyType_IsSubtype(base, reinterpret_cast<PyTypeObject*>(PyExc_BaseException))) continue;
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+            PyType_IsSubtype(base, reinterpret_cast<PyTypeObject*>(PyExc_BaseException)))
+            continue;
         return false;
     }
     return true;

@@ -49,7 +49,7 @@ private:
         auto p = reinterpret_cast<uintptr_t>(obj);
         return ((p >> 4) ^ (p >> 20)) % (kWords * 64);
     }
-    static constexpr size_t kWords = 1024;   // 65536 bits
+    static constexpr size_t kWords = 1024;  // 65536 bits
     std::array<uint64_t, kWords> bits_{};
 };
 
@@ -57,7 +57,7 @@ private:
 struct CallEffect {
     enum Kind : uint8_t { kNothing, kOnlySelf, kUnknown };
     Kind kind;
-    PyObject* self = nullptr;   // kOnlySelf: the one (maybe watched) container it can change
+    PyObject* self = nullptr;  // kOnlySelf: the one (maybe watched) container it can change
 };
 
 // A fixed set of addresses with a lookup of one or two probes: the CALL
@@ -77,7 +77,7 @@ public:
     }
 
 private:
-    static constexpr size_t kSlots = 512;   // the allow-lists hold about 100 entries
+    static constexpr size_t kSlots = 512;  // the allow-lists hold about 100 entries
     static size_t slot(const void* p) { return (reinterpret_cast<uintptr_t>(p) >> 4) % kSlots; }
     std::array<const void*, kSlots> slots_{};
 };
@@ -116,7 +116,8 @@ public:
             if (consumers_.contains(callable) && (arg0 == missing_ || reading_iterable(arg0))) {
                 return {CallEffect::kNothing};
             }
-            return {clean_class(reinterpret_cast<PyTypeObject*>(callable)) ? CallEffect::kNothing : CallEffect::kUnknown};
+            return {clean_class(reinterpret_cast<PyTypeObject*>(callable)) ? CallEffect::kNothing
+                                                                           : CallEffect::kUnknown};
         }
         return {CallEffect::kUnknown};
     }
@@ -146,17 +147,17 @@ private:
     bool clean_builtin(PyObject* f) const { return builtins_.contains(f); }
     bool clean_class(PyTypeObject* cls) const;
 
-    PointerSet methods_;    // PyMethodDef of allow-listed methods
-    PointerSet builtins_;   // allow-listed builtin functions (they live as long as the interpreter)
-    PointerSet types_;      // builtin types whose construction iterates nothing
-    PyObject* next_ = nullptr;   // builtins.next, borrowed (lives as long as the interpreter)
+    PointerSet methods_;        // PyMethodDef of allow-listed methods
+    PointerSet builtins_;       // allow-listed builtin functions (they live as long as the interpreter)
+    PointerSet types_;          // builtin types whose construction iterates nothing
+    PyObject* next_ = nullptr;  // builtins.next, borrowed (lives as long as the interpreter)
     // Builtins and types that consume their first argument and do nothing
     // else a watch can see (sum, any, all; list, tuple, set, bytes... built
     // from it): clean when iterating that argument is (reading_iterable).
     PointerSet consumers_;
     PointerSet iterator_types_;
-    PyObject* missing_ = nullptr;   // sys.monitoring.MISSING: a call with no arguments
-    destructor python_class_dealloc_ = nullptr;   // tp_dealloc of every class made by a class statement
+    PyObject* missing_ = nullptr;                // sys.monitoring.MISSING: a call with no arguments
+    destructor python_class_dealloc_ = nullptr;  // tp_dealloc of every class made by a class statement
 };
 
 }  // namespace spyrec::recorder

@@ -28,8 +28,7 @@ CodeInfo* CodeInfoTable::build(PyObject* code) {
         for (Py_ssize_t i = 0; i + 1 < size; i += 2) {
             info->opcodes[i / 2] = data[i];
             info->opargs[i / 2] = data[i + 1];
-            info->classes[i / 2] = opcodes_ ? opcodes_->classify(data[i], data[i + 1])
-                                            : OpcodeClass::kMayMutate;
+            info->classes[i / 2] = opcodes_ ? opcodes_->classify(data[i], data[i + 1]) : OpcodeClass::kMayMutate;
         }
         Py_DECREF(bytes);
         info->pure = true;
@@ -74,7 +73,7 @@ const std::vector<int32_t>& CodeInfoTable::lines(PyObject* code) {
         Py_DECREF(bytes);
     }
     info->lines.assign(static_cast<size_t>(size), -1);
-    PyObject* ranges = PyObject_CallMethod(code, "co_lines", nullptr);   // C: (start, end, line) triples
+    PyObject* ranges = PyObject_CallMethod(code, "co_lines", nullptr);  // C: (start, end, line) triples
     PyObject* it = ranges ? PyObject_GetIter(ranges) : nullptr;
     while (PyObject* item = it ? PyIter_Next(it) : nullptr) {
         long start = -1, end = -1, line = -1;
@@ -85,7 +84,8 @@ const std::vector<int32_t>& CodeInfoTable::lines(PyObject* code) {
             line = l == Py_None ? -1 : PyLong_AsLong(l);
         }
         Py_DECREF(item);
-        for (long off = start; off >= 0 && off < end && off / 2 < size; off += 2) info->lines[off / 2] = static_cast<int32_t>(line);
+        for (long off = start; off >= 0 && off < end && off / 2 < size; off += 2)
+            info->lines[off / 2] = static_cast<int32_t>(line);
     }
     Py_XDECREF(it);
     Py_XDECREF(ranges);

@@ -14,12 +14,12 @@
 namespace spyrec::recorder {
 
 struct CodeInfo {
-    std::vector<uint8_t> opcodes;        // base opcode of the instruction at offset 2*i
-    std::vector<uint8_t> opargs;         // its oparg's low byte
-    std::vector<OpcodeClass> classes;    // its class, oparg taken into account
-    uint64_t recorded_id = 0;            // id in the recording's code db; 0 = not written yet
-    uint64_t recorded_generation = 0;    // which recording that id belongs to
-    bool hidden = false;                 // spyrec's own machinery (runpy, the spyrec package)
+    std::vector<uint8_t> opcodes;      // base opcode of the instruction at offset 2*i
+    std::vector<uint8_t> opargs;       // its oparg's low byte
+    std::vector<OpcodeClass> classes;  // its class, oparg taken into account
+    uint64_t recorded_id = 0;          // id in the recording's code db; 0 = not written yet
+    uint64_t recorded_generation = 0;  // which recording that id belongs to
+    bool hidden = false;               // spyrec's own machinery (runpy, the spyrec package)
     // No instruction can mutate: the code's frames need no frame events, since
     // the culprit of anything that happens while it runs is its caller's
     // instruction, which the shadow stack's top already names.

@@ -46,7 +46,7 @@ private:
     };
     int watcher_id_ = -1;
     uint64_t epoch_ = 0;
-    std::unordered_map<PyObject*, Entry> dicts_;   // node-based: counters do not move
+    std::unordered_map<PyObject*, Entry> dicts_;  // node-based: counters do not move
 };
 
 }  // namespace spyrec::recorder

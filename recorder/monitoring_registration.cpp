@@ -11,7 +11,7 @@
 namespace spyrec::recorder {
 
 void Session::register_callbacks() {
-    PyObject* monitoring = PySys_GetObject("monitoring");   // borrowed
+    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
     if (!monitoring) throw std::runtime_error("this Python has no sys.monitoring (spyrec needs 3.12 or newer)");
     // Tool ids 0 and 1 are the debugger's and coverage's by convention.
     for (int id = 2; id <= 5 && tool_id_ < 0; ++id) {

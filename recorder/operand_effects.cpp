@@ -9,15 +9,24 @@ std::array<OperandRule, 256> OperandEffects::rules_by_name(const std::vector<std
     for (size_t op = 0; op < opnames.size() && op < 256; ++op) {
         std::string_view n = opnames[op];
         OperandRule r = OperandRule::kNone;
-        if (n == "STORE_SUBSCR") r = OperandRule::kSubscrStore;
-        else if (n == "DELETE_SUBSCR") r = OperandRule::kSubscrDelete;
-        else if (n == "STORE_SLICE") r = OperandRule::kSliceStore;
-        else if (n == "BINARY_OP") r = OperandRule::kInplaceBinary;   // only its in-place forms get events
-        else if (n == "FOR_ITER") r = OperandRule::kIterStep;
-        else if (n == "SEND") r = OperandRule::kSend;
-        else if (n == "UNPACK_SEQUENCE" || n == "UNPACK_EX") r = OperandRule::kUnpack;
-        else if (n == "LIST_EXTEND" || n == "SET_UPDATE") r = OperandRule::kExtend;
-        else if (n == "CALL_FUNCTION_EX") r = OperandRule::kCallUnpack;
+        if (n == "STORE_SUBSCR")
+            r = OperandRule::kSubscrStore;
+        else if (n == "DELETE_SUBSCR")
+            r = OperandRule::kSubscrDelete;
+        else if (n == "STORE_SLICE")
+            r = OperandRule::kSliceStore;
+        else if (n == "BINARY_OP")
+            r = OperandRule::kInplaceBinary;  // only its in-place forms get events
+        else if (n == "FOR_ITER")
+            r = OperandRule::kIterStep;
+        else if (n == "SEND")
+            r = OperandRule::kSend;
+        else if (n == "UNPACK_SEQUENCE" || n == "UNPACK_EX")
+            r = OperandRule::kUnpack;
+        else if (n == "LIST_EXTEND" || n == "SET_UPDATE")
+            r = OperandRule::kExtend;
+        else if (n == "CALL_FUNCTION_EX")
+            r = OperandRule::kCallUnpack;
         rules[op] = r;
     }
     return rules;
@@ -26,7 +35,7 @@ std::array<OperandRule, 256> OperandEffects::rules_by_name(const std::vector<std
 int OperandEffects::operands(OperandRule rule) {
     switch (rule) {
         case OperandRule::kSliceStore: return 4;
-        case OperandRule::kCallUnpack: return 3;   // the callable, the arguments, maybe keywords
+        case OperandRule::kCallUnpack: return 3;  // the callable, the arguments, maybe keywords
         case OperandRule::kSubscrStore: return 3;
         case OperandRule::kSubscrDelete:
         case OperandRule::kInplaceBinary:

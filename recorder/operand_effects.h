@@ -34,16 +34,16 @@
 namespace spyrec::recorder {
 
 enum class OperandRule : uint8_t {
-    kNone,            // no rule: the general check
-    kSubscrStore,     // STORE_SUBSCR: value, container, key
-    kSubscrDelete,    // DELETE_SUBSCR: container, key
-    kSliceStore,      // STORE_SLICE: value, container, start, stop
-    kInplaceBinary,   // BINARY_OP, in-place forms: left, right
-    kIterStep,        // FOR_ITER: the iterator on top
-    kSend,            // SEND: receiver, value
-    kUnpack,          // UNPACK_SEQUENCE, UNPACK_EX: the iterable on top
-    kExtend,          // LIST_EXTEND, SET_UPDATE: a fresh list or set below, the iterable on top
-    kCallUnpack,      // CALL_FUNCTION_EX: the positional arguments, then a dict of keywords if oparg & 1
+    kNone,           // no rule: the general check
+    kSubscrStore,    // STORE_SUBSCR: value, container, key
+    kSubscrDelete,   // DELETE_SUBSCR: container, key
+    kSliceStore,     // STORE_SLICE: value, container, start, stop
+    kInplaceBinary,  // BINARY_OP, in-place forms: left, right
+    kIterStep,       // FOR_ITER: the iterator on top
+    kSend,           // SEND: receiver, value
+    kUnpack,         // UNPACK_SEQUENCE, UNPACK_EX: the iterable on top
+    kExtend,         // LIST_EXTEND, SET_UPDATE: a fresh list or set below, the iterable on top
+    kCallUnpack,     // CALL_FUNCTION_EX: the positional arguments, then a dict of keywords if oparg & 1
 };
 
 class OperandEffects {
@@ -62,24 +62,19 @@ public:
         switch (rule) {
             case OperandRule::kCallUnpack:
                 return {plain_sequence(top[(oparg & 1) ? -2 : -1]) ? CallEffect::kNothing : CallEffect::kUnknown};
-            case OperandRule::kSubscrStore:
-                return container_store(top[-2], top[-1], top[-3], watched);
-            case OperandRule::kSubscrDelete:
-                return container_store(top[-2], top[-1], nullptr, watched);
+            case OperandRule::kSubscrStore: return container_store(top[-2], top[-1], top[-3], watched);
+            case OperandRule::kSubscrDelete: return container_store(top[-2], top[-1], nullptr, watched);
             case OperandRule::kSliceStore:
                 if (!plain_sequence(top[-4]) && !PyBytes_CheckExact(top[-4])) return {CallEffect::kUnknown};
                 return self_only(top[-3], watched);
-            case OperandRule::kInplaceBinary:
-                return inplace(top[-2], top[-1], watched);
+            case OperandRule::kInplaceBinary: return inplace(top[-2], top[-1], watched);
             case OperandRule::kIterStep:
                 return {calls_->reading_iterator(top[-1]) ? CallEffect::kNothing : CallEffect::kUnknown};
             case OperandRule::kSend:
                 return {calls_->reading_iterator(top[-2]) ? CallEffect::kNothing : CallEffect::kUnknown};
             case OperandRule::kUnpack:
-            case OperandRule::kExtend:
-                return {plain_sequence(top[-1]) ? CallEffect::kNothing : CallEffect::kUnknown};
-            case OperandRule::kNone:
-                break;
+            case OperandRule::kExtend: return {plain_sequence(top[-1]) ? CallEffect::kNothing : CallEffect::kUnknown};
+            case OperandRule::kNone: break;
         }
         return {CallEffect::kUnknown};
     }
@@ -89,7 +84,7 @@ private:
     // container[key] = value (value nullptr: del container[key]).
     static CallEffect container_store(PyObject* container, PyObject* key, PyObject* value,
                                       const WatchedContainers& watched) {
-        if (PyDict_CheckExact(container)) return {CallEffect::kNothing};   // the dict watcher's
+        if (PyDict_CheckExact(container)) return {CallEffect::kNothing};  // the dict watcher's
         bool list = PyList_CheckExact(container);
         if (!list && !PyByteArray_CheckExact(container)) return {CallEffect::kUnknown};
         if (PySlice_Check(key)) {
@@ -98,7 +93,7 @@ private:
                 return {CallEffect::kUnknown};
             }
         } else if (!PyLong_CheckExact(key)) {
-            return {CallEffect::kUnknown};   // an __index__ of unknown C code
+            return {CallEffect::kUnknown};  // an __index__ of unknown C code
         }
         return self_only(container, watched);
     }

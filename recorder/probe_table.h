@@ -81,10 +81,10 @@ private:
     }
 
     struct Entry {
-        PyObject* obj;   // held by the watch that owns the picture
+        PyObject* obj;  // held by the watch that owns the picture
         Shape shape;
         Py_ssize_t size;
-        size_t first;    // kList: index of its first saved item in items_
+        size_t first;  // kList: index of its first saved item in items_
         uintptr_t fingerprint;
         const std::string* content;
     };

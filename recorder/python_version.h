@@ -50,9 +50,9 @@ enum class OpcodeClass : uint8_t {
 
 struct OpcodeTable {
     std::array<OpcodeClass, 256> by_opcode{};
-    uint8_t binary_op = 0;               // BINARY_OP's number (its oparg says in-place or not)
+    uint8_t binary_op = 0;  // BINARY_OP's number (its oparg says in-place or not)
     std::array<bool, 256> inplace_binary_oparg{};
-    std::vector<std::string> names;      // dis.opname, index = opcode
+    std::vector<std::string> names;  // dis.opname, index = opcode
 
     OpcodeClass classify(uint8_t opcode, uint8_t oparg) const {
         if (opcode == binary_op) {
@@ -79,18 +79,18 @@ inline struct _PyInterpreterFrame* innermost_frame() {
 // (Include/internal/pycore_frame.h), laid out alike in 3.12 and 3.13. The
 // internal header itself does not compile as C++ (C11 atomics).
 struct FrameLayout {
-    PyObject* executable;   // f_code (3.12), f_executable (3.13)
+    PyObject* executable;  // f_code (3.12), f_executable (3.13)
     void* previous;
     PyObject* funcobj;
     PyObject* globals;
     PyObject* builtins;
     PyObject* locals;
     PyObject* frame_obj;
-    void* instruction;      // prev_instr (3.12), instr_ptr (3.13)
-    int stacktop;           // not kept up to date while the frame runs
+    void* instruction;  // prev_instr (3.12), instr_ptr (3.13)
+    int stacktop;       // not kept up to date while the frame runs
     uint16_t return_offset;
     char owner;
-    PyObject* localsplus[1];   // locals, cells, free variables, then the value stack
+    PyObject* localsplus[1];  // locals, cells, free variables, then the value stack
 };
 
 // The bottom of the value stack of the innermost frame, when that frame runs
@@ -146,7 +146,7 @@ inline void own_instance_dict(PyObject* obj, PyObject* dict) {
     // descriptor is CPython's, so no user code runs.
     if (!(Py_TYPE(obj)->tp_flags & Py_TPFLAGS_INLINE_VALUES)) return;
     static PyObject* name = PyUnicode_InternFromString("__dict__");
-    PyObject* descr = name ? _PyType_Lookup(Py_TYPE(obj), name) : nullptr;   // borrowed
+    PyObject* descr = name ? _PyType_Lookup(Py_TYPE(obj), name) : nullptr;  // borrowed
     if (descr && Py_IS_TYPE(descr, &PyGetSetDescr_Type) && Py_TYPE(descr)->tp_descr_set) {
         if (Py_TYPE(descr)->tp_descr_set(descr, obj, dict) < 0) PyErr_Clear();
     }

@@ -14,10 +14,20 @@ inline uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 struct SipState {
     uint64_t v0, v1, v2, v3;
     void round() {
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
+        v0 += v1;
+        v1 = rotl(v1, 13);
+        v1 ^= v0;
+        v0 = rotl(v0, 32);
+        v2 += v3;
+        v3 = rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotl(v1, 17);
+        v1 ^= v2;
+        v2 = rotl(v2, 32);
     }
     void absorb(uint64_t m) {
         v3 ^= m;
@@ -42,7 +52,7 @@ std::array<uint64_t, 2> random_key() {
         if (n <= 0) break;
         got += static_cast<size_t>(n);
     }
-    if (got < sizeof key) {   // no getrandom: the C++ library's entropy source
+    if (got < sizeof key) {  // no getrandom: the C++ library's entropy source
         std::random_device rd;
         for (auto& word : key) word = (static_cast<uint64_t>(rd()) << 32) ^ rd();
     }
@@ -52,8 +62,8 @@ std::array<uint64_t, 2> random_key() {
 }  // namespace
 
 uint64_t siphash24(const std::array<uint64_t, 2>& key, const void* data, size_t size) {
-    SipState s{key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
-               key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
+    SipState s{key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL, key[0] ^ 0x6c7967656e657261ULL,
+               key[1] ^ 0x7465646279746573ULL};
     const auto* p = static_cast<const unsigned char*>(data);
     size_t whole = size - size % 8;
     for (size_t i = 0; i < whole; i += 8) s.absorb(load_le(p + i, 8));

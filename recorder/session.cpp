@@ -29,7 +29,6 @@ ColdSection::~ColdSection() {
     if (!was_busy) --session.cold_threads_;
 }
 
-
 namespace {
 
 uint64_t next_generation() {
@@ -58,9 +57,8 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     codes_.set_hidden_prefixes(options_.hidden_prefixes);
     uint32_t id = 1;
     for (auto& spec : watches) {
-        watches_.push_back(
-            std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_,
-                                    &watched_, &options_.limits));
+        watches_.push_back(std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_,
+                                                   &watched_, &options_.limits));
     }
     Py_XINCREF(options_.on_change);
 }
@@ -132,14 +130,18 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
         write_watch(*w, true);
         final_notes_.push_back(WatchNotes{w->expr(), w->ever_resolved(), w->unresolved_reason(), w->tree().notes()});
     }
-    watches_.clear();   // releases every watched dict
+    watches_.clear();  // releases every watched dict
     dicts_.close();
     capnp::MallocMessageBuilder message;
     auto ending = message.initRoot<schema::Ending>();
-    if (how == "exception") ending.setHow(schema::Ending::How::EXCEPTION);
-    else if (how == "signal") ending.setHow(schema::Ending::How::SIGNAL);
-    else if (how == "stopped") ending.setHow(schema::Ending::How::STOPPED);
-    else ending.setHow(schema::Ending::How::EXITED);
+    if (how == "exception")
+        ending.setHow(schema::Ending::How::EXCEPTION);
+    else if (how == "signal")
+        ending.setHow(schema::Ending::How::SIGNAL);
+    else if (how == "stopped")
+        ending.setHow(schema::Ending::How::STOPPED);
+    else
+        ending.setHow(schema::Ending::How::EXITED);
     ending.setExitStatus(exit_status);
     ending.setSignal(signal);
     ending.setEndTime(now_seconds());
@@ -181,10 +183,10 @@ ThreadState* Session::new_thread_state() {
 std::vector<ShadowFrame> Session::python_frames() {
     // Innermost first, through frame objects: cold paths only.
     std::vector<ShadowFrame> frames;
-    PyFrameObject* frame = PyEval_GetFrame();   // borrowed
+    PyFrameObject* frame = PyEval_GetFrame();  // borrowed
     Py_XINCREF(frame);
     while (frame) {
-        PyCodeObject* code = PyFrame_GetCode(frame);   // new reference; the frame keeps one too
+        PyCodeObject* code = PyFrame_GetCode(frame);  // new reference; the frame keeps one too
         frames.push_back(ShadowFrame{reinterpret_cast<PyObject*>(code), PyFrame_GetLasti(frame)});
         Py_DECREF(code);
         PyFrameObject* back = PyFrame_GetBack(frame);

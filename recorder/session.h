@@ -34,19 +34,19 @@ namespace spyrec::recorder {
 struct WatchSpec {
     std::string expr;
     std::string root_module;
-    std::vector<WatchStep> steps;   // keys are owned; ownership moves to the Watch
+    std::vector<WatchStep> steps;  // keys are owned; ownership moves to the Watch
 };
 
 struct SessionOptions {
     std::string out_dir;
     std::vector<std::string> argv;
     uint64_t max_size = 0;
-    std::vector<std::string> hidden_prefixes;   // code whose frames are left out of stacks
-    PyObject* on_change = nullptr;              // borrowed by the caller until stop()
-    int trail = 0;                              // lines kept per thread (LINE events); 0: off
+    std::vector<std::string> hidden_prefixes;  // code whose frames are left out of stacks
+    PyObject* on_change = nullptr;             // borrowed by the caller until stop()
+    int trail = 0;                             // lines kept per thread (LINE events); 0: off
     SnapshotLimits limits;
-    std::vector<std::string> redact_patterns;   // names whose values are stored as fingerprints
-    int64_t parent_pid = 0;                     // a followed child process: its parent's pid
+    std::vector<std::string> redact_patterns;  // names whose values are stored as fingerprints
+    int64_t parent_pid = 0;                    // a followed child process: its parent's pid
 };
 
 class Session;
@@ -59,7 +59,7 @@ struct WatchNotes {
     std::string expr;
     bool ever_resolved = false;
     std::string unresolved_reason;
-    OpaqueNotes opaque;   // type name -> what is tracked of it
+    OpaqueNotes opaque;  // type name -> what is tracked of it
 };
 
 // Marks the calling thread as inside spyrec's cold half for its lifetime.
@@ -77,7 +77,7 @@ public:
 
     static Session* active() { return active_; }
 
-    void start();   // cold: writes meta and initial values, registers the callbacks
+    void start();  // cold: writes meta and initial values, registers the callbacks
     void stop(const std::string& how, int exit_status, int signal, const std::string& message);
     void flush() { writer_.flush(); }
     // Cold: a point in the event order where the program says what it is doing
@@ -202,7 +202,7 @@ public:
         slot.first = Py_NewRef(code);
         slot.second = line;
         t->trail_next = (t->trail_next + 1) % t->trail.size();
-        Py_XDECREF(old);   // a code object dying here runs no Python code
+        Py_XDECREF(old);  // a code object dying here runs no Python code
     }
     int trail_length() const { return options_.trail; }
 
@@ -252,14 +252,14 @@ private:
     // for the next check to compare the watches that depend on that dict.
     struct DictCulprit {
         ThreadState* thread;
-        PyObject* code;   // owned
+        PyObject* code;  // owned
         int offset;
-        PyObject* dict;   // borrowed, compared only
-        PyObject* key;    // borrowed, compared only
+        PyObject* dict;  // borrowed, compared only
+        PyObject* key;   // borrowed, compared only
         // When the mutating frame raises no frame events (it is not on the
         // shadow stack), the shadow's top frame and the instruction it was
         // running then (a STORE_ATTR whose property setter mutates).
-        PyObject* caller_code = nullptr;   // borrowed, compared only
+        PyObject* caller_code = nullptr;  // borrowed, compared only
         int caller_offset = -1;
     };
     void forget_dict_culprits();
@@ -271,7 +271,7 @@ private:
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
-    Attachment keyframe_record(Watch& w, uint64_t seq);   // the value after `seq`, to commit with it
+    Attachment keyframe_record(Watch& w, uint64_t seq);  // the value after `seq`, to commit with it
     std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
     void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);
@@ -294,7 +294,7 @@ private:
     friend struct ColdSection;
 
     SessionOptions options_;
-    Redactor redactor_;      // options_.limits points at it
+    Redactor redactor_;  // options_.limits points at it
     OpcodeTable opcodes_;
     CodeInfoTable codes_;
     DictRegistry dicts_;
@@ -302,14 +302,14 @@ private:
     CleanCalls clean_calls_;
     BytecodeFlow flow_;
     OperandEffects operand_effects_;
-    bool operands_readable_ = false;   // FrameLayout matched this interpreter at start
+    bool operands_readable_ = false;  // FrameLayout matched this interpreter at start
     std::vector<DictCulprit> dict_culprits_;
     // Every watch's list, set and sequence probes in one table (probe_table.h);
     // stale after any update of a watch, rebuilt at the next untargeted check.
     ProbeTable probe_table_;
     bool probe_table_stale_ = true;
-    uint64_t probe_table_epoch_ = ~uint64_t{0};   // dict epoch when the watches last settled
-    int cold_threads_ = 0;   // threads inside the cold half (0 or 1 under the GIL, but it can switch)
+    uint64_t probe_table_epoch_ = ~uint64_t{0};  // dict epoch when the watches last settled
+    int cold_threads_ = 0;  // threads inside the cold half (0 or 1 under the GIL, but it can switch)
     Writer writer_;
     std::vector<std::unique_ptr<Watch>> watches_;
     std::vector<std::unique_ptr<ThreadState>> threads_;
@@ -325,10 +325,10 @@ private:
     bool recording_cut_ = false;
     bool stopped_ = false;
     int tool_id_ = -1;
-    PyObject* disable_ = nullptr;    // sys.monitoring.DISABLE, owned
-    PyObject* missing_ = nullptr;    // sys.monitoring.MISSING, owned
-    PyObject* pending_exit_ = nullptr;   // owned; see exit_pending()
-    PyObject* linecache_ = nullptr;  // owned
+    PyObject* disable_ = nullptr;       // sys.monitoring.DISABLE, owned
+    PyObject* missing_ = nullptr;       // sys.monitoring.MISSING, owned
+    PyObject* pending_exit_ = nullptr;  // owned; see exit_pending()
+    PyObject* linecache_ = nullptr;     // owned
     std::unordered_set<std::string> stored_sources_;
     std::vector<WatchNotes> final_notes_;
     std::unordered_set<uint32_t> resolved_at_start_;

@@ -47,7 +47,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     if (!same_execution) check_watches(t, true);
     dicts_.bump(dict);
     t->dirty = true;
-    t->dirty_target = nullptr;   // the next event compares the watches that depend on this dict
+    t->dirty_target = nullptr;  // the next event compares the watches that depend on this dict
     if (known) {
         DictCulprit culprit{t, code, offset, dict, key};
         ShadowFrame* top = t->top();

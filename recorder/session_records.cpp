@@ -65,7 +65,7 @@ void Session::store_source(PyObject* filename) {
             std::ostringstream content;
             content << file.rdbuf();
             text = content.str();
-            if (text.size() > (size_t{16} << 20)) text.clear();   // not a source file worth keeping
+            if (text.size() > (size_t{16} << 20)) text.clear();  // not a source file worth keeping
         }
     }
     if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
@@ -73,7 +73,7 @@ void Session::store_source(PyObject* filename) {
 
 std::string Session::thread_name(unsigned long ident) {
     std::string name;
-    PyObject* threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");   // borrowed
+    PyObject* threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");  // borrowed
     if (threading) {
         PyObject* active = PyObject_GetAttrString(threading, "_active");
         PyObject* key = PyLong_FromUnsignedLong(ident);
@@ -113,7 +113,7 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
     // current instruction from CPython, pairing frames from the outermost;
     // never the innermost shadow frame: that is the culprit, and CPython may
     // have moved past it or into a callee already.
-    std::vector<ShadowFrame> live = python_frames();   // innermost first
+    std::vector<ShadowFrame> live = python_frames();  // innermost first
     size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
     for (size_t i = 0; i < callers; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
@@ -239,8 +239,8 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     bool propagated = exc == t->last_exception && next != nullptr && next == t->last_traceback;
     t->last_exception = exc;
     t->last_traceback = tb;
-    Py_XDECREF(tb);     // compared by address only from here on
-    if (!reraised && propagated) return;   // the same raise, one frame out
+    Py_XDECREF(tb);                       // compared by address only from here on
+    if (!reraised && propagated) return;  // the same raise, one frame out
     // Exceptions spyrec's own machinery raises and handles are not the program's.
     if (codes_.get(code)->hidden) return;
     // Iteration's and generators' own signals are control flow, not errors:
@@ -336,7 +336,7 @@ void Session::write_meta() {
     meta.setStartTime(start_time_);
     auto names = meta.initOpnames(opcodes_.names.size());
     for (size_t i = 0; i < opcodes_.names.size(); ++i) names.set(i, opcodes_.names[i]);
-    meta.setSpyrecVersion(SPYREC_VERSION);   // from pyfrontend/spyrec/__init__.py (CMakeLists.txt)
+    meta.setSpyrecVersion(SPYREC_VERSION);  // from pyfrontend/spyrec/__init__.py (CMakeLists.txt)
     meta.setPid(getpid());
     meta.setParentPid(options_.parent_pid);
     meta.setRedactionKnown(true);

@@ -14,9 +14,19 @@ namespace {
 bool is_value_repr_type(PyTypeObject* type) {
     if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) return false;
     static const std::unordered_set<std::string_view> names = {
-        "complex", "range", "slice", "ellipsis", "NoneType", "NotImplementedType",
-        "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta",
-        "datetime.timezone", "decimal.Decimal", "re.Pattern",
+        "complex",
+        "range",
+        "slice",
+        "ellipsis",
+        "NoneType",
+        "NotImplementedType",
+        "datetime.date",
+        "datetime.datetime",
+        "datetime.time",
+        "datetime.timedelta",
+        "datetime.timezone",
+        "decimal.Decimal",
+        "re.Pattern",
     };
     return names.count(type->tp_name) > 0;
 }
@@ -38,7 +48,7 @@ bool is_array(PyObject* value) {
 
 struct Walk {
     const SnapshotLimits& limits;
-    std::unordered_set<PyObject*> on_path;   // cycle detection
+    std::unordered_set<PyObject*> on_path;  // cycle detection
 };
 
 void set_text(schema::Value::Builder out, PyObject* str, size_t max_text, bool as_repr) {
@@ -55,14 +65,20 @@ void set_text(schema::Value::Builder out, PyObject* str, size_t max_text, bool a
         }
         std::string text(PyBytes_AS_STRING(escaped), std::min<size_t>(PyBytes_GET_SIZE(escaped), max_text));
         Py_DECREF(escaped);
-        if (as_repr) out.setRepr(text); else out.setStr(text);
+        if (as_repr)
+            out.setRepr(text);
+        else
+            out.setStr(text);
         return;
     }
     size_t n = std::min<size_t>(size, max_text);
     // Do not cut a UTF-8 sequence in half.
     while (n < static_cast<size_t>(size) && n > 0 && (static_cast<unsigned char>(utf8[n]) & 0xC0) == 0x80) --n;
     std::string copy(utf8, n);
-    if (as_repr) out.setRepr(copy); else out.setStr(copy);
+    if (as_repr)
+        out.setRepr(copy);
+    else
+        out.setStr(copy);
     if (n < static_cast<size_t>(size)) out.setTruncated(size - n);
 }
 
@@ -115,8 +131,10 @@ void walk_dict_items(PyObject* dict, capnp::List<schema::Entry>::Builder entries
     size_t i = 0;
     while (i < entries.size() && PyDict_Next(dict, &pos, &key, &val)) {
         walk(key, entries[i].initKey(), w, depth + 1);
-        if (w.limits.redacts(key)) snapshot_redacted(val, entries[i].initValue(), w.limits, depth + 1);
-        else walk(val, entries[i].initValue(), w, depth + 1);
+        if (w.limits.redacts(key))
+            snapshot_redacted(val, entries[i].initValue(), w.limits, depth + 1);
+        else
+            walk(val, entries[i].initValue(), w, depth + 1);
         ++i;
     }
 }
@@ -136,8 +154,14 @@ void walk_iterable(PyObject* value, schema::Value::Builder out, Walk& w, int dep
 }
 
 void walk_leaf(PyObject* value, schema::Value::Builder out, const Walk& w) {
-    if (value == Py_None) { out.setNone(); return; }
-    if (PyBool_Check(value)) { out.setBoolean(value == Py_True); return; }
+    if (value == Py_None) {
+        out.setNone();
+        return;
+    }
+    if (PyBool_Check(value)) {
+        out.setBoolean(value == Py_True);
+        return;
+    }
     if (PyLong_Check(value)) {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
@@ -148,7 +172,10 @@ void walk_leaf(PyObject* value, schema::Value::Builder out, const Walk& w) {
             // int.__repr__ of a builtin int subclass is still the builtin one.
             PyObject* text = PyLong_Type.tp_repr(value);
             const char* digits = text ? PyUnicode_AsUTF8(text) : nullptr;
-            if (digits) out.setBigInteger(digits); else out.setRepr("<int>");
+            if (digits)
+                out.setBigInteger(digits);
+            else
+                out.setRepr("<int>");
             Py_XDECREF(text);
             PyErr_Clear();
         }
@@ -223,7 +250,7 @@ void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
             size_t i = 0;
             for (Py_ssize_t slot = 0; slot <= s->mask && i < n; ++slot) {
                 PyObject* key = s->table[slot].key;
-                if (key == nullptr || s->table[slot].hash == -1) continue;   // empty or dummy
+                if (key == nullptr || s->table[slot].hash == -1) continue;  // empty or dummy
                 walk(key, list[i++], w, depth + 1);
             }
             if (!PyAnySet_CheckExact(value)) out.setTypeName(type_name(Py_TYPE(value)));
@@ -242,10 +269,16 @@ void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
             while (i < entries.size() && PyDict_Next(data, &pos, &key, &val)) {
                 PyObject* k = environ_text(key);
                 PyObject* v = environ_text(val);
-                if (k) set_text(entries[i].initKey(), k, w.limits.max_text, false); else entries[i].initKey().setRepr("<?>");
-                if (v && w.limits.redacts(key)) snapshot_redacted(v, entries[i].initValue(), w.limits, depth + 1);
-                else if (v) set_text(entries[i].initValue(), v, w.limits.max_text, false);
-                else entries[i].initValue().setRepr("<?>");
+                if (k)
+                    set_text(entries[i].initKey(), k, w.limits.max_text, false);
+                else
+                    entries[i].initKey().setRepr("<?>");
+                if (v && w.limits.redacts(key))
+                    snapshot_redacted(v, entries[i].initValue(), w.limits, depth + 1);
+                else if (v)
+                    set_text(entries[i].initValue(), v, w.limits.max_text, false);
+                else
+                    entries[i].initValue().setRepr("<?>");
                 Py_XDECREF(k);
                 Py_XDECREF(v);
                 ++i;
@@ -269,11 +302,8 @@ void walk(PyObject* value, schema::Value::Builder out, Walk& w, int depth) {
                                       static_cast<size_t>(PyByteArray_GET_SIZE(value))));
             out.setTypeName(type_name(Py_TYPE(value)));
             break;
-        case Shape::kSequence:
-            walk_iterable(value, out, w, depth);
-            break;
-        case Shape::kLeaf:
-            break;
+        case Shape::kSequence: walk_iterable(value, out, w, depth); break;
+        case Shape::kLeaf: break;
     }
     w.on_path.erase(value);
 }
@@ -332,7 +362,7 @@ PyObject* plain_object_dict(PyObject* value) {
 
 std::string type_name(PyTypeObject* type) {
     std::string qual = type->tp_name ? type->tp_name : "?";
-    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE)) return qual;   // tp_name is already "module.Name"
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE)) return qual;  // tp_name is already "module.Name"
     PyObject* qualname = PyType_GetQualName(type);
     std::string result;
     if (qualname) {
@@ -355,7 +385,10 @@ bool is_os_environ(PyObject* value) {
     PyObject* module = PyDict_GetItemString(type->tp_dict, "__module__");
     if (!module || !PyUnicode_Check(module)) return false;
     const char* m = PyUnicode_AsUTF8(module);
-    if (!m) { PyErr_Clear(); return false; }
+    if (!m) {
+        PyErr_Clear();
+        return false;
+    }
     return std::string_view(m) == "os";
 }
 
@@ -379,7 +412,7 @@ PyObject* environ_text(PyObject* raw) {
 
 void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth) {
     PyObject *type, *val, *tb;
-    PyErr_Fetch(&type, &val, &tb);   // never disturb an exception in flight
+    PyErr_Fetch(&type, &val, &tb);  // never disturb an exception in flight
     Walk w{limits, {}};
     walk(value, out, w, depth);
     PyErr_Clear();
@@ -388,9 +421,10 @@ void snapshot_value(PyObject* value, schema::Value::Builder out, const SnapshotL
 
 void snapshot_redacted(PyObject* value, schema::Value::Builder out, const SnapshotLimits& limits, int depth) {
     SnapshotLimits whole = limits;
-    whole.redactor = nullptr;   // the fingerprint covers the secret's every byte
+    whole.redactor = nullptr;  // the fingerprint covers the secret's every byte
     auto words = snapshot_canonical(value, whole, depth);
-    out.setRedacted(limits.redactor ? limits.redactor->fingerprint(words.begin(), words.size() * sizeof(capnp::word)) : 0);
+    out.setRedacted(limits.redactor ? limits.redactor->fingerprint(words.begin(), words.size() * sizeof(capnp::word))
+                                    : 0);
 }
 
 kj::Array<capnp::word> snapshot_canonical(PyObject* value, const SnapshotLimits& limits, int depth) {

@@ -23,12 +23,12 @@
 namespace spyrec::recorder {
 
 struct SnapshotLimits {
-    int follow_depth = 0;           // plain objects below the watched value are walked to this depth
+    int follow_depth = 0;  // plain objects below the watched value are walked to this depth
     // Containers nested deeper become `tooDeep` (and a note says so). 64 keeps
     // the deepest record inside the replayer's Cap'n Proto nesting limit (256
     // pointer levels; an object level costs three).
     int max_depth = 64;
-    size_t max_text = 1000000;      // characters of a str kept; the whole str is still compared
+    size_t max_text = 1000000;  // characters of a str kept; the whole str is still compared
     // Values under secret names are written as fingerprints (nullptr: none are).
     const Redactor* redactor = nullptr;
 
@@ -42,11 +42,11 @@ enum class Shape : uint8_t {
     kList,
     kTuple,
     kDict,
-    kSet,         // set and frozenset
-    kObject,      // a plain object's attributes (its __dict__)
-    kEnviron,     // os.environ: its _data dict of bytes, seen as str -> str
-    kBytearray,   // contents compared as bytes
-    kSequence,    // collections.deque, array.array: contents compared when checked
+    kSet,        // set and frozenset
+    kObject,     // a plain object's attributes (its __dict__)
+    kEnviron,    // os.environ: its _data dict of bytes, seen as str -> str
+    kBytearray,  // contents compared as bytes
+    kSequence,   // collections.deque, array.array: contents compared when checked
 };
 
 // Types whose insides spyrec cannot see: type name -> what is tracked of it

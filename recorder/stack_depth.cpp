@@ -7,7 +7,7 @@ namespace spyrec::recorder {
 namespace {
 
 int opcode_number(PyObject* opmap, const char* name) {
-    PyObject* value = PyDict_GetItemString(opmap, name);   // borrowed
+    PyObject* value = PyDict_GetItemString(opmap, name);  // borrowed
     return value ? static_cast<int>(PyLong_AsLong(value)) : -1;
 }
 
@@ -27,11 +27,17 @@ std::vector<Handler> exception_handlers(PyObject* table) {
     const auto* p = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(table));
     const uint8_t* end = p + PyBytes_GET_SIZE(table);
     auto varint = [&](bool* ok) {
-        if (p >= end) { *ok = false; return 0; }
+        if (p >= end) {
+            *ok = false;
+            return 0;
+        }
         uint8_t b = *p++;
         int value = b & 63;
         while (b & 64) {
-            if (p >= end) { *ok = false; return 0; }
+            if (p >= end) {
+                *ok = false;
+                return 0;
+            }
             b = *p++;
             value = (value << 6) | (b & 63);
         }
@@ -39,8 +45,8 @@ std::vector<Handler> exception_handlers(PyObject* table) {
     };
     for (;;) {
         bool ok = true;
-        varint(&ok);   // start
-        varint(&ok);   // length
+        varint(&ok);  // start
+        varint(&ok);  // length
         int target = varint(&ok) * 2;
         int depth_lasti = varint(&ok);
         if (!ok) break;
@@ -113,7 +119,7 @@ bool load_bytecode_flow(BytecodeFlow& flow) {
 bool compute_stack_depths(PyObject* code, const BytecodeFlow& flow, std::vector<int16_t>& depths) {
     depths.clear();
     auto* co = reinterpret_cast<PyCodeObject*>(code);
-    PyObject* bytes = PyCode_GetCode(co);   // base opcodes: no specialization, no instrumentation
+    PyObject* bytes = PyCode_GetCode(co);  // base opcodes: no specialization, no instrumentation
     if (!bytes) {
         PyErr_Clear();
         return false;

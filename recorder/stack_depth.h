@@ -19,11 +19,11 @@ namespace spyrec::recorder {
 
 // What the walk needs to know of each opcode, read from `dis` at start.
 struct BytecodeFlow {
-    std::array<uint8_t, 256> caches{};          // inline cache entries after the instruction
-    std::array<bool, 256> jumps{};              // relative jump: target = next instruction +/- 2*oparg
-    std::array<bool, 256> backward{};           // ... minus
-    std::array<bool, 256> unconditional{};      // never falls through
-    std::array<bool, 256> ends_frame{};         // RETURN_*, RAISE_VARARGS, RERAISE: no successor
+    std::array<uint8_t, 256> caches{};      // inline cache entries after the instruction
+    std::array<bool, 256> jumps{};          // relative jump: target = next instruction +/- 2*oparg
+    std::array<bool, 256> backward{};       // ... minus
+    std::array<bool, 256> unconditional{};  // never falls through
+    std::array<bool, 256> ends_frame{};     // RETURN_*, RAISE_VARARGS, RERAISE: no successor
     int extended_arg = -1;
     int return_generator = -1;
 };

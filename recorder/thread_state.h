@@ -16,8 +16,8 @@
 namespace spyrec::recorder {
 
 struct ShadowFrame {
-    PyObject* code;   // borrowed: the frame itself holds it while it is on the stack
-    int offset;       // offset of the last enabled instruction this frame started; -1 before any
+    PyObject* code;  // borrowed: the frame itself holds it while it is on the stack
+    int offset;      // offset of the last enabled instruction this frame started; -1 before any
     // The caller's dirty state when this frame started (ThreadState::dirty),
     // given back when this frame yields.
     bool caller_dirty = true;

@@ -78,7 +78,7 @@ std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
         return nullptr;
     }
     for (Node* p = parent; p; p = p->parent) {
-        if (p->obj == obj) return nullptr;   // a cycle: the container is its own ancestor
+        if (p->obj == obj) return nullptr;  // a cycle: the container is its own ancestor
     }
     auto n = std::make_unique<Node>();
     n->shape = shape;
@@ -131,7 +131,7 @@ void ValueTree::fill_node(Node& n) {
             while (PyDict_Next(n.dict, &pos, &k, &v)) entries.emplace_back(k, v);
             for (auto& [key, value] : entries) {
                 n.keys.push_back(Py_NewRef(key));
-                if (n.shape == Shape::kEnviron) {   // bytes values: leaves
+                if (n.shape == Shape::kEnviron) {  // bytes values: leaves
                     n.items.push_back(Py_NewRef(value));
                     n.kids.push_back(nullptr);
                 } else {
@@ -144,7 +144,7 @@ void ValueTree::fill_node(Node& n) {
             auto* s = reinterpret_cast<PySetObject*>(n.obj);
             for (Py_ssize_t slot = 0; slot <= s->mask; ++slot) {
                 PyObject* key = s->table[slot].key;
-                if (key == nullptr || s->table[slot].hash == -1) continue;   // empty or dummy
+                if (key == nullptr || s->table[slot].hash == -1) continue;  // empty or dummy
                 n.items.push_back(Py_NewRef(key));
                 n.kids.push_back(nullptr);
                 note_if_opaque(key, n.depth + 1, notes_);
@@ -163,8 +163,7 @@ void ValueTree::fill_node(Node& n) {
                            "contents compared when its length changes or the watch is checked");
             break;
         }
-        case Shape::kLeaf:
-            break;
+        case Shape::kLeaf: break;
     }
 }
 
@@ -285,7 +284,7 @@ void ValueTree::update(Delta& delta) {
         for (Node* n : dict_probes_) {
             if (*n->counter != n->seen) mark_changed(*n);
         }
-        for (Node* n : object_nodes_) mark_changed(*n);   // a swapped __dict__, a same-length deque edit
+        for (Node* n : object_nodes_) mark_changed(*n);  // a swapped __dict__, a same-length deque edit
         if (root_->on_way) {
             std::vector<PathStep> path;
             if (secret_) {
@@ -335,47 +334,48 @@ void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& de
     const bool changed = n.changed;
     n.changed = n.on_way = false;
     if (changed) {
-    switch (n.shape) {
-        case Shape::kList: {
-            auto* list = reinterpret_cast<PyListObject*>(n.obj);
-            bool differs = Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size()) ||
-                           (n.items.size() > 0 &&
-                            std::memcmp(list->ob_item, n.items.data(), n.items.size() * sizeof(PyObject*)) != 0);
-            if (differs) diff_sequence(n, path, delta);
-            break;
-        }
-        case Shape::kDict:
-        case Shape::kEnviron:
-            if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
-            break;
-        case Shape::kObject: {
-            // `obj.__dict__ = other` swaps the dict itself.
-            PyObject* dict = plain_object_dict(n.obj);
-            bool swapped = dict != n.dict;
-            Py_XDECREF(dict);
-            if (swapped) replace_whole(n, path, delta);
-            else if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
-            break;
-        }
-        case Shape::kSet:
-            if (set_fingerprint(n.obj) != n.fingerprint) diff_set(n, path, delta);
-            break;
-        case Shape::kBytearray:
-            if (static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)) != n.content.size() ||
-                std::memcmp(PyByteArray_AS_STRING(n.obj), n.content.data(), n.content.size()) != 0) {
-                replace_whole(n, path, delta);
+        switch (n.shape) {
+            case Shape::kList: {
+                auto* list = reinterpret_cast<PyListObject*>(n.obj);
+                bool differs = Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size()) ||
+                               (n.items.size() > 0 &&
+                                std::memcmp(list->ob_item, n.items.data(), n.items.size() * sizeof(PyObject*)) != 0);
+                if (differs) diff_sequence(n, path, delta);
+                break;
             }
-            break;
-        case Shape::kSequence: {
-            auto words = snapshot_canonical(n.obj, *limits_, n.depth);
-            std::string_view now(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
-            if (now != n.content) replace_whole(n, path, delta);
-            break;
+            case Shape::kDict:
+            case Shape::kEnviron:
+                if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
+                break;
+            case Shape::kObject: {
+                // `obj.__dict__ = other` swaps the dict itself.
+                PyObject* dict = plain_object_dict(n.obj);
+                bool swapped = dict != n.dict;
+                Py_XDECREF(dict);
+                if (swapped)
+                    replace_whole(n, path, delta);
+                else if (n.counter && *n.counter != n.seen)
+                    diff_dict(n, path, delta);
+                break;
+            }
+            case Shape::kSet:
+                if (set_fingerprint(n.obj) != n.fingerprint) diff_set(n, path, delta);
+                break;
+            case Shape::kBytearray:
+                if (static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)) != n.content.size() ||
+                    std::memcmp(PyByteArray_AS_STRING(n.obj), n.content.data(), n.content.size()) != 0) {
+                    replace_whole(n, path, delta);
+                }
+                break;
+            case Shape::kSequence: {
+                auto words = snapshot_canonical(n.obj, *limits_, n.depth);
+                std::string_view now(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
+                if (now != n.content) replace_whole(n, path, delta);
+                break;
+            }
+            case Shape::kTuple:
+            case Shape::kLeaf: break;
         }
-        case Shape::kTuple:
-        case Shape::kLeaf:
-            break;
-    }
     }
     for (size_t i = 0; i < n.kids.size(); ++i) {
         if (!n.kids[i] || !n.kids[i]->on_way) continue;
@@ -476,7 +476,7 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
     // Keys removed (or re-added, which moves them to the end): delete what is
     // gone, compare what stayed, append what is new. If the keys that stayed
     // are in another order, the dict is replaced whole.
-    std::unordered_map<PyObject*, size_t> saved;   // key -> index in the picture
+    std::unordered_map<PyObject*, size_t> saved;  // key -> index in the picture
     for (size_t i = prefix; i < n.keys.size(); ++i) saved.emplace(n.keys[i], i);
     std::vector<bool> stays(n.keys.size(), false);
     size_t last_stayer = prefix, first_new = now.size();
@@ -575,9 +575,12 @@ void ValueTree::replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta
 // ---- serializing ------------------------------------------------------------
 
 void ValueTree::serialize(schema::Value::Builder out) const {
-    if (secret_ && root_obj_) snapshot_redacted(root_obj_, out, *limits_, 0);
-    else if (root_) serialize_node(*root_, out);
-    else if (root_obj_) snapshot_value(root_obj_, out, *limits_, 0);
+    if (secret_ && root_obj_)
+        snapshot_redacted(root_obj_, out, *limits_, 0);
+    else if (root_)
+        serialize_node(*root_, out);
+    else if (root_obj_)
+        snapshot_value(root_obj_, out, *limits_, 0);
 }
 
 kj::Array<capnp::word> ValueTree::canonical() const {
@@ -606,14 +609,18 @@ void ValueTree::serialize_entry_value(const Node& n, size_t i, schema::Value::Bu
     if (limits_->redacts(n.keys[i])) {
         // os.environ's values are bytes in _data: the secret is the str the program sees.
         PyObject* shown = environ ? environ_text(n.items[i]) : Py_NewRef(n.items[i]);
-        if (shown) snapshot_redacted(shown, out, *limits_, n.depth + 1);
-        else out.setRepr("<?>");
+        if (shown)
+            snapshot_redacted(shown, out, *limits_, n.depth + 1);
+        else
+            out.setRepr("<?>");
         Py_XDECREF(shown);
         return;
     }
     // os.environ's values are bytes in _data too: shown as the str the program sees.
-    if (environ) serialize_key(n.items[i], true, out);
-    else serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, out);
+    if (environ)
+        serialize_key(n.items[i], true, out);
+    else
+        serialize_item(n.items[i], n.kids[i].get(), n.depth + 1, out);
 }
 
 void ValueTree::serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const {
@@ -621,7 +628,10 @@ void ValueTree::serialize_item(PyObject* item, const Node* kid, int depth, schem
         serialize_node(*kid, out);
     } else if (shape_of(item, depth, *limits_) != Shape::kLeaf) {
         // A container without a node: one of its own ancestors, or too deep.
-        if (depth >= limits_->max_depth) out.setTooDeep(); else out.setCycle();
+        if (depth >= limits_->max_depth)
+            out.setTooDeep();
+        else
+            out.setCycle();
     } else {
         snapshot_value(item, out, *limits_, depth);
     }
@@ -648,8 +658,10 @@ void ValueTree::serialize_node(const Node& n, schema::Value::Builder out) const 
                 entries = inst.initAttributes(static_cast<unsigned>(n.keys.size()));
             } else {
                 entries = out.initDict(static_cast<unsigned>(n.keys.size()));
-                if (n.shape == Shape::kEnviron) out.setTypeName("os._Environ");
-                else if (!PyDict_CheckExact(n.obj)) out.setTypeName(type_name(Py_TYPE(n.obj)));
+                if (n.shape == Shape::kEnviron)
+                    out.setTypeName("os._Environ");
+                else if (!PyDict_CheckExact(n.obj))
+                    out.setTypeName(type_name(Py_TYPE(n.obj)));
             }
             const bool environ = n.shape == Shape::kEnviron;
             for (size_t i = 0; i < n.keys.size(); ++i) {
@@ -674,9 +686,7 @@ void ValueTree::serialize_node(const Node& n, schema::Value::Builder out) const 
             // so between updates the picture and the object agree.
             snapshot_value(n.obj, out, *limits_, n.depth);
             break;
-        case Shape::kLeaf:
-            snapshot_value(n.obj, out, *limits_, n.depth);
-            break;
+        case Shape::kLeaf: snapshot_value(n.obj, out, *limits_, n.depth); break;
     }
 }
 

@@ -39,20 +39,20 @@ namespace spyrec::recorder {
 
 struct Node {
     Shape shape = Shape::kLeaf;
-    int depth = 0;                       // 0: the watched value itself
-    Node* parent = nullptr;              // the container holding it (nullptr: the watched value)
-    bool changed = false;                // update(): this container differs from its picture
-    bool on_way = false;                 // update(): it or a container inside it differs
-    PyObject* obj = nullptr;             // owned
-    PyObject* dict = nullptr;            // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
-    const uint64_t* counter = nullptr;   // dict-backed: the dict watcher's count for `dict`
-    uint64_t seen = 0;                   // the count when last compared
-    std::vector<PyObject*> keys;         // dict-backed: owned, in the dict's order
-    std::vector<PyObject*> items;        // owned: list/tuple items, dict values, set elements
-    std::vector<std::unique_ptr<Node>> kids;   // per item; nullptr for a leaf (or a cycle)
-    uintptr_t fingerprint = 0;           // kSet
-    std::string content;                 // kBytearray: its bytes; kSequence: canonical snapshot words
-    Py_ssize_t size = 0;                 // kSequence: length when last compared
+    int depth = 0;                            // 0: the watched value itself
+    Node* parent = nullptr;                   // the container holding it (nullptr: the watched value)
+    bool changed = false;                     // update(): this container differs from its picture
+    bool on_way = false;                      // update(): it or a container inside it differs
+    PyObject* obj = nullptr;                  // owned
+    PyObject* dict = nullptr;                 // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
+    const uint64_t* counter = nullptr;        // dict-backed: the dict watcher's count for `dict`
+    uint64_t seen = 0;                        // the count when last compared
+    std::vector<PyObject*> keys;              // dict-backed: owned, in the dict's order
+    std::vector<PyObject*> items;             // owned: list/tuple items, dict values, set elements
+    std::vector<std::unique_ptr<Node>> kids;  // per item; nullptr for a leaf (or a cycle)
+    uintptr_t fingerprint = 0;                // kSet
+    std::string content;                      // kBytearray: its bytes; kSequence: canonical snapshot words
+    Py_ssize_t size = 0;                      // kSequence: length when last compared
 
     bool dict_backed() const { return dict != nullptr; }
 };
@@ -112,15 +112,12 @@ public:
                 }
                 return false;
             }
-            case Shape::kSet:
-                return set_fingerprint(n.obj) != n.fingerprint;
+            case Shape::kSet: return set_fingerprint(n.obj) != n.fingerprint;
             case Shape::kBytearray:
                 return static_cast<size_t>(PyByteArray_GET_SIZE(n.obj)) != n.content.size() ||
                        std::memcmp(PyByteArray_AS_STRING(n.obj), n.content.data(), n.content.size()) != 0;
-            case Shape::kSequence:
-                return Py_SIZE(n.obj) != n.size;
-            default:
-                return false;
+            case Shape::kSequence: return Py_SIZE(n.obj) != n.size;
+            default: return false;
         }
     }
     // Hot, after a call that can change only `target` (a method of a builtin
@@ -129,7 +126,7 @@ public:
     bool may_have_changed_at(PyObject* target) const {
         auto it = by_object_.find(target);
         if (it == by_object_.end()) return false;
-        if (!it->second) return may_have_changed();   // held at several places
+        if (!it->second) return may_have_changed();  // held at several places
         return node_differs(*it->second);
     }
     // Hot, after the dict epoch moved: whether a dict inside was written.
@@ -184,21 +181,21 @@ private:
     void collect_probes(Node& n);
 
     DictRegistry* dicts_;
-    WatchedContainers* watched_;   // every container here is added (for clean calls)
+    WatchedContainers* watched_;  // every container here is added (for clean calls)
     const SnapshotLimits* limits_;
-    PyObject* root_obj_ = nullptr;   // owned
-    std::unique_ptr<Node> root_;     // nullptr when the watched value is a leaf
+    PyObject* root_obj_ = nullptr;  // owned
+    std::unique_ptr<Node> root_;    // nullptr when the watched value is a leaf
     std::vector<Node*> plain_probes_;
     std::vector<Node*> dict_probes_;
-    std::vector<Node*> object_nodes_;     // kObject and kSequence: compared at every update
+    std::vector<Node*> object_nodes_;  // kObject and kSequence: compared at every update
     std::unordered_set<PyObject*> dicts_in_tree_;
     // List, set, bytearray and sequence nodes by object, for targeted checks;
     // nullptr when the object sits at several places.
     std::unordered_map<PyObject*, Node*> by_object_;
-    std::vector<PyObject*> graveyard_;   // references to drop once the tree is consistent
+    std::vector<PyObject*> graveyard_;  // references to drop once the tree is consistent
     bool probes_dirty_ = false;
     bool secret_ = false;
-    bool in_secret_ = false;   // update(): inside a secret, whose edits are not written
+    bool in_secret_ = false;  // update(): inside a secret, whose edits are not written
     OpaqueNotes notes_;
 };
 

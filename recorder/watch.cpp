@@ -30,8 +30,8 @@ constexpr size_t kMaxChangesPerKeyframe = 256;
 
 }  // namespace
 
-Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-             DictRegistry* dicts, WatchedContainers* watched, const SnapshotLimits* limits)
+Watch::Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps, DictRegistry* dicts,
+             WatchedContainers* watched, const SnapshotLimits* limits)
     : dicts_(dicts),
       watched_(watched),
       limits_(limits),
@@ -105,7 +105,7 @@ void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
     if (PyModule_Check(new_value)) {
         // A module about to sit on the path (put into sys.modules): its
         // attributes are the next step.
-        PyObject* inner = PyModule_GetDict(new_value);   // borrowed
+        PyObject* inner = PyModule_GetDict(new_value);  // borrowed
         if (inner) add_dict(inner);
         return;
     }
@@ -116,18 +116,14 @@ void Watch::before_store(PyObject* dict, PyObject* key, PyObject* new_value) {
 void Watch::pre_watch(PyObject* value, int depth, size_t& budget) {
     if (budget == 0 || depth >= limits_->max_depth) return;
     --budget;
-    PyObject* dict = nullptr;   // new reference
+    PyObject* dict = nullptr;  // new reference
     switch (shape_of(value, depth, *limits_)) {
-        case Shape::kDict:
-            dict = Py_NewRef(value);
-            break;
+        case Shape::kDict: dict = Py_NewRef(value); break;
         case Shape::kObject:
             dict = plain_object_dict(value);
             if (dict) own_instance_dict(value, dict);
             break;
-        case Shape::kEnviron:
-            dict = environ_data(value);
-            break;
+        case Shape::kEnviron: dict = environ_data(value); break;
         case Shape::kList:
         case Shape::kTuple:
             for (Py_ssize_t i = 0; i < Py_SIZE(value) && budget > 0; ++i) {
@@ -135,8 +131,7 @@ void Watch::pre_watch(PyObject* value, int depth, size_t& budget) {
                           budget);
             }
             return;
-        default:
-            return;
+        default: return;
     }
     if (!dict) return;
     add_dict(dict);
@@ -176,7 +171,7 @@ void Watch::add_list(PyObject* list) {
 }
 
 PyObject* Watch::resolve() {
-    PyObject* modules = PyImport_GetModuleDict();   // borrowed
+    PyObject* modules = PyImport_GetModuleDict();  // borrowed
     PyObject* current = PyDict_GetItemWithError(modules, root_name_);
     add_dict_slot(modules, root_name_, current);
     if (current) {
@@ -190,9 +185,9 @@ PyObject* Watch::resolve() {
     std::string where = root_module_name_;
     for (auto& step : steps_) {
         PyObject* next = nullptr;
-        std::string missing;   // why `next` is missing
+        std::string missing;  // why `next` is missing
         if (step.is_attribute) {
-            PyObject* dict = nullptr;   // the dict holding the attribute, when there is one
+            PyObject* dict = nullptr;  // the dict holding the attribute, when there is one
             if (PyModule_Check(current)) {
                 dict = Py_XNewRef(PyModule_GetDict(current));
             } else if (PyType_Check(current)) {
@@ -263,7 +258,7 @@ Watch::Outcome Watch::update(Delta& delta) {
     clear_probes();
     PyObject* now = resolve();
     PyErr_Clear();
-    dict_epoch_seen_ = dicts_->epoch();   // every probe is settled below
+    dict_epoch_seen_ = dicts_->epoch();  // every probe is settled below
     if (now) ever_resolved_ = true;
     Outcome outcome = Outcome::kNone;
     if (!tree_.has_root()) {
@@ -286,10 +281,10 @@ Watch::Outcome Watch::update(Delta& delta) {
         auto before = tree_.canonical();
         tree_.build(now);
         auto after = tree_.canonical();
-        bool same = before.size() == after.size() &&
-                    std::equal(before.begin(), before.end(), after.begin(), [](const capnp::word& a, const capnp::word& b) {
-                        return std::memcmp(&a, &b, sizeof a) == 0;
-                    });
+        bool same = before.size() == after.size() && std::equal(before.begin(), before.end(), after.begin(),
+                                                                [](const capnp::word& a, const capnp::word& b) {
+                                                                    return std::memcmp(&a, &b, sizeof a) == 0;
+                                                                });
         if (!same) {
             tree_.serialize(delta.add({}, *limits_).initReplace());
             outcome = Outcome::kModified;

@@ -22,8 +22,8 @@
 namespace spyrec::recorder {
 
 struct WatchStep {
-    bool is_attribute;   // .name (true) or [key] (false)
-    PyObject* key;       // owned: a str for attributes, a literal for items
+    bool is_attribute;  // .name (true) or [key] (false)
+    PyObject* key;      // owned: a str for attributes, a literal for items
 };
 
 // A probe on the path to the value. Every object a probe points at is held
@@ -31,20 +31,20 @@ struct WatchStep {
 struct Probe {
     enum class Kind : uint8_t { kDict, kDictSlot, kListItems };
     Kind kind;
-    PyObject* container = nullptr;       // owned
-    const uint64_t* counter = nullptr;   // kDict, kDictSlot: the dict watcher's count for this dict
-    uint64_t seen = 0;                   // the count when the probe was last settled
-    PyObject* key = nullptr;             // kDictSlot: owned
-    PyObject* slot_value = nullptr;      // kDictSlot: owned, nullptr when the key was absent
-    std::vector<PyObject*> items;        // kListItems: borrowed copies of ob_item pointers
+    PyObject* container = nullptr;      // owned
+    const uint64_t* counter = nullptr;  // kDict, kDictSlot: the dict watcher's count for this dict
+    uint64_t seen = 0;                  // the count when the probe was last settled
+    PyObject* key = nullptr;            // kDictSlot: owned
+    PyObject* slot_value = nullptr;     // kDictSlot: owned, nullptr when the key was absent
+    std::vector<PyObject*> items;       // kListItems: borrowed copies of ob_item pointers
 };
 
 class Watch {
 public:
     enum class Outcome { kNone, kModified, kAppeared, kVanished, kRebound };
 
-    Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps,
-          DictRegistry* dicts, WatchedContainers* watched, const SnapshotLimits* limits);
+    Watch(uint32_t id, std::string expr, std::string root_module, std::vector<WatchStep> steps, DictRegistry* dicts,
+          WatchedContainers* watched, const SnapshotLimits* limits);
     ~Watch();
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
@@ -116,7 +116,7 @@ private:
     void add_dict(PyObject* dict);
     void add_dict_slot(PyObject* dict, PyObject* key, PyObject* value);
     void add_list(PyObject* list);
-    PyObject* resolve();   // new reference or nullptr (missing); adds path probes
+    PyObject* resolve();  // new reference or nullptr (missing); adds path probes
 
     DictRegistry* dicts_;
     WatchedContainers* watched_;
@@ -124,13 +124,13 @@ private:
     uint32_t id_;
     std::string expr_;
     std::string root_module_name_;
-    PyObject* root_name_;   // owned str
+    PyObject* root_name_;  // owned str
     // The root module once found. importlib pops a module from sys.modules and
     // puts it back while importing it (_load_unlocked); a watch on it must not
     // vanish and reappear for that. A different module in sys.modules wins.
-    PyObject* root_module_ = nullptr;   // owned
+    PyObject* root_module_ = nullptr;  // owned
     std::vector<WatchStep> steps_;
-    std::vector<Probe> path_probes_;    // includes dicts watched early by before_store
+    std::vector<Probe> path_probes_;  // includes dicts watched early by before_store
     uint64_t dict_epoch_seen_ = 0;
     ValueTree tree_;
     bool ever_resolved_ = false;

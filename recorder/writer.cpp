@@ -32,7 +32,7 @@ std::string errno_text(const std::string& what, const std::string& path) {
 // Live writers, readable from a signal handler (fixed slots of atomics, no locks).
 constexpr int kSlots = 8;
 std::atomic<Writer*> live_writers[kSlots];
-std::mutex hooks_mutex;   // registration only, never taken in a signal handler
+std::mutex hooks_mutex;  // registration only, never taken in a signal handler
 bool hooks_installed = false;
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
@@ -51,7 +51,7 @@ void on_fatal_signal(int sig, siginfo_t*, void*) {
         for (int i = 0; i < kSlots; ++i) {
             Writer* w = live_writers[i].load();
             if (w) w->note_fatal_signal(sig);
-            targets[i] = w ? w->crash_flush_target() + 1 : 0;   // + the Ending
+            targets[i] = w ? w->crash_flush_target() + 1 : 0;  // + the Ending
         }
         // The writer thread wakes every kBatchMillis and commits the queue.
         for (int waited = 0; waited < Writer::kCrashFlushMillis; waited += 5) {
@@ -153,7 +153,7 @@ bool only_this_thread_left() {
     size_t n = fread(buffer, 1, sizeof buffer - 1, stat);
     fclose(stat);
     buffer[n] = '\0';
-    const char* close_paren = strrchr(buffer, ')');   // the name may hold spaces and parentheses
+    const char* close_paren = strrchr(buffer, ')');  // the name may hold spaces and parentheses
     return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
 }
 
@@ -169,15 +169,14 @@ std::string leader_gone_ending() {
     return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-bool always_kept(const Record& r) {
-    return r.table == Table::kMeta || (r.table == Table::kWatches && !r.with);
-}
+bool always_kept(const Record& r) { return r.table == Table::kMeta || (r.table == Table::kWatches && !r.with); }
 
 // The seq in a change key (u32 watch id, u64 seq) or an exception key (u64 seq).
 uint64_t seq_of(const Record& r) {
     const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
     if (r.table == Table::kChanges && r.key.size() == 12) return schema::detail::get_be<uint64_t>(k + 4);
-    if ((r.table == Table::kExceptions || r.table == Table::kMarks) && r.key.size() == 8) return schema::detail::get_be<uint64_t>(k);
+    if ((r.table == Table::kExceptions || r.table == Table::kMarks) && r.key.size() == 8)
+        return schema::detail::get_be<uint64_t>(k);
     return 0;
 }
 
@@ -227,8 +226,7 @@ Writer::Writer(const std::string& dir, uint64_t max_size_bytes) : dir_(dir), max
 Writer::~Writer() {
     try {
         close();
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 void Writer::start() {
@@ -283,7 +281,7 @@ void Writer::flush() {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!thread_.joinable()) return;
     uint64_t target = enqueued_;
-    flush_wanted_ = true;   // commit now, not when the batch's time is up
+    flush_wanted_ = true;  // commit now, not when the batch's time is up
     wake_.notify_one();
     flushed_.wait(lock, [&] { return committed_ >= target || stopping_; });
 }
@@ -329,7 +327,7 @@ void Writer::pause_for_fork() {
         }
     }
     if (running) thread_.join();
-    mutex_.lock();   // unlocked by resume_after_fork / forget_after_fork
+    mutex_.lock();  // unlocked by resume_after_fork / forget_after_fork
     if (running) paused_ = true;
 }
 
@@ -348,7 +346,7 @@ void Writer::forget_after_fork() {
     queue_.clear();
     mutex_.unlock();
     env_.abandon();
-    if (lock_fd_ >= 0) ::close(lock_fd_);   // our copy; the parent keeps its lock
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // our copy; the parent keeps its lock
     lock_fd_ = -1;
 }
 
@@ -368,9 +366,7 @@ void Writer::abandon_after_fork() {
     lock_fd_ = -1;
 }
 
-std::string Writer::cut_reason() const {
-    return cut_reason_;
-}
+std::string Writer::cut_reason() const { return cut_reason_; }
 
 void Writer::note_cut(const Record& r, const std::string& reason) {
     if (!reason.empty() && !cut_.load()) {
@@ -383,8 +379,7 @@ void Writer::note_cut(const Record& r, const std::string& reason) {
     // left out. Records are noted from two threads (enqueue after the cut, the
     // writer for its batch), so keep the smallest.
     uint64_t seen = cut_at_seq_.load();
-    while ((seen == 0 || seq - 1 < seen) && !cut_at_seq_.compare_exchange_weak(seen, seq - 1)) {
-    }
+    while ((seen == 0 || seq - 1 < seen) && !cut_at_seq_.compare_exchange_weak(seen, seq - 1)) {}
 }
 
 void Writer::stop_disk_error(const std::string& reason) {
@@ -537,8 +532,7 @@ void Writer::commit_until_full(std::vector<Record>& batch, int code) {
             std::vector<Record> one{r};
             try {
                 commit_once(one);
-            } catch (const LmdbError&) {
-            }
+            } catch (const LmdbError&) {}
         }
     }
 }

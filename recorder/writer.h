@@ -55,7 +55,7 @@ struct Record {
     Table table;
     std::string key;
     std::string value;
-    std::optional<Attachment> with;   // put in the same transaction; cut together
+    std::optional<Attachment> with;  // put in the same transaction; cut together
 };
 
 class Writer {
@@ -94,14 +94,14 @@ public:
     // Asks the writer thread to add an Ending (how: signal) to its next batch.
     void note_fatal_signal(int sig) { fatal_signal_.store(sig); }
     bool committed_through(uint64_t target) const { return committed_total_.load() >= target; }
-    void pause_for_fork();      // pthread_atfork prepare
-    void resume_after_fork();   // parent
-    void forget_after_fork();   // child
+    void pause_for_fork();     // pthread_atfork prepare
+    void resume_after_fork();  // parent
+    void forget_after_fork();  // child
 
 private:
     void run();
     std::thread spawn_thread();  // runs run() with the process's signals blocked
-    void ensure_running();      // with mutex_ held
+    void ensure_running();       // with mutex_ held
     void stop_disk_error(const std::string& reason);
     void note_cut(const Record& r, const std::string& reason);
     std::string with_cut_ending(const std::string& ending) const;
@@ -130,8 +130,8 @@ private:
     std::string cut_reason_;
     std::atomic<uint64_t> bytes_written_{0};
     bool closed_ = false;
-    bool abandoned_ = false;     // in a forked child
-    bool paused_ = false;        // the thread was stopped for a fork; restart on the next record
+    bool abandoned_ = false;  // in a forked child
+    bool paused_ = false;     // the thread was stopped for a fork; restart on the next record
     std::atomic<uint64_t> enqueued_total_{0};
     std::atomic<uint64_t> committed_total_{0};
     std::atomic<uint64_t> cut_at_seq_{0};

@@ -110,9 +110,7 @@ bool same(const Value& a, const Value& b) {
 void apply(Value& root, const Op& op, std::string_view where) {
     Value& target = follow(root, op.path, where);
     switch (op.kind) {
-        case Op::Kind::Replace:
-            target = op.value;
-            return;
+        case Op::Kind::Replace: target = op.value; return;
         case Op::Kind::SetItem: {
             if (!is_mapping(target)) damaged(where, std::string("a setItem op on ") + shape(target));
             // Python dicts keep insertion order: a new key goes last, a
@@ -134,8 +132,8 @@ void apply(Value& root, const Op& op, std::string_view where) {
         case Op::Kind::Splice: {
             if (!is_sequence(target)) damaged(where, std::string("a splice op on ") + shape(target));
             if (op.start > op.end || op.end > target.items.size()) {
-                damaged(where, "a splice op of [" + std::to_string(op.start) + ":" + std::to_string(op.end) +
-                                   "] on " + std::to_string(target.items.size()) + " items");
+                damaged(where, "a splice op of [" + std::to_string(op.start) + ":" + std::to_string(op.end) + "] on " +
+                                   std::to_string(target.items.size()) + " items");
             }
             auto first = target.items.begin() + static_cast<std::ptrdiff_t>(op.start);
             auto last = target.items.begin() + static_cast<std::ptrdiff_t>(op.end);

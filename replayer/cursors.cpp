@@ -52,8 +52,8 @@ struct ChangeCursor::Impl {
     explicit Impl(const Recording& r) : rec(r), session(r) {}
 
     void add(Watch watch, std::string expr, std::vector<SubStep> steps) {
-        auto s = std::make_unique<Stream>(Stream{WatchTimeline(session, std::move(watch)), std::move(expr),
-                                                 std::move(steps)});
+        auto s = std::make_unique<Stream>(
+            Stream{WatchTimeline(session, std::move(watch)), std::move(expr), std::move(steps)});
         s->timeline.from_start();
         streams.push_back(std::move(s));
         pending.emplace_back();
@@ -83,7 +83,8 @@ struct ChangeCursor::Impl {
 ChangeCursor::ChangeCursor(const Recording& rec, const Target& target) {
     out_of_memory_is_said(rec, [&] {
         impl_ = std::make_unique<Impl>(rec);
-        if (auto watch = impl_->session.find_watch(target.watch)) impl_->add(std::move(*watch), target.expr, target.steps);
+        if (auto watch = impl_->session.find_watch(target.watch))
+            impl_->add(std::move(*watch), target.expr, target.steps);
         return 0;
     });
 }

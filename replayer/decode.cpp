@@ -34,8 +34,7 @@ std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size())
 
 Value convert(s::Value::Reader in, Budget& budget, std::string_view where);
 
-void convert_items(capnp::List<s::Value>::Reader in, std::vector<Value>& out, Budget& budget,
-                   std::string_view where) {
+void convert_items(capnp::List<s::Value>::Reader in, std::vector<Value>& out, Budget& budget, std::string_view where) {
     budget.take(in.size(), where);
     out.reserve(in.size());
     for (auto item : in) out.push_back(convert(item, budget, where));
@@ -61,25 +60,52 @@ Value convert(s::Value::Reader in, Budget& budget, std::string_view where) {
     if (in.hasTypeName()) v.subclass = text(in.getTypeName());
     switch (in.which()) {
         case s::Value::NONE: v.kind = Value::Kind::None; break;
-        case s::Value::BOOLEAN: v.kind = Value::Kind::Bool; v.boolean = in.getBoolean(); break;
-        case s::Value::INTEGER: v.kind = Value::Kind::Int; v.integer = in.getInteger(); break;
-        case s::Value::BIG_INTEGER: v.kind = Value::Kind::BigInt; v.text = text(in.getBigInteger()); break;
-        case s::Value::FLOAT: v.kind = Value::Kind::Float; v.real = in.getFloat(); break;
-        case s::Value::STR: v.kind = Value::Kind::Str; v.text = text(in.getStr()); break;
+        case s::Value::BOOLEAN:
+            v.kind = Value::Kind::Bool;
+            v.boolean = in.getBoolean();
+            break;
+        case s::Value::INTEGER:
+            v.kind = Value::Kind::Int;
+            v.integer = in.getInteger();
+            break;
+        case s::Value::BIG_INTEGER:
+            v.kind = Value::Kind::BigInt;
+            v.text = text(in.getBigInteger());
+            break;
+        case s::Value::FLOAT:
+            v.kind = Value::Kind::Float;
+            v.real = in.getFloat();
+            break;
+        case s::Value::STR:
+            v.kind = Value::Kind::Str;
+            v.text = text(in.getStr());
+            break;
         case s::Value::BYTES: {
             v.kind = Value::Kind::Bytes;
             auto d = in.getBytes();
             v.text.assign(reinterpret_cast<const char*>(d.begin()), d.size());
             break;
         }
-        case s::Value::LIST: v.kind = Value::Kind::List; convert_items(in.getList(), v.items, budget, where); break;
-        case s::Value::TUPLE: v.kind = Value::Kind::Tuple; convert_items(in.getTuple(), v.items, budget, where); break;
-        case s::Value::SET: v.kind = Value::Kind::Set; convert_items(in.getSet(), v.items, budget, where); break;
+        case s::Value::LIST:
+            v.kind = Value::Kind::List;
+            convert_items(in.getList(), v.items, budget, where);
+            break;
+        case s::Value::TUPLE:
+            v.kind = Value::Kind::Tuple;
+            convert_items(in.getTuple(), v.items, budget, where);
+            break;
+        case s::Value::SET:
+            v.kind = Value::Kind::Set;
+            convert_items(in.getSet(), v.items, budget, where);
+            break;
         case s::Value::FROZENSET:
             v.kind = Value::Kind::FrozenSet;
             convert_items(in.getFrozenset(), v.items, budget, where);
             break;
-        case s::Value::DICT: v.kind = Value::Kind::Dict; convert_entries(in.getDict(), v.entries, budget, where); break;
+        case s::Value::DICT:
+            v.kind = Value::Kind::Dict;
+            convert_entries(in.getDict(), v.entries, budget, where);
+            break;
         case s::Value::OBJECT: {
             v.kind = Value::Kind::Object;
             auto obj = in.getObject();
@@ -87,7 +113,10 @@ Value convert(s::Value::Reader in, Budget& budget, std::string_view where) {
             convert_entries(obj.getAttributes(), v.entries, budget, where);
             break;
         }
-        case s::Value::REPR: v.kind = Value::Kind::Repr; v.text = text(in.getRepr()); break;
+        case s::Value::REPR:
+            v.kind = Value::Kind::Repr;
+            v.text = text(in.getRepr());
+            break;
         case s::Value::CYCLE: v.kind = Value::Kind::Cycle; break;
         case s::Value::TOO_DEEP: v.kind = Value::Kind::TooDeep; break;
         case s::Value::REF: {
@@ -98,7 +127,10 @@ Value convert(s::Value::Reader in, Budget& budget, std::string_view where) {
             v.text = text(ref.getRepr());
             break;
         }
-        case s::Value::REDACTED: v.kind = Value::Kind::Redacted; v.ref_id = in.getRedacted(); break;
+        case s::Value::REDACTED:
+            v.kind = Value::Kind::Redacted;
+            v.ref_id = in.getRedacted();
+            break;
         default: damaged(where, "a value of unknown kind " + std::to_string(static_cast<int>(in.which())));
     }
     return v;
@@ -112,8 +144,7 @@ std::vector<Frame> convert_frames(capnp::List<s::Frame>::Reader in, Budget& budg
     return out;
 }
 
-std::vector<std::string> convert_texts(capnp::List<capnp::Text>::Reader in, Budget& budget,
-                                       std::string_view where) {
+std::vector<std::string> convert_texts(capnp::List<capnp::Text>::Reader in, Budget& budget, std::string_view where) {
     budget.take(in.size(), where);
     std::vector<std::string> out;
     out.reserve(in.size());
@@ -134,7 +165,10 @@ std::vector<Op> convert_ops(capnp::List<s::Op>::Reader in, Budget& budget, std::
             PathStep p;
             switch (step.which()) {
                 case s::PathStep::KEY: p.key = convert(step.getKey(), budget, where); break;
-                case s::PathStep::INDEX: p.is_index = true; p.index = step.getIndex(); break;
+                case s::PathStep::INDEX:
+                    p.is_index = true;
+                    p.index = step.getIndex();
+                    break;
                 default: damaged(where, "a path step of unknown kind");
             }
             o.path.push_back(std::move(p));
@@ -300,7 +334,8 @@ Change decode_change(std::string_view bytes, std::string_view where) {
         // The shapes format 2 promises (docs/value-model.md); anything else
         // would make the value rebuilt from here on silently wrong.
         bool whole = c.kind == Change::Kind::Appeared || c.kind == Change::Kind::Rebound;
-        if (whole && !c.has_keyframe) damaged(where, std::string("a ") + kind_name(c.kind) + " change without a keyframe");
+        if (whole && !c.has_keyframe)
+            damaged(where, std::string("a ") + kind_name(c.kind) + " change without a keyframe");
         if (c.kind == Change::Kind::Vanished && (c.has_keyframe || !c.ops.empty())) {
             damaged(where, "a vanished change with a value after it");
         }
@@ -349,7 +384,7 @@ Mark decode_mark(std::string_view bytes, std::string_view where) {
             case s::Mark::Phase::SETUP: m.phase = Mark::Phase::Setup; break;
             case s::Mark::Phase::CALL: m.phase = Mark::Phase::Call; break;
             case s::Mark::Phase::TEARDOWN: m.phase = Mark::Phase::Teardown; break;
-            default: m.phase = Mark::Phase::None; break;   // none, or a phase from a newer spyrec
+            default: m.phase = Mark::Phase::None; break;  // none, or a phase from a newer spyrec
         }
         return m;
     });

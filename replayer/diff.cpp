@@ -67,22 +67,15 @@ public:
         size_t lines_before = lines.size();
         switch (a.kind) {
             case Value::Kind::List:
-            case Value::Kind::Tuple:
-                sequence(a.items, b.items, path);
-                break;
+            case Value::Kind::Tuple: sequence(a.items, b.items, path); break;
             case Value::Kind::Set:
-            case Value::Kind::FrozenSet:
-                members(a.items, b.items, path);
-                break;
-            case Value::Kind::Dict:
-                entries(a.entries, b.entries, path, false);
-                break;
+            case Value::Kind::FrozenSet: members(a.items, b.items, path); break;
+            case Value::Kind::Dict: entries(a.entries, b.entries, path, false); break;
             case Value::Kind::Object:
                 if (a.object_type != b.object_type) return replaced(a, b, path);
                 entries(a.entries, b.entries, path, true);
                 break;
-            default:
-                return replaced(a, b, path);
+            default: return replaced(a, b, path);
         }
         if (a.truncated != b.truncated) {
             emit("~ " + with_colon(path) + more_marker(a.truncated) + " -> " + more_marker(b.truncated));
@@ -147,8 +140,8 @@ private:
         auto at = [&](size_t i, size_t j) -> uint16_t& { return lcs[i * (m + 1) + j]; };
         for (size_t i = n; i-- > 0;) {
             for (size_t j = m; j-- > 0;) {
-                at(i, j) = x[i] == y[j] ? static_cast<uint16_t>(at(i + 1, j + 1) + 1)
-                                        : std::max(at(i + 1, j), at(i, j + 1));
+                at(i, j) =
+                    x[i] == y[j] ? static_cast<uint16_t>(at(i + 1, j + 1) + 1) : std::max(at(i + 1, j), at(i, j + 1));
             }
         }
         size_t i = 0, j = 0;
@@ -182,8 +175,7 @@ private:
         return path + "[" + repr(key, kKeyReprLimit) + "]";
     }
 
-    void entries(const std::vector<Entry>& a, const std::vector<Entry>& b, const std::string& path,
-                 bool attribute) {
+    void entries(const std::vector<Entry>& a, const std::vector<Entry>& b, const std::string& path, bool attribute) {
         std::unordered_map<std::string, size_t> index_a, index_b;
         for (size_t i = 0; i < a.size(); ++i) index_a.emplace(canonical(a[i].key), i);
         for (size_t j = 0; j < b.size(); ++j) index_b.emplace(canonical(b[j].key), j);

@@ -112,8 +112,7 @@ std::vector<Leak> leaks(const Recording& rec, const std::vector<IgnoredKey>& ign
             WatchTimeline walk(s, watch);
             walk.from_start();
             for (const Window& w : windows) {
-                while (walk.next(w.from)) {
-                }
+                while (walk.next(w.from)) {}
                 std::optional<Value> before = walk.value();
                 bool changed = false;
                 while (walk.next(w.to)) changed = true;

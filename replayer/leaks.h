@@ -16,11 +16,11 @@ namespace spyrec::replayer {
 std::vector<Mark> marks(const Recording& rec);
 
 struct Leak {
-    std::string test;                   // node id
-    std::string expr;                   // the watch
-    uint64_t from_seq = 0;              // the test's setup mark
-    uint64_t to_seq = 0;                // the mark where its teardown ended
-    std::optional<Value> before;        // absent: the watch did not exist then
+    std::string test;             // node id
+    std::string expr;             // the watch
+    uint64_t from_seq = 0;        // the test's setup mark
+    uint64_t to_seq = 0;          // the mark where its teardown ended
+    std::optional<Value> before;  // absent: the watch did not exist then
     std::optional<Value> after;
     std::vector<ChangeReport> changes;  // the watch's changes during the test, oldest first
 };

@@ -24,18 +24,18 @@ struct FrameReport {
     bool code_found = false;
     std::string file;
     std::string function;
-    int32_t line = -1;          // -1: the instruction has no line
+    int32_t line = -1;  // -1: the instruction has no line
     uint32_t offset = 0;
-    std::string opname;         // empty when the offset is outside the bytecode
+    std::string opname;  // empty when the offset is outside the bytecode
 };
 
 struct ChangeReport {
     std::string expr;
     Change change;
-    std::vector<FrameReport> stack;       // innermost first; stack[0] is the culprit
-    std::vector<FrameReport> trail;       // the thread's recent lines, oldest first
+    std::vector<FrameReport> stack;  // innermost first; stack[0] is the culprit
+    std::vector<FrameReport> trail;  // the thread's recent lines, oldest first
     std::vector<std::string> diff;
-    std::optional<std::string> source;    // the culprit's source line, when recorded
+    std::optional<std::string> source;  // the culprit's source line, when recorded
 };
 
 struct WatchReport {
@@ -120,14 +120,14 @@ uint64_t change_count(const Recording& rec, std::string_view expr);
 std::optional<ChangeReport> last_change(const Recording& rec, const Target& target);
 std::optional<ChangeReport> last_change(const Recording& rec, std::string_view expr);
 // Whole histories, for small recordings and tests; ChangeCursor streams.
-std::vector<ChangeReport> history(const Recording& rec, const Target& target);     // oldest first
+std::vector<ChangeReport> history(const Recording& rec, const Target& target);  // oldest first
 std::vector<ChangeReport> history(const Recording& rec, std::string_view expr);
-std::vector<ChangeReport> changes(const Recording& rec);                            // every watch, by seq
+std::vector<ChangeReport> changes(const Recording& rec);  // every watch, by seq
 // The value after the last change with seq <= `seq`; before any change, the
 // value when the watch started (if it resolved then), else Absent.
 ValueAt value_at(const Recording& rec, const Target& target, uint64_t seq);
 ValueAt value_at(const Recording& rec, std::string_view expr, uint64_t seq);
-std::vector<ExceptionReport> exceptions(const Recording& rec);                      // by seq
+std::vector<ExceptionReport> exceptions(const Recording& rec);  // by seq
 // The recorded source of a file split into lines (no line ends); nullopt when
 // the recording holds no source for it.
 std::optional<std::vector<std::string>> source_lines(const Recording& rec, std::string_view filename);

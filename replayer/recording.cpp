@@ -33,7 +33,7 @@ struct MappedRecording {
 };
 constexpr int kMappedSlots = 16;
 MappedRecording mapped[kMappedSlots];
-struct sigaction previous_sigbus {};
+struct sigaction previous_sigbus{};
 std::once_flag sigbus_installed;
 
 void on_sigbus(int sig, siginfo_t* info, void* context) {
@@ -56,7 +56,7 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
 
 void watch_mapping(const char* begin, uint64_t size, const std::string& path) {
     std::call_once(sigbus_installed, [] {
-        struct sigaction action {};
+        struct sigaction action{};
         action.sa_sigaction = on_sigbus;
         action.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&action.sa_mask);
@@ -99,9 +99,7 @@ void unwatch_mapping(const char* begin) {
     }
 }
 
-MDB_val to_val(std::string_view s) {
-    return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 
 }  // namespace
 
@@ -114,7 +112,7 @@ Recording::Recording(std::string path) : path_(std::move(path)) {
 }
 
 void Recording::open_env() {
-    struct stat st {};
+    struct stat st{};
     if (::stat(path_.c_str(), &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) throw RecordingError("no recording at " + path_);
         throw RecordingError("cannot open recording " + path_ + ": " + std::strerror(errno));
@@ -169,7 +167,7 @@ void Recording::open_env() {
 void Recording::check_not_truncated(const std::string& data_file) {
     MDB_envinfo info{};
     MDB_stat st{};
-    struct stat file {};
+    struct stat file{};
     if (mdb_env_info(env_.get(), &info) != 0 || mdb_env_stat(env_.get(), &st) != 0 ||
         ::stat(data_file.c_str(), &file) != 0) {
         throw RecordingError("damaged recording: " + path_ + ": cannot read its size");
@@ -179,8 +177,7 @@ void Recording::check_not_truncated(const std::string& data_file) {
     map_size_ = info.me_mapsize;
     if (uint64_t(file.st_size) < needed) {
         throw RecordingError("damaged recording: " + path_ + ": data.mdb is truncated (" +
-                             std::to_string(file.st_size) + " bytes, " + std::to_string(needed) +
-                             " expected)");
+                             std::to_string(file.st_size) + " bytes, " + std::to_string(needed) + " expected)");
     }
 }
 
@@ -204,8 +201,8 @@ void Recording::open_databases() {
     format_version_ = *version;
     if (format_version_ > schema::kFormatVersion) {
         throw RecordingError("recording format version " + std::to_string(format_version_) +
-                             " is newer than this spyrec reads (" +
-                             std::to_string(schema::kFormatVersion) + "); upgrade spyrec");
+                             " is newer than this spyrec reads (" + std::to_string(schema::kFormatVersion) +
+                             "); upgrade spyrec");
     }
     if (format_version_ < schema::kOldestReadableFormat) {
         // Format 1 stored whole values per change; format 2 stores ops and
@@ -245,7 +242,7 @@ std::string_view Recording::view(const MDB_val& v, std::string_view where) const
     };
     if (outside()) {
         // A recording still being written grows: look again before blaming it.
-        struct stat file {};
+        struct stat file{};
         if (::stat((path_ + "/data.mdb").c_str(), &file) == 0) file_size_ = uint64_t(file.st_size);
     }
     if (outside()) {

@@ -24,7 +24,7 @@ using schema::as_view;
 using schema::LmdbCursor;
 using schema::LmdbEnv;
 using schema::Table;
-using ReadTxn = schema::LmdbTxn;   // always Mode::kRead here: reading never writes
+using ReadTxn = schema::LmdbTxn;  // always Mode::kRead here: reading never writes
 
 class Recording {
 public:
@@ -66,7 +66,7 @@ private:
     LmdbEnv env_;
     std::array<std::optional<MDB_dbi>, schema::kTableCount> dbis_{};
     uint32_t format_version_ = 0;
-    const char* map_begin_ = nullptr;   // our mapping of data.mdb
+    const char* map_begin_ = nullptr;  // our mapping of data.mdb
     uint64_t map_size_ = 0;
     mutable uint64_t file_size_ = 0;
     Meta meta_;

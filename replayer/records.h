@@ -15,8 +15,24 @@ struct Entry;
 // A structural snapshot of a Python value (schema Value, see spyrec.capnp).
 struct Value {
     enum class Kind {
-        None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict,
-        Set, FrozenSet, Object, Repr, Cycle, TooDeep, Ref, Redacted
+        None,
+        Bool,
+        Int,
+        BigInt,
+        Float,
+        Str,
+        Bytes,
+        List,
+        Tuple,
+        Dict,
+        Set,
+        FrozenSet,
+        Object,
+        Repr,
+        Cycle,
+        TooDeep,
+        Ref,
+        Redacted
     };
     Kind kind = Kind::None;
     bool boolean = false;
@@ -56,10 +72,10 @@ struct Op {
     enum class Kind { SetItem, DeleteItem, Splice, AddElements, RemoveElements, Replace };
     std::vector<PathStep> path;  // from the watched value to the container edited
     Kind kind = Kind::Replace;
-    Entry entry;                 // SetItem
-    Value value;                 // DeleteItem: the key; Replace: the new value
-    uint64_t start = 0, end = 0; // Splice: items[start:end] = items
-    std::vector<Value> items;    // Splice: new items; Add/RemoveElements: the members
+    Entry entry;                  // SetItem
+    Value value;                  // DeleteItem: the key; Replace: the new value
+    uint64_t start = 0, end = 0;  // Splice: items[start:end] = items
+    std::vector<Value> items;     // Splice: new items; Add/RemoveElements: the members
 };
 
 struct Change {
@@ -69,15 +85,15 @@ struct Change {
     uint64_t thread_id = 0;
     std::string thread_name;
     Kind kind = Kind::Modified;
-    std::vector<Frame> stack;        // innermost first
-    std::vector<Frame> recent_lines; // oldest first
+    std::vector<Frame> stack;         // innermost first
+    std::vector<Frame> recent_lines;  // oldest first
     uint8_t opcode = 0;
-    std::vector<Op> ops;             // what changed (Modified without a keyframe)
-    bool has_keyframe = false;       // the keyframes table holds the value after it
-    uint64_t monotonic_ns = 0;       // CLOCK_MONOTONIC when recorded (0: older recordings)
+    std::vector<Op> ops;        // what changed (Modified without a keyframe)
+    bool has_keyframe = false;  // the keyframes table holds the value after it
+    uint64_t monotonic_ns = 0;  // CLOCK_MONOTONIC when recorded (0: older recordings)
     // Not stored since format 2: rebuilt by the queries from keyframes and ops.
-    std::optional<Value> before;     // absent when the value did not exist before
-    std::optional<Value> after;      // absent when it does not exist after (Vanished)
+    std::optional<Value> before;  // absent when the value did not exist before
+    std::optional<Value> after;   // absent when it does not exist after (Vanished)
 };
 
 struct Code {
@@ -91,8 +107,8 @@ struct Code {
 // A value inside a watch whose insides spyrec cannot see (schema OpaqueNote).
 struct OpaqueNote {
     std::string type_name;
-    std::string tracked;   // "rebinding only", "contents (compared)"
-    std::string where;     // one path where it was seen: "['arr']"
+    std::string tracked;  // "rebinding only", "contents (compared)"
+    std::string where;    // one path where it was seen: "['arr']"
 };
 
 struct Watch {
@@ -102,7 +118,7 @@ struct Watch {
     uint64_t start_seq = 0;
     // Rewritten when recording ends; all empty/false if the process died first.
     bool ever_resolved = false;
-    std::string unresolved_reason;   // "`__main__` has no SETINGS"
+    std::string unresolved_reason;  // "`__main__` has no SETINGS"
     std::vector<OpaqueNote> opaque;
     uint32_t follow_depth = 0;
 
@@ -120,7 +136,7 @@ struct RaisedException {
     bool reraised = false;
     uint8_t opcode = 0;
     uint64_t monotonic_ns = 0;
-    uint32_t frames_left_out = 0;   // outer frames the recorder did not store
+    uint32_t frames_left_out = 0;  // outer frames the recorder did not store
 };
 
 // A point in the event order where the program said what it was doing
@@ -128,7 +144,7 @@ struct RaisedException {
 struct Mark {
     enum class Phase { None, Setup, Call, Teardown };
     uint64_t seq = 0;
-    std::string test;            // empty with Phase::None
+    std::string test;  // empty with Phase::None
     Phase phase = Phase::None;
 };
 
@@ -159,8 +175,9 @@ struct Ending {
     bool recording_cut = false;
 };
 
-const char* kind_name(Change::Kind kind);   // "modified" | "appeared" | "vanished" | "rebound"
+const char* kind_name(Change::Kind kind);  // "modified" | "appeared" | "vanished" | "rebound"
 const char* how_name(Ending::How how);
-const char* phase_name(Mark::Phase phase);  // "none" | "setup" | "call" | "teardown"      // "exited" | "exception" | "signal" | "stopped"
+const char* phase_name(
+    Mark::Phase phase);  // "none" | "setup" | "call" | "teardown"      // "exited" | "exception" | "signal" | "stopped"
 
 }  // namespace spyrec::replayer

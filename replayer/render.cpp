@@ -53,9 +53,12 @@ bool printable(uint32_t cp) {
 
 void escape(std::string& out, uint32_t cp) {
     char buf[16];
-    if (cp < 0x100) std::snprintf(buf, sizeof buf, "\\x%02x", cp);
-    else if (cp < 0x10000) std::snprintf(buf, sizeof buf, "\\u%04x", cp);
-    else std::snprintf(buf, sizeof buf, "\\U%08x", cp);
+    if (cp < 0x100)
+        std::snprintf(buf, sizeof buf, "\\x%02x", cp);
+    else if (cp < 0x10000)
+        std::snprintf(buf, sizeof buf, "\\u%04x", cp);
+    else
+        std::snprintf(buf, sizeof buf, "\\U%08x", cp);
     out += buf;
 }
 
@@ -97,13 +100,19 @@ void render_base(const Value& v, Out& out) {
             out << (v.items.size() == 1 && !v.truncated ? ",)" : ")");
             return;
         case Value::Kind::Set:
-            if (v.items.empty() && !v.truncated) { out << "set()"; return; }
+            if (v.items.empty() && !v.truncated) {
+                out << "set()";
+                return;
+            }
             out << "{";
             render_items(v.items, v.truncated, out);
             out << "}";
             return;
         case Value::Kind::FrozenSet:
-            if (v.items.empty() && !v.truncated) { out << "frozenset()"; return; }
+            if (v.items.empty() && !v.truncated) {
+                out << "frozenset()";
+                return;
+            }
             out << "frozenset({";
             render_items(v.items, v.truncated, out);
             out << "})";
@@ -297,8 +306,14 @@ Json to_json(const Value& v) {
     };
     switch (v.kind) {
         case Value::Kind::None: return j;
-        case Value::Kind::Bool: j.kind = Json::Kind::Bool; j.boolean = v.boolean; return j;
-        case Value::Kind::Int: j.kind = Json::Kind::Int; j.integer = v.integer; return j;
+        case Value::Kind::Bool:
+            j.kind = Json::Kind::Bool;
+            j.boolean = v.boolean;
+            return j;
+        case Value::Kind::Int:
+            j.kind = Json::Kind::Int;
+            j.integer = v.integer;
+            return j;
         case Value::Kind::BigInt:
             if (!is_decimal_integer(v.text)) return json_str(v.text);
             j.kind = Json::Kind::BigInt;

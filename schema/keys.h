@@ -29,7 +29,6 @@
 
 namespace spyrec::schema {
 
-
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kMetaKey = "meta";
 inline constexpr std::string_view kEndingKey = "ending";

@@ -23,7 +23,9 @@ public:
 class LmdbEnv {
 public:
     LmdbEnv() = default;
-    ~LmdbEnv() { if (env_) mdb_env_close(env_); }
+    ~LmdbEnv() {
+        if (env_) mdb_env_close(env_);
+    }
     LmdbEnv(const LmdbEnv&) = delete;
     LmdbEnv& operator=(const LmdbEnv&) = delete;
     LmdbEnv(LmdbEnv&& other) noexcept : env_(other.env_) { other.env_ = nullptr; }
@@ -67,7 +69,9 @@ public:
             throw LmdbError(mode == Mode::kRead ? "cannot read the recording" : "cannot begin a write transaction", rc);
         }
     }
-    ~LmdbTxn() { if (txn_) mdb_txn_abort(txn_); }
+    ~LmdbTxn() {
+        if (txn_) mdb_txn_abort(txn_);
+    }
     LmdbTxn(const LmdbTxn&) = delete;
     LmdbTxn& operator=(const LmdbTxn&) = delete;
     MDB_txn* get() const { return txn_; }
@@ -90,7 +94,9 @@ public:
         int rc = mdb_cursor_open(txn, dbi, &cursor_);
         if (rc != 0) throw LmdbError("cannot read the recording", rc);
     }
-    ~LmdbCursor() { if (cursor_) mdb_cursor_close(cursor_); }
+    ~LmdbCursor() {
+        if (cursor_) mdb_cursor_close(cursor_);
+    }
     LmdbCursor(const LmdbCursor&) = delete;
     LmdbCursor& operator=(const LmdbCursor&) = delete;
 

@@ -3,6 +3,4 @@
 #pragma once
 #include <pybind11/embed.h>
 
-inline void embedded_python() {
-    static pybind11::scoped_interpreter guard;
-}
+inline void embedded_python() { static pybind11::scoped_interpreter guard; }

@@ -227,8 +227,10 @@ public:
 
     // Creates every sub-database, as the recorder does in its first transaction.
     void create_all() {
-        for (const char* db : {s::table_name(s::Table::kMeta), s::table_name(s::Table::kWatches), s::table_name(s::Table::kChanges), s::table_name(s::Table::kCode), s::table_name(s::Table::kSources),
-                               s::table_name(s::Table::kExceptions), s::table_name(s::Table::kByCode), s::table_name(s::Table::kKeyframes), s::table_name(s::Table::kMarks)}) {
+        for (const char* db :
+             {s::table_name(s::Table::kMeta), s::table_name(s::Table::kWatches), s::table_name(s::Table::kChanges),
+              s::table_name(s::Table::kCode), s::table_name(s::Table::kSources), s::table_name(s::Table::kExceptions),
+              s::table_name(s::Table::kByCode), s::table_name(s::Table::kKeyframes), s::table_name(s::Table::kMarks)}) {
             MDB_dbi dbi;
             check(mdb_dbi_open(txn_, db, MDB_CREATE, &dbi), "mdb_dbi_open");
         }
@@ -313,7 +315,9 @@ public:
         put(s::table_name(s::Table::kCode), key(s::code_key(id)), flat(msg));
     }
 
-    void source(const std::string& filename, const std::string& text) { put(s::table_name(s::Table::kSources), filename, text); }
+    void source(const std::string& filename, const std::string& text) {
+        put(s::table_name(s::Table::kSources), filename, text);
+    }
 
     static std::string change_message(const ChangeSpec& spec) {
         capnp::MallocMessageBuilder msg;
@@ -337,8 +341,8 @@ public:
         if (spec.keyframe) keyframe(spec.watch_id, spec.seq, spec.keyframe);
     }
 
-    void exception(uint64_t seq, const std::string& type, const std::string& message,
-                   std::vector<FrameSpec> stack, uint8_t opcode, bool reraised = false) {
+    void exception(uint64_t seq, const std::string& type, const std::string& message, std::vector<FrameSpec> stack,
+                   uint8_t opcode, bool reraised = false) {
         capnp::MallocMessageBuilder msg;
         auto e = msg.initRoot<s::RaisedException>();
         e.setSeq(seq);

@@ -23,7 +23,7 @@ void big(const std::string& dir, uint64_t changes, uint64_t items, uint64_t item
     // The map must hold the keyframes: ~1 + changes/256 copies of the value.
     W w(dir, size_t((changes / 256 + 2) * items * (item_bytes + 64) + (64u << 20)));
     w.header();
-    w.format(2);   // as a spyrec before format 3 (redaction) wrote it: still read
+    w.format(2);  // as a spyrec before format 3 (redaction) wrote it: still read
     w.code(1, "/src/big.py", "<module>", std::string(8, '\0'));
     Value list = V(Kind::List);
     for (uint64_t i = 0; i < items; ++i) list.items.push_back(S(std::string(item_bytes, char('a' + i % 26))));
@@ -44,7 +44,7 @@ void big(const std::string& dir, uint64_t changes, uint64_t items, uint64_t item
 void cli(const std::string& dir) {
     W w(dir);
     w.header();
-    w.format(2);   // as a spyrec before format 3 (redaction) wrote it: still read
+    w.format(2);  // as a spyrec before format 3 (redaction) wrote it: still read
     std::string bytecode(8, '\0');
     bytecode[2] = static_cast<char>(W::kStoreSubscr);
     w.code(1, "fixture/app.py", "<module>", bytecode);

@@ -81,14 +81,14 @@ TEST(Apply, SetMembersAddAndRemoveByEquality) {
 
 TEST(Apply, ReplaceAtAPathOrTheWholeValue) {
     Value v = D({{S("db"), D({{S("host"), S("a")}})}, {S("l"), L({I(1), L({I(2)})})}});
-    EXPECT_EQ(applied(v, {Replace({Key(S("db")), Key(S("host"))}, S("b"))}),
-              "{'db': {'host': 'b'}, 'l': [1, [2]]}");
+    EXPECT_EQ(applied(v, {Replace({Key(S("db")), Key(S("host"))}, S("b"))}), "{'db': {'host': 'b'}, 'l': [1, [2]]}");
     EXPECT_EQ(applied(v, {Splice({Key(S("l")), Ix(1)}, 1, 1, {I(3)})}), "{'db': {'host': 'a'}, 'l': [1, [2, 3]]}");
     EXPECT_EQ(applied(v, {Replace({}, I(5))}), "5");
 }
 
 TEST(Apply, OpsApplyInOrder) {
-    EXPECT_EQ(applied(L({}), {Splice({}, 0, 0, {D({})}), SetItem({Ix(0)}, S("k"), I(1)), Replace({Ix(0), Key(S("k"))}, I(2))}),
+    EXPECT_EQ(applied(L({}),
+                      {Splice({}, 0, 0, {D({})}), SetItem({Ix(0)}, S("k"), I(1)), Replace({Ix(0), Key(S("k"))}, I(2))}),
               "[{'k': 2}]");
 }
 

@@ -283,8 +283,7 @@ TEST(Hostile, CorruptedMessagesNeverCrash) {
     auto survive = [](const std::string& bytes) {
         try {
             decode_change(bytes, "change");
-        } catch (const RecordingError&) {
-        }
+        } catch (const RecordingError&) {}
     };
     for (size_t n = 0; n < good.size(); ++n) survive(good.substr(0, n));
     for (size_t i = 0; i < good.size(); ++i) {

@@ -23,7 +23,7 @@ bool bytes_less(const std::array<uint8_t, N>& a, const std::array<uint8_t, N>& b
 TEST(KeyLayout, ChangeKeysSortByWatchThenNumericSeq) {
     // 255 -> 256 and 2^32 boundaries are where little-endian would misorder.
     std::vector<std::pair<uint32_t, uint64_t>> numeric = {
-        {1, 0}, {1, 1}, {1, 255}, {1, 256}, {1, 65535}, {1, 65536}, {1, uint64_t{1} << 32},
+        {1, 0},          {1, 1}, {1, 255}, {1, 256},       {1, 65535}, {1, 65536}, {1, uint64_t{1} << 32},
         {1, UINT64_MAX}, {2, 0}, {256, 3}, {UINT32_MAX, 0}};
     for (size_t i = 0; i + 1 < numeric.size(); ++i) {
         auto a = s::change_key(numeric[i].first, numeric[i].second);

@@ -94,8 +94,8 @@ TEST(Leaks, WithoutTheIgnoredKeyTheRunnersChangeIsALeakToo) {
     Session session;
     const Recording& rec = *session.rec;
     auto found = leaks(rec);
-    EXPECT_EQ(leak_names(found), (std::vector<std::string>{"t.py::t1 os.environ", "t.py::t3 os.environ",
-                                                           "t.py::t4 app.REG"}));
+    EXPECT_EQ(leak_names(found),
+              (std::vector<std::string>{"t.py::t1 os.environ", "t.py::t3 os.environ", "t.py::t4 app.REG"}));
     EXPECT_EQ(found[0].changes.size(), 1u);  // RUNNER was set and removed within t1
 }
 

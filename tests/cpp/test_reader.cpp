@@ -55,7 +55,7 @@ void write_demo(const std::string& dir, bool with_ending = true) {
     w.change(c);
 
     c.seq = 1000;
-    c.stack = {{99, 0, 5}};  // no code record 99
+    c.stack = {{99, 0, 5}};                // no code record 99
     c.ops = {Splice({}, 1, 1, {S("x")})};  // -> ['/lib', 'x']
     w.change(c);
 
@@ -166,7 +166,7 @@ TEST_F(ReaderTest, ValueAtFollowsChangesAndInitialValues) {
         ValueAt v = at(expr, seq);
         return v.state == ValueAt::State::Present ? repr(v.value) : std::string("<absent>");
     };
-    EXPECT_EQ(list_repr("sys.path", 0), "['/lib']");          // initial
+    EXPECT_EQ(list_repr("sys.path", 0), "['/lib']");  // initial
     EXPECT_EQ(list_repr("sys.path", 254), "['/lib']");
     EXPECT_EQ(list_repr("sys.path", 255), "['animals', '/lib']");
     EXPECT_EQ(list_repr("sys.path", 999), "['/lib']");
@@ -174,7 +174,7 @@ TEST_F(ReaderTest, ValueAtFollowsChangesAndInitialValues) {
 
     EXPECT_EQ(at("os.environ['HOME']", 99).state, ValueAt::State::Absent);  // not resolved at start
     EXPECT_EQ(list_repr("os.environ['HOME']", 100), "'/home/u'");
-    EXPECT_EQ(at("os.environ['HOME']", 300).state, ValueAt::State::Absent); // vanished
+    EXPECT_EQ(at("os.environ['HOME']", 300).state, ValueAt::State::Absent);  // vanished
     EXPECT_EQ(list_repr("app.CONFIG", 5000), "{}");
     EXPECT_EQ(at("nope", 1).state, ValueAt::State::NotWatched);
 }

@@ -85,7 +85,8 @@ class Loud:
     def __eq__(self, other):
         raise RuntimeError("eq must not be called")
     __hash__ = None
-)", py::globals());
+)",
+             py::globals());
     auto value = decoded("Loud()");
     ASSERT_EQ(value.kind, rep::Value::Kind::Object);
     EXPECT_EQ(value.object_type, "__main__.Loud");
@@ -95,8 +96,10 @@ class Loud:
 
 TEST(Snapshot, CyclesAndDepthAreBounded) {
     interpreter();
-    py::exec("cyc = []\ncyc.append(cyc)\ndeep = [[[[[[[[[[1]]]]]]]]]]\n"
-             "deeper = [1]\nfor _ in range(100): deeper = [deeper]", py::globals());
+    py::exec(
+        "cyc = []\ncyc.append(cyc)\ndeep = [[[[[[[[[[1]]]]]]]]]]\n"
+        "deeper = [1]\nfor _ in range(100): deeper = [deeper]",
+        py::globals());
     auto cyc = decoded("cyc");
     ASSERT_EQ(cyc.items.size(), 1u);
     EXPECT_EQ(cyc.items[0].kind, rep::Value::Kind::Cycle);
@@ -161,7 +164,7 @@ TEST(Store, MapGrowsInsteadOfFailing) {
     {
         rec::Writer writer(dir, 0);
         writer.start();
-        std::string big(1 << 20, 'x');   // 100 MiB in all: past the initial 64 MiB map
+        std::string big(1 << 20, 'x');  // 100 MiB in all: past the initial 64 MiB map
         for (uint64_t i = 0; i < 100; ++i) {
             writer.enqueue({rec::Table::kSources, "file" + std::to_string(i), big});
         }

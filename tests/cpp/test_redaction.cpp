@@ -47,13 +47,19 @@ TEST(Glob, CaseInsensitiveStarsAndQuestionMarks) {
         bool matches;
     };
     const Case cases[] = {
-        {"*TOKEN*", "github_token", true},  {"*TOKEN*", "TOKEN", true},
-        {"AWS_*_KEY*", "AWS_SECRET_ACCESS_KEY", true}, {"*_pin", "CARD_PIN", true},
-        {"pa?s", "PASS", true},             {"*_pin", "pinned", false},
-        {"AUTH_*", "AUTHOR", false},        {"*SECRET*", "SECRE", false},
-        {"", "x", false},                   {"*", "", true},
+        {"*TOKEN*", "github_token", true},
+        {"*TOKEN*", "TOKEN", true},
+        {"AWS_*_KEY*", "AWS_SECRET_ACCESS_KEY", true},
+        {"*_pin", "CARD_PIN", true},
+        {"pa?s", "PASS", true},
+        {"*_pin", "pinned", false},
+        {"AUTH_*", "AUTHOR", false},
+        {"*SECRET*", "SECRE", false},
+        {"", "x", false},
+        {"*", "", true},
         // Backtracking: the first "a" is not where the match starts.
-        {"*ab*ab", "xaabxab", true},        {"*ab*ab", "xaabxa", false},
+        {"*ab*ab", "xaabxab", true},
+        {"*ab*ab", "xaabxa", false},
     };
     for (const Case& c : cases) EXPECT_EQ(glob_matches(c.pattern, c.name), c.matches) << c.pattern << " ~ " << c.name;
 }

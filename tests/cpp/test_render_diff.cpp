@@ -38,11 +38,11 @@ TEST(Repr, StringsQuoteAndEscapeLikePython) {
     EXPECT_EQ(str_repr("both ' and \""), "'both \\' and \"'");
     EXPECT_EQ(str_repr("a\\b\n\t\r"), "'a\\\\b\\n\\t\\r'");
     EXPECT_EQ(str_repr(std::string("\x01\x7f", 2)), "'\\x01\\x7f'");
-    EXPECT_EQ(str_repr("caf\xc3\xa9"), "'caf\xc3\xa9'");        // printable: kept
-    EXPECT_EQ(str_repr("\xc2\xa0"), "'\\xa0'");                 // NBSP: escaped
+    EXPECT_EQ(str_repr("caf\xc3\xa9"), "'caf\xc3\xa9'");  // printable: kept
+    EXPECT_EQ(str_repr("\xc2\xa0"), "'\\xa0'");           // NBSP: escaped
     EXPECT_EQ(str_repr("\xe2\x80\xa8"), "'\\u2028'");
-    EXPECT_EQ(str_repr("\xed\xa0\x80"), "'\\ud800'");           // a lone surrogate
-    EXPECT_EQ(str_repr("\xff"), "'\\xff'");                     // not UTF-8: shown as a byte
+    EXPECT_EQ(str_repr("\xed\xa0\x80"), "'\\ud800'");  // a lone surrogate
+    EXPECT_EQ(str_repr("\xff"), "'\\xff'");            // not UTF-8: shown as a byte
 }
 
 TEST(Repr, BytesLikePython) {

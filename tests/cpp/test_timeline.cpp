@@ -19,9 +19,7 @@ namespace {
 
 constexpr uint64_t kEnd = std::numeric_limits<uint64_t>::max();
 
-std::string shown(const ValueAt& v) {
-    return v.state == ValueAt::State::Present ? repr(v.value, 1000) : "<absent>";
-}
+std::string shown(const ValueAt& v) { return v.state == ValueAt::State::Present ? repr(v.value, 1000) : "<absent>"; }
 std::string shown(const std::optional<Value>& v) { return v ? repr(*v, 1000) : "<absent>"; }
 
 ChangeSpec whole(uint32_t watch, uint64_t seq, s::Change::Kind kind, Value v) {
@@ -114,7 +112,8 @@ TEST_F(TimelineTest, HistoryFillsBeforeAndAfterOfEveryChange) {
         previous = expected[r.change.seq];
     }
     EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 4, 6, 7, 9, 11, 12, 14, 15}));
-    EXPECT_EQ(h[3].diff, (std::vector<std::string>{"~ ['finder']: <m.Finder object #1a2b> -> <m.Finder object #3c4d>"}));
+    EXPECT_EQ(h[3].diff,
+              (std::vector<std::string>{"~ ['finder']: <m.Finder object #1a2b> -> <m.Finder object #3c4d>"}));
     EXPECT_EQ(h[4].change.kind, Change::Kind::Vanished);
     EXPECT_EQ(h[5].change.kind, Change::Kind::Appeared);
     EXPECT_EQ(h[7].change.kind, Change::Kind::Rebound);
@@ -285,22 +284,27 @@ TEST(TimelineHostile, AnOpOutOfRangeInARecordedChange) {
 
 TEST(TimelineHostile, EditingAValueThatVanished) {
     std::string path;
-    std::string m = damaged_history([](W& w) {
-        ChangeSpec gone;
-        gone.seq = 2;
-        gone.kind = s::Change::Kind::VANISHED;
-        w.change(gone);
-        w.change(modified(1, 3, {Splice({}, 0, 0, {I(1)})}));
-    }, &path);
+    std::string m = damaged_history(
+        [](W& w) {
+            ChangeSpec gone;
+            gone.seq = 2;
+            gone.kind = s::Change::Kind::VANISHED;
+            w.change(gone);
+            w.change(modified(1, 3, {Splice({}, 0, 0, {I(1)})}));
+        },
+        &path);
     EXPECT_EQ(m, "damaged recording: " + path + ": change 1/3 edits a value that did not exist");
 }
 
 TEST(TimelineHostile, AKeyframeThatIsNotThere) {
     std::string path;
-    std::string m = damaged_history([](W& w) {
-        ChangeSpec c = whole(1, 3, s::Change::Kind::REBOUND, L({}));
-        w.put(s::table_name(s::Table::kChanges), key(s::change_key(1, 3)), W::change_message(c));  // no keyframe record
-    }, &path);
+    std::string m = damaged_history(
+        [](W& w) {
+            ChangeSpec c = whole(1, 3, s::Change::Kind::REBOUND, L({}));
+            w.put(s::table_name(s::Table::kChanges), key(s::change_key(1, 3)),
+                  W::change_message(c));  // no keyframe record
+        },
+        &path);
     EXPECT_EQ(m, "damaged recording: " + path + ": change 1/3 has no keyframe, but says it has");
 }
 

@@ -162,10 +162,17 @@ TEST_F(TreeTest, CycleIsPicturedNotFollowed) {
 TEST_F(TreeTest, PictureFollowsRandomEdits) {
     watch("V = {'l': [0, 1, 2], 'd': {'k': [1]}, 's': {1}, 't': (1, [2])}");
     const char* edits[] = {
-        "V['l'].insert(0, len(V['l']))", "V['l'] and V['l'].pop()", "V['l'][:1] = [V['l'][:1]]",
-        "V['d']['n%d' % len(V['d'])] = 1", "V['d'].pop('k', None)", "V['s'].add(len(V['s']) + 5)",
-        "V['t'][1].append(0)",             "V['l'].sort(key=repr)", "V['d'] = dict(V['d'])",
-        "V['l'].reverse()",                "V.setdefault('x', []).append(1)",
+        "V['l'].insert(0, len(V['l']))",
+        "V['l'] and V['l'].pop()",
+        "V['l'][:1] = [V['l'][:1]]",
+        "V['d']['n%d' % len(V['d'])] = 1",
+        "V['d'].pop('k', None)",
+        "V['s'].add(len(V['s']) + 5)",
+        "V['t'][1].append(0)",
+        "V['l'].sort(key=repr)",
+        "V['d'] = dict(V['d'])",
+        "V['l'].reverse()",
+        "V.setdefault('x', []).append(1)",
     };
     std::mt19937 rng(7);
     for (int i = 0; i < 300; ++i) {

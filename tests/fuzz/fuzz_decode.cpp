@@ -50,8 +50,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
     try {
         switch (selector) {
-            case 0: { Meta m = decode_meta(bytes, "fuzz"); (void)m; break; }
-            case 1: { Ending e = decode_ending(bytes, "fuzz"); (void)how_name(e.how); break; }
+            case 0: {
+                Meta m = decode_meta(bytes, "fuzz");
+                (void)m;
+                break;
+            }
+            case 1: {
+                Ending e = decode_ending(bytes, "fuzz");
+                (void)how_name(e.how);
+                break;
+            }
             case 2: {
                 Watch w = decode_watch(bytes, "fuzz");
                 (void)w.never_found();
@@ -68,14 +76,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     std::optional<Value> before = root;
                     try {
                         apply(root, c.ops, "fuzz");
-                    } catch (const RecordingError&) {
-                    }
+                    } catch (const RecordingError&) {}
                     exercise(before, root);
                 }
                 break;
             }
-            case 5: { Code c = decode_code(bytes, "fuzz"); (void)c; break; }
-            case 6: { RaisedException e = decode_exception(bytes, "fuzz"); (void)e; break; }
+            case 5: {
+                Code c = decode_code(bytes, "fuzz");
+                (void)c;
+                break;
+            }
+            case 6: {
+                RaisedException e = decode_exception(bytes, "fuzz");
+                (void)e;
+                break;
+            }
             case 7: {
                 if (bytes.size() < 4) break;
                 uint32_t words = uint32_t(uint8_t(bytes[0])) | uint32_t(uint8_t(bytes[1])) << 8 |
@@ -83,8 +98,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 bytes.remove_prefix(4);
                 size_t half = std::min<size_t>(size_t{words} * 8, bytes.size());
                 std::optional<Value> a, b;
-                try { a = decode_value(bytes.substr(0, half), "fuzz a"); } catch (const RecordingError&) {}
-                try { b = decode_value(bytes.substr(half), "fuzz b"); } catch (const RecordingError&) {}
+                try {
+                    a = decode_value(bytes.substr(0, half), "fuzz a");
+                } catch (const RecordingError&) {}
+                try {
+                    b = decode_value(bytes.substr(half), "fuzz b");
+                } catch (const RecordingError&) {}
                 exercise(a, b);
                 break;
             }

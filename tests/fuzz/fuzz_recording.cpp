@@ -113,7 +113,7 @@ void read_everything(const std::string& dir) {
     Recording rec(dir);
     (void)info(rec);
     std::vector<WatchReport> reports = watches(rec);
-    int budget = 8;   // watches queried in depth: each query is one more pass
+    int budget = 8;  // watches queried in depth: each query is one more pass
     for (const WatchReport& w : reports) {
         if (budget-- == 0) break;
         const std::string& expr = w.watch.expr;
@@ -130,11 +130,9 @@ void read_everything(const std::string& dir) {
         for (uint64_t seq : {uint64_t{0}, last_seq / 2, last_seq, last_seq + 1}) (void)value_at(rec, expr, seq);
     }
     ChangeCursor all(rec);
-    for (int i = 0; i < 64 && all.next(); ++i) {
-    }
+    for (int i = 0; i < 64 && all.next(); ++i) {}
     ExceptionCursor excs(rec);
-    for (int i = 0; i < 64 && excs.next(); ++i) {
-    }
+    for (int i = 0; i < 64 && excs.next(); ++i) {}
 }
 
 }  // namespace
@@ -145,7 +143,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!write_recording(records, dir)) return 0;
     try {
         read_everything(dir);
-    } catch (const RecordingError&) {
-    }
+    } catch (const RecordingError&) {}
     return 0;
 }

@@ -15,7 +15,6 @@
 
 #include "tables.h"
 
-
 namespace {
 
 int written = 0;
@@ -50,9 +49,12 @@ void dump(MDB_env* env, const char* db, const std::string& out, int selector) {
             std::string_view value(static_cast<const char*>(v.mv_data), v.mv_size);
             int sel = selector;
             if (selector < 0) {  // the meta table: meta and ending messages
-                if (key == "meta") sel = 0;
-                else if (key == "ending") sel = 1;
-                else continue;
+                if (key == "meta")
+                    sel = 0;
+                else if (key == "ending")
+                    sel = 1;
+                else
+                    continue;
             }
             write_seed(out, db, static_cast<uint8_t>(sel), value);
             if (sel == 3) {

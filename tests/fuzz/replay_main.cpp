@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
         if (!fs::exists(p)) continue;
         if (fs::is_directory(p)) {
             for (const auto& entry : fs::directory_iterator(p)) {
-                if (entry.is_regular_file() && entry.path().filename().string()[0] != '.') run_file(entry.path(), count);
+                if (entry.is_regular_file() && entry.path().filename().string()[0] != '.')
+                    run_file(entry.path(), count);
             }
         } else {
             run_file(p, count);
