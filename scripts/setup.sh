@@ -42,7 +42,8 @@ for v in "${versions[@]}"; do
     fi
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q "scikit-build-core>=0.9" "pybind11>=2.12" cmake ninja \
-        pytest pytest-xdist ipykernel nbclient nbformat pandas matplotlib pyarrow duckdb
+        pytest pytest-xdist ipykernel nbclient nbformat pandas matplotlib pyarrow duckdb \
+        ruff==0.17.6 clang-format==23.1.5
     echo "setup: building and installing spyrec into $venv"
     "$venv/bin/python" -m pip install -q --no-build-isolation .
 done

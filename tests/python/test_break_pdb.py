@@ -124,7 +124,7 @@ def test_replay_quit_ends_the_program(program, tmp_path):
 
 
 def test_replay_refuses_a_recording_of_another_python(program, tmp_path, supported_pythons):
-    here = "%d.%d" % sys.version_info[:2]
+    here = "{}.{}".format(*sys.version_info[:2])
     other = next((v for v, p in supported_pythons.items() if v != here and p), None)
     assert other, "the other supported Python is needed for this test"
     # The other Python's own spyrec (its venv), not the one this Python imports.

@@ -14,7 +14,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from _programs import REPO
+from _programs import REPO  # noqa: E402  (after the importorskips)
 
 KERNEL = "spyrec-test-python"
 

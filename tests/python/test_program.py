@@ -110,7 +110,7 @@ def test_keyboard_interrupt_ends_like_python(tmp_path):
     ours, python = both(["k.py"], tmp_path)
     assert ours.returncode == python.returncode == -signal.SIGINT
     assert ours.stderr == python.stderr
-    shell = run_driver(["k.py"], tmp_path)  # and through a shell, 130
+    # And through a shell, 130.
     import subprocess
 
     from _programs import DRIVER, env
