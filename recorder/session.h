@@ -23,6 +23,7 @@
 #include "stack_depth.h"
 #include "spyrec.capnp.h"
 #include "dict_registry.h"
+#include "py_ref.h"
 #include "python_version.h"
 #include "snapshot.h"
 #include "thread_state.h"
@@ -252,7 +253,7 @@ private:
     // for the next check to compare the watches that depend on that dict.
     struct DictCulprit {
         ThreadState* thread;
-        PyObject* code;  // owned
+        PyRef code;
         int offset;
         PyObject* dict;  // borrowed, compared only
         PyObject* key;   // borrowed, compared only

@@ -22,9 +22,11 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     }
     bool fresh;
     ThreadState* t = thread_state(&fresh);
-    PyObject* code = nullptr;
+    PyObject* raw_code = nullptr;
     int offset = 0;
-    bool known = current_instruction(&code, &offset);
+    bool known = current_instruction(&raw_code, &offset);
+    PyRef owned_code = PyRef::steal(raw_code);
+    PyObject* code = owned_code.get();
     if (known) {
         CodeInfo* info = codes_.get(code);
         while (offset > 0 && info->opcode_at(offset) == kCacheOpcode) offset -= 2;
@@ -37,7 +39,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     bool same_execution = false;
     if (known && !dict_culprits_.empty()) {
         const DictCulprit& last = dict_culprits_.back();
-        if (last.thread == t && last.code == code && last.offset == offset) {
+        if (last.thread == t && last.code.get() == code && last.offset == offset) {
             same_execution = true;
             for (const auto& c : dict_culprits_) {
                 if (c.dict == dict && c.key == key) same_execution = false;
@@ -49,7 +51,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     t->dirty = true;
     t->dirty_target = nullptr;  // the next event compares the watches that depend on this dict
     if (known) {
-        DictCulprit culprit{t, code, offset, dict, key};
+        DictCulprit culprit{t, std::move(owned_code), offset, dict, key};
         ShadowFrame* top = t->top();
         if (top && top->code != code && operands_readable_) {
             culprit.caller_code = top->code;
@@ -58,7 +60,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
                 culprit.caller_offset = codes_.get(top->code)->instruction_start(culprit.caller_offset);
             }
         }
-        dict_culprits_.push_back(culprit);
+        dict_culprits_.push_back(std::move(culprit));
     }
     if (new_value && (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED)) {
         SavedError saved;
@@ -72,8 +74,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
 }
 
 void Session::forget_dict_culprits() {
-    for (auto& c : dict_culprits_) Py_XDECREF(c.code);
-    dict_culprits_.clear();
+    dict_culprits_.clear();  // their code objects are released with them
 }
 
 const Session::DictCulprit* Session::dict_culprit_for(const Watch& w) const {

@@ -136,13 +136,13 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
     if (exact) {
         // The dict watcher saw the mutating instruction itself. Its frame is the
         // shadow stack's top, unless it runs code that raises no frame events.
-        if (!frames.empty() && frames[0].code == exact->code) {
+        if (!frames.empty() && frames[0].code == exact->code.get()) {
             frames[0].offset = exact->offset;
         } else {
             // Then the shadow's top is its caller, which may have run on
             // since: its instruction as the watcher saw it.
             if (!frames.empty() && frames[0].code == exact->caller_code) frames[0].offset = exact->caller_offset;
-            frames.insert(frames.begin(), ShadowFrame{exact->code, exact->offset});
+            frames.insert(frames.begin(), ShadowFrame{exact->code.get(), exact->offset});
         }
     }
     return frames;

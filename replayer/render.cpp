@@ -300,9 +300,32 @@ Json to_json(const Value& v) {
     // make two different keys look the same.
     constexpr size_t kKeyLimit = 1000;
     Json j;
+    // What spyrec adds to a value (a cut, a cycle, a depth limit) is a marker
+    // object, never a look-alike string: {"__more__": 3}, {"__cycle__": true}.
+    auto marker = [](const char* name, Json value) {
+        Json m;
+        m.kind = Json::Kind::Object;
+        m.members.push_back({name, std::move(value)});
+        return m;
+    };
+    auto count = [](uint64_t n) {
+        Json c;
+        c.kind = Json::Kind::Int;
+        c.integer = static_cast<int64_t>(n);
+        return c;
+    };
+    auto yes = [] {
+        Json b;
+        b.kind = Json::Kind::Bool;
+        b.boolean = true;
+        return b;
+    };
+    // Text stored cut: {"__text__": "the first part", "__more__": 12345}.
     auto marked = [&](std::string text) {
-        if (v.truncated) text += more_marker(v.truncated);
-        return json_str(std::move(text));
+        if (!v.truncated) return json_str(std::move(text));
+        Json m = marker("__text__", json_str(std::move(text)));
+        m.members.push_back({"__more__", count(v.truncated)});
+        return m;
     };
     switch (v.kind) {
         case Value::Kind::None: return j;
@@ -327,16 +350,12 @@ Json to_json(const Value& v) {
         case Value::Kind::Str: return marked(v.text);
         case Value::Kind::Bytes: return marked(bytes_repr(v.text));
         case Value::Kind::Repr: return marked(v.text);
-        case Value::Kind::Cycle: return json_str("<cycle>");
-        case Value::Kind::TooDeep: return json_str("<...>");
+        case Value::Kind::Cycle: return marker("__cycle__", yes());
+        case Value::Kind::TooDeep: return marker("__too_deep__", yes());
         case Value::Kind::Ref: return json_str(ref_repr(v));
         case Value::Kind::Redacted: {
-            // A marker object, not a look-alike string: {"__redacted__": true, "fingerprint": "..."}.
-            Json yes;
-            yes.kind = Json::Kind::Bool;
-            yes.boolean = true;
-            j.kind = Json::Kind::Object;
-            j.members.push_back({"__redacted__", std::move(yes)});
+            // {"__redacted__": true, "fingerprint": "..."}
+            j = marker("__redacted__", yes());
             j.members.push_back({"fingerprint", json_str(fingerprint_text(v))});
             return j;
         }
@@ -347,7 +366,7 @@ Json to_json(const Value& v) {
             j.kind = Json::Kind::Array;
             j.items.reserve(v.items.size() + (v.truncated ? 1 : 0));
             for (const Value& item : v.items) j.items.push_back(to_json(item));
-            if (v.truncated) j.items.push_back(json_str(more_marker(v.truncated)));
+            if (v.truncated) j.items.push_back(marker("__more__", count(v.truncated)));
             return j;
         case Value::Kind::Dict:
         case Value::Kind::Object:
@@ -357,7 +376,7 @@ Json to_json(const Value& v) {
                 std::string key = e.key.kind == Value::Kind::Str ? e.key.text : repr(e.key, kKeyLimit);
                 j.members.push_back({std::move(key), to_json(e.value)});
             }
-            if (v.truncated) j.members.push_back({more_marker(v.truncated), Json{}});
+            if (v.truncated) j.members.push_back({"__more__", count(v.truncated)});
             return j;
     }
     return j;

@@ -511,10 +511,19 @@ def is_redacted(value) -> bool:
 
 
 def _shown(value):
-    """`value` with each secret's marker as the text the diff lines use."""
-    if is_redacted(value):
-        return f"<redacted, fingerprint {value.get('fingerprint')}>"
+    """`value` with spyrec's markers (docs/value-model.md) as the text the
+    diff lines use: a secret, a cut, a cycle, the depth limit."""
     if isinstance(value, dict):
+        if is_redacted(value):
+            return f"<redacted, fingerprint {value.get('fingerprint')}>"
+        if value.keys() == {"__cycle__"}:
+            return "<cycle>"
+        if value.keys() == {"__too_deep__"}:
+            return "<...>"
+        if value.keys() == {"__more__"}:
+            return f"<{value['__more__']} more>"
+        if value.keys() == {"__text__", "__more__"}:
+            return f"{value['__text__']}<{value['__more__']} more>"
         return {k: _shown(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_shown(v) for v in value]

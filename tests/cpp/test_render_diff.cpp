@@ -95,8 +95,22 @@ TEST(Json, ScalarsAndReprStrings) {
     Json f = to_json(F(2.5));
     EXPECT_EQ(f.kind, Json::Kind::Float);
     EXPECT_EQ(to_json(Bytes("hi")).text, "b'hi'");
-    EXPECT_EQ(to_json(V(Kind::Cycle)).text, "<cycle>");
-    EXPECT_EQ(to_json(V(Kind::TooDeep)).text, "<...>");
+    // Markers are objects, never strings a value could hold too.
+    Json cycle = to_json(V(Kind::Cycle));
+    ASSERT_EQ(cycle.kind, Json::Kind::Object);
+    ASSERT_EQ(cycle.members.size(), 1u);
+    EXPECT_EQ(cycle.members[0].key, "__cycle__");
+    EXPECT_TRUE(cycle.members[0].value.boolean);
+    EXPECT_EQ(to_json(V(Kind::TooDeep)).members[0].key, "__too_deep__");
+    Value cut = S("abc");
+    cut.truncated = 7;
+    Json text = to_json(cut);
+    ASSERT_EQ(text.kind, Json::Kind::Object);
+    EXPECT_EQ(text.members[0].key, "__text__");
+    EXPECT_EQ(text.members[0].value.text, "abc");
+    EXPECT_EQ(text.members[1].key, "__more__");
+    EXPECT_EQ(text.members[1].value.integer, 7);
+    EXPECT_EQ(to_json(S("<cycle>")).kind, Json::Kind::Str);
 }
 
 TEST(Json, ContainersBecomeListsAndStrKeyedDicts) {
@@ -109,7 +123,9 @@ TEST(Json, ContainersBecomeListsAndStrKeyedDicts) {
     truncated.truncated = 4;
     Json s = to_json(truncated);
     ASSERT_EQ(s.items.size(), 2u);
-    EXPECT_EQ(s.items[1].text, "<4 more>");
+    ASSERT_EQ(s.items[1].kind, Json::Kind::Object);
+    EXPECT_EQ(s.items[1].members[0].key, "__more__");
+    EXPECT_EQ(s.items[1].members[0].value.integer, 4);
 
     Json d = to_json(D({{S("a"), I(1)}, {I(2), I(3)}, {T({I(1), I(2)}), I(4)}}));
     ASSERT_EQ(d.kind, Json::Kind::Object);

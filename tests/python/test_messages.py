@@ -339,7 +339,7 @@ def test_exceptions_fold_reraises_filter_and_leave_out_pythons_own(tmp_path):
     assert unhandled.count("seq ") == 1 and "KeyError: 'boom'\n       at app.py:18" in unhandled
     typed = json.loads(spyrec(["query", "-r", "rec", "exceptions", "--type", "IndexError", "--json"], tmp_path).stdout)
     assert [(e["type"], e["line"], e["reraises"]) for e in typed if e["file"].endswith("app.py")] == [
-        ("IndexError", 14, 0)
+        ("IndexError", 15, 0)
     ]
     folded = json.loads(spyrec(["query", "-r", "rec", "exceptions", "--file", "app.py", "--json"], tmp_path).stdout)
     k = next(e for e in folded if e["message"] == "'k'")
