@@ -104,3 +104,36 @@ def test_prefixes_longest_first_with_the_steps_after_them():
         ("myapp.CONFIG", (("item", "db"), ("item", "host"))),
     ]
     assert list(prefixes(parse("sys.path"))) == [("sys.path", ())]
+
+
+ALLOWED_TEXT = (
+    "a watch is a module name, then .attributes and [subscripts] with literal keys "
+    "(str, int, bytes, bool, None or a tuple of them), e.g. os.environ['HOME']"
+)
+
+
+def test_refusals_end_with_what_is_allowed_word_for_word():
+    with pytest.raises(WatchExprError) as info:
+        parse("f()")
+    assert str(info.value) == f"'f()' is not a dotted path (it has a call); {ALLOWED_TEXT}"
+
+
+def test_at_most_200_steps_counting_attributes_and_subscripts():
+    assert len(parse("a" + ".b" * 200).steps) == 200
+    assert len(parse("a" + ".b" * 100 + "[0]" * 100).steps) == 200
+    for text in ("a" + ".b" * 201, "a" + ".b" * 100 + "[0]" * 101):
+        with pytest.raises(WatchExprError) as info:
+            parse(text)
+        assert str(info.value) == (
+            f"{text[:60]!r}... ({len(text)} characters) has more than 200 steps; a watch is at most 200"
+        )
+
+
+def test_long_expressions_are_cut_in_messages_past_80_characters():
+    with pytest.raises(WatchExprError) as info:
+        parse("m.x[" + "1" * 74 + "+]")  # 80 characters
+    assert "..." not in str(info.value).split(";")[0]
+    longer = "m.x[" + "1" * 75 + "+]"  # 81 characters
+    with pytest.raises(WatchExprError) as info:
+        parse(longer)
+    assert str(info.value).startswith(f"{longer[:60]!r}... ({len(longer)} characters) is not a Python expression;")
