@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from . import exceptions_view, report, watch_expr
 from ._core import RecordingError
 from .errors import NotWatchedError, SpyrecError, UsageError
+from .paths import same_file
 
 __all__ = [
     "open",
@@ -401,7 +402,7 @@ class ChangeFilter:
         lo, hi = _seq_bounds(self.seq_range)
         if not lo <= d.get("seq", -1) < hi:
             return False
-        if self.file is not None and not _same_file(d.get("file") or "", self.file, cwd):
+        if self.file is not None and not same_file(d.get("file") or "", self.file, cwd):
             return False
         if self.function is not None:
             q = d.get("function") or ""
@@ -875,14 +876,6 @@ def _seq_bounds(seq_range) -> tuple:
         return (seq_range.start, seq_range.stop)
     lo, hi = seq_range
     return (-sys.maxsize if lo is None else lo, sys.maxsize if hi is None else hi)
-
-
-def _same_file(recorded: str, wanted: str, cwd: str | None) -> bool:
-    if recorded == wanted:
-        return True
-    if cwd and os.path.normpath(os.path.join(cwd, wanted)) == recorded:
-        return True
-    return recorded.endswith(os.sep + wanted.lstrip(os.sep))
 
 
 def open(path: str | None = None) -> Recording:

@@ -63,7 +63,7 @@ def select(excs, *, type=None, file=None, cwd=None, ending_message=None, unhandl
     `unhandled`: only the exception that ended the program (the last one
     matching the recording's ending message); `internal`: keep Python's own
     (see is_internal); `hidden`: a list that gets the count of those left out."""
-    from .api import _same_file
+    from .paths import same_file
 
     if unhandled:
         last = None
@@ -75,7 +75,7 @@ def select(excs, *, type=None, file=None, cwd=None, ending_message=None, unhandl
     for e in excs:
         if type is not None and e.type != type and not e.type.endswith("." + type):
             continue
-        if file is not None and not _same_file(e.file or "", file, cwd):
+        if file is not None and not same_file(e.file or "", file, cwd):
             continue
         if not internal and is_internal(e):
             left_out += 1

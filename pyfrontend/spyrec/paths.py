@@ -99,6 +99,16 @@ def human_size(n: int) -> str:
     return f"{n:.1f} GiB"
 
 
+def same_file(recorded: str, wanted: str, cwd: str | None) -> bool:
+    """Whether a recorded file name is `wanted`: the same path, `wanted`
+    relative to the recording's directory, or a tail of it (`app/util.py`)."""
+    if recorded == wanted:
+        return True
+    if cwd and os.path.normpath(os.path.join(cwd, wanted)) == recorded:
+        return True
+    return recorded.endswith(os.sep + wanted.lstrip(os.sep))
+
+
 def _fresh(base: str, stem: str) -> str:
     path, n = os.path.join(base, stem), 1
     while os.path.lexists(path):

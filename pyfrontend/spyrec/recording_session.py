@@ -149,9 +149,9 @@ class Session:
         try:
             from . import _core
         except ImportError as e:
-            from .api import RecordingError
+            from .errors import SpyrecError
 
-            raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
+            raise SpyrecError(f"spyrec's compiled core is missing ({e})") from None
         if not self._is_default_dir:
             _refuse_to_mix(self.path, self._force)
         if not self.parent_pid:
