@@ -273,7 +273,8 @@ private:
     void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
     Attachment keyframe_record(Watch& w, uint64_t seq);  // the value after `seq`, to commit with it
-    std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr);
+    std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr,
+                                            bool exact_callers = false);
     void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);
     void store_source(PyObject* filename);

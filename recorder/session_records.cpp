@@ -122,11 +122,13 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
     }
 }
 
-std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact) {
+std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact, bool exact_callers) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package, the
     // `spyrec` console script) are left out; the innermost frame is always kept.
     std::vector<ShadowFrame> stack = t.stack;
-    if (t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);
+    // Per change, not per raise: a program that raises in a loop would pay a
+    // walk of CPython's frames at every RAISE event.
+    if (exact_callers && t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);
     std::vector<ShadowFrame> frames;
     for (size_t i = stack.size(); i-- > 0;) {
         const ShadowFrame& f = stack[i];
@@ -156,7 +158,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     ThreadState& culprit = exact ? *exact->thread : culprit_thread;
     // The culprit's stack, innermost first. spyrec's own frames (runpy, the
     // spyrec package) are left out, except the culprit itself.
-    std::vector<ShadowFrame> frames = reported_stack(culprit, exact);
+    std::vector<ShadowFrame> frames = reported_stack(culprit, exact, true);
     std::string thread = thread_name(culprit.thread_id);
 
     capnp::MallocMessageBuilder message;

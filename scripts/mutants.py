@@ -198,7 +198,7 @@ MUTANTS = [
     Mutant(
         "flush waits for the batch timer",
         "recorder/writer.cpp",
-        "    flush_wanted_ = true;   // commit now, not when the batch's time is up",
+        "    flush_wanted_ = true;  // commit now, not when the batch's time is up",
         "",
         ("tests/python/test_reliability_crash.py",),
     ),

@@ -713,7 +713,7 @@ class Recording:
         if collapse:
             excs = exceptions_view.collapse_reraises(excs)
         if which:
-            ending = self.info().get("ending") or {}
+            ending = (self if pid is None else self._processes(pid)[0]).info().get("ending") or {}
             message = ending.get("message") if ending.get("how") == "exception" else None
             excs = exceptions_view.select(excs, cwd=self.cwd, ending_message=message, **which)
         return excs
@@ -862,10 +862,8 @@ def _open_reading(path: str):
         raise RecordingError(f"no recording at {path}")
     if not os.path.exists(path):
         raise RecordingError(f"{path} points at {os.readlink(path)}, which does not exist")
-    try:
-        from . import _core
-    except ImportError as e:
-        raise RecordingError(f"spyrec's compiled core is missing ({e})") from None
+    from . import _core
+
     return _core.open_recording(path)
 
 

@@ -47,7 +47,7 @@ def _td(content: str, style: str = "") -> str:
 
 
 def _where(frame_or_change, cwd) -> str:
-    return f"{report.shown_path(frame_or_change.file or '?', cwd)}:{frame_or_change.line} in {frame_or_change.function}"
+    return report.where(frame_or_change, cwd)
 
 
 # ---- pieces ------------------------------------------------------------------------
@@ -96,8 +96,8 @@ def _diff_line(line: str) -> str:
 
 
 def diff_html(change) -> str:
-    if change.diff_lines:
-        lines = change.diff_lines
+    if change.diff_lines or change.kind == "rebound":
+        lines = report.what_changed(change)
     else:
         lines = [
             f"- {report.value_text(change.before) if change.before_exists else '(did not exist)'}",

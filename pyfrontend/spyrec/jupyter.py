@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import shlex
 
-CELL_PROGRAM = "%%spyrec"  # argv[0] of a recording of a notebook cell
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -30,8 +28,8 @@ def _parser() -> _Parser:
 
 
 def spyrec_cell(ipython, line: str, cell: str):
+    from . import report
     from .api import record
-    from .watch_expr import WatchExprError
 
     try:
         args = _parser().parse_args(shlex.split(line))
@@ -42,10 +40,10 @@ def spyrec_cell(ipython, line: str, cell: str):
             watch=args.watch,
             output=args.dir,
             default_watches=not args.no_default_watches,
-            argv=[CELL_PROGRAM, f"In [{ipython.execution_count}]"],
+            argv=[report.CELL_PROGRAM, f"In [{ipython.execution_count}]"],
         )
         rec = recorder.__enter__()
-    except (ValueError, WatchExprError) as e:
+    except ValueError as e:  # a bad option, and WatchExprError (a UsageError, a ValueError)
         print(f"%%spyrec: {e}")
         return None
     result = None

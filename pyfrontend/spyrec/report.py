@@ -38,7 +38,7 @@ def shown_path(path: str, cwd: str | None = None) -> str:
 NO_FRAME = "outside any Python frame (the interpreter's own code)"
 
 
-def _where(frame, cwd) -> str:
+def where(frame, cwd) -> str:
     # A RERAISE in an exception table's cleanup code has no line.
     line = f":{frame.line}" if frame.line is not None else ""
     return f"{shown_path(frame.file, cwd)}{line} in {frame.function}"
@@ -128,7 +128,7 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     else:
         out.append("    " + what)
     if change.diff_lines or change.kind == "rebound":
-        out.extend("  " + line for line in _what_changed(change))
+        out.extend("  " + line for line in what_changed(change))
     else:
         out.append(f"  before: {value_text(change.before) if change.before_exists else '(did not exist)'}")
         out.append(f"  after:  {value_text(change.after) if change.after_exists else '(does not exist)'}")
@@ -141,8 +141,8 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
         out.extend(_stack_lines(change.stack, cwd))
     if stack and getattr(change, "trail", None):
         # Recorded with --trail: the lines this thread ran up to the culprit.
-        out.append(f"  trail: {_where(change.trail[0], cwd)}")
-        out.extend(f"         {_where(f, cwd)}" for f in change.trail[1:])
+        out.append(f"  trail: {where(change.trail[0], cwd)}")
+        out.extend(f"         {where(f, cwd)}" for f in change.trail[1:])
     return "\n".join(out)
 
 
@@ -152,7 +152,7 @@ def _stack_lines(stack, cwd) -> list:
     from . import frames
 
     out = ["  " + line for line in _your_frame(stack[0].file, stack, cwd)]
-    shown = [f if isinstance(f, str) else _where(f, cwd) for f in frames.fold(stack)]
+    shown = [f if isinstance(f, str) else where(f, cwd) for f in frames.fold(stack)]
     out.append(f"  stack: {shown[0]}")
     out.extend(f"         {line}" for line in shown[1:])
     return out
@@ -176,7 +176,7 @@ def _your_frame(culprit_file: str, stack, cwd) -> list:
     if frames.is_user(culprit_file):
         return []
     mine = frames.first_user_frame(stack)
-    return [f"from your code: {_where(mine, cwd)}"] if mine is not None else []
+    return [f"from your code: {where(mine, cwd)}"] if mine is not None else []
 
 
 def leak_values(leak, width: int = 70, most: int = 8) -> list:
@@ -247,7 +247,7 @@ def history_lines(expr: str, changes, cwd: str | None = None, count: int | None 
 
 def _history_entry(i: int, ch, cwd) -> list:
     verb = "" if ch.kind == "modified" else f" ({ch.kind})"
-    lines = _what_changed(ch)
+    lines = what_changed(ch)
     if ch.file is not None:
         lines = _your_frame(ch.file, ch.stack, cwd) + lines
     test = getattr(ch, "test", None)
@@ -266,7 +266,7 @@ def _history_entry(i: int, ch, cwd) -> list:
 REBOUND_WIDTH = 200
 
 
-def _what_changed(ch) -> list:
+def what_changed(ch) -> list:
     """The diff lines; for a rebinding, the old and the new object whole
     (cut to a line each): `X = []` replaced the list, it did not remove its items."""
     if ch.kind != "rebound":
@@ -288,15 +288,15 @@ def format_exception(exc, cwd: str | None = None) -> str:
     if getattr(exc, "reraises", 0):
         last = exc.last_raise
         times = "once" if exc.reraises == 1 else f"{exc.reraises} times"
-        notes += f"\n       re-raised {times}, last at {_where(last, cwd) if last and last.file else '?'}"
+        notes += f"\n       re-raised {times}, last at {where(last, cwd) if last and last.file else '?'}"
     if getattr(exc, "frames_left_out", 0):
         notes += f"\n       ({exc.frames_left_out} outer frames not stored: this instruction raised more than 16 times)"
-    where = shown_path(exc.file, cwd) if exc.file else "?"
+    raised_at = shown_path(exc.file, cwd) if exc.file else "?"
     if exc.line is not None:  # a RERAISE in an exception table's cleanup has no line
-        where += f":{exc.line}"
+        raised_at += f":{exc.line}"
     return (
         f"seq {exc.seq:<6} {message}{again}\n"
-        f"       at {where} in {exc.function}  "
+        f"       at {raised_at} in {exc.function}  "
         f"{exc.opname} (offset {exc.offset}), thread {exc.thread}{notes}"
     )
 
@@ -428,13 +428,16 @@ def format_info(info: dict, watches: list | None = None) -> str:
     return "\n".join(out)
 
 
+CELL_PROGRAM = "%%spyrec"  # argv[0] of a recording of a notebook cell (jupyter.py)
+
+
 def program_text(argv) -> str:
     """`python app.py --fast`, or `%%spyrec In [3]` for a notebook cell."""
     import shlex
 
     if not argv:
         return "?"
-    if argv[0] == "%%spyrec":
+    if argv[0] == CELL_PROGRAM:
         return " ".join(argv)
     return f"python {shlex.join(argv)}"
 

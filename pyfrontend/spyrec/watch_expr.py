@@ -68,6 +68,10 @@ def _literal_key(node: ast.expr, text: str):
 MAX_STEPS = 200
 
 
+def _too_many_steps(text: str) -> str:
+    return f"{_short(text)} has more than {MAX_STEPS} steps; a watch is at most {MAX_STEPS}"
+
+
 def _short(text: str) -> str:
     """repr(text), cut to a readable length for a one-line error."""
     return repr(text) if len(text) <= 80 else repr(text[:60]) + f"... ({len(text)} characters)"
@@ -82,14 +86,14 @@ def parse(text: str) -> WatchExpr:
     """Parse a watch expression; raise WatchExprError (one line) if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise WatchExprError(f"empty watch expression; {ALLOWED}")
-    # Python's parser recurses once per step: a machine-made expression of
-    # thousands of steps would end in RecursionError, not in this message.
-    if text.count(".") + text.count("[") > MAX_STEPS:
-        raise WatchExprError(f"{_short(text)} has more than {MAX_STEPS} steps; a watch is at most {MAX_STEPS}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         raise WatchExprError(f"{_short(text)} is not a Python expression; {ALLOWED}") from None
+    except (RecursionError, MemoryError):
+        # Python's parser recurses once per step: a machine-made expression
+        # of thousands of steps ends here, not in a RecursionError.
+        raise WatchExprError(_too_many_steps(text)) from None
 
     steps: list[tuple] = []
     node = tree.body
@@ -109,6 +113,8 @@ def parse(text: str) -> WatchExpr:
             what = "a call" if isinstance(node, ast.Call) else ast.unparse(node)
             raise WatchExprError(f"{text!r} is not a dotted path (it has {what}); {ALLOWED}")
     steps.reverse()
+    if len(steps) > MAX_STEPS:
+        raise WatchExprError(_too_many_steps(text))
     if not steps or steps[0][0] != "attr":
         raise WatchExprError(f"{text!r} names no value inside module {module!r}; {ALLOWED}")
     steps_t = tuple(steps)

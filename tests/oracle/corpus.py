@@ -161,6 +161,9 @@ def marker_mismatches(case, changes):
         if len(here) != mark.count:
             bad.append(f"{f}:{line}: {len(here)} changes, marker says {mark}")
         same = same_opname_offsets(f, line, mark.opname)
+        if not same:
+            bad.append(f"{f}:{line}: no {mark.opname} on the line")
+            continue
         if len(same) > 1 and not mark.nth:
             bad.append(f"{f}:{line}: {len(same)} {mark.opname} on the line: the marker must say which (#N)")
             continue

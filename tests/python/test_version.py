@@ -15,7 +15,7 @@ def test_the_version_is_written_once():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert not re.search(r"^version\s*=", pyproject, re.M)
     assert 'dynamic = ["version"]' in pyproject
-    assert "0.1.0" not in (ROOT / "recorder" / "session_records.cpp").read_text()
+    assert "setSpyrecVersion(SPYREC_VERSION)" in (ROOT / "recorder" / "session_records.cpp").read_text()
 
 
 def test_metadata_command_and_recordings_agree(tmp_path):

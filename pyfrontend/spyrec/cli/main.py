@@ -34,10 +34,7 @@ def main(argv: list | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return _dispatch(argv)
-    except UsageError as e:
-        fail(str(e))
-        return 2
-    except SpyrecError as e:
+    except SpyrecError as e:  # UsageError and the rest: one line, their exit status
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return e.exit_status
     except KeyboardInterrupt:

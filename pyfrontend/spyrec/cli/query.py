@@ -172,8 +172,8 @@ def main(argv: list) -> int:
             _dump({"expr": expr, "seq": args.at, "exists": exists, "value": value if exists else None})
         else:
             out.write(report.format_value(expr, args.at, exists, value) + "\n")
-            last = _last_change_seq(rec, pid)
-            if args.at > last:
+            last = _last_change_seq(rec, rec.pid if pid is None else pid)
+            if last is not None and args.at > last:
                 out.write(
                     f"(seq {args.at} is past the recording's last change, seq {last}: this is the value at the end)\n"
                 )
@@ -223,6 +223,8 @@ def main(argv: list) -> int:
 def _history_filters(args) -> dict:
     """`history`'s --file/--function/--thread/--from/--to as changes() filters."""
     where = {k: getattr(args, k) for k in ("file", "function", "thread") if getattr(args, k) is not None}
+    if where.get("thread", "").isdigit():
+        where["thread"] = int(where["thread"])  # a thread id, not a name
     if args.seq_from is not None or args.seq_to is not None:
         if args.seq_from is not None and args.seq_to is not None and args.seq_from > args.seq_to:
             raise UsageError(f"spyrec query history: --from {args.seq_from} is after --to {args.seq_to}")
@@ -318,14 +320,11 @@ def _dump(value) -> None:
     sys.stdout.write("\n")
 
 
-def _last_change_seq(rec, pid) -> int:
-    """The seq of the recording's last change (one seek per watch)."""
-    last = 0
-    for w in rec.watches():
-        change = rec.last_change(w["expr"], pid=pid)
-        if change is not None:
-            last = max(last, change.seq)
-    return last
+def _last_change_seq(rec, pid: int):
+    """The seq of process `pid`'s last change (one seek per watch; each
+    process numbers its own seqs), or None if it has none."""
+    seqs = [c.seq for c in (rec.last_change(w["expr"], pid=pid) for w in rec.watches()) if c is not None]
+    return max(seqs, default=None)
 
 
 def _watched_list(rec) -> str:

@@ -79,13 +79,16 @@ def _info(path: str) -> dict | None:
 
 
 def _describe(path: str) -> tuple:
+    """(started, program) from the recording itself."""
     from ..report import program_text
 
-    """(started, program) from the recording itself."""
     info = _info(path)
     if info is None:
         return "?", "(unreadable)"
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["start_time"])) if info.get("start_time") else "?"
+    try:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["start_time"]))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):  # none recorded, or a damaged one
+        started = "?"
     program = program_text(info.get("argv"))
     return started, program
 
@@ -122,18 +125,27 @@ def clean_main(argv: list) -> int:
             kept.append((path, mtime))
             continue
         size = disk_bytes(path)
-        freed += size
         if not args.dry_run:
-            shutil.rmtree(path, ignore_errors=True)
+            failed = []
+            shutil.rmtree(path, onerror=lambda _f, p, exc, failed=failed: failed.append((p, exc[1])))
+            if failed:
+                p, e = failed[0]
+                print(f"could not remove {os.path.relpath(path)}: {p}: {getattr(e, 'strerror', None) or e}")
+                kept.append((path, mtime))
+                continue
+        freed += size
         print(f"{'would remove' if args.dry_run else 'removed'} {os.path.relpath(path)} ({human_size(size)})")
     latest = os.path.join(args.dir, RECORDINGS_DIR, LATEST)
     if not args.dry_run and os.path.islink(latest) and not os.path.exists(latest):
         # It pointed at a recording just removed: the newest one kept, or none.
         newest = max(kept, key=lambda item: item[1], default=None)
-        if newest:
-            point_latest(newest[0])
-        else:
-            os.unlink(latest)
+        try:
+            if newest:
+                point_latest(newest[0])
+            else:
+                os.unlink(latest)
+        except OSError as e:
+            raise UsageError(f"cannot update {latest}: {e.strerror}") from None
     print(
         f"{'would free' if args.dry_run else 'freed'} {human_size(freed)}; "
         f"{len(kept)} recording{'s' if len(kept) != 1 else ''} kept"

@@ -74,7 +74,7 @@ def _target(rec, what: list):
 
 
 def main(argv: list) -> int:
-    from .. import api
+    from .. import api, report
     from ..program import Program, ProgramError, die_by_signal
 
     args = build_parser().parse_args(argv)
@@ -88,7 +88,7 @@ def main(argv: list) -> int:
     argv_ = list(info.get("argv") or ())
     if not argv_:
         raise UsageError("the recording does not say what program it ran")
-    if argv_[0] == "%%spyrec":
+    if argv_[0] == report.CELL_PROGRAM:
         raise UsageError("the recording is of a notebook cell (%%spyrec): replay re-runs programs, not cells")
     if info.get("cwd"):
         try:
