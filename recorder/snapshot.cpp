@@ -335,8 +335,11 @@ Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits) {
 }
 
 bool has_identity(PyObject* value) {
+    // Value-repr types (datetime, Decimal, complex, ...) are immutable values
+    // too: rebinding to an equal one is no change.
     return value != Py_None && !PyLong_Check(value) && !PyFloat_Check(value) && !PyUnicode_Check(value) &&
-           !PyBytes_Check(value) && !PyTuple_Check(value) && !PyFrozenSet_Check(value);
+           !PyBytes_Check(value) && !PyTuple_Check(value) && !PyFrozenSet_Check(value) &&
+           !is_value_repr_type(Py_TYPE(value));
 }
 
 bool is_plain_object(PyObject* value) {

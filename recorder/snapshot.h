@@ -57,7 +57,8 @@ using OpaqueNotes = std::map<std::string, std::string>;
 Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits);
 
 // Whether `value`'s identity matters: anything but an immutable value (int,
-// float, str, bytes, tuple, frozenset and their subclasses, None). Rebinding
+// float, str, bytes, tuple, frozenset and their subclasses, None, and the
+// builtin types compared by their repr: datetime, Decimal, complex, ...). Rebinding
 // a watch from one such object to another, even an equal copy, is a change
 // of kind rebound: later in-place changes happen to the new object.
 bool has_identity(PyObject* value);

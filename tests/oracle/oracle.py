@@ -151,6 +151,29 @@ _typecode = array.array.__dict__["typecode"].__get__
 _HEAPTYPE = 1 << 9
 
 
+# Builtin (non-heap) immutable types spyrec compares by their repr, by the
+# name C gives them (recorder/snapshot.cpp is_value_repr_type). Named, not
+# imported: the oracle must not import what the program does not.
+_VALUE_REPR = {
+    "builtins.complex",
+    "builtins.range",
+    "builtins.slice",
+    "builtins.ellipsis",
+    "builtins.NotImplementedType",
+    "datetime.date",
+    "datetime.datetime",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "re.Pattern",
+}
+
+
+def _is_value_repr(t):
+    return not _flags(t) & _HEAPTYPE and f"{t.__module__}.{t.__name__}" in _VALUE_REPR
+
+
 def _is_plain_type(t):
     """An instance of a Python class with a __dict__ (not a module or a class)."""
     return bool(_flags(t) & _HEAPTYPE) and not issubclass(t, (type, types.ModuleType))
@@ -175,6 +198,8 @@ def _snap(obj, depth, follow, active):
         for base, value_of in _SCALAR_VALUE:
             if issubclass(t, base):
                 return ("scalar", _qualname(t), value_of(obj))
+    if _is_value_repr(t):  # a builtin C type's own repr runs no user code
+        return ("repr", repr(obj))
     ident = ("id", _qualname(t), id(obj))
     if id(obj) in active:  # a cycle: the way back up is identity
         return ident
@@ -246,7 +271,7 @@ def root_identity(obj):
     (kind "rebound": later in-place changes happen to the new object);
     rebinding to an equal immutable value is not.
     """
-    if obj is MISSING or issubclass(type(obj), _IMMUTABLE) or type(obj) is bool:
+    if obj is MISSING or issubclass(type(obj), _IMMUTABLE) or type(obj) is bool or _is_value_repr(type(obj)):
         return None
     return id(obj)
 
@@ -305,6 +330,8 @@ def render(snap):
         return {"__type__": snap[1], "value": snap[2] if type(snap[2]) in (int, str) else repr(snap[2])}
     if kind == "id":
         return f"<{snap[1]} at {snap[2]:#x}>"
+    if kind == "repr":
+        return snap[1]
     if kind == "environ":
         return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape") for k, v in snap[1]}
     if kind in ("list", "tuple", "deque"):
