@@ -183,8 +183,8 @@ def _program_env(env=None):
     compared value for value)."""
     env = dict(os.environ if env is None else env)
     env.pop("PYTEST_CURRENT_TEST", None)
-    # One string hash seed for every run, so a set's items iterate in the
-    # same order in the oracle and in spyrec (both report that order).
+    # One string hash seed for every run: the same program behaves the same
+    # under both monitors (dict and set iteration orders, hash-dependent code).
     env["PYTHONHASHSEED"] = "0"
     return env
 

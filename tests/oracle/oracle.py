@@ -337,7 +337,7 @@ def render(snap):
     if kind in ("list", "tuple", "deque"):
         return [render(x) for x in snap[2]]
     if kind == "set":
-        return [render(x) for x in snap[2]]  # iteration order, as spyrec shows it (PYTHONHASHSEED=0)
+        return [render(x) for x in snap[2]]  # in iteration order; compared in any order (corpus._sets_sorted)
     if kind == "dict":
         out = {}
         for k, v in snap[2]:
