@@ -147,14 +147,9 @@ def save_results(path: str, data: dict) -> None:
 
 def disk_usage(path: str) -> int:
     """Bytes allocated under path, as du counts them (LMDB files are sparse)."""
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-            except OSError:
-                pass
-    return total
+    from spyrec.paths import disk_bytes  # what `spyrec list` and `clean` report
+
+    return disk_bytes(path)
 
 
 def tail(path: str, lines: int = 15) -> list[str]:

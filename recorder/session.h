@@ -261,7 +261,7 @@ private:
         // shadow stack), the shadow's top frame and the instruction it was
         // running then (a STORE_ATTR whose property setter mutates).
         PyObject* caller_code = nullptr;  // borrowed, compared only
-        int caller_offset = -1;
+        int caller_offset = -1;           // CPython's lasti: may point into an inline cache
     };
     void forget_dict_culprits();
     const DictCulprit* dict_culprit_for(const Watch& w) const;

@@ -55,10 +55,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
         ShadowFrame* top = t->top();
         if (top && top->code != code && operands_readable_) {
             culprit.caller_code = top->code;
-            culprit.caller_offset = running_offset_of(top->code);
-            if (culprit.caller_offset >= 0) {
-                culprit.caller_offset = codes_.get(top->code)->instruction_start(culprit.caller_offset);
-            }
+            culprit.caller_offset = running_offset_of(top->code);  // rounded to its instruction when recorded
         }
         dict_culprits_.push_back(std::move(culprit));
     }

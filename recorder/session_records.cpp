@@ -143,7 +143,9 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
         } else {
             // Then the shadow's top is its caller, which may have run on
             // since: its instruction as the watcher saw it.
-            if (!frames.empty() && frames[0].code == exact->caller_code) frames[0].offset = exact->caller_offset;
+            if (!frames.empty() && frames[0].code == exact->caller_code && exact->caller_offset >= 0) {
+                frames[0].offset = codes_.get(frames[0].code)->instruction_start(exact->caller_offset);
+            }
             frames.insert(frames.begin(), ShadowFrame{exact->code.get(), exact->offset});
         }
     }

@@ -170,7 +170,7 @@ MUTANTS = [
     Mutant(
         "a dict change's caller is read late",
         "recorder/session_records.cpp",
-        "if (!frames.empty() && frames[0].code == exact->caller_code) frames[0].offset = exact->caller_offset;",
+        "frames[0].offset = codes_.get(frames[0].code)->instruction_start(exact->caller_offset);",
         "",
         ("tests/python/test_exactness.py", "-k", "blames"),
     ),
@@ -217,30 +217,31 @@ def installed_copy(m: Mutant) -> str:
     return os.path.join(installed_package(m.python), os.path.relpath(m.path, "pyfrontend/spyrec"))
 
 
-def build_core(python: str) -> str:
-    """Build the module from the (mutated) source; returns the built .so."""
-    build = os.path.join(REPO, "build", f"mutants-{python}")
+def configure(build: str, python: str, *options: str) -> str:
+    """Configures the CMake build `build` with Python `python`'s venv, once;
+    returns that venv's bin directory (cmake, ninja, ctest)."""
+    tools = os.path.join(venv(python), "bin")
     if not os.path.exists(os.path.join(build, "build.ninja")):
         subprocess.run(
             [
-                os.path.join(venv(python), "bin", "cmake"),
-                "-S",
-                REPO,
-                "-B",
-                build,
-                "-G",
-                "Ninja",
-                f"-DCMAKE_MAKE_PROGRAM={os.path.join(venv(python), 'bin', 'ninja')}",
-                f"-DPython_EXECUTABLE={os.path.join(venv(python), 'bin', 'python')}",
-                "-DCMAKE_BUILD_TYPE=Release",
+                os.path.join(tools, "cmake"),
+                *("-S", REPO, "-B", build, "-G", "Ninja"),
+                f"-DCMAKE_MAKE_PROGRAM={os.path.join(tools, 'ninja')}",
+                f"-DPython_EXECUTABLE={os.path.join(tools, 'python')}",
+                *options,
             ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    return tools
+
+
+def build_core(python: str) -> str:
+    """Build the module from the (mutated) source; returns the built .so."""
+    build = os.path.join(REPO, "build", f"mutants-{python}")
+    tools = configure(build, python, "-DCMAKE_BUILD_TYPE=Release")
     subprocess.run(
-        [os.path.join(venv(python), "bin", "cmake"), "--build", build, "--target", "_core"],
-        check=True,
-        stdout=subprocess.DEVNULL,
+        [os.path.join(tools, "cmake"), "--build", build, "--target", "_core"], check=True, stdout=subprocess.DEVNULL
     )
     return glob.glob(os.path.join(build, "_core*.so"))[0]
 
@@ -258,24 +259,7 @@ def edit(path: str, old: str, new: str) -> str:
 def run_ctest(args) -> bool:
     """Rebuilds the C++ test build from the (mutated) source and runs ctest; True when it passes."""
     build = os.path.join(REPO, "build", "cpp-tests")
-    cmake = os.path.join(venv("3.12"), "bin")
-    if not os.path.exists(os.path.join(build, "build.ninja")):  # as scripts/test.sh configures it
-        subprocess.run(
-            [
-                os.path.join(cmake, "cmake"),
-                "-S",
-                REPO,
-                "-B",
-                build,
-                "-G",
-                "Ninja",
-                "-DSPYREC_BUILD_TESTS=ON",
-                f"-DCMAKE_MAKE_PROGRAM={os.path.join(cmake, 'ninja')}",
-                f"-DPython_EXECUTABLE={os.path.join(cmake, 'python')}",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    cmake = configure(build, "3.12", "-DSPYREC_BUILD_TESTS=ON")  # as scripts/test.sh configures it
     if subprocess.run([os.path.join(cmake, "cmake"), "--build", build], capture_output=True).returncode:
         return False  # a mutant that does not compile is killed
     return (
