@@ -7,6 +7,7 @@
 #include <iterator>
 #include <memory>
 
+#include "live_dict.h"
 #include "python_version.h"
 #include "session.h"
 #include "stack_depth.h"
@@ -85,7 +86,7 @@ public:
         options.parent_pid = parent_pid;
         options.hidden_prefixes =
             hidden.is_none() ? default_hidden_prefixes() : hidden.cast<std::vector<std::string>>();
-        options.on_change = on_change_.is_none() ? nullptr : on_change_.ptr();
+        if (!on_change_.is_none()) options.on_change = [this](const auto& live) { return call_on_change(live); };
         try {
             session_ = std::make_unique<Session>(std::move(options), std::move(specs));
         } catch (const std::exception& e) {
@@ -162,6 +163,20 @@ public:
     uint64_t changes() const { return session_ ? session_->changes() : 0; }
 
 private:
+    // The recorder's live hook: the change as a query's dict, handed to
+    // on_change. False (with the Python error set) when it raised.
+    bool call_on_change(const spyrec::recorder::LiveChange& live) {
+        try {
+            on_change_(spyrec::pyconvert::live_dict(live));
+            return true;
+        } catch (py::error_already_set& e) {
+            e.restore();
+        } catch (const std::exception& e) {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
+        }
+        return false;
+    }
+
     py::module_ module_;
     py::object on_change_;
     std::unique_ptr<Session> session_;

@@ -60,7 +60,6 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
         watches_.push_back(std::make_unique<Watch>(id++, spec.expr, spec.root_module, std::move(spec.steps), &dicts_,
                                                    &watched_, &options_.limits));
     }
-    Py_XINCREF(options_.on_change);
 }
 
 void Session::compute_depths(CodeInfo& info, PyObject* code) {
@@ -77,7 +76,6 @@ Session::~Session() {
     forget_dict_culprits();
     watches_.clear();
     dicts_.close();
-    Py_XDECREF(options_.on_change);
     Py_XDECREF(disable_);
     Py_XDECREF(missing_);
     Py_XDECREF(pending_exit_);

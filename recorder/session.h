@@ -23,6 +23,7 @@
 #include "stack_depth.h"
 #include "spyrec.capnp.h"
 #include "dict_registry.h"
+#include "live_change.h"
 #include "py_ref.h"
 #include "python_version.h"
 #include "snapshot.h"
@@ -43,7 +44,7 @@ struct SessionOptions {
     std::vector<std::string> argv;
     uint64_t max_size = 0;
     std::vector<std::string> hidden_prefixes;  // code whose frames are left out of stacks
-    PyObject* on_change = nullptr;             // borrowed by the caller until stop()
+    LiveHook on_change;                        // --print/--break: called at each change
     int trail = 0;                             // lines kept per thread (LINE events); 0: off
     SnapshotLimits limits;
     std::vector<std::string> redact_patterns;  // names whose values are stored as fingerprints
@@ -102,7 +103,7 @@ public:
     // instruction keeps its event, so a change is reported at the very next
     // instruction, with the frame right after it, even when the instructions
     // between it and the next mutating one would otherwise be disabled.
-    bool live() const { return options_.on_change != nullptr; }
+    bool live() const { return static_cast<bool>(options_.on_change); }
     // A SystemExit raised by the live hook (`q` at the pdb prompt), waiting to
     // be raised into the program by the next monitoring callback.
     bool exit_pending() const { return pending_exit_ != nullptr; }
@@ -277,14 +278,15 @@ private:
                                             bool exact_callers = false);
     void write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames);
     uint64_t ensure_code(PyObject* code);
+    std::string code_record(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);
     void write_meta();
     void write_watch(Watch& w, bool at_end = false);
     void register_callbacks();
     void unregister_callbacks();
-    void call_on_change(Watch& w, Watch::Outcome outcome, ThreadState& culprit, uint64_t seq,
-                        const std::vector<ShadowFrame>& frames, const std::string& thread,
+    void call_on_change(const Watch& w, std::string change, const std::vector<PyObject*>& codes,
+                        const ThreadState& culprit, const std::vector<ShadowFrame>& frames,
                         const kj::Array<capnp::word>& before);
 
     static Session* active_;

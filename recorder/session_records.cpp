@@ -19,10 +19,16 @@ namespace spyrec::recorder {
 uint64_t Session::ensure_code(PyObject* code) {
     CodeInfo* info = codes_.get(code);
     if (info->recorded_generation == generation_ && info->recorded_id) return info->recorded_id;
-    auto* co = reinterpret_cast<PyCodeObject*>(code);
     uint64_t id = next_code_id_++;
     info->recorded_id = id;
     info->recorded_generation = generation_;
+    writer_.enqueue(Record{Table::kCode, key_bytes(schema::code_key(id)), code_record(code)});
+    store_source(reinterpret_cast<PyCodeObject*>(code)->co_filename);
+    return id;
+}
+
+std::string Session::code_record(PyObject* code) {
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
     capnp::MallocMessageBuilder message;
     auto out = message.initRoot<schema::Code>();
     out.setFilename(utf8_of(co->co_filename));
@@ -39,9 +45,7 @@ uint64_t Session::ensure_code(PyObject* code) {
         Py_DECREF(bytes);
     }
     PyErr_Clear();
-    writer_.enqueue(Record{Table::kCode, key_bytes(schema::code_key(id)), message_bytes(message)});
-    store_source(co->co_filename);
-    return id;
+    return message_bytes(message);
 }
 
 void Session::store_source(PyObject* filename) {
@@ -181,6 +185,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         int offset = frames[0].offset < 0 ? 0 : frames[0].offset;
         change.setOpcode(codes_.get(frames[0].code)->opcode_at(offset));
     }
+    std::vector<PyObject*> trail_codes;  // for the live hook
     if (!culprit.trail.empty()) {
         // Oldest first, starting after the newest entry.
         std::vector<std::pair<PyObject*, int>> lines;
@@ -205,12 +210,14 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         for (size_t i = 0; i < lines.size(); ++i) {
             recent[i].setCodeId(ensure_code(lines[i].first));
             recent[i].setLine(lines[i].second);
+            trail_codes.push_back(lines[i].first);
         }
     }
     delta.copy_into(change.initOps(static_cast<unsigned>(delta.size())));
     bool keyframe = w.wants_keyframe(outcome, delta.bytes());
     change.setHasKeyframe(keyframe);
     std::string value = message_bytes(message);
+    std::string live_copy = options_.on_change ? value : std::string();
     // The change and its keyframe are committed together or not at all, so a
     // recording cut short (--max-size, a full disk) never holds one without the other.
     Record record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)};
@@ -223,7 +230,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
         uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
         writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
     }
-    if (options_.on_change) call_on_change(w, outcome, culprit, seq, frames, thread, before);
+    if (options_.on_change) call_on_change(w, std::move(live_copy), trail_codes, culprit, frames, before);
 }
 
 Attachment Session::keyframe_record(Watch& w, uint64_t seq) {

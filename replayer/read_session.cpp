@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "decode.h"
-#include "diff.h"
 #include "keys.h"
 
 namespace spyrec::replayer {
@@ -127,59 +126,22 @@ const std::optional<std::vector<std::string>>& ReadSession::source(const std::st
     return it->second;
 }
 
-std::string ReadSession::opname(uint8_t opcode) const {
-    const auto& names = rec_.meta().opnames;
-    if (opcode < names.size() && !names[opcode].empty()) return names[opcode];
-    return "<opcode " + std::to_string(opcode) + ">";
+std::optional<std::string> ReadSession::source_line(const std::string& filename, int32_t line) {
+    const auto& lines = source(filename);
+    auto index = static_cast<size_t>(line - 1);
+    if (line > 0 && lines && index < lines->size()) return (*lines)[index];
+    return std::nullopt;
 }
 
-// The culprit's opcode comes from the change (the recorder saw the base
-// opcode as it ran); other frames read theirs from the recorded bytecode.
-FrameReport ReadSession::resolve(const Frame& f, std::optional<uint8_t> culprit_opcode) {
-    FrameReport r;
-    r.code_id = f.code_id;
-    r.line = f.line;
-    r.offset = f.offset;
-    const Code* c = code(f.code_id);
-    if (c) {
-        r.code_found = true;
-        r.file = c->filename;
-        r.function = c->qualname;
-    } else {
-        r.file = r.function = "<missing code " + std::to_string(f.code_id) + ">";
-    }
-    if (culprit_opcode) {
-        r.opname = opname(*culprit_opcode);
-    } else if (c && f.offset < c->bytecode.size()) {
-        r.opname = opname(static_cast<uint8_t>(c->bytecode[f.offset]));
-    }
-    return r;
+std::string ReadSession::opname(uint8_t opcode) const { return opname_in(rec_.meta().opnames, opcode); }
+
+ChangeReport ReadSession::report(Change change, std::string expr) {
+    return change_report(*this, std::move(change), std::move(expr));
 }
 
 std::vector<FrameReport> ReadSession::resolve_stack(const std::vector<Frame>& frames,
                                                     std::optional<uint8_t> culprit_opcode) {
-    std::vector<FrameReport> out;
-    out.reserve(frames.size());
-    for (size_t i = 0; i < frames.size(); ++i) {
-        out.push_back(resolve(frames[i], i == 0 ? culprit_opcode : std::nullopt));
-    }
-    return out;
-}
-
-ChangeReport ReadSession::report(Change change, std::string expr) {
-    ChangeReport r;
-    r.expr = std::move(expr);
-    r.stack = resolve_stack(change.stack, change.opcode);
-    r.trail = resolve_stack(change.recent_lines, std::nullopt);
-    r.diff = diff(change.before, change.after);
-    if (!r.stack.empty() && r.stack[0].code_found && r.stack[0].line > 0) {
-        const auto& lines = source(r.stack[0].file);
-        auto index = static_cast<size_t>(r.stack[0].line - 1);
-        if (lines && index < lines->size()) r.source = (*lines)[index];
-    }
-    change.ops.clear();  // applied already; a report carries values, not edits
-    r.change = std::move(change);
-    return r;
+    return replayer::resolve_stack(*this, frames, culprit_opcode);
 }
 
 }  // namespace spyrec::replayer

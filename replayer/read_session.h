@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "change_report.h"
 #include "keys.h"
 #include "queries.h"
 #include "recording.h"
@@ -38,7 +39,7 @@ auto out_of_memory_is_said(const Recording& rec, Fn&& fn) {
 // "change 3/17": how errors name a record of a (watch, seq) table.
 std::string record_name(const char* what, uint32_t watch_id, uint64_t seq);
 
-class ReadSession {
+class ReadSession : public CodeLookup {
 public:
     explicit ReadSession(const Recording& rec) : rec_(rec), txn_(rec.env(), ReadTxn::Mode::kRead) {}
 
@@ -67,15 +68,16 @@ public:
     ChangeReport report(Change change, std::string expr);
     std::vector<FrameReport> resolve_stack(const std::vector<Frame>& frames, std::optional<uint8_t> culprit_opcode);
     const std::optional<std::vector<std::string>>& source(const std::string& filename);
+    // CodeLookup: the recording's Code, source and opname records.
+    const Code* code(uint64_t id) override;
+    std::string opname(uint8_t opcode) const override;
+    std::optional<std::string> source_line(const std::string& filename, int32_t line) override;
 
 private:
     // The entry of a (watch, seq)-keyed table with the highest seq <= `seq`:
     // one seek, and one step back when the seek lands past it. Big-endian
     // keys make this correct.
     bool seek_at_or_before(Table which, uint32_t watch_id, uint64_t seq, MDB_val& k, MDB_val& v);
-    const Code* code(uint64_t id);
-    std::string opname(uint8_t opcode) const;
-    FrameReport resolve(const Frame& f, std::optional<uint8_t> culprit_opcode);
 
     const Recording& rec_;
     ReadTxn txn_;

@@ -118,28 +118,6 @@ class Change:
             recording=recording,
         )
 
-    @classmethod
-    def from_live(cls, change: dict) -> Change:
-        """A Change from the recorder's on_change dict (--print, --break, the
-        DAP debuggee), its snapshots (which arrive as bytes) decoded by the
-        same C++ code that answers queries."""
-        from . import _core
-
-        d = {k: v for k, v in change.items() if k not in ("frame", "before_bytes", "after_bytes")}
-        before, after = change.get("before_bytes"), change.get("after_bytes")
-        d["before"] = _core.value_from_bytes(before)
-        d["after"] = _core.value_from_bytes(after)
-        d["before_exists"] = before is not None
-        d["after_exists"] = after is not None
-        d["diff"] = _core.diff_bytes(before, after)
-        if d.get("file") and d.get("line") and not d.get("source"):
-            # The source line as queries show it (their recording stores the
-            # source; live, the file is right here).
-            import linecache
-
-            d["source"] = linecache.getline(d["file"], d["line"]).rstrip("\r\n") or None
-        return cls.from_dict(d)
-
     def diff(self) -> str:
         """The change as diff lines (`+ [0] 'animals'`), one per line."""
         return "\n".join(self.diff_lines)

@@ -167,7 +167,7 @@ def change_printer(cwd: str):
     from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = Change.from_live(change)
+        ch = Change.from_dict(change)
         sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         sys.stderr.flush()
 
@@ -180,7 +180,7 @@ def change_breaker(cwd: str, print_too: bool):
     from ..api import Change
 
     def on_change(change: dict) -> None:
-        ch = Change.from_live(change)
+        ch = Change.from_dict(change)
         if print_too:
             sys.stderr.write("spyrec: " + report.format_change(ch, cwd) + "\n")
         banner = (

@@ -189,7 +189,7 @@ class Stopper:
             self.session.flush()  # what the adapter compares re-runs with is on disk
         from ..api import Change
 
-        public = Change.from_live(change).to_json()
+        public = Change.from_dict(change).to_json()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()  # the adapter shows output in the order it was made
