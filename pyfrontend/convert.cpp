@@ -96,6 +96,7 @@ py::dict change(const ChangeReport& r) {
     d["monotonic_ns"] = c.monotonic_ns;
     d["kind"] = kind_name(c.kind);
     d["thread"] = text(c.thread_name);
+    d["task"] = c.task_name.empty() ? py::object(py::none()) : py::object(text(c.task_name));
     d["thread_id"] = c.thread_id;
     culprit(d, r.stack);
     d["stack"] = frames(r.stack);

@@ -281,6 +281,7 @@ private:
     std::string code_record(PyObject* code);
     void store_source(PyObject* filename);
     std::string thread_name(unsigned long ident);
+    std::string running_task_name();
     void write_meta();
     void write_watch(Watch& w, bool at_end = false);
     void register_callbacks();

@@ -98,6 +98,28 @@ std::string Session::thread_name(unsigned long ident) {
     return name;
 }
 
+std::string Session::running_task_name() {
+    // asyncio's C accelerator is asked directly: _get_running_loop,
+    // current_task and the C Task's get_name run no bytecode, so the GIL
+    // cannot pass to another thread here. A Task of another type is not named.
+    std::string name;
+    PyObject* asyncio = PyDict_GetItemString(PyImport_GetModuleDict(), "_asyncio");  // borrowed
+    if (!asyncio) return name;
+    PyObject* task_type = PyObject_GetAttrString(asyncio, "Task");
+    PyObject* loop = PyObject_CallMethod(asyncio, "_get_running_loop", nullptr);
+    PyObject* task = loop && loop != Py_None ? PyObject_CallMethod(asyncio, "current_task", "O", loop) : nullptr;
+    if (task && task_type && Py_IS_TYPE(task, reinterpret_cast<PyTypeObject*>(task_type))) {
+        PyObject* got = PyObject_CallMethod(task, "get_name", nullptr);
+        name = utf8_of(got);
+        Py_XDECREF(got);
+    }
+    Py_XDECREF(task);
+    Py_XDECREF(loop);
+    Py_XDECREF(task_type);
+    PyErr_Clear();
+    return name;
+}
+
 void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::vector<ShadowFrame>& frames) {
     for (size_t i = 0; i < frames.size(); ++i) {
         auto* co = reinterpret_cast<PyCodeObject*>(frames[i].code);
@@ -174,6 +196,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     change.setWatchId(w.id());
     change.setThreadId(culprit.thread_id);
     change.setThreadName(thread);
+    if (culprit.thread_id == PyThread_get_thread_ident()) change.setTaskName(running_task_name());
     switch (outcome) {
         case Watch::Outcome::kAppeared: change.setKind(schema::Change::Kind::APPEARED); break;
         case Watch::Outcome::kVanished: change.setKind(schema::Change::Kind::VANISHED); break;

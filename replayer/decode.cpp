@@ -318,6 +318,7 @@ Change decode_change(std::string_view bytes, std::string_view where) {
         c.watch_id = r.getWatchId();
         c.thread_id = r.getThreadId();
         c.thread_name = text(r.getThreadName());
+        c.task_name = text(r.getTaskName());
         switch (r.getKind()) {
             case s::Change::Kind::MODIFIED: c.kind = Change::Kind::Modified; break;
             case s::Change::Kind::APPEARED: c.kind = Change::Kind::Appeared; break;

@@ -84,6 +84,7 @@ struct Change {
     uint32_t watch_id = 0;
     uint64_t thread_id = 0;
     std::string thread_name;
+    std::string task_name;  // the asyncio Task that made it ("": none, or not known)
     Kind kind = Kind::Modified;
     std::vector<Frame> stack;         // innermost first
     std::vector<Frame> recent_lines;  // oldest first

@@ -107,6 +107,7 @@ struct Change {
   ops @10 :List(Op);              # what changed (modified); empty when a keyframe holds the after value
   hasKeyframe @11 :Bool;          # the keyframes table holds the value after this change
   monotonicNs @12 :UInt64;        # CLOCK_MONOTONIC when recorded: orders changes across processes (0: not known)
+  taskName @13 :Text;             # the asyncio Task running in the culprit's thread ("": none, or not known)
 
   enum Kind {
     modified @0;

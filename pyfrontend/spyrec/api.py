@@ -87,6 +87,7 @@ class Change:
     pid: int = 0  # the process that made it
     monotonic_ns: int = 0  # CLOCK_MONOTONIC when recorded: the order across processes
     process: str | None = None  # "pid N (python app.py)" when the recording has child processes
+    task: str | None = None  # the asyncio Task that made it (its name), None outside one
     recording: Recording | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -115,6 +116,7 @@ class Change:
             pid=d.get("pid", 0),
             monotonic_ns=d.get("monotonic_ns", 0),
             process=d.get("process"),
+            task=d.get("task"),
             recording=recording,
         )
 
@@ -153,6 +155,7 @@ class Change:
             "kind": self.kind,
             "thread": self.thread,
             "thread_id": self.thread_id,
+            "task": self.task,
             "file": self.file,
             "line": self.line,
             "function": self.function,

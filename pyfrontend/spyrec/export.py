@@ -73,6 +73,7 @@ def _schemas(pa):
         + [
             ("expr", pa.string()),
             ("kind", pa.string()),
+            ("task", pa.string()),
             ("diff", pa.list_(pa.string())),
             ("test", pa.string()),
             ("phase", pa.string()),
@@ -192,6 +193,7 @@ def export_parquet(rec, out_dir: str, values: bool = False) -> dict:
         row.update(
             expr=c.expr,
             kind=c.kind,
+            task=c.task,
             diff=list(c.diff_lines),
             test=c.test,
             phase=c.phase,

@@ -96,6 +96,12 @@ def _columns(source, filename, qualname, line, offset, opname):
     return None
 
 
+def thread_text(change) -> str:
+    """`thread MainThread`, and `, task fetch-3` when an asyncio Task made the change."""
+    task = getattr(change, "task", None)
+    return f"thread {change.thread}" + (f", task {task}" if task else "")
+
+
 def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     cwd = cwd or recording_cwd(change)
     verb = VERBS.get(change.kind, "changed")
@@ -105,7 +111,7 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
         out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} in {change.function}"]
     what = (
         f"{change.opname} (offset {change.offset}), " if change.file is not None else ""
-    ) + f"thread {change.thread}, seq {change.seq}"
+    ) + f"{thread_text(change)}, seq {change.seq}"
     text = change.source_line
     if text is None and change.recording is not None and change.file is not None:
         lines = change.recording.source_lines(change.file)
@@ -258,7 +264,7 @@ def _history_entry(i: int, ch, cwd) -> list:
         if ch.file is not None
         else NO_FRAME
     )
-    return [f"#{i:<3} seq {ch.seq:<6} {where}, thread {ch.thread}{verb}{during}{process}"] + [
+    return [f"#{i:<3} seq {ch.seq:<6} {where}, {thread_text(ch)}{verb}{during}{process}"] + [
         "       " + line for line in lines
     ]
 

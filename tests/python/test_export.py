@@ -28,7 +28,20 @@ APP = """
         except KeyError:
             pass
 """
-FIELDS = ("expr", "seq", "thread", "file", "line", "function", "offset", "opname", "pid", "monotonic_ns", "kind")
+FIELDS = (
+    "expr",
+    "seq",
+    "thread",
+    "task",
+    "file",
+    "line",
+    "function",
+    "offset",
+    "opname",
+    "pid",
+    "monotonic_ns",
+    "kind",
+)
 
 
 def record(tmp_path, name, arg):

@@ -181,6 +181,31 @@ def test_no_exception_line_is_printed_as_none(tmp_path):
     assert ":None" not in out
 
 
+def test_a_change_inside_an_asyncio_task_names_the_task(tmp_path):
+    program = """
+        import asyncio
+        STATE = {}
+        async def fetch(n):
+            await asyncio.sleep(0)
+            STATE[n] = n
+        async def main():
+            await asyncio.gather(asyncio.create_task(fetch(1), name="fetch-1"), fetch(2))
+            STATE["done"] = True
+        asyncio.run(main())
+        STATE["after"] = 1
+        """
+    run(tmp_path, program, "--no-default-watches", "-w", "__main__.STATE")
+    got = json.loads(spyrec(["query", "-r", "rec", "history", "--json", "__main__.STATE"], tmp_path).stdout)
+    tasks = [ch["task"] for ch in got]
+    assert tasks[0] is None and tasks[-1] is None  # outside any Task
+    assert tasks[1] == "fetch-1" and re.fullmatch(r"Task-\d+", tasks[2]) and re.fullmatch(r"Task-\d+", tasks[3])
+    assert tasks[2] != tasks[3]
+    text = spyrec(["query", "-r", "rec", "last-change", "__main__.STATE"], tmp_path).stdout
+    assert ", task " not in text
+    history = spyrec(["query", "-r", "rec", "history", "__main__.STATE"], tmp_path).stdout
+    assert "thread MainThread, task fetch-1" in history
+
+
 # ---- recordings: still being written, how many, how large ----------------------------------------
 
 
