@@ -305,6 +305,13 @@ public:
         return lines ? py::object(text_list(*lines)) : py::object(py::none());
     }
 
+    py::dict file_labels() const {
+        auto labels = unlocked([&] { return spyrec::replayer::file_labels(*rec_); });
+        py::dict out;
+        for (const auto& [file, label] : labels) out[text(file)] = text(label);
+        return out;
+    }
+
 private:
     std::shared_ptr<Recording> rec_;
 };
@@ -354,7 +361,8 @@ void bind_reading(py::module_& m) {
         .def("exceptions", &Reading::exceptions)
         .def("marks", &Reading::marks)
         .def("leaks", &Reading::leaks, py::arg("ignored") = std::vector<std::pair<std::string, std::string>>{})
-        .def("source_lines", &Reading::source_lines, py::arg("filename"));
+        .def("source_lines", &Reading::source_lines, py::arg("filename"))
+        .def("file_labels", &Reading::file_labels);
 
     m.def(
         "open_recording",

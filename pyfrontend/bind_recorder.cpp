@@ -135,6 +135,10 @@ public:
         session_->mark(test, which);
     }
 
+    void label_file(const std::string& filename, const std::string& label) {
+        if (session_) session_->label_file(filename, label);
+    }
+
     void abandon_after_fork() {
         if (session_) session_->abandon_after_fork();
         // Never destroy the session in the child: its destructor would touch LMDB.
@@ -200,6 +204,7 @@ void bind_recorder(py::module_& m) {
              py::arg("message") = "")
         .def("flush", &Recorder::flush)
         .def("mark", &Recorder::mark, py::arg("test"), py::arg("phase"))
+        .def("label_file", &Recorder::label_file, py::arg("filename"), py::arg("label"))
         .def("abandon_after_fork", &Recorder::abandon_after_fork)
         .def("notes", &Recorder::notes)
         .def_property_readonly("tool_id", &Recorder::tool_id)

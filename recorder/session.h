@@ -85,6 +85,8 @@ public:
     // Cold: a point in the event order where the program says what it is doing
     // (a test's phase; schema Mark). Changes made before it are seen first.
     void mark(const std::string& test, schema::Mark::Phase phase);
+    // What a reader calls `filename` (`In [3]` for a notebook cell).
+    void label_file(const std::string& filename, const std::string& label);
     void abandon_after_fork();
     int tool_id() const { return tool_id_; }
     uint64_t changes() const { return changes_; }

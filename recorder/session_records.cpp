@@ -355,6 +355,10 @@ void Session::mark(const std::string& test, schema::Mark::Phase phase) {
     writer_.enqueue(Record{Table::kMarks, key_bytes(schema::seq_key(seq)), message_bytes(message)});
 }
 
+void Session::label_file(const std::string& filename, const std::string& label) {
+    if (!stopped_ && !filename.empty()) writer_.enqueue(Record{Table::kFileLabels, filename, label});
+}
+
 void Session::write_meta() {
     auto version = schema::format_value(schema::kFormatVersion);
     writer_.enqueue(Record{Table::kMeta, std::string(schema::kFormatKey),

@@ -168,4 +168,17 @@ std::optional<std::vector<std::string>> source_lines(const Recording& rec, std::
     return s.source(std::string(filename));
 }
 
+std::vector<std::pair<std::string, std::string>> file_labels(const Recording& rec) {
+    std::vector<std::pair<std::string, std::string>> out;
+    ReadSession s(rec);
+    auto dbi = rec.db(Table::kFileLabels);
+    if (!dbi) return out;
+    LmdbCursor cursor(s.txn().get(), *dbi);
+    MDB_val k{}, v{};
+    for (bool ok = cursor.get(k, v, MDB_FIRST); ok; ok = cursor.get(k, v, MDB_NEXT)) {
+        out.emplace_back(std::string(rec.view(k, "a file_labels key")), std::string(rec.view(v, "a file label")));
+    }
+    return out;
+}
+
 }  // namespace spyrec::replayer

@@ -131,6 +131,8 @@ std::vector<ExceptionReport> exceptions(const Recording& rec);  // by seq
 // The recorded source of a file split into lines (no line ends); nullopt when
 // the recording holds no source for it.
 std::optional<std::vector<std::string>> source_lines(const Recording& rec, std::string_view filename);
+// (filename, what a reader calls it): `In [3]` for a notebook cell.
+std::vector<std::pair<std::string, std::string>> file_labels(const Recording& rec);
 
 // Splits text into lines the way Python numbers them (\n, \r\n, \r).
 std::vector<std::string> split_lines(std::string_view text);

@@ -20,6 +20,8 @@
 //                                                changes after it (Change.ops).
 //   marks       u64 seq                       -> Mark message (optional table: only
 //                                                recordings made by `pytest --spyrec`)
+//   file_labels filename bytes                -> what a reader calls that file (UTF-8):
+//                                                `In [3]` for a notebook cell (optional)
 #pragma once
 #include <array>
 #include <cstdint>

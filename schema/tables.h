@@ -7,10 +7,21 @@
 
 namespace spyrec::schema {
 
-enum class Table : uint8_t { kMeta, kWatches, kChanges, kCode, kSources, kExceptions, kByCode, kKeyframes, kMarks };
+enum class Table : uint8_t {
+    kMeta,
+    kWatches,
+    kChanges,
+    kCode,
+    kSources,
+    kExceptions,
+    kByCode,
+    kKeyframes,
+    kMarks,
+    kFileLabels
+};
 
-inline constexpr std::array<const char*, 9> kTableNames = {
-    "meta", "watches", "changes", "code", "sources", "exceptions", "by_code", "keyframes", "marks",
+inline constexpr std::array<const char*, 10> kTableNames = {
+    "meta", "watches", "changes", "code", "sources", "exceptions", "by_code", "keyframes", "marks", "file_labels",
 };
 inline constexpr size_t kTableCount = kTableNames.size();
 

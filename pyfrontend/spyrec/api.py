@@ -436,6 +436,7 @@ class Recording:
             raise RecordingError(f"{self.path} is still being recorded; use it after the `with` block ends")
         if self._reading is None:
             self._reading = _open_reading(self.path)
+            report.name_files(self._reading.file_labels())
         return self._reading
 
     # ---- what was recorded ------------------------------------------------------
@@ -884,6 +885,7 @@ def record(
     redact=True,
     follow_children: bool = True,
     argv=None,
+    labels=None,
 ):
     """Record the `with` block; the Recording it yields is usable after the block.
 
@@ -898,6 +900,8 @@ def record(
     `follow_children`: child Python processes started inside the block
     record too, into the recording's children/ (False: they do not).
     `argv`: what the recording names as its program (default: sys.argv).
+    `labels`: a callable asked when the block ends for {filename: what
+    readers call it} (the notebook magic names its cells `In [3]`).
     """
     from .recording_session import Session
 
@@ -918,8 +922,12 @@ def record(
     try:
         yield rec
     except BaseException as e:
+        if labels is not None:
+            session.label_files(labels())
         session.stop("exception", exit_status=1, message=f"{type(e).__name__}: {e}".splitlines()[0])
         rec._running = False
         raise
+    if labels is not None:
+        session.label_files(labels())
     session.stop("stopped")
     rec._running = False

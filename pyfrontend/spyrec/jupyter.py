@@ -27,6 +27,24 @@ def _parser() -> _Parser:
     return p
 
 
+def cell_labels(ipython) -> dict:
+    """{a cell's file: "In [N]"} for the cells IPython compiled (they are in
+    linecache), as IPython's tracebacks number them."""
+    import linecache
+    import re
+
+    labels = {}
+    for name in list(linecache.cache):
+        try:
+            named = ipython.compile.format_code_name(name)
+        except Exception:  # an IPython without it: cells keep their file names
+            return labels
+        number = re.fullmatch(r"In\s*\[(\d+)\]", named[1]) if named else None
+        if number:
+            labels[name] = f"In [{number.group(1)}]"
+    return labels
+
+
 def spyrec_cell(ipython, line: str, cell: str):
     from . import report
     from .api import record
@@ -41,6 +59,7 @@ def spyrec_cell(ipython, line: str, cell: str):
             output=args.dir,
             default_watches=not args.no_default_watches,
             argv=[report.CELL_PROGRAM, f"In [{ipython.execution_count}]"],
+            labels=lambda: cell_labels(ipython),
         )
         rec = recorder.__enter__()
     except ValueError as e:  # a bad option, and WatchExprError (a UsageError, a ValueError)

@@ -192,6 +192,12 @@ class Session:
         if self.recording:
             self._recorder.flush()
 
+    def label_files(self, labels: dict) -> None:
+        """What readers call these files: {filename: "In [3]"} for notebook cells."""
+        if self.recording:
+            for filename, label in labels.items():
+                self._recorder.label_file(filename, label)
+
     def mark(self, test: str, phase: str | None) -> None:
         """A point in the recording: `test`'s `phase` ("setup", "call",
         "teardown") begins, or (phase None) no test is running any more."""

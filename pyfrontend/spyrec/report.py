@@ -21,12 +21,24 @@ import os
 VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished", "rebound": "was rebound"}
 
 
+# What recordings call some files: a notebook cell's file is `In [3]`
+# (Recording.file_labels). Cell files are unique temporary paths, so one
+# table serves every recording read in this process.
+_FILE_LABELS: dict = {}
+
+
+def name_files(labels: dict) -> None:
+    _FILE_LABELS.update(labels)
+
+
 def shown_path(path: str, cwd: str | None = None) -> str:
     """`path` relative to the recording's directory when it is inside it;
-    library code as `<stdlib>/warnings.py` or `site-packages/pkg/mod.py`.
-    (JSON output keeps the path as recorded.)"""
+    library code as `<stdlib>/warnings.py` or `site-packages/pkg/mod.py`;
+    a notebook cell as `In [3]`. (JSON output keeps the path as recorded.)"""
     from . import frames
 
+    if path in _FILE_LABELS:
+        return _FILE_LABELS[path]
     cwd = cwd or os.getcwd()
     if os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
         return os.path.relpath(path, cwd)

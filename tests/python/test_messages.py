@@ -206,6 +206,24 @@ def test_a_change_inside_an_asyncio_task_names_the_task(tmp_path):
     assert "thread MainThread, task fetch-1" in history
 
 
+def test_a_labelled_file_is_shown_by_its_label_in_a_shell_and_kept_in_json(tmp_path):
+    program = """
+        import spyrec
+        X = {}
+        code = compile("def f():\\n    X['a'] = 1\\n", "/tmp/ipykernel_9/123.py", "exec")
+        cells = lambda: {"/tmp/ipykernel_9/123.py": "In [7]"}
+        with spyrec.record(["__main__.X"], "rec", default_watches=False, labels=cells):
+            exec(code)
+            f()
+        """
+    write(tmp_path, "app.py", program)
+    assert run_python(["app.py"], tmp_path).returncode == 0
+    text = spyrec(["query", "-r", "rec", "last-change", "__main__.X"], tmp_path).stdout
+    assert text.startswith("__main__.X changed at In [7]:2 in f\n"), text
+    got = json.loads(spyrec(["query", "-r", "rec", "last-change", "--json", "__main__.X"], tmp_path).stdout)
+    assert got["file"] == "/tmp/ipykernel_9/123.py"
+
+
 # ---- recordings: still being written, how many, how large ----------------------------------------
 
 

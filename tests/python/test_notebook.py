@@ -107,6 +107,9 @@ def test_postmortem_notebook_finds_the_culprit(tmp_path, kernel):
     # The culprit is inside a notebook cell: its source comes from the cell.
     _, html = _outputs(_cell(nb, "live.last_change"))
     assert "in holiday_mode" in html
+    # ... and the cell is named as IPython numbers it, not by its temporary file.
+    assert re.search(r"In \[\d+\]:\d+ in holiday_mode", html), html
+    assert not re.search(r"ipykernel_\d+", html), html
     assert "def holiday_mode():" in html
     assert "inventory.CONFIG.update(currency=&quot;GBP&quot;)" in html
     assert re.search(r"CALL(_KW)? \(offset", html)  # CALL_KW on 3.13
