@@ -1,5 +1,6 @@
 #include "render.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -295,6 +296,19 @@ std::string bytes_repr(std::string_view s) {
     return out;
 }
 
+namespace {
+
+// The member names of spyrec's marker objects (and an object's class). A key
+// of the program's own that spells one is shown as its repr ('__more__'),
+// like any key that is not plain text, so data never reads as a marker.
+bool is_marker_name(const std::string& key) {
+    static const char* const kNames[] = {"__cycle__", "__too_deep__", "__more__",
+                                         "__text__",  "__redacted__", "__class__"};
+    return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return key == n; });
+}
+
+}  // namespace
+
 Json to_json(const Value& v) {
     // Keys are shown in full: they are usually short, and a cut key could
     // make two different keys look the same.
@@ -373,7 +387,8 @@ Json to_json(const Value& v) {
             j.kind = Json::Kind::Object;
             if (v.kind == Value::Kind::Object) j.members.push_back({"__class__", json_str(v.object_type)});
             for (const Entry& e : v.entries) {
-                std::string key = e.key.kind == Value::Kind::Str ? e.key.text : repr(e.key, kKeyLimit);
+                bool plain = e.key.kind == Value::Kind::Str && !is_marker_name(e.key.text);
+                std::string key = plain ? e.key.text : repr(e.key, kKeyLimit);
                 j.members.push_back({std::move(key), to_json(e.value)});
             }
             if (v.truncated) j.members.push_back({"__more__", count(v.truncated)});

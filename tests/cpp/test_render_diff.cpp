@@ -134,6 +134,14 @@ TEST(Json, ContainersBecomeListsAndStrKeyedDicts) {
     EXPECT_EQ(d.members[1].key, "2");
     EXPECT_EQ(d.members[2].key, "(1, 2)");
 
+    // The program's own key that spells a marker's name is shown as its repr.
+    Json spelled = to_json(D({{S("__cycle__"), B(true)}, {S("__more__"), I(3)}, {S("__class__"), S("x")}}));
+    ASSERT_EQ(spelled.members.size(), 3u);
+    EXPECT_EQ(spelled.members[0].key, "'__cycle__'");
+    EXPECT_EQ(spelled.members[1].key, "'__more__'");
+    EXPECT_EQ(spelled.members[2].key, "'__class__'");
+    EXPECT_EQ(to_json(D({{S("__init__"), I(1)}})).members[0].key, "__init__");
+
     Json o = to_json(Obj("app.Config", {{"debug", B(false)}}));
     ASSERT_EQ(o.members.size(), 2u);
     EXPECT_EQ(o.members[0].key, "__class__");
