@@ -36,25 +36,37 @@ def is_internal(exc) -> bool:
     return False
 
 
-def collapse_reraises(excs):
-    """Each re-raise (a `finally`, a bare `raise`) that directly follows its
-    raise in the same thread, same type and message, folded into that raise:
-    `reraises` counts them, `last_raise` is where the last one was."""
-    pending = None
+# How many later exceptions a raise waits for its re-raises: a re-raise
+# comes when its `finally` or `except` ends, after whatever that block (and
+# other threads meanwhile) raised. Memory stays bounded on any recording.
+RERAISE_WINDOW = 1024
+
+
+def collapse_reraises(excs, window: int = RERAISE_WINDOW):
+    """Each re-raise (a `finally`, a bare `raise`) folded into the latest raise
+    of the same process, thread, type and message, even when other raises
+    came between (in its cleanup block, or in other threads): `reraises`
+    counts them, `last_raise` is where the last one was. Order is kept."""
+    from collections import deque
+
+    pending: deque = deque()  # [exception, key], oldest first
+    latest: dict = {}  # key -> its entry in pending
     for e in excs:
-        if (
-            pending is not None
-            and e.reraised
-            and (e.pid, e.thread_id, e.type, e.message)
-            == (pending.pid, pending.thread_id, pending.type, pending.message)
-        ):
-            pending = dataclasses.replace(pending, reraises=pending.reraises + 1, last_raise=e.culprit)
+        key = (e.pid, e.thread_id, e.type, e.message)
+        entry = latest.get(key) if e.reraised else None
+        if entry is not None:
+            entry[0] = dataclasses.replace(entry[0], reraises=entry[0].reraises + 1, last_raise=e.culprit)
             continue
-        if pending is not None:
-            yield pending
-        pending = e
-    if pending is not None:
-        yield pending
+        entry = [e, key]
+        pending.append(entry)
+        latest[key] = entry
+        while len(pending) > window:
+            oldest = pending.popleft()
+            if latest.get(oldest[1]) is oldest:
+                del latest[oldest[1]]  # yielded: later re-raises can no longer fold into it
+            yield oldest[0]
+    for old, _ in pending:
+        yield old
 
 
 def select(excs, *, type=None, file=None, cwd=None, ending_message=None, unhandled=False, internal=True, hidden=None):

@@ -345,6 +345,31 @@ def test_history_filters_by_file_function_thread_and_seq(tmp_path):
     assert text.startswith("sys.path: oldest first\n") and text.endswith("2 changes\n")
 
 
+def test_a_reraise_folds_into_its_raise_across_raises_made_between(tmp_path):
+    run(
+        tmp_path,
+        """
+        def cleanup():
+            try:
+                raise ValueError("in cleanup")
+            except ValueError:
+                pass
+        def f():
+            try:
+                raise KeyError("k")
+            finally:
+                cleanup()
+        try:
+            f()
+        except KeyError:
+            pass
+        """,
+    )
+    got = json.loads(spyrec(["query", "-r", "rec", "exceptions", "--file", "app.py", "--json"], tmp_path).stdout)
+    assert [(e["type"], e["line"], e["reraised"]) for e in got] == [("KeyError", 9, False), ("ValueError", 4, False)]
+    assert got[0]["reraises"] >= 1 and got[0]["last_raise"]["function"] == "f"
+
+
 def test_exceptions_fold_reraises_filter_and_leave_out_pythons_own(tmp_path):
     run(
         tmp_path,
