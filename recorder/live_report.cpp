@@ -61,7 +61,7 @@ void Session::call_on_change(const Watch& w, std::string change, const std::vect
     if (PyErr_ExceptionMatches(PyExc_SystemExit) && !pending_exit_) {
         // `q` at a --break prompt: raised into the program at the next
         // event (callbacks.cpp), which then ends as pdb's quit would.
-        pending_exit_ = PyErr_GetRaisedException();
+        pending_exit_ = PyRef::steal(PyErr_GetRaisedException());
     } else {
         // A failing hook must not break the program: report it on stderr.
         PyErr_WriteUnraisable(nullptr);

@@ -27,9 +27,9 @@ void Session::register_callbacks() {
     if (tool_id_ < 0) {
         throw std::runtime_error("no free sys.monitoring tool id (2-5 are all taken by other tools)");
     }
-    disable_ = PyObject_GetAttrString(monitoring, "DISABLE");
-    missing_ = PyObject_GetAttrString(monitoring, "MISSING");
-    if (missing_) clean_calls_.set_missing(missing_);
+    disable_ = PyRef::steal(PyObject_GetAttrString(monitoring, "DISABLE"));
+    missing_ = PyRef::steal(PyObject_GetAttrString(monitoring, "MISSING"));
+    if (missing_) clean_calls_.set_missing(missing_.get());
     PyErr_Clear();
     PyObject* events = PyObject_GetAttrString(monitoring, "events");
     if (!disable_ || !events) {

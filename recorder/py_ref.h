@@ -1,5 +1,6 @@
 // An owned (strong) reference to a Python object, for what the recorder
-// keeps outside the hot path (a dict change's culprit code object): released
+// keeps (a dict change's culprit code object, the session's constants and
+// modules; the hot path only reads them through get()): released
 // when it goes, moved and never copied, so no error path leaks or
 // double-releases it. Destroy it with the GIL held, like any Python object.
 #pragma once
@@ -34,6 +35,8 @@ public:
     ~PyRef() { Py_XDECREF(object_); }
 
     PyObject* get() const { return object_; }
+    // Hands the reference over (to a call that steals it).
+    PyObject* release() { return std::exchange(object_, nullptr); }
     explicit operator bool() const { return object_ != nullptr; }
 
 private:

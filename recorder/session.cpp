@@ -76,10 +76,6 @@ Session::~Session() {
     forget_dict_culprits();
     watches_.clear();
     dicts_.close();
-    Py_XDECREF(disable_);
-    Py_XDECREF(missing_);
-    Py_XDECREF(pending_exit_);
-    Py_XDECREF(linecache_);
 }
 
 void Session::start() {
@@ -97,7 +93,7 @@ void Session::start() {
         write_watch(*w);
     }
     probe_table_stale_ = true;
-    linecache_ = PyImport_ImportModule("linecache");
+    linecache_ = PyRef::steal(PyImport_ImportModule("linecache"));
     if (!linecache_) PyErr_Clear();
     active_ = this;
     try {

@@ -99,7 +99,7 @@ public:
     // linecache, the on_change hook): its events and dict mutations are not
     // the program's.
     bool busy() const { return tls_busy_; }
-    PyObject* disable() const { return disable_; }
+    PyObject* disable() const { return disable_.get(); }
 
     // Live mode (--print, --break: a hook runs at each change): every
     // instruction keeps its event, so a change is reported at the very next
@@ -108,10 +108,9 @@ public:
     bool live() const { return static_cast<bool>(options_.on_change); }
     // A SystemExit raised by the live hook (`q` at the pdb prompt), waiting to
     // be raised into the program by the next monitoring callback.
-    bool exit_pending() const { return pending_exit_ != nullptr; }
+    bool exit_pending() const { return static_cast<bool>(pending_exit_); }
     PyObject* raise_pending_exit() {
-        PyErr_SetRaisedException(pending_exit_);
-        pending_exit_ = nullptr;
+        PyErr_SetRaisedException(pending_exit_.release());
         return nullptr;
     }
 
@@ -332,10 +331,10 @@ private:
     bool recording_cut_ = false;
     bool stopped_ = false;
     int tool_id_ = -1;
-    PyObject* disable_ = nullptr;       // sys.monitoring.DISABLE, owned
-    PyObject* missing_ = nullptr;       // sys.monitoring.MISSING, owned
-    PyObject* pending_exit_ = nullptr;  // owned; see exit_pending()
-    PyObject* linecache_ = nullptr;     // owned
+    PyRef disable_;       // sys.monitoring.DISABLE
+    PyRef missing_;       // sys.monitoring.MISSING
+    PyRef pending_exit_;  // see exit_pending()
+    PyRef linecache_;
     std::unordered_set<std::string> stored_sources_;
     std::vector<WatchNotes> final_notes_;
     std::unordered_set<uint32_t> resolved_at_start_;

@@ -55,7 +55,7 @@ void Session::store_source(PyObject* filename) {
     // thread in the middle of the cold half. linecache's cache (which IPython
     // fills with notebook cells) is read as a dict; files are read from disk.
     std::string text;
-    PyObject* cache = linecache_ ? PyObject_GetAttrString(linecache_, "cache") : nullptr;
+    PyObject* cache = linecache_ ? PyObject_GetAttrString(linecache_.get(), "cache") : nullptr;
     PyObject* entry = cache && PyDict_Check(cache) ? PyDict_GetItemWithError(cache, filename) : nullptr;
     if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) >= 3 && PyList_Check(PyTuple_GET_ITEM(entry, 2))) {
         PyObject* lines = PyTuple_GET_ITEM(entry, 2);
@@ -318,7 +318,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     // handler raised (KeyboardInterrupt, a SystemExit) is the program's, and
     // exception_event raises it into it. Clearing it lost Ctrl-C for good.
     if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception) && !pending_exit_) {
-        pending_exit_ = PyErr_GetRaisedException();
+        pending_exit_ = PyRef::steal(PyErr_GetRaisedException());
     }
     PyErr_Clear();
     if (text.size() > 2000) text.resize(2000);
