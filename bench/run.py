@@ -9,6 +9,8 @@ run, interleaved (run 1 of every workload and mode, then run 2, ...):
   modes      plain        python script.py
              spyrec       spyrec run script.py                 (default watches)
              spyrec+10    spyrec run -w ... (10 more: bench/watched_state.py)
+             floor        spyrec run with SPYREC_BENCH_FLOOR=1: the same events kept and
+             floor+10     disabled, each callback returning at once (dispatch alone)
              blog         tests/oracle/blog_monitor.py          (pure-Python INSTRUCTION + DISABLE)
              settrace     bench/peers/settrace_watch.py         (line events, deepcopy + compare)
              watchpoints  bench/peers/watchpoints_run.py        (the PyPI package)
@@ -49,7 +51,10 @@ import report  # noqa: E402
 import watched_state  # noqa: E402
 from child import disk_usage  # noqa: E402
 
-MODES = ["plain", "spyrec", "spyrec+10", "blog", "settrace", "watchpoints"]
+MODES = ["plain", "spyrec", "floor", "spyrec+10", "floor+10", "blog", "settrace", "watchpoints"]
+# The floor modes run spyrec with this set: callbacks keep and disable the
+# same events, then return at once (recorder/callbacks.cpp).
+FLOOR_ENV = {"SPYREC_BENCH_FLOOR": "1"}
 DEFAULT_WATCHES = ["sys.path", "sys.meta_path", "sys.path_hooks", "os.environ"]
 PEER_WATCHES = DEFAULT_WATCHES + watched_state.WATCHES
 
@@ -130,9 +135,9 @@ def command(mode: str, python: str, w: dict, rec_dir: str) -> list[str]:
     script = [w["script"], *w["args"]]
     if mode == "plain":
         return [python, *script]
-    if mode == "spyrec":
+    if mode in ("spyrec", "floor"):
         return [python, "-m", "spyrec", "run", "-o", rec_dir, *script]
-    if mode == "spyrec+10":
+    if mode in ("spyrec+10", "floor+10"):
         watches = [a for expr in watched_state.WATCHES for a in ("-w", expr)]
         return [python, "-m", "spyrec", "run", "-o", rec_dir, *watches, *script]
     peer_watches = [a for expr in PEER_WATCHES for a in ("-w", expr)]
@@ -243,7 +248,8 @@ def bench_python(version: str, args) -> dict:
                         cpu_limit = math.ceil(args.peer_cap * results[w["name"]]["modes"]["plain"][-1]["cpu"])
                     rec_dir = os.path.join(work, "rec")
                     shutil.rmtree(rec_dir, ignore_errors=True)
-                    r = run_child(command(mode, python, w, rec_dir), env, work, args.timeout, cpu_limit)
+                    mode_env = {**env, **FLOOR_ENV} if mode.startswith("floor") else env
+                    r = run_child(command(mode, python, w, rec_dir), mode_env, work, args.timeout, cpu_limit)
                     if mode.startswith("spyrec"):
                         r["rec_bytes"] = disk_usage(rec_dir)
                     results[w["name"]]["modes"][mode].append(r)

@@ -21,6 +21,11 @@
 //   every callback returns at once.
 // - PY_THROW and PY_UNWIND are not local events: returning DISABLE from them
 //   is an error, so they return None even for code that needs no events.
+//
+// Session::floor() (SPYREC_BENCH_FLOOR=1, benchmarks only): every callback
+// makes the same DISABLE decision and then returns at once. What remains is
+// CPython's dispatch of exactly the events spyrec keeps: the floor the
+// benchmarks print beside spyrec (docs/benchmarks.md).
 #include "callbacks.h"
 
 #include "session.h"
@@ -28,8 +33,12 @@
 namespace spyrec::recorder {
 namespace {
 
-inline int offset_of(PyObject* offset) {
-    // Offsets are small non-negative ints; no object is created reading one.
+inline int small_int_of(PyObject* offset) {
+    // Offsets and lines are small non-negative ints: read in place when compact (one
+    // digit), without PyLong_AsLong's call; no object is created either way.
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(offset))) {
+        return static_cast<int>(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(offset)));
+    }
     return static_cast<int>(PyLong_AsLong(offset));
 }
 
@@ -51,13 +60,14 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
     PyObject* code = args[0];
-    int offset = offset_of(args[1]);
+    int offset = small_int_of(args[1]);
     // Calls are handled by their CALL event, which knows the callable.
     CodeInfo* info = s->code_info(code);
     if (info->class_at(offset) != OpcodeClass::kMayMutate) {
         if (!s->live()) return Py_NewRef(s->disable());
         return live_instruction(s, info, code, offset);
     }
+    if (s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -71,20 +81,20 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // calls, after its arguments are evaluated, where INSTRUCTION would have.
 PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 4 || s->busy()) return none();
+    if (!s || nargs < 4 || s->busy() || s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
     if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->call_effect(args[2], args[3]);
-    s->note_instruction(t, args[0], offset_of(args[1]), effect.kind != CallEffect::kNothing, effect.self);
+    s->note_instruction(t, args[0], small_int_of(args[1]), effect.kind != CallEffect::kNothing, effect.self);
     return none();
 }
 
 // PY_START, PY_RESUME and PY_THROW: never disabled, even for pure code (see below).
 PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 2 || s->busy()) return none();
+    if (!s || nargs < 2 || s->busy() || s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     // Whatever changed since the caller's last event was done by the caller's
@@ -104,6 +114,7 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool 
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
     if (s->code_info(args[0])->pure) return local ? Py_NewRef(s->disable()) : none();
+    if (s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -125,10 +136,10 @@ PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // RAISE and RERAISE: the instruction that raised is in the arguments.
 PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised) {
     Session* s = Session::active();
-    if (!s || nargs < 3 || s->busy()) return none();
+    if (!s || nargs < 3 || s->busy() || s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
-    s->record_exception(t, args[0], offset_of(args[1]), args[2], reraised);
+    s->record_exception(t, args[0], small_int_of(args[1]), args[2], reraised);
     // A signal handler's exception, raised while recording this one: it
     // replaces the exception in flight, as at the next eval-breaker check.
     if (s->exit_pending()) return s->raise_pending_exit();
@@ -145,7 +156,7 @@ PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (!s || nargs < 2 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
-    s->note_line(t, args[0], static_cast<int>(PyLong_AsLong(args[1])));
+    s->note_line(t, args[0], small_int_of(args[1]));
     return none();
 }
 

@@ -2,7 +2,10 @@
 
 namespace spyrec::recorder {
 namespace {
-void free_code_info(void* info) { delete static_cast<CodeInfo*>(info); }
+void free_code_info(void* info) {
+    if (CodeInfoTable::last_.info == info) CodeInfoTable::last_ = {nullptr, nullptr};
+    delete static_cast<CodeInfo*>(info);
+}
 }  // namespace
 
 bool CodeInfoTable::init(const OpcodeTable* opcodes) {

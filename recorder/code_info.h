@@ -63,21 +63,35 @@ struct CodeInfo {
     }
 };
 
+struct CodeLookupCache {
+    PyObject* code;
+    CodeInfo* info;
+};
+
 class CodeInfoTable {
 public:
     // Cold: once per interpreter.
     bool init(const OpcodeTable* opcodes);
     void set_hidden_prefixes(std::vector<std::string> prefixes) { hidden_prefixes_ = std::move(prefixes); }
 
-    // Hot: an index into co_extra; builds the info the first time a code
-    // object is seen (once per code object, not per event).
+    // Hot: the code object of the previous event (a loop's events are
+    // mostly in one code object), else an index into co_extra; builds the
+    // info the first time a code object is seen (once per code object).
     CodeInfo* get(PyObject* code) {
+        if (code == last_.code) return last_.info;
         void* extra = nullptr;
         if (index_ >= 0 && PyUnstable_Code_GetExtra(code, index_, &extra) == 0 && extra) {
-            return static_cast<CodeInfo*>(extra);
+            last_ = {code, static_cast<CodeInfo*>(extra)};
+            return last_.info;
         }
         return build(code);
     }
+
+    // The last lookup, for every table of the process (the co_extra index is
+    // shared). Freeing a code object's info forgets it first, so a new code
+    // object at the same address is never taken for the old one. The GIL
+    // orders every use.
+    static inline CodeLookupCache last_;
 
     // Cold: the line of the instruction at `offset` in `code` (-1: none).
     int line_at(PyObject* code, int offset);

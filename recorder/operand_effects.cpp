@@ -32,22 +32,6 @@ std::array<OperandRule, 256> OperandEffects::rules_by_name(const std::vector<std
     return rules;
 }
 
-int OperandEffects::operands(OperandRule rule) {
-    switch (rule) {
-        case OperandRule::kSliceStore: return 4;
-        case OperandRule::kCallUnpack: return 3;  // the callable, the arguments, maybe keywords
-        case OperandRule::kSubscrStore: return 3;
-        case OperandRule::kSubscrDelete:
-        case OperandRule::kInplaceBinary:
-        case OperandRule::kSend: return 2;
-        case OperandRule::kIterStep:
-        case OperandRule::kUnpack:
-        case OperandRule::kExtend: return 1;
-        case OperandRule::kNone: break;
-    }
-    return 0;
-}
-
 bool OperandEffects::init(const std::array<OperandRule, 256>& rules, const CleanCalls* calls) {
     rules_ = rules;
     calls_ = calls;

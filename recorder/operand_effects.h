@@ -53,8 +53,23 @@ public:
     static std::array<OperandRule, 256> rules_by_name(const std::vector<std::string>& opnames);
 
     OperandRule rule(uint8_t opcode) const { return rules_[opcode]; }
-    // How many operands the rule reads from the top of the stack.
-    static int operands(OperandRule rule);
+    // How many operands the rule reads from the top of the stack (inline:
+    // asked at every mutating instruction).
+    static int operands(OperandRule rule) {
+        switch (rule) {
+            case OperandRule::kSliceStore: return 4;
+            case OperandRule::kCallUnpack: return 3;  // the callable, the arguments, maybe keywords
+            case OperandRule::kSubscrStore: return 3;
+            case OperandRule::kSubscrDelete:
+            case OperandRule::kInplaceBinary:
+            case OperandRule::kSend: return 2;
+            case OperandRule::kIterStep:
+            case OperandRule::kUnpack:
+            case OperandRule::kExtend: return 1;
+            case OperandRule::kNone: break;
+        }
+        return 0;
+    }
 
     // Hot. `top` points one past the top of the stack; at least
     // operands(rule) items below it are live.

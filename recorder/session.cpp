@@ -7,7 +7,9 @@
 
 #include <capnp/message.h>
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 #include "keys.h"
 #include "session_helpers.h"
@@ -54,6 +56,8 @@ Session::Session(SessionOptions options, std::vector<WatchSpec> watches)
     // Without a frame layout it can trust, the recorder compares every watch
     // after each mutating instruction, as if no operand were known.
     operands_readable_ = frame_layout_matches();
+    const char* floor = std::getenv("SPYREC_BENCH_FLOOR");
+    floor_ = floor && std::string_view(floor) == "1";
     codes_.set_hidden_prefixes(options_.hidden_prefixes);
     uint32_t id = 1;
     for (auto& spec : watches) {

@@ -106,6 +106,9 @@ public:
     // instruction, with the frame right after it, even when the instructions
     // between it and the next mutating one would otherwise be disabled.
     bool live() const { return static_cast<bool>(options_.on_change); }
+    // SPYREC_BENCH_FLOOR=1 (benchmarks only): callbacks decide DISABLE and
+    // return, recording nothing; the cost of dispatch alone (callbacks.cpp).
+    bool floor() const { return floor_; }
     // A SystemExit raised by the live hook (`q` at the pdb prompt), waiting to
     // be raised into the program by the next monitoring callback.
     bool exit_pending() const { return static_cast<bool>(pending_exit_); }
@@ -331,6 +334,7 @@ private:
     bool recording_cut_ = false;
     bool stopped_ = false;
     int tool_id_ = -1;
+    bool floor_ = false;  // see floor()
     PyRef disable_;       // sys.monitoring.DISABLE
     PyRef missing_;       // sys.monitoring.MISSING
     PyRef pending_exit_;  // see exit_pending()
