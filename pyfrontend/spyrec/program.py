@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import types
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from .errors import SpyrecError
 
@@ -37,23 +37,23 @@ class ProgramError(SpyrecError):
     """The program cannot be started; str() is one line."""
 
 
-@dataclass
-class Outcome:
-    """How the program ended: what the recording's Ending record says."""
-
-    how: str = "exited"  # "exited" | "exception" | "signal"
-    exit_status: int = 0
-    signal: int = 0  # the signal to die by after recording stops
-    message: str = ""
+# How the program ended: what the recording's Ending record says. how:
+# "exited" | "exception" | "signal"; signal: the signal to die by after
+# recording stops. (No dataclasses here: `spyrec run` would import inspect
+# for them, and every recorded program's start-up pays for what it imports.)
+Outcome = namedtuple("Outcome", "how exit_status signal message", defaults=("exited", 0, 0, ""))
 
 
-@dataclass
 class Program:
-    kind: str  # "script" | "module" | "code"
-    target: str  # path / module name / source text
-    args: list = field(default_factory=list)
-    _code: object = field(default=None, repr=False)
-    _main: object = field(default=None, repr=False)
+    def __init__(self, kind: str, target: str, args: list | None = None) -> None:
+        self.kind = kind  # "script" | "module" | "code"
+        self.target = target  # path / module name / source text
+        self.args = list(args or [])
+        self._code = None
+        self._main = None
+
+    def __repr__(self) -> str:
+        return f"Program({self.kind!r}, {self.target!r}, {self.args!r})"
 
     @classmethod
     def from_argv(cls, argv: list) -> Program:

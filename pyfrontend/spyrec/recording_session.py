@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from . import children, report, watch_expr
+from . import children, watch_expr
 from .paths import disk_bytes, human_size, new_recording_dir, point_latest
 
 LARGE_RECORDING = 100 * 1024 * 1024  # bytes on disk past which stop() says how large it is
@@ -89,6 +89,8 @@ def limit_warnings(notes: list, argv=()) -> list:
     lines = []
     for n in notes:
         if not n["ever_resolved"]:
+            from . import report  # at the end only: not an import every recorded program pays for
+
             reason = report.never_found_reason(n["expr"], n["unresolved_reason"], argv)
             lines.append(f"spyrec: warning: {n['expr']} was never found: {reason}")
         elif n["opaque"]:

@@ -17,7 +17,7 @@ and deciding it never needs to import anything at parse time.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from collections import namedtuple
 
 from .errors import UsageError
 
@@ -33,11 +33,12 @@ class WatchExprError(UsageError):
     """The text is not a watch expression; str() is one line saying what is allowed."""
 
 
-@dataclass(frozen=True)
-class WatchExpr:
-    expr: str  # normalized text
-    module: str  # root module name
-    steps: tuple  # (("attr", name) | ("item", key), ...)
+class WatchExpr(namedtuple("WatchExpr", "expr module steps")):
+    """expr: the normalized text; module: the root module's name; steps:
+    (("attr", name) | ("item", key), ...). Immutable. (A named tuple, not a
+    dataclass: `spyrec run` would import inspect for one.)"""
+
+    __slots__ = ()
 
     def for_core(self) -> tuple:
         """The (expr, module, steps) triple `_core.Recorder` takes."""

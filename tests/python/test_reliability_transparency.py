@@ -178,3 +178,15 @@ def test_reading_never_unpickles(tmp_path):
     # Nothing in the reading path may import pickle/marshal-based loaders for recorded data.
     src = open(os.path.join(REPO, "pyfrontend", "spyrec", "api.py")).read()
     assert "pickle" not in src and "marshal" not in src and "eval(" not in src
+
+
+def test_spyrec_run_imports_little_before_the_program(tmp_path):
+    """Every recorded program's start-up pays for what `spyrec run` imports, and
+    sees it in sys.modules: not the query side, argparse or dataclasses."""
+    write(tmp_path, "app.py", "import sys\nprint(' '.join(sorted(sys.modules)))\n")
+    r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert "spyrec._core" in loaded  # the check itself works
+    for heavy in ("spyrec.api", "spyrec.report", "argparse", "dataclasses", "inspect"):
+        assert heavy not in loaded, heavy

@@ -7,17 +7,9 @@ Every failure the user can cause ends as one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..errors import UsageError  # noqa: F401  (the subcommands raise it from here)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is a UsageError (one line), not usage text + exit."""
-
-    def error(self, message):
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def fail(message: str) -> None:

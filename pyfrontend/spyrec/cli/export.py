@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from . import ArgumentParser, UsageError
+from . import UsageError
+from .parsing import ArgumentParser
 
 
 def build_parser() -> ArgumentParser:

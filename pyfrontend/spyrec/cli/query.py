@@ -12,7 +12,8 @@ import collections
 import json
 import sys
 
-from . import ArgumentParser, UsageError
+from . import UsageError
+from .parsing import ArgumentParser
 
 
 def build_parser() -> ArgumentParser:

@@ -10,7 +10,8 @@ import shutil
 import time
 
 from ..paths import disk_bytes, human_size
-from . import ArgumentParser, UsageError
+from . import UsageError
+from .parsing import ArgumentParser
 
 
 def build_list_parser() -> ArgumentParser:

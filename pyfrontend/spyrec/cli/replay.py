@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
-from . import ArgumentParser, UsageError, fail
+from . import UsageError, fail
+from .parsing import ArgumentParser
 
 
 def build_parser() -> ArgumentParser:

@@ -8,7 +8,6 @@ one of our options.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 from . import UsageError
 
@@ -42,21 +41,25 @@ usage: spyrec run [-w EXPR]... [--no-default-watches] [--follow N] [-o DIR] [--f
 """
 
 
-@dataclass
 class RunOptions:
-    watch: list = field(default_factory=list)
-    default_watches: bool = True
-    output: str | None = None
-    force: bool = False
-    max_size: int = 0
-    trail: int = 0
-    follow: int = 0
-    redact: list = field(default_factory=list)
-    no_redact: bool = False
-    follow_children: bool = True
-    print_changes: bool = False
-    break_on_change: bool = False
-    program_argv: list = field(default_factory=list)
+    """What `spyrec run`'s options asked for. (Not a dataclass: `spyrec run`
+    imports nothing it can do without, since every recorded program's start-up
+    pays for it; dataclasses brings inspect.)"""
+
+    def __init__(self) -> None:
+        self.watch: list = []
+        self.default_watches = True
+        self.output: str | None = None
+        self.force = False
+        self.max_size = 0
+        self.trail = 0
+        self.follow = 0
+        self.redact: list = []
+        self.no_redact = False
+        self.follow_children = True
+        self.print_changes = False
+        self.break_on_change = False
+        self.program_argv: list = []
 
 
 def _warn(line: str) -> None:
@@ -196,7 +199,7 @@ def change_breaker(cwd: str, print_too: bool):
 def main(argv: list) -> int:
     import os
 
-    from ..api import RecordingError
+    from ..errors import SpyrecError
     from ..program import Outcome, Program, ProgramError
     from ..recording_session import Session
     from ..watch_expr import WatchExprError
@@ -240,7 +243,7 @@ def main(argv: list) -> int:
     program.enter()
     try:
         session.start()
-    except (FileExistsError, RuntimeError, OSError, RecordingError) as e:
+    except (FileExistsError, RuntimeError, OSError, SpyrecError) as e:  # RecordingError is a SpyrecError
         # The recording cannot be created (another spyrec holds DIR, a
         # permission, a full disk): one line, exit 2, the program never ran.
         raise UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
