@@ -119,12 +119,14 @@ const std::unordered_set<std::string_view>& pure_opcode_names() {
 }  // namespace
 
 bool load_opcode_table(OpcodeTable& table) {
-    PyObject* dis = PyImport_ImportModule("dis");
-    if (!dis) return false;
-    PyObject* opname = PyObject_GetAttrString(dis, "opname");
-    PyObject* nb_ops = opname ? PyObject_GetAttrString(dis, "_nb_ops") : nullptr;
-    PyObject* opmap = nb_ops ? PyObject_GetAttrString(dis, "opmap") : nullptr;
-    Py_DECREF(dis);
+    // opcode, not dis (which re-exports these): dis would cost every
+    // recorded program the import of dis, io and collections.
+    PyObject* opcode = PyImport_ImportModule("opcode");
+    if (!opcode) return false;
+    PyObject* opname = PyObject_GetAttrString(opcode, "opname");
+    PyObject* nb_ops = opname ? PyObject_GetAttrString(opcode, "_nb_ops") : nullptr;
+    PyObject* opmap = nb_ops ? PyObject_GetAttrString(opcode, "opmap") : nullptr;
+    Py_DECREF(opcode);
     if (!opmap) {
         Py_XDECREF(opname);
         Py_XDECREF(nb_ops);
@@ -149,7 +151,7 @@ bool load_opcode_table(OpcodeTable& table) {
     }
     PyObject* binary_op = PyDict_GetItemString(opmap, "BINARY_OP");
     table.binary_op = binary_op ? static_cast<uint8_t>(PyLong_AsLong(binary_op)) : 0;
-    // dis._nb_ops lists (name, symbol) by oparg; in-place symbols end in '='.
+    // opcode._nb_ops lists (name, symbol) by oparg; in-place symbols end in '='.
     Py_ssize_t nops = PySequence_Size(nb_ops);
     for (Py_ssize_t i = 0; i < nops && i < 256; ++i) {
         PyObject* pair = PySequence_GetItem(nb_ops, i);

@@ -2,7 +2,7 @@
 // here, so the rest of the recorder reads as if there were one Python.
 //
 // - Opcode numbers differ between versions, so opcode classes are derived
-//   from dis.opname at start, by name.
+//   from opcode.opname at start, by name.
 // - Dicts are watched with a dict watcher (PyDict_AddWatcher). On 3.13 a
 //   store through an object's inline values (STORE_ATTR, setattr, del on a
 //   plain instance) reaches neither the watcher nor the version tag of the
@@ -52,7 +52,7 @@ struct OpcodeTable {
     std::array<OpcodeClass, 256> by_opcode{};
     uint8_t binary_op = 0;  // BINARY_OP's number (its oparg says in-place or not)
     std::array<bool, 256> inplace_binary_oparg{};
-    std::vector<std::string> names;  // dis.opname, index = opcode
+    std::vector<std::string> names;  // opcode.opname (= dis.opname), index = opcode
 
     OpcodeClass classify(uint8_t opcode, uint8_t oparg) const {
         if (opcode == binary_op) {
@@ -62,7 +62,7 @@ struct OpcodeTable {
     }
 };
 
-// Builds the table from the running Python's `dis` module. Cold; raises a
+// Builds the table from the running Python's `opcode` module. Cold; raises a
 // Python exception and returns false on failure.
 bool load_opcode_table(OpcodeTable& table);
 

@@ -97,8 +97,6 @@ void Session::start() {
         write_watch(*w);
     }
     probe_table_stale_ = true;
-    linecache_ = PyRef::steal(PyImport_ImportModule("linecache"));
-    if (!linecache_) PyErr_Clear();
     active_ = this;
     try {
         register_callbacks();

@@ -338,7 +338,6 @@ private:
     PyRef disable_;       // sys.monitoring.DISABLE
     PyRef missing_;       // sys.monitoring.MISSING
     PyRef pending_exit_;  // see exit_pending()
-    PyRef linecache_;
     std::unordered_set<std::string> stored_sources_;
     std::vector<WatchNotes> final_notes_;
     std::unordered_set<uint32_t> resolved_at_start_;

@@ -55,7 +55,10 @@ void Session::store_source(PyObject* filename) {
     // thread in the middle of the cold half. linecache's cache (which IPython
     // fills with notebook cells) is read as a dict; files are read from disk.
     std::string text;
-    PyObject* cache = linecache_ ? PyObject_GetAttrString(linecache_.get(), "cache") : nullptr;
+    // Only a linecache the program imported can hold cells: spyrec does not
+    // import it (every recorded program would pay for tokenize and re).
+    PyObject* linecache = PyDict_GetItemString(PyImport_GetModuleDict(), "linecache");  // borrowed
+    PyObject* cache = linecache ? PyObject_GetAttrString(linecache, "cache") : nullptr;
     PyObject* entry = cache && PyDict_Check(cache) ? PyDict_GetItemWithError(cache, filename) : nullptr;
     if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) >= 3 && PyList_Check(PyTuple_GET_ITEM(entry, 2))) {
         PyObject* lines = PyTuple_GET_ITEM(entry, 2);

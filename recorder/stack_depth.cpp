@@ -58,10 +58,10 @@ std::vector<Handler> exception_handlers(PyObject* table) {
 }  // namespace
 
 bool load_bytecode_flow(BytecodeFlow& flow) {
-    PyObject* dis = PyImport_ImportModule("dis");
-    PyObject* opcode = dis ? PyImport_ImportModule("opcode") : nullptr;
-    PyObject* opmap = opcode ? PyObject_GetAttrString(dis, "opmap") : nullptr;
-    PyObject* opname = opmap ? PyObject_GetAttrString(dis, "opname") : nullptr;
+    // The opcode module has all of it (dis only re-exports it).
+    PyObject* opcode = PyImport_ImportModule("opcode");
+    PyObject* opmap = opcode ? PyObject_GetAttrString(opcode, "opmap") : nullptr;
+    PyObject* opname = opmap ? PyObject_GetAttrString(opcode, "opname") : nullptr;
     PyObject* caches = opname ? PyObject_GetAttrString(opcode, "_inline_cache_entries") : nullptr;
     bool ok = caches != nullptr;
     if (ok) {
@@ -79,9 +79,9 @@ bool load_bytecode_flow(BytecodeFlow& flow) {
             Py_XDECREF(count);
             Py_XDECREF(name);
         }
-        // Jumps: dis.hasjump (3.13) or dis.hasjrel (3.12); pseudo-ops (>255) skipped.
+        // Jumps: opcode.hasjump (3.13) or opcode.hasjrel (3.12); pseudo-ops (>255) skipped.
         for (const char* list : {"hasjrel", "hasjump"}) {
-            PyObject* ops = PyObject_GetAttrString(dis, list);
+            PyObject* ops = PyObject_GetAttrString(opcode, list);
             if (!ops) {
                 PyErr_Clear();
                 continue;
@@ -111,7 +111,6 @@ bool load_bytecode_flow(BytecodeFlow& flow) {
     Py_XDECREF(opname);
     Py_XDECREF(opmap);
     Py_XDECREF(opcode);
-    Py_XDECREF(dis);
     PyErr_Clear();
     return ok && flow.extended_arg >= 0;
 }

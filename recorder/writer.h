@@ -4,7 +4,8 @@
 // and moves a buffer (no Python calls while it is held).
 //
 // Durability: a batch is committed when it holds kBatchRecords records or
-// kBatchMillis have passed since its first record, whichever is first. A
+// kBatchBytes bytes, or kBatchMillis have passed since its first record,
+// whichever is first. A
 // committed batch survives the process dying in any way (SIGKILL included);
 // at most the last uncommitted batch is lost. The environment is opened with
 // MDB_NOSYNC: a crash of the process loses nothing committed, a crash of the
@@ -61,6 +62,10 @@ struct Record {
 class Writer {
 public:
     static constexpr size_t kBatchRecords = 4096;
+    // Or this many bytes (a stored source file, a large keyframe): the queue
+    // and LMDB's dirty pages of one transaction are what the recorder adds to
+    // the program's peak memory, so a batch stays small.
+    static constexpr size_t kBatchBytes = 256 * 1024;
     static constexpr int kBatchMillis = 50;
     static constexpr int kCrashFlushMillis = 500;
     // Left free on a full disk so the Ending record still fits.
@@ -106,6 +111,8 @@ private:
     void note_cut(const Record& r, const std::string& reason);
     std::string with_cut_ending(const std::string& ending) const;
     void commit(std::vector<Record>& batch);
+    void release_mapped_pages();
+    bool batch_full() const { return queue_.size() >= kBatchRecords || queued_bytes_ >= kBatchBytes; }
     void commit_once(std::vector<Record>& batch);
     void commit_until_full(std::vector<Record>& batch, int code);
     void grow_map();
@@ -115,6 +122,8 @@ private:
     schema::LmdbEnv env_;
     std::array<MDB_dbi, schema::kTableCount> dbis_{};
     size_t map_size_ = size_t{64} << 20;
+    std::pair<void*, size_t> map_{nullptr, 0};  // data.mdb's mapping (release_mapped_pages)
+    size_t map_located_for_ = 0;                // the map size map_ was found for
     int lock_fd_ = -1;
 
     std::mutex mutex_;
@@ -124,6 +133,7 @@ private:
     uint64_t enqueued_ = 0;
     uint64_t committed_ = 0;
     bool stopping_ = false;
+    size_t queued_bytes_ = 0;    // keys and values in queue_
     bool flush_wanted_ = false;  // flush() is waiting: commit without waiting for the batch to fill
     std::thread thread_;
     std::atomic<bool> cut_{false};

@@ -16,7 +16,10 @@ and deciding it never needs to import anything at parse time.
 
 from __future__ import annotations
 
-import ast
+# _ast, not ast: the node classes and the parser flag are all the parsing
+# needs, and ast.py costs every recorded program ~1 MiB (ast.unparse, for
+# messages only, imports it when needed).
+import _ast
 from collections import namedtuple
 
 from .errors import UsageError
@@ -48,22 +51,22 @@ class WatchExpr(namedtuple("WatchExpr", "expr module steps")):
         return self.expr
 
 
-def _literal_key(node: ast.expr, text: str):
+def _literal_key(node: _ast.expr, text: str):
     """The value of a subscript key, if it is one of the allowed literals."""
-    if isinstance(node, ast.Constant):
+    if isinstance(node, _ast.Constant):
         value = node.value
         if value is None or isinstance(value, (str, bytes, bool, int)):
             return value
     elif (
-        isinstance(node, ast.UnaryOp)
-        and isinstance(node.op, ast.USub)
-        and isinstance(node.operand, ast.Constant)
+        isinstance(node, _ast.UnaryOp)
+        and isinstance(node.op, _ast.USub)
+        and isinstance(node.operand, _ast.Constant)
         and type(node.operand.value) is int
     ):
         return -node.operand.value
-    elif isinstance(node, ast.Tuple):
+    elif isinstance(node, _ast.Tuple):
         return tuple(_literal_key(elt, text) for elt in node.elts)
-    raise WatchExprError(f"{text!r}: the key {ast.unparse(node)} is not an allowed literal; {ALLOWED}")
+    raise WatchExprError(f"{text!r}: the key {_unparse(node)} is not an allowed literal; {ALLOWED}")
 
 
 MAX_STEPS = 200
@@ -83,12 +86,18 @@ def _render_step(step: tuple) -> str:
     return f".{value}" if kind == "attr" else f"[{value!r}]"
 
 
+def _unparse(node) -> str:
+    import ast
+
+    return ast.unparse(node)
+
+
 def parse(text: str) -> WatchExpr:
     """Parse a watch expression; raise WatchExprError (one line) if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise WatchExprError(f"empty watch expression; {ALLOWED}")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = compile(text.strip(), "<watch>", "eval", _ast.PyCF_ONLY_AST)
     except SyntaxError:
         raise WatchExprError(f"{_short(text)} is not a Python expression; {ALLOWED}") from None
     except (RecursionError, MemoryError):
@@ -99,19 +108,19 @@ def parse(text: str) -> WatchExpr:
     steps: list[tuple] = []
     node = tree.body
     while True:
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, _ast.Attribute):
             steps.append(("attr", node.attr))
             node = node.value
-        elif isinstance(node, ast.Subscript):
-            if isinstance(node.slice, ast.Slice):
+        elif isinstance(node, _ast.Subscript):
+            if isinstance(node.slice, _ast.Slice):
                 raise WatchExprError(f"{text!r}: slices cannot be watched; {ALLOWED}")
             steps.append(("item", _literal_key(node.slice, text)))
             node = node.value
-        elif isinstance(node, ast.Name):
+        elif isinstance(node, _ast.Name):
             module = node.id
             break
         else:
-            what = "a call" if isinstance(node, ast.Call) else ast.unparse(node)
+            what = "a call" if isinstance(node, _ast.Call) else _unparse(node)
             raise WatchExprError(f"{text!r} is not a dotted path (it has {what}); {ALLOWED}")
     steps.reverse()
     if len(steps) > MAX_STEPS:
