@@ -16,7 +16,6 @@ recording of its own, `ROOT/children/<pid>`, with the same watches.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -59,7 +58,9 @@ _hook_added = False
 def offer(session) -> None:
     """Let the processes `session`'s program starts from now on record too."""
     global _offered, _hook_added
-    _offered = json.dumps(settings(session))
+    # A Python literal, not JSON: json (and re) would be imports every
+    # recorded program pays for; the child reads it with ast.literal_eval.
+    _offered = repr(settings(session))
     os.putenv(ENV_VAR, _offered)
     if not _hook_added:  # audit hooks cannot be removed: one serves every session
         sys.addaudithook(_add_to_explicit_env)
@@ -118,9 +119,13 @@ def start_from_environment() -> None:
     os.putenv(ENV_VAR, raw)
     if not _in_main_interpreter():  # a subinterpreter of a process already followed
         return
+    import ast
+
     try:
-        config = json.loads(raw)
-    except ValueError:
+        config = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        config = None
+    if not isinstance(config, dict):
         config = None
     # The command line as typed (`-c CODE`, `-m mod`): sys.argv drops the code.
     start_child(config, os.getppid(), list(sys.orig_argv[1:]) or sys.argv)

@@ -17,9 +17,9 @@ no such module) raises ProgramError: one line for `spyrec: error: ...`.
 
 from __future__ import annotations
 
+import _signal  # not signal: its enums cost every recorded program's start-up
 import builtins
 import os
-import signal
 import sys
 import types
 from collections import namedtuple
@@ -120,7 +120,7 @@ class Program:
             return _system_exit_outcome(e)
         except KeyboardInterrupt as e:
             _print_unhandled(e)
-            return Outcome("signal", 128 + signal.SIGINT, signal.SIGINT, "KeyboardInterrupt")
+            return Outcome("signal", 128 + _signal.SIGINT, _signal.SIGINT, "KeyboardInterrupt")
         except ProgramError:
             raise
         except BaseException as e:
@@ -194,9 +194,22 @@ def _compile(source, filename: str, shown: str):
 
 
 def _is_zip(path: str) -> bool:
+    # zipfile (with shutil, bz2, lzma, re...) costs ~20 ms: imported only when
+    # the file's tail holds a zip's end-of-directory signature (a zipapp may
+    # start with a #! line, so the head says nothing).
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - (1 << 16) - 22))
+            tail = f.read()
+    except OSError:
+        return False
+    if b"PK\x05\x06" not in tail:
+        return False
     import zipfile
 
-    return os.path.isfile(path) and zipfile.is_zipfile(path)
+    return zipfile.is_zipfile(path)
 
 
 def _has_main(path: str) -> bool:
@@ -281,7 +294,7 @@ def die_by_signal(signum: int) -> None:
         except Exception:
             pass
     try:
-        signal.signal(signum, signal.SIG_DFL)
+        _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)
     except (OSError, ValueError):
         pass

@@ -14,9 +14,11 @@ makes sure the recording is complete however the process ends:
 
 from __future__ import annotations
 
+# _signal, not signal: signal.py builds its enums at import (enum, ~4 ms of
+# every recorded program's start-up) and converts handlers through them.
+import _signal
 import atexit
 import os
-import signal
 import sys
 
 from . import children, watch_expr
@@ -299,10 +301,10 @@ class Session:
             setattr(os, name, fn)
         _register_fork_hook_once()
         _SESSIONS.add(self)
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (_signal.SIGTERM, _signal.SIGHUP):
             try:
-                if signal.getsignal(signum) == signal.SIG_DFL:
-                    self._saved_signals[signum] = signal.signal(signum, self._on_signal)
+                if _signal.getsignal(signum) == _signal.SIG_DFL:
+                    self._saved_signals[signum] = _signal.signal(signum, self._on_signal)
             except ValueError:  # not the main thread: signals stay as they are
                 pass
 
@@ -313,8 +315,8 @@ class Session:
         self._wrappers = {}
         for signum, previous in self._saved_signals.items():
             try:
-                if signal.getsignal(signum) == self._on_signal:
-                    signal.signal(signum, previous)
+                if _signal.getsignal(signum) == self._on_signal:
+                    _signal.signal(signum, previous)
             except ValueError:
                 pass
         self._saved_signals = {}
@@ -326,6 +328,8 @@ class Session:
             # dying here would lose what it has not committed yet.
             self._deferred_signal = signum
             return
+        import signal
+
         self.stop("signal", exit_status=128 + signum, signal=signum, message=signal.Signals(signum).name)
         from .program import die_by_signal
 

@@ -150,3 +150,21 @@ def test_directory_with_main_runs_like_python(tmp_path):
     ours, python = both(["app"], tmp_path)
     assert ours.returncode == python.returncode == 0
     assert ours.stdout == python.stdout
+
+
+def test_zipapp_with_a_shebang_runs_like_python(tmp_path):
+    import zipapp
+
+    write(tmp_path, "src/__main__.py", "import sys; print(sys.argv[0], __name__)")
+    zipapp.create_archive(tmp_path / "src", tmp_path / "app.pyz", interpreter="/usr/bin/env python3")
+    ours, python = both(["app.pyz"], tmp_path)
+    assert ours.returncode == python.returncode == 0, ours.stderr
+    assert ours.stdout == python.stdout
+    # A zip without __main__ is refused as python refuses it.
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as z:
+        z.writestr("x.txt", "not a program")
+    ours, python = both(["empty.zip"], tmp_path)
+    assert ours.returncode == 2 and python.returncode != 0
+    assert "__main__" in ours.stderr

@@ -182,11 +182,23 @@ def test_reading_never_unpickles(tmp_path):
 
 def test_spyrec_run_imports_little_before_the_program(tmp_path):
     """Every recorded program's start-up pays for what `spyrec run` imports, and
-    sees it in sys.modules: not the query side, argparse or dataclasses."""
+    sees it in sys.modules: not the query side, argparse, dataclasses, json,
+    re, signal (its enums), ast or dis."""
     write(tmp_path, "app.py", "import sys\nprint(' '.join(sorted(sys.modules)))\n")
     r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
     assert r.returncode == 0, r.stderr
     loaded = set(r.stdout.split())
     assert "spyrec._core" in loaded  # the check itself works
-    for heavy in ("spyrec.api", "spyrec.report", "argparse", "dataclasses", "inspect"):
+    for heavy in (
+        "spyrec.api",
+        "spyrec.report",
+        "argparse",
+        "dataclasses",
+        "inspect",
+        "json",
+        "re",
+        "signal",
+        "ast",
+        "dis",
+    ):
         assert heavy not in loaded, heavy
