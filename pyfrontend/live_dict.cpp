@@ -32,7 +32,15 @@ public:
 
     std::optional<std::string> source_line(const std::string& filename, int32_t line) override {
         py::object got = py::module_::import("linecache").attr("getline")(text(filename), line);
-        std::string s = got.cast<std::string>();
+        // A line that is not valid UTF-8 (a lone surrogate) is no source line,
+        // not a reason to lose the change.
+        PyObject* utf8 = PyUnicode_AsUTF8String(got.ptr());
+        if (!utf8) {
+            PyErr_Clear();
+            return std::nullopt;
+        }
+        std::string s(PyBytes_AS_STRING(utf8), static_cast<size_t>(PyBytes_GET_SIZE(utf8)));
+        Py_DECREF(utf8);
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
         if (s.empty()) return std::nullopt;
         return s;

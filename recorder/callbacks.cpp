@@ -23,7 +23,8 @@
 //   is an error, so they return None even for code that needs no events.
 //
 // Session::floor() (SPYREC_BENCH_FLOOR=1, benchmarks only): every callback
-// makes the same DISABLE decision and then returns at once. What remains is
+// (and the dict watcher) makes the same DISABLE decision and then returns at
+// once; nothing is recorded, and `spyrec run` says so on stderr. What remains is
 // CPython's dispatch of exactly the events spyrec keeps: the floor the
 // benchmarks print beside spyrec (docs/benchmarks.md).
 #include "callbacks.h"
@@ -153,7 +154,7 @@ PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) { retur
 // instruction of each line, for every line, so it is opt-in.
 PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 2 || s->busy()) return none();
+    if (!s || nargs < 2 || s->busy() || s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->note_line(t, args[0], small_int_of(args[1]));

@@ -290,7 +290,7 @@ private:
     void write_watch(Watch& w, bool at_end = false);
     void register_callbacks();
     void unregister_callbacks();
-    void call_on_change(const Watch& w, std::string change, const std::vector<PyObject*>& codes,
+    void call_on_change(const Watch& w, std::string change, const std::vector<PyObject*>& trail_codes,
                         const ThreadState& culprit, const std::vector<ShadowFrame>& frames,
                         const kj::Array<capnp::word>& before);
 

@@ -16,7 +16,7 @@ int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key
 
 int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
     if (event == PyDict_EVENT_DEALLOCATED) return 0;
-    if (busy() || stopped_) {
+    if (busy() || stopped_ || floor_) {  // floor(): callbacks.cpp
         dicts_.bump(dict);
         return 0;
     }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 namespace spyrec::replayer {
 namespace {
@@ -304,7 +305,12 @@ namespace {
 bool is_marker_name(const std::string& key) {
     static const char* const kNames[] = {"__cycle__", "__too_deep__", "__more__",
                                          "__text__",  "__redacted__", "__class__"};
-    return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return key == n; });
+    auto named = [](std::string_view k) {
+        return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return k == n; });
+    };
+    // ... or spells one's repr ('__more__'), which is what an escaped one reads as.
+    bool quoted = key.size() > 2 && (key.front() == '\'' || key.front() == '"') && key.back() == key.front();
+    return named(key) || (quoted && named(std::string_view(key).substr(1, key.size() - 2)));
 }
 
 }  // namespace

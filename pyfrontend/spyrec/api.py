@@ -45,10 +45,13 @@ class Frame:
     file: str
     line: int
     function: str
+    # What the recording calls `file` in text (`In [3]` for a notebook cell).
+    file_label: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Frame:
-        return cls(d.get("file", "?"), d.get("line", 0), d.get("function", "?"))
+    def from_dict(cls, d: dict, labels: dict | None = None) -> Frame:
+        file = d.get("file", "?")
+        return cls(file, d.get("line", 0), d.get("function", "?"), (labels or {}).get(file))
 
     def to_json(self) -> dict:
         return {"file": self.file, "line": self.line, "function": self.function}
@@ -88,10 +91,12 @@ class Change:
     monotonic_ns: int = 0  # CLOCK_MONOTONIC when recorded: the order across processes
     process: str | None = None  # "pid N (python app.py)" when the recording has child processes
     task: str | None = None  # the asyncio Task that made it (its name), None outside one
+    file_label: str | None = None  # what the recording calls `file` in text (`In [3]`)
     recording: Recording | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, d: dict, recording: Recording | None = None) -> Change:
+        labels = recording.file_labels if recording is not None else {}
         return cls(
             expr=d.get("expr", ""),
             seq=d.get("seq", -1),
@@ -103,12 +108,12 @@ class Change:
             function=d.get("function", "?"),
             offset=d.get("offset", -1),
             opname=d.get("opname", "?"),
-            stack=[Frame.from_dict(f) for f in d.get("stack") or ()],
+            stack=[Frame.from_dict(f, labels) for f in d.get("stack") or ()],
             before=d.get("before"),
             after=d.get("after"),
             diff_lines=list(d.get("diff") or ()),
             source_line=d.get("source"),
-            trail=[Frame.from_dict(f) for f in d.get("trail") or ()],
+            trail=[Frame.from_dict(f, labels) for f in d.get("trail") or ()],
             before_exists=d.get("before_exists", True),
             after_exists=d.get("after_exists", True),
             test=d.get("test"),
@@ -117,6 +122,7 @@ class Change:
             monotonic_ns=d.get("monotonic_ns", 0),
             process=d.get("process"),
             task=d.get("task"),
+            file_label=labels.get(d.get("file")),
             recording=recording,
         )
 
@@ -127,7 +133,7 @@ class Change:
     @property
     def where(self) -> str:
         """`file:line in function`, the file relative to the recording's directory."""
-        return f"{report.shown_path(self.file, report.recording_cwd(self))}:{self.line} in {self.function}"
+        return f"{report.file_text(self, report.recording_cwd(self))}:{self.line} in {self.function}"
 
     @property
     def culprit(self) -> Frame:
@@ -242,13 +248,15 @@ class RaisedException:
     # how many, and where the last one was.
     reraises: int = 0
     last_raise: Frame | None = None
+    file_label: str | None = None  # as Change.file_label
 
     @property
     def culprit(self) -> Frame:
-        return Frame(self.file, self.line, self.function)
+        return Frame(self.file, self.line, self.function, self.file_label)
 
     @classmethod
-    def from_dict(cls, d: dict) -> RaisedException:
+    def from_dict(cls, d: dict, labels: dict | None = None) -> RaisedException:
+        labels = labels or {}
         return cls(
             d.get("seq", -1),
             d.get("thread", "?"),
@@ -261,11 +269,12 @@ class RaisedException:
             d.get("function", "?"),
             d.get("offset", -1),
             d.get("opname", "?"),
-            [Frame.from_dict(f) for f in d.get("stack") or ()],
+            [Frame.from_dict(f, labels) for f in d.get("stack") or ()],
             d.get("pid", 0),
             d.get("monotonic_ns", 0),
             d.get("process"),
             d.get("frames_left_out", 0),
+            file_label=labels.get(d.get("file")),
         )
 
     def to_json(self) -> dict:
@@ -422,6 +431,7 @@ class Recording:
         self._reading = None
         self._running = _running
         self._sources: dict = {}
+        self._labels = None
         self._marks = None
         self._children = None
         self._process = None  # "pid N (python ...)" in a recording with children
@@ -436,8 +446,18 @@ class Recording:
             raise RecordingError(f"{self.path} is still being recorded; use it after the `with` block ends")
         if self._reading is None:
             self._reading = _open_reading(self.path)
-            report.name_files(self._reading.file_labels())
         return self._reading
+
+    @property
+    def file_labels(self) -> dict:
+        """{filename: what text calls it}: `In [3]` for a notebook cell
+        (stored by the %%spyrec magic; {} for other recordings)."""
+        if self._labels is None:
+            try:
+                self._labels = self._r.file_labels()
+            except RecordingError:  # optional: a damaged table costs the labels only
+                self._labels = {}
+        return self._labels
 
     # ---- what was recorded ------------------------------------------------------
     def info(self) -> dict:
@@ -703,7 +723,7 @@ class Recording:
     def _own_exceptions(self):
         for d in self._r.exceptions():
             d["pid"], d["process"] = self.pid, self._process
-            yield RaisedException.from_dict(d)
+            yield RaisedException.from_dict(d, self.file_labels)
 
     def to_dataframe(self, **filters):
         """A pandas DataFrame, one row per change (the `changes()` filters apply):
@@ -874,6 +894,16 @@ def open(path: str | None = None) -> Recording:
     return rec
 
 
+def _label_files(session, labels) -> None:
+    # A failing labels callable costs the labels, never the recording's end.
+    if labels is None:
+        return
+    try:
+        session.label_files(labels())
+    except Exception:
+        pass
+
+
 @contextlib.contextmanager
 def record(
     watch=(),
@@ -922,12 +952,10 @@ def record(
     try:
         yield rec
     except BaseException as e:
-        if labels is not None:
-            session.label_files(labels())
+        _label_files(session, labels)
         session.stop("exception", exit_status=1, message=f"{type(e).__name__}: {e}".splitlines()[0])
         rec._running = False
         raise
-    if labels is not None:
-        session.label_files(labels())
+    _label_files(session, labels)
     session.stop("stopped")
     rec._running = False

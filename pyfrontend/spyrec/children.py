@@ -59,7 +59,7 @@ def offer(session) -> None:
     """Let the processes `session`'s program starts from now on record too."""
     global _offered, _hook_added
     # A Python literal, not JSON: json (and re) would be imports every
-    # recorded program pays for; the child reads it with ast.literal_eval.
+    # recorded program pays for; the child reads it with settings_from_text.
     _offered = repr(settings(session))
     os.putenv(ENV_VAR, _offered)
     if not _hook_added:  # audit hooks cannot be removed: one serves every session
@@ -119,16 +119,31 @@ def start_from_environment() -> None:
     os.putenv(ENV_VAR, raw)
     if not _in_main_interpreter():  # a subinterpreter of a process already followed
         return
-    import ast
-
-    try:
-        config = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        config = None
-    if not isinstance(config, dict):
-        config = None
+    config = settings_from_text(raw)
     # The command line as typed (`-c CODE`, `-m mod`): sys.argv drops the code.
     start_child(config, os.getppid(), list(sys.orig_argv[1:]) or sys.argv)
+
+
+def settings_from_text(raw: str) -> dict | None:
+    """The settings offer() wrote (a Python literal of dicts, lists, str, int,
+    bool and None), or None. Read with _ast, never evaluated; not with ast
+    or json, whose imports (re, enum) every followed child would pay for."""
+    import _ast
+
+    def value(node):
+        if isinstance(node, _ast.Constant) and (node.value is None or isinstance(node.value, (str, int, bool))):
+            return node.value
+        if isinstance(node, _ast.List):
+            return [value(item) for item in node.elts]
+        if isinstance(node, _ast.Dict) and None not in node.keys:
+            return {value(k): value(v) for k, v in zip(node.keys, node.values)}
+        raise ValueError("not a settings literal")
+
+    try:
+        config = value(compile(raw, "<SPYREC_FOLLOW>", "eval", _ast.PyCF_ONLY_AST).body)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _in_main_interpreter() -> bool:

@@ -42,11 +42,22 @@ def is_internal(exc) -> bool:
 RERAISE_WINDOW = 1024
 
 
+def _continues(reraise, raised) -> bool:
+    """A re-raise runs in the frame that raised or in one of its callers, so
+    its stack (innermost first) is the tail of the raise's, frame for frame
+    (file and function; lines move on). A re-raise of an exception whose raise
+    was not recorded rarely matches an unrelated raise this way."""
+    mine = [(f.file, f.function) for f in reraise.stack]
+    theirs = [(f.file, f.function) for f in raised.stack]
+    return bool(mine) and len(mine) <= len(theirs) and theirs[len(theirs) - len(mine) :] == mine
+
+
 def collapse_reraises(excs, window: int = RERAISE_WINDOW):
     """Each re-raise (a `finally`, a bare `raise`) folded into the latest raise
-    of the same process, thread, type and message, even when other raises
-    came between (in its cleanup block, or in other threads): `reraises`
-    counts them, `last_raise` is where the last one was. Order is kept."""
+    of the same process, thread, type and message that it continues (see
+    _continues), even when other raises came between (in its cleanup block,
+    or in other threads): `reraises` counts them, `last_raise` is where the
+    last one was. Order is kept."""
     from collections import deque
 
     pending: deque = deque()  # [exception, key], oldest first
@@ -54,7 +65,7 @@ def collapse_reraises(excs, window: int = RERAISE_WINDOW):
     for e in excs:
         key = (e.pid, e.thread_id, e.type, e.message)
         entry = latest.get(key) if e.reraised else None
-        if entry is not None:
+        if entry is not None and _continues(e, entry[0]):
             entry[0] = dataclasses.replace(entry[0], reraises=entry[0].reraises + 1, last_raise=e.culprit)
             continue
         entry = [e, key]

@@ -21,24 +21,12 @@ import os
 VERBS = {"modified": "changed", "appeared": "appeared", "vanished": "vanished", "rebound": "was rebound"}
 
 
-# What recordings call some files: a notebook cell's file is `In [3]`
-# (Recording.file_labels). Cell files are unique temporary paths, so one
-# table serves every recording read in this process.
-_FILE_LABELS: dict = {}
-
-
-def name_files(labels: dict) -> None:
-    _FILE_LABELS.update(labels)
-
-
 def shown_path(path: str, cwd: str | None = None) -> str:
     """`path` relative to the recording's directory when it is inside it;
-    library code as `<stdlib>/warnings.py` or `site-packages/pkg/mod.py`;
-    a notebook cell as `In [3]`. (JSON output keeps the path as recorded.)"""
+    library code as `<stdlib>/warnings.py` or `site-packages/pkg/mod.py`.
+    (JSON output keeps the path as recorded.)"""
     from . import frames
 
-    if path in _FILE_LABELS:
-        return _FILE_LABELS[path]
     cwd = cwd or os.getcwd()
     if os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
         return os.path.relpath(path, cwd)
@@ -50,10 +38,16 @@ def shown_path(path: str, cwd: str | None = None) -> str:
 NO_FRAME = "outside any Python frame (the interpreter's own code)"
 
 
+def file_text(item, cwd) -> str:
+    """A Change's, RaisedException's or Frame's file as text shows it: what
+    its recording calls it (`In [3]` for a notebook cell), else shown_path."""
+    return getattr(item, "file_label", None) or shown_path(item.file, cwd)
+
+
 def where(frame, cwd) -> str:
     # A RERAISE in an exception table's cleanup code has no line.
     line = f":{frame.line}" if frame.line is not None else ""
-    return f"{shown_path(frame.file, cwd)}{line} in {frame.function}"
+    return f"{file_text(frame, cwd)}{line} in {frame.function}"
 
 
 def recording_cwd(change) -> str | None:
@@ -120,7 +114,7 @@ def format_change(change, cwd: str | None = None, *, stack: bool = True) -> str:
     if change.file is None:
         out = [f"{change.expr} {verb} {NO_FRAME}"]
     else:
-        out = [f"{change.expr} {verb} at {shown_path(change.file, cwd)}:{change.line} in {change.function}"]
+        out = [f"{change.expr} {verb} at {file_text(change, cwd)}:{change.line} in {change.function}"]
     what = (
         f"{change.opname} (offset {change.offset}), " if change.file is not None else ""
     ) + f"{thread_text(change)}, seq {change.seq}"
@@ -181,7 +175,7 @@ def culprit_lines(change, cwd: str | None = None, label: str = "culprit") -> lis
     code, the first frame in the user's own code on a line of its own."""
     cwd = cwd or recording_cwd(change)
     return [
-        f"{label}: {shown_path(change.file, cwd)}:{change.line} in {change.function} ({change.opname})",
+        f"{label}: {file_text(change, cwd)}:{change.line} in {change.function} ({change.opname})",
         *_your_frame(change.file, change.stack, cwd),
     ]
 
@@ -272,7 +266,7 @@ def _history_entry(i: int, ch, cwd) -> list:
     during = f"\n       in test {test} ({ch.phase})" if test is not None else ""
     process = f"\n       in process {ch.process}" if getattr(ch, "process", None) else ""
     where = (
-        f"{shown_path(ch.file, cwd)}:{ch.line} in {ch.function}  {ch.opname} (offset {ch.offset})"
+        f"{file_text(ch, cwd)}:{ch.line} in {ch.function}  {ch.opname} (offset {ch.offset})"
         if ch.file is not None
         else NO_FRAME
     )
@@ -309,7 +303,7 @@ def format_exception(exc, cwd: str | None = None) -> str:
         notes += f"\n       re-raised {times}, last at {where(last, cwd) if last and last.file else '?'}"
     if getattr(exc, "frames_left_out", 0):
         notes += f"\n       ({exc.frames_left_out} outer frames not stored: this instruction raised more than 16 times)"
-    raised_at = shown_path(exc.file, cwd) if exc.file else "?"
+    raised_at = file_text(exc, cwd) if exc.file else "?"
     if exc.line is not None:  # a RERAISE in an exception table's cleanup has no line
         raised_at += f":{exc.line}"
     return (

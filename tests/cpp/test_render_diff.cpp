@@ -141,6 +141,8 @@ TEST(Json, ContainersBecomeListsAndStrKeyedDicts) {
     EXPECT_EQ(spelled.members[1].key, "'__more__'");
     EXPECT_EQ(spelled.members[2].key, "'__class__'");
     EXPECT_EQ(to_json(D({{S("__init__"), I(1)}})).members[0].key, "__init__");
+    // ... and so is a key that spells an escaped one, so the two stay apart.
+    EXPECT_EQ(to_json(D({{S("'__more__'"), I(1)}})).members[0].key, "\"'__more__'\"");
 
     Json o = to_json(Obj("app.Config", {{"debug", B(false)}}));
     ASSERT_EQ(o.members.size(), 2u);

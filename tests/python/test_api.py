@@ -231,3 +231,13 @@ def test_missing_pandas_or_matplotlib_is_a_clear_import_error(inventory, monkeyp
         inventory.to_dataframe()
     with pytest.raises(ImportError, match="needs matplotlib: pip install matplotlib"):
         inventory.plot()
+
+
+def test_a_failing_labels_callable_costs_the_labels_not_the_recording(tmp_path):
+    with spyrec.record(["sys.path"], str(tmp_path / "rec"), default_watches=False, labels=lambda: 1 / 0) as rec:
+        import sys
+
+        sys.path.append("x")
+    assert rec.info()["ending"]["how"] == "stopped"
+    assert rec.last_change("sys.path").opname.startswith("CALL")
+    assert rec.file_labels == {}

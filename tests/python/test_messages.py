@@ -370,6 +370,23 @@ def test_a_reraise_folds_into_its_raise_across_raises_made_between(tmp_path):
     assert got[0]["reraises"] >= 1 and got[0]["last_raise"]["function"] == "f"
 
 
+def test_a_reraise_folds_only_into_a_raise_it_continues():
+    from spyrec.api import Frame, RaisedException
+    from spyrec.exceptions_view import collapse_reraises
+
+    def exc(seq, reraised, *frames):
+        stack = [Frame("app.py", line, fn) for fn, line in frames]
+        (function, line) = frames[0]
+        return RaisedException(seq, "T", 1, "KeyError", "'k'", reraised, "app.py", line, function, 0, "X", stack)
+
+    raised = exc(1, False, ("inner", 3), ("outer", 9), ("<module>", 12))
+    continued = exc(2, True, ("outer", 10), ("<module>", 12))  # its caller's finally
+    elsewhere = exc(3, True, ("other", 20), ("<module>", 14))  # a raise spyrec did not see
+    got = list(collapse_reraises([raised, continued, elsewhere]))
+    assert [(e.seq, e.reraises) for e in got] == [(1, 1), (3, 0)]
+    assert got[0].last_raise == Frame("app.py", 10, "outer")
+
+
 def test_exceptions_fold_reraises_filter_and_leave_out_pythons_own(tmp_path):
     run(
         tmp_path,
@@ -412,3 +429,19 @@ def test_exceptions_fold_reraises_filter_and_leave_out_pythons_own(tmp_path):
     folded = json.loads(spyrec(["query", "-r", "rec", "exceptions", "--file", "app.py", "--json"], tmp_path).stdout)
     k = next(e for e in folded if e["message"] == "'k'")
     assert k["reraises"] >= 1 and k["last_raise"]["function"] == "f" and not k["reraised"]
+
+
+def test_the_benchmark_floor_says_it_records_nothing(tmp_path):
+    write(tmp_path, "app.py", "import sys\nsys.path.append('x')\nD = {}\nD['k'] = 1\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "spyrec", "run", "-o", "rec", "-w", "__main__.D", "app.py"],
+        cwd=tmp_path,
+        env={**env(), "SPYREC_BENCH_FLOOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "SPYREC_BENCH_FLOOR=1: benchmark floor mode, nothing is recorded" in r.stderr
+    history = spyrec(["query", "-r", "rec", "history", "--json", "__main__.D"], tmp_path)
+    assert [c["kind"] for c in json.loads(history.stdout)] == ["appeared"]  # at start only: no dict change recorded

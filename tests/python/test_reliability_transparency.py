@@ -202,3 +202,17 @@ def test_spyrec_run_imports_little_before_the_program(tmp_path):
         "dis",
     ):
         assert heavy not in loaded, heavy
+
+
+def test_a_followed_child_imports_little_too(tmp_path):
+    """A followed child reads the settings its parent offered without json or
+    ast (their imports, re and enum, would be every child's start-up)."""
+    child = "import sys; print(' '.join(sorted(sys.modules)))"
+    write(tmp_path, "app.py", f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])\n")
+    r = spyrec(["run", "-o", "rec", "app.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert "spyrec._core" in loaded, r.stdout  # the child did record
+    for heavy in ("json", "re", "ast", "enum", "signal", "spyrec.api"):
+        assert heavy not in loaded, heavy
+    assert os.listdir(tmp_path / "rec" / "children")
