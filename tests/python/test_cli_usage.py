@@ -64,6 +64,17 @@ def test_help_is_not_an_error(tmp_path):
         assert "usage" in r.stdout.lower()
 
 
+def test_spyrec_help_lists_every_run_option(tmp_path):
+    import re
+
+    top = spyrec(["--help"], tmp_path).stdout
+    run_help = spyrec(["run", "--help"], tmp_path).stdout
+    options = re.findall(r"^  (-\w, )?(--[\w-]+)", run_help, re.M)  # [(short, long)]
+    assert {"--max-size", "--trail", "--follow", "--no-follow", "--print"} <= {long for _, long in options}
+    for short, long in options:
+        assert long in top or (short and short[:2] + " " in top), long
+
+
 def test_syntax_error_names_file_and_line(tmp_path):
     write(tmp_path, "app.py", "import sys\n\nx = = 3\n")
     r = spyrec(["run", "app.py"], tmp_path)

@@ -8,9 +8,8 @@ import sys
 from ..errors import SpyrecError
 from . import UsageError, fail
 
-USAGE = """\
-usage: spyrec run [-w EXPR]... [--no-default-watches] [-o DIR] [--force] [--print] [--break]
-                  (script.py | -m module | -c code) [args...]       (see spyrec run --help)
+# `spyrec run`'s synopsis comes from run.py (usage()), so the two cannot drift.
+OTHER_COMMANDS = """\
        spyrec query [-r DIR] (last-change EXPR | history EXPR | value EXPR --at SEQ
                               | exceptions | watches | info | leaks) [--json]
        spyrec replay [-r DIR] --break-before (last-change EXPR | change EXPR N | seq SEQ)
@@ -26,6 +25,14 @@ Record a Python program, then ask which bytecode instruction changed a value.
                                         sys.path_hooks and os.environ by default)
   spyrec query last-change sys.path     who changed it last, and how
 """
+
+
+def usage() -> str:
+    from . import run
+
+    synopsis = run.USAGE.split("\n\n", 1)[0]
+    return synopsis + "       (see spyrec run --help)\n" + OTHER_COMMANDS
+
 
 COMMANDS = ("run", "query", "replay", "export", "list", "clean", "dap")
 
@@ -59,11 +66,11 @@ def main(argv: list | None = None) -> int:
 
 def _dispatch(argv: list) -> int:
     if not argv:
-        sys.stderr.write(USAGE)
+        sys.stderr.write(usage())
         return 2
     command, rest = argv[0], argv[1:]
     if command in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
+        sys.stdout.write(usage())
         return 0
     if command in ("--version", "-V"):
         from .. import __version__
