@@ -101,9 +101,7 @@ py::dict change(const ChangeReport& r) {
     culprit(d, r.stack);
     d["stack"] = frames(r.stack);
     values(d, c.before, c.after);
-    py::list diff;
-    for (const std::string& l : r.diff) diff.append(text(l));
-    d["diff"] = diff;
+    d["diff"] = text_list(r.diff);
     d["source"] = r.source ? py::object(text(*r.source)) : py::object(py::none());
     py::list trail;
     for (const FrameReport& f : r.trail) {
