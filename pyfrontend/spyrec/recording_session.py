@@ -180,8 +180,11 @@ class Session:
             point_latest(self.path)
         if process_hooks:
             self._install_process_hooks()
+        # Read before recording starts: a lookup of a missing key raises
+        # inside os.environ, and spyrec's own exceptions are never recorded.
+        floor = os.environ.get("SPYREC_BENCH_FLOOR") == "1"
         self._recorder.start()
-        if os.environ.get("SPYREC_BENCH_FLOOR") == "1":
+        if floor:
             # The recorder's benchmark floor (bench/run.py): never silent.
             sys.stderr.write("spyrec: SPYREC_BENCH_FLOOR=1: benchmark floor mode, nothing is recorded\n")
         if process_hooks and self.follow_children:
