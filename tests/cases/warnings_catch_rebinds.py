@@ -1,4 +1,5 @@
 # watch: warnings.filters
+# preload: warnings
 # culprit-elsewhere: warnings.py catch_warnings.__enter__ STORE_ATTR
 # culprit-elsewhere: warnings.py _add_filter CALL
 # culprit-elsewhere: warnings.py catch_warnings.__exit__ STORE_ATTR

@@ -7,6 +7,7 @@ where changes may be blamed outside the case's own files:
     # watch: __main__.DATA
     # culprit-elsewhere: os.py _Environ.__setitem__ STORE_SUBSCR
     # requires: numpy
+    # preload: warnings
 
 and each line that is the culprit of an expected change ends with
 
@@ -19,7 +20,9 @@ the N-th of them, counting the line's instructions in `dis` order, the
 enclosing code object's first, then those of code nested in it (a lambda, a
 generator expression); `xK` when K changes land on it (else exactly one).
 A case that `requires:` a module the Python running it cannot import is
-skipped. Used by tests/python/test_exactness.py and
+skipped. A `preload:` module is imported before the case runs, under every
+monitor alike (preload/sitecustomize.py): a watch on it then resolves at start
+whatever each monitor's own start-up imports. Used by tests/python/test_exactness.py and
 scripts/score_exactness.py.
 """
 
@@ -41,6 +44,8 @@ STACK_FRAMES = 2
 _WATCH = re.compile(r"^#\s*watch:\s*(.+?)\s*$")
 _ELSEWHERE = re.compile(r"^#\s*culprit-elsewhere:\s*(\S+)\s+(\S+)\s+(\S+)\s*$")
 _REQUIRES = re.compile(r"^#\s*requires:\s*(\S+)\s*$")
+_PRELOAD = re.compile(r"^#\s*preload:\s*(\S+)\s*$")
+PRELOAD_DIR = Path(__file__).resolve().parent / "preload"
 _MARK = re.compile(r"#\s*culprit:\s*([A-Z_]+)(?:#(\d+))?(?:\s+x(\d+))?\s*$")
 
 
@@ -62,6 +67,7 @@ class Case:
     markers: dict  # (file, line) -> Marker
     elsewhere: list  # (file basename, qualname, opname)
     requires: list = dataclasses.field(default_factory=list)  # modules it imports beyond the stdlib
+    preload: list = dataclasses.field(default_factory=list)  # modules imported before it runs (preload/)
 
     @property
     def files(self):
@@ -74,7 +80,7 @@ class Case:
 
 def load_case(path):
     path = Path(path).resolve()
-    watches, elsewhere, markers, requires = [], [], {}, []
+    watches, elsewhere, markers, requires, preload = [], [], {}, [], []
     for f in [path] + Case(path.stem, path, [], {}, []).package_files():
         for lineno, text in enumerate(f.read_text().splitlines(), 1):
             if f == path and (m := _WATCH.match(text)):
@@ -83,9 +89,11 @@ def load_case(path):
                 elsewhere.append(m.groups())
             elif f == path and (m := _REQUIRES.match(text)):
                 requires.append(m.group(1))
+            elif f == path and (m := _PRELOAD.match(text)):
+                preload.append(m.group(1))
             elif m := _MARK.search(text):
                 markers[(str(f), lineno)] = Marker(m.group(1), int(m.group(2) or 0), int(m.group(3) or 1))
-    return Case(path.stem, path, watches, markers, elsewhere, requires)
+    return Case(path.stem, path, watches, markers, elsewhere, requires, preload)
 
 
 def all_cases():
@@ -177,12 +185,16 @@ def marker_mismatches(case, changes):
     return bad
 
 
-def _program_env(env=None):
+def _program_env(case, env=None):
     """The environment a case runs in: the same for every monitor and every
     test (pytest's PYTEST_CURRENT_TEST names the test, and os.environ is
-    compared value for value)."""
+    compared value for value), with the case's `preload:` modules imported
+    first (preload/sitecustomize.py)."""
     env = dict(os.environ if env is None else env)
     env.pop("PYTEST_CURRENT_TEST", None)
+    if case.preload:
+        env["SPYREC_CORPUS_PRELOAD"] = ",".join(case.preload)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PRELOAD_DIR), env.get("PYTHONPATH")]))
     # One string hash seed for every run: the same program behaves the same
     # under both monitors (dict and set iteration orders, hash-dependent code).
     env["PYTHONHASHSEED"] = "0"
@@ -196,7 +208,7 @@ def run_monitor(monitor, case, out, python=sys.executable, timeout=240):
         cmd += ["-w", w]
     cmd.append(str(case.path))
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env()
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env(case)
     )
     changes = json.loads(Path(out).read_text()) if Path(out).exists() else None
     return changes, proc
@@ -214,7 +226,7 @@ def run_spyrec(case, rec_dir, python=sys.executable, timeout=240, env=None):
     cmd.append(str(case.path))
     procs = [
         subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env(env)
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=case.path.parent, env=_program_env(case, env)
         )
     ]
     histories = {}
