@@ -22,9 +22,9 @@
 // - PY_THROW and PY_UNWIND are not local events: returning DISABLE from them
 //   is an error, so they return None even for code that needs no events.
 //
-// Session::floor() (SPYREC_BENCH_FLOOR=1, benchmarks only): every callback
-// (and the dict watcher) makes the same DISABLE decision and then returns at
-// once; nothing is recorded, and `spyrec run` says so on stderr. What remains is
+// Session::floor() (SPYREC_BENCH_FLOOR=1, benchmarks only) registers the
+// floor_* callbacks below instead: the same DISABLE decisions, then nothing
+// (the dict watcher only counts); `spyrec run` says so on stderr. What remains is
 // CPython's dispatch of exactly the events spyrec keeps: the floor the
 // benchmarks print beside spyrec (docs/benchmarks.md).
 #include "callbacks.h"
@@ -68,7 +68,6 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         if (!s->live()) return Py_NewRef(s->disable());
         return live_instruction(s, info, code, offset);
     }
-    if (s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -82,7 +81,7 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // calls, after its arguments are evaluated, where INSTRUCTION would have.
 PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 4 || s->busy() || s->floor()) return none();
+    if (!s || nargs < 4 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -95,7 +94,7 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // PY_START, PY_RESUME and PY_THROW: never disabled, even for pure code (see below).
 PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 2 || s->busy() || s->floor()) return none();
+    if (!s || nargs < 2 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     // Whatever changed since the caller's last event was done by the caller's
@@ -115,7 +114,6 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool 
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
     if (s->code_info(args[0])->pure) return local ? Py_NewRef(s->disable()) : none();
-    if (s->floor()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
@@ -137,7 +135,7 @@ PyObject* on_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // RAISE and RERAISE: the instruction that raised is in the arguments.
 PyObject* exception_event(PyObject* const* args, Py_ssize_t nargs, bool reraised) {
     Session* s = Session::active();
-    if (!s || nargs < 3 || s->busy() || s->floor()) return none();
+    if (!s || nargs < 3 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->record_exception(t, args[0], small_int_of(args[1]), args[2], reraised);
@@ -154,12 +152,31 @@ PyObject* on_reraise(PyObject*, PyObject* const* args, Py_ssize_t nargs) { retur
 // instruction of each line, for every line, so it is opt-in.
 PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
-    if (!s || nargs < 2 || s->busy() || s->floor()) return none();
+    if (!s || nargs < 2 || s->busy()) return none();
     bool fresh;
     ThreadState* t = s->thread_state(&fresh);
     s->note_line(t, args[0], small_int_of(args[1]));
     return none();
 }
+
+// The benchmark floor (see the top of this file): CPython's dispatch of the
+// events the callbacks above keep, and nothing of spyrec's own work.
+PyObject* floor_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2) return none();
+    bool keep = s->code_info(args[0])->class_at(small_int_of(args[1])) == OpcodeClass::kMayMutate;
+    return keep ? none() : Py_NewRef(s->disable());
+}
+PyObject* floor_leave(PyObject* const* args, Py_ssize_t nargs, bool local) {
+    Session* s = Session::active();
+    if (!s || nargs < 2 || !local || !s->code_info(args[0])->pure) return none();
+    return Py_NewRef(s->disable());
+}
+PyObject* floor_local_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return floor_leave(args, nargs, true);
+}
+PyObject* floor_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return floor_leave(args, nargs, false); }
+PyObject* floor_nothing(PyObject*, PyObject* const*, Py_ssize_t) { return none(); }
 
 // A METH_FASTCALL function stored in PyMethodDef's PyCFunction slot, cast
 // through void(*)(void) as CPython documents (a direct cast trips -Wcast-function-type).
@@ -177,6 +194,10 @@ PyMethodDef kLine{"spyrec_line", fastcall(on_line), METH_FASTCALL, nullptr};
 PyMethodDef kUnwind{"spyrec_unwind", fastcall(on_unwind), METH_FASTCALL, nullptr};
 PyMethodDef kRaise{"spyrec_raise", fastcall(on_raise), METH_FASTCALL, nullptr};
 PyMethodDef kReraise{"spyrec_reraise", fastcall(on_reraise), METH_FASTCALL, nullptr};
+PyMethodDef kFloorInstruction{"spyrec_floor_instruction", fastcall(floor_instruction), METH_FASTCALL, nullptr};
+PyMethodDef kFloorLeave{"spyrec_floor_leave", fastcall(floor_local_leave), METH_FASTCALL, nullptr};
+PyMethodDef kFloorUnwind{"spyrec_floor_unwind", fastcall(floor_unwind), METH_FASTCALL, nullptr};
+PyMethodDef kFloorNothing{"spyrec_floor_nothing", fastcall(floor_nothing), METH_FASTCALL, nullptr};
 
 }  // namespace
 
@@ -196,6 +217,21 @@ const std::vector<MonitoringCallback>& monitoring_callbacks() {
             {"PY_RESUME", enter},         {"PY_THROW", enter},   {"PY_RETURN", return_},
             {"PY_YIELD", yield},          {"PY_UNWIND", unwind}, {"RAISE", raise},
             {"RERAISE", reraise},         {"LINE", line},
+        };
+    }();
+    return callbacks;
+}
+
+const std::vector<MonitoringCallback>& floor_callbacks() {
+    static const std::vector<MonitoringCallback> callbacks = [] {
+        PyObject* instruction = PyCFunction_New(&kFloorInstruction, nullptr);
+        PyObject* leave = PyCFunction_New(&kFloorLeave, nullptr);
+        PyObject* unwind = PyCFunction_New(&kFloorUnwind, nullptr);
+        PyObject* nothing = PyCFunction_New(&kFloorNothing, nullptr);
+        return std::vector<MonitoringCallback>{
+            {"INSTRUCTION", instruction}, {"CALL", nothing},    {"PY_START", nothing}, {"PY_RESUME", nothing},
+            {"PY_THROW", nothing},        {"PY_RETURN", leave}, {"PY_YIELD", leave},   {"PY_UNWIND", unwind},
+            {"RAISE", nothing},           {"RERAISE", nothing}, {"LINE", nothing},
         };
     }();
     return callbacks;

@@ -37,7 +37,7 @@ void Session::register_callbacks() {
         throw std::runtime_error("sys.monitoring is missing DISABLE or events");
     }
     long mask = 0;
-    for (const auto& cb : monitoring_callbacks()) {
+    for (const auto& cb : floor_ ? floor_callbacks() : monitoring_callbacks()) {
         if (std::string_view(cb.event_name) == "LINE" && options_.trail <= 0) continue;
         PyObject* bit = PyObject_GetAttrString(events, cb.event_name);
         long value = bit ? PyLong_AsLong(bit) : 0;
@@ -63,7 +63,7 @@ void Session::unregister_callbacks() {
     PyObject* r = PyObject_CallMethod(monitoring, "set_events", "ii", tool_id_, 0);
     Py_XDECREF(r);
     PyObject* events = PyObject_GetAttrString(monitoring, "events");
-    for (const auto& cb : monitoring_callbacks()) {
+    for (const auto& cb : floor_ ? floor_callbacks() : monitoring_callbacks()) {
         PyObject* bit = events ? PyObject_GetAttrString(events, cb.event_name) : nullptr;
         if (bit) {
             r = PyObject_CallMethod(monitoring, "register_callback", "iOO", tool_id_, bit, Py_None);
