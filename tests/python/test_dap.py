@@ -191,6 +191,32 @@ def test_stops_at_each_change_with_the_live_program_and_steps_back(client, tmp_p
     assert output == "set fast\nset slow\nset off\ndone ['fast', 'slow', 'off']\n", output
 
 
+def test_output_made_while_the_program_exits_is_shown_before_exited(client, tmp_path):
+    # Printed by an atexit handler that is slow to run: after the debuggee has
+    # said it exited, before its process ends. The adapter waits for it.
+    program = """
+        import atexit, time
+
+        CONFIG = {"mode": "start"}
+
+        def goodbye():
+            time.sleep(0.5)
+            print("bye")
+
+        atexit.register(goodbye)
+        print("running")
+    """
+    start(client, tmp_path, program=program)
+    stop(client)
+    client.ok("continue", threadId=1)
+    client.wait_event("exited")
+    client.wait_event("terminated")
+    output = "".join(
+        e["body"]["output"] for e in client.events if e["event"] == "output" and e["body"]["category"] == "stdout"
+    )
+    assert output == "running\nbye\n"
+
+
 def test_data_breakpoint_values_are_editable_expressions(client, tmp_path):
     write(tmp_path, "prog.py", PROGRAM)
     client.ok("initialize", adapterID="spyrec")

@@ -190,11 +190,7 @@ class Stopper:
         from ..api import Change
 
         public = Change.from_dict(change).to_json()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()  # the adapter shows output in the order it was made
-            except (OSError, ValueError):
-                pass
+        flush_program_output()  # the adapter shows output in the order it was made
         stop = Stop(change.get("frame"), public)
         self.channel.send({"stopped": self.count, "change": public})
         while True:
@@ -215,6 +211,14 @@ class Stopper:
                 self.channel.send({"reply": message.get("id"), "body": handler(message.get("arguments") or {})})
             except LookupError as e:
                 self.channel.send({"reply": message.get("id"), "error": str(e)})
+
+
+def flush_program_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # closed or replaced by the program: nothing of ours to send
 
 
 def main(argv: list | None = None) -> int:
@@ -245,6 +249,7 @@ def main(argv: list | None = None) -> int:
     session.start()
     outcome = program.run()
     session.outcome = outcome
+    flush_program_output()  # the adapter may end this process as soon as it hears
     channel.send({"exited": outcome.exit_status})
     return outcome.exit_status
 

@@ -80,12 +80,13 @@ class Debuggee:
         os.close(from_child_w)
         self.channel = LineChannel(from_child_r, to_child_w)
         self._ids = 0
-        for target, args in (
-            (self._read_channel, ()),
-            (self._read_output, (self.proc.stdout, "stdout")),
-            (self._read_output, (self.proc.stderr, "stderr")),
-        ):
-            threading.Thread(target=target, args=args, daemon=True).start()
+        threading.Thread(target=self._read_channel, daemon=True).start()
+        self._output_readers = [
+            threading.Thread(target=self._read_output, args=(stream, category), daemon=True)
+            for stream, category in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr"))
+        ]
+        for reader in self._output_readers:
+            reader.start()
 
     def _read_channel(self) -> None:
         while (message := self.channel.receive()) is not None:
@@ -127,14 +128,30 @@ class Debuggee:
         message = self.messages.get()
         if "gone" in message:
             code = self.proc.wait()
+            self.drain_output()
             return {"exited": code}
         return message
+
+    def drain_output(self) -> None:
+        # The program's last lines may still be in the pipes when its exit is
+        # known: they are sent before the `exited` event, not after it.
+        for reader in self._output_readers:
+            reader.join(timeout=10)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self.channel.close()
+
+    def finish(self) -> None:
+        """After the program said it exited: lets it end, then sends its last output."""
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # a thread that will not end: the run is over all the same
+        self.kill()
+        self.drain_output()
 
 
 class Adapter:
@@ -387,7 +404,7 @@ class Adapter:
         if "failed" in message:
             self.out.event("output", {"category": "stderr", "output": f"spyrec: {message['failed']}\n"})
         code = int(message.get("exited", 0) or 0)
-        self.debuggee.kill()
+        self.debuggee.finish()
         self.running = self.stopped = False
         self.out.event("exited", {"exitCode": code})
         self.out.event("terminated")
