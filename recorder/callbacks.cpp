@@ -86,8 +86,12 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     ThreadState* t = s->thread_state(&fresh);
     s->check_watches(t);
     if (s->exit_pending()) return s->raise_pending_exit();
+    int offset = small_int_of(args[1]);
     CallEffect effect = s->call_effect(args[2], args[3]);
-    s->note_instruction(t, args[0], small_int_of(args[1]), effect.kind != CallEffect::kNothing, effect.self);
+    s->note_instruction(t, args[0], offset, effect.kind != CallEffect::kNothing, effect.self);
+    // A CALL of a global Python function or clean builtin: its later runs
+    // need no event of their own while a guard holds (call_guards.h).
+    if (s->guard_call(s->code_info(args[0]), args[0], offset, args[2])) return Py_NewRef(s->disable());
     return none();
 }
 
@@ -103,9 +107,12 @@ PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     // may have changed a value between two calls, and each is its own change.
     s->check_watches(t);
     if (s->exit_pending()) return s->raise_pending_exit();
+    CodeInfo* info = s->code_info(args[0]);
+    if (s->guards_open()) s->guarded_entry(t, info, fresh);
+    if (fresh) return none();
     // Pure code is not pushed (its return raises no event to pop it): its
     // caller stays on top, which is where anything it triggers is blamed.
-    if (!fresh && !s->code_info(args[0])->pure) s->push_frame(t, args[0]);
+    if (!info->pure) s->push_frame(t, args[0], info);
     return none();
 }
 
@@ -177,6 +184,20 @@ PyObject* floor_local_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) 
 }
 PyObject* floor_unwind(PyObject*, PyObject* const* args, Py_ssize_t nargs) { return floor_leave(args, nargs, false); }
 PyObject* floor_nothing(PyObject*, PyObject* const*, Py_ssize_t) { return none(); }
+PyObject* floor_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 4) return none();
+    bool keep = !s->guard_call(s->code_info(args[0]), args[0], small_int_of(args[1]), args[2]);
+    return keep ? none() : Py_NewRef(s->disable());
+}
+PyObject* floor_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    Session* s = Session::active();
+    if (!s || nargs < 2 || !s->guards_open()) return none();
+    bool fresh;
+    ThreadState* t = s->thread_state(&fresh);
+    s->guarded_entry(t, s->code_info(args[0]), fresh);
+    return none();
+}
 
 // A METH_FASTCALL function stored in PyMethodDef's PyCFunction slot, cast
 // through void(*)(void) as CPython documents (a direct cast trips -Wcast-function-type).
@@ -197,6 +218,8 @@ PyMethodDef kReraise{"spyrec_reraise", fastcall(on_reraise), METH_FASTCALL, null
 PyMethodDef kFloorInstruction{"spyrec_floor_instruction", fastcall(floor_instruction), METH_FASTCALL, nullptr};
 PyMethodDef kFloorLeave{"spyrec_floor_leave", fastcall(floor_local_leave), METH_FASTCALL, nullptr};
 PyMethodDef kFloorUnwind{"spyrec_floor_unwind", fastcall(floor_unwind), METH_FASTCALL, nullptr};
+PyMethodDef kFloorCall{"spyrec_floor_call", fastcall(floor_call), METH_FASTCALL, nullptr};
+PyMethodDef kFloorEnter{"spyrec_floor_enter", fastcall(floor_enter), METH_FASTCALL, nullptr};
 PyMethodDef kFloorNothing{"spyrec_floor_nothing", fastcall(floor_nothing), METH_FASTCALL, nullptr};
 
 }  // namespace
@@ -227,10 +250,12 @@ const std::vector<MonitoringCallback>& floor_callbacks() {
         PyObject* instruction = PyCFunction_New(&kFloorInstruction, nullptr);
         PyObject* leave = PyCFunction_New(&kFloorLeave, nullptr);
         PyObject* unwind = PyCFunction_New(&kFloorUnwind, nullptr);
+        PyObject* call = PyCFunction_New(&kFloorCall, nullptr);
+        PyObject* enter = PyCFunction_New(&kFloorEnter, nullptr);
         PyObject* nothing = PyCFunction_New(&kFloorNothing, nullptr);
         return std::vector<MonitoringCallback>{
-            {"INSTRUCTION", instruction}, {"CALL", nothing},    {"PY_START", nothing}, {"PY_RESUME", nothing},
-            {"PY_THROW", nothing},        {"PY_RETURN", leave}, {"PY_YIELD", leave},   {"PY_UNWIND", unwind},
+            {"INSTRUCTION", instruction}, {"CALL", call},       {"PY_START", enter}, {"PY_RESUME", enter},
+            {"PY_THROW", enter},          {"PY_RETURN", leave}, {"PY_YIELD", leave}, {"PY_UNWIND", unwind},
             {"RAISE", nothing},           {"RERAISE", nothing}, {"LINE", nothing},
         };
     }();

@@ -135,6 +135,8 @@ public:
                PyLong_CheckExact(o) || reading_iterator(o);
     }
     void set_missing(PyObject* missing) { missing_ = missing; }
+    // Hot: an allow-listed builtin function, clean whatever its arguments.
+    bool always_clean(PyObject* callable) const { return PyCFunction_Check(callable) && clean_builtin(callable); }
 
 private:
     // An allow-listed method changes at most its own object.

@@ -36,6 +36,24 @@ struct CodeInfo {
     std::vector<int16_t> depths;
     bool depths_ready = false;
 
+    // Guarded CALLs (call_guards.h). By unit: the co_names index of the
+    // global a CALL there calls (-1: none; -2: refused for good), filled on
+    // the first CALL event of a stable callee in this code.
+    std::vector<int32_t> global_callees;
+    bool callees_ready = false;
+    // Seen running with two different globals or builtins: never guarded.
+    bool mixed_globals = false;
+    // The CALLs disabled under a guard, by unit, and what they rely on; all
+    // of it holds only while guard_epoch is CallGuards::epoch().
+    std::vector<bool> call_disabled;
+    uint64_t guard_epoch = 0;
+    PyObject* guard_globals = nullptr;   // compared only
+    PyObject* guard_builtins = nullptr;  // compared only
+    bool call_disabled_at(int offset) const {
+        size_t i = static_cast<size_t>(offset) / 2;
+        return i < call_disabled.size() && call_disabled[i];
+    }
+
     // The instruction an offset belongs to: 3.13 reports RAISE at the last of
     // an instruction's inline CACHE entries (its next_instr - 1).
     int instruction_start(int offset) const {

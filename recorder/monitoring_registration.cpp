@@ -36,6 +36,7 @@ void Session::register_callbacks() {
         Py_XDECREF(events);
         throw std::runtime_error("sys.monitoring is missing DISABLE or events");
     }
+    open_guards();  // before any event: it compiles a lambda
     long mask = 0;
     for (const auto& cb : floor_ ? floor_callbacks() : monitoring_callbacks()) {
         if (std::string_view(cb.event_name) == "LINE" && options_.trail <= 0) continue;
@@ -54,6 +55,12 @@ void Session::register_callbacks() {
     PyObject* r = PyObject_CallMethod(monitoring, "set_events", "il", tool_id_, mask);
     if (!r) throw std::runtime_error("cannot enable sys.monitoring events");
     Py_DECREF(r);
+    // Locations an earlier recording in this process disabled stay disabled
+    // for code that has not run since: its guards are gone, and live mode
+    // needs every event. Give them back.
+    r = PyObject_CallMethod(monitoring, "restart_events", nullptr);
+    Py_XDECREF(r);
+    PyErr_Clear();
 }
 
 void Session::unregister_callbacks() {
@@ -72,6 +79,7 @@ void Session::unregister_callbacks() {
         Py_XDECREF(bit);
     }
     Py_XDECREF(events);
+    guards_.close();
     r = PyObject_CallMethod(monitoring, "free_tool_id", "i", tool_id_);
     Py_XDECREF(r);
     tool_id_ = -1;

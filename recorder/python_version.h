@@ -66,14 +66,15 @@ struct OpcodeTable {
 // Python exception and returns false on failure.
 bool load_opcode_table(OpcodeTable& table);
 
-inline struct _PyInterpreterFrame* innermost_frame() {
-    PyThreadState* tstate = PyThreadState_Get();
+inline struct _PyInterpreterFrame* innermost_frame_of(PyThreadState* tstate) {
 #if PY_VERSION_HEX >= 0x030D0000
     return tstate->current_frame;
 #else
     return tstate->cframe ? tstate->cframe->current_frame : nullptr;
 #endif
 }
+
+inline struct _PyInterpreterFrame* innermost_frame() { return innermost_frame_of(PyThreadState_Get()); }
 
 // The leading fields of CPython's _PyInterpreterFrame
 // (Include/internal/pycore_frame.h), laid out alike in 3.12 and 3.13. The
@@ -121,12 +122,13 @@ inline bool current_instruction(PyObject** code, int* offset) {
     return true;
 }
 
-// The offset of the instruction that the innermost frame running `code`
-// is at, looking at most a few frames out (a C call in between adds an
-// entry frame); -1 when none is that close. Frames are compared by their
-// code only, never created.
-inline int running_offset_of(PyObject* code) {
-    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+// The offset of the instruction that the nearest frame running `code` is
+// at, from `frame` outwards, looking at most a few frames out (a C call in
+// between adds an entry frame); -1 when none is that close. Frames are
+// compared by their code only, never created. From the innermost frame's
+// caller, it finds the caller of a frame that has just started, even when
+// both run `code` (recursion).
+inline int offset_in_frames_from(FrameLayout* frame, PyObject* code) {
     for (int hops = 0; frame && hops < 4; ++hops) {
         if (frame->executable == code) {
             return PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(frame));
@@ -134,6 +136,9 @@ inline int running_offset_of(PyObject* code) {
         frame = static_cast<FrameLayout*>(frame->previous);
     }
     return -1;
+}
+inline int running_offset_of(PyObject* code) {
+    return offset_in_frames_from(reinterpret_cast<FrameLayout*>(innermost_frame()), code);
 }
 
 // Makes `dict` (obj's materialized __dict__) the only home of obj's

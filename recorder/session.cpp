@@ -78,6 +78,7 @@ Session::~Session() {
         for (auto& entry : t->trail) Py_XDECREF(entry.first);
     }
     forget_dict_culprits();
+    guards_.close();
     watches_.clear();
     dicts_.close();
 }

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "call_guards.h"
 #include "clean_calls.h"
 #include "code_info.h"
 #include "operand_effects.h"
@@ -55,6 +56,8 @@ class Session;
 
 // The C callback CPython's dict watcher calls (session_dicts.cpp).
 int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
+// The guards' dict watcher (session_guards.cpp).
+int on_guard_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
 
 // What a watch left to say when recording ended (`query watches`, run's warnings).
 struct WatchNotes {
@@ -199,6 +202,53 @@ public:
         return clean_calls_.effect(callable, arg0, watched_);
     }
 
+    // CALL event: whether this CALL's event can be disabled for good, under a
+    // guard (call_guards.h). The common refusals are decided here, inline.
+    bool guard_call(CodeInfo* info, PyObject* code, int offset, PyObject* callable) {
+        if (!guards_.is_open() || info->mixed_globals || !stable_callee(callable)) return false;
+        size_t unit = static_cast<size_t>(offset) / 2;
+        if (info->callees_ready && (unit >= info->global_callees.size() || info->global_callees[unit] < 0)) {
+            return false;
+        }
+        return guard_call_cold(info, code, offset, callable);
+    }
+    // A callee whose CALL needs no event: a Python function (CPython's own
+    // call path, so its frame raises PY_START) or an allow-listed builtin.
+    bool stable_callee(PyObject* callable) const {
+        if (Py_IS_TYPE(callable, &PyFunction_Type)) {
+            return reinterpret_cast<PyFunctionObject*>(callable)->vectorcall == function_vectorcall_;
+        }
+        return clean_calls_.always_clean(callable);
+    }
+    // Frame entry (PY_START, PY_RESUME, PY_THROW), after the check:
+    // - code with guarded CALLs must run with the globals and builtins they
+    //   were decided for; otherwise every event comes back;
+    // - when the caller is at a CALL whose event is disabled, that CALL
+    //   becomes its instruction, as its event would have made it (the stack
+    //   of a raise in the callee names the call's line).
+    // One read of CPython's innermost frame serves both.
+    void guarded_entry(ThreadState* t, CodeInfo* info, bool fresh) {
+        uint64_t epoch = guards_.epoch();
+        ShadowFrame* top = fresh ? nullptr : t->top();
+        CodeInfo* caller = top ? (top->info ? top->info : codes_.get(top->code)) : nullptr;
+        bool own = info->guard_epoch == epoch;
+        if (!own && !(caller && caller->guard_epoch == epoch)) return;
+        auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+        if (own && !(frame && frame->globals == info->guard_globals && frame->builtins == info->guard_builtins)) {
+            refuse_guards(info);
+            return;  // a new epoch: no CALL is disabled any more
+        }
+        if (!caller || caller->guard_epoch != epoch || !frame) return;
+        int offset = offset_in_frames_from(static_cast<FrameLayout*>(frame->previous), top->code);
+        if (offset < 0) return;
+        offset = caller->instruction_start(offset);
+        if (!caller->call_disabled_at(offset)) return;
+        top->offset = offset;
+        t->dirty = false;  // a Python function's call changed nothing itself
+        t->dirty_target = nullptr;
+    }
+    bool guards_open() const { return guards_.is_open(); }
+
     // LINE event: remember the line in the thread's trail. One reference swap,
     // no allocation (the ring is sized once per thread).
     void note_line(ThreadState* t, PyObject* code, int line) {
@@ -212,8 +262,8 @@ public:
     }
     int trail_length() const { return options_.trail; }
 
-    void push_frame(ThreadState* t, PyObject* code) {
-        t->stack.push_back(ShadowFrame{code, -1, t->dirty, t->dirty_target});
+    void push_frame(ThreadState* t, PyObject* code, CodeInfo* info) {
+        t->stack.push_back(ShadowFrame{code, -1, t->dirty, t->dirty_target, info});
         t->dirty = false;
         t->dirty_target = nullptr;
     }
@@ -248,6 +298,8 @@ public:
     // The dict watcher: `dict` is about to change, in this thread, made by the
     // innermost frame's current instruction.
     int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
+    // The guards' dict watcher: a name a disabled CALL relies on may have changed.
+    int on_guard_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
     std::vector<ShadowFrame> python_frames();
@@ -274,6 +326,12 @@ private:
     ThreadState* new_thread_state();
     void rebuild_probe_table();
     void compute_depths(CodeInfo& info, PyObject* code);
+    // session_guards.cpp
+    bool open_guards();
+    bool guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObject* callable);
+    bool frames_agree(PyObject* code, PyObject* globals, PyObject* builtins);
+    void refuse_guards(CodeInfo* info);
+    void restart_events();
     void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
@@ -312,6 +370,9 @@ private:
     BytecodeFlow flow_;
     OperandEffects operand_effects_;
     bool operands_readable_ = false;  // FrameLayout matched this interpreter at start
+    CallGuards guards_;               // open while recording, unless live or unreadable frames
+    CalleeScanTable callee_scan_;
+    vectorcallfunc function_vectorcall_ = nullptr;  // CPython's own, for a plain Python function
     std::vector<DictCulprit> dict_culprits_;
     // Every watch's list, set and sequence probes in one table (probe_table.h);
     // stale after any update of a watch, rebuilt at the next untargeted check.

@@ -57,6 +57,12 @@ std::vector<Handler> exception_handlers(PyObject* table) {
 
 }  // namespace
 
+std::vector<int> exception_handler_offsets(PyObject* table) {
+    std::vector<int> out;
+    for (const Handler& h : exception_handlers(table)) out.push_back(h.target);
+    return out;
+}
+
 bool load_bytecode_flow(BytecodeFlow& flow) {
     // The opcode module has all of it (dis only re-exports it).
     PyObject* opcode = PyImport_ImportModule("opcode");

@@ -35,6 +35,9 @@ bool load_bytecode_flow(BytecodeFlow& flow);
 // did not reach or two paths disagree. Returns false (and leaves `depths`
 // empty) when the bytecode cannot be read.
 constexpr int16_t kUnknownDepth = -1;
+
+// The offsets (in bytes) of the exception handlers in a co_exceptiontable.
+std::vector<int> exception_handler_offsets(PyObject* table);
 bool compute_stack_depths(PyObject* code, const BytecodeFlow& flow, std::vector<int16_t>& depths);
 
 }  // namespace spyrec::recorder

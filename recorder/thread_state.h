@@ -15,6 +15,8 @@
 
 namespace spyrec::recorder {
 
+struct CodeInfo;
+
 struct ShadowFrame {
     PyObject* code;  // borrowed: the frame itself holds it while it is on the stack
     int offset;      // offset of the last enabled instruction this frame started; -1 before any
@@ -22,6 +24,7 @@ struct ShadowFrame {
     // given back when this frame yields.
     bool caller_dirty = true;
     PyObject* caller_target = nullptr;
+    CodeInfo* info = nullptr;  // code's info when pushed by a frame event (nullptr: look it up)
 };
 
 struct ThreadState {

@@ -1,0 +1,236 @@
+#include "call_guards.h"
+
+#include <string_view>
+#include <utility>
+
+namespace spyrec::recorder {
+
+bool CalleeScanTable::load() {
+    PyObject* opcode = PyImport_ImportModule("opcode");
+    PyObject* opmap = opcode ? PyObject_GetAttrString(opcode, "opmap") : nullptr;
+    Py_XDECREF(opcode);
+    if (!opmap) return false;
+    auto number = [&](const char* name) {
+        PyObject* value = PyDict_GetItemString(opmap, name);  // borrowed
+        long n = value ? PyLong_AsLong(value) : -1;
+        return n >= 0 && n < 256 ? static_cast<int>(n) : -1;
+    };
+    // Names of 3.12 and 3.13; a name missing from one is not found there.
+    const std::pair<const char*, Pops> known[] = {
+        {"NOP", k0},
+        {"LOAD_FAST", k0},
+        {"LOAD_FAST_CHECK", k0},
+        {"LOAD_FAST_LOAD_FAST", k0},
+        {"LOAD_CONST", k0},
+        {"LOAD_DEREF", k0},
+        {"LOAD_GLOBAL", k0},
+        {"LOAD_NAME", k0},
+        {"PUSH_NULL", k0},
+        {"KW_NAMES", k0},
+        {"COPY", k0},  // reads a slot, replaces none
+        {"LOAD_ATTR", k1},
+        {"UNARY_NEGATIVE", k1},
+        {"UNARY_NOT", k1},
+        {"UNARY_INVERT", k1},
+        {"TO_BOOL", k1},
+        {"GET_ITER", k1},
+        {"FORMAT_SIMPLE", k1},
+        {"CONVERT_VALUE", k1},
+        {"CALL_INTRINSIC_1", k1},
+        {"LIST_EXTEND", k1},
+        {"LIST_APPEND", k1},
+        {"SET_UPDATE", k1},
+        {"SET_ADD", k1},
+        {"DICT_UPDATE", k1},
+        {"DICT_MERGE", k1},
+        {"BINARY_OP", k2},
+        {"BINARY_SUBSCR", k2},
+        {"COMPARE_OP", k2},
+        {"IS_OP", k2},
+        {"CONTAINS_OP", k2},
+        {"FORMAT_WITH_SPEC", k2},
+        {"CALL_INTRINSIC_2", k2},
+        {"MAP_ADD", k2},
+        {"BINARY_SLICE", k3},
+        {"LOAD_SUPER_ATTR", k3},
+        {"BUILD_TUPLE", kOparg},
+        {"BUILD_LIST", kOparg},
+        {"BUILD_SET", kOparg},
+        {"BUILD_STRING", kOparg},
+        {"BUILD_SLICE", kOparg},
+        {"BUILD_MAP", kTwiceOparg},
+        {"BUILD_CONST_KEY_MAP", kOpargPlus1},
+        {"FORMAT_VALUE", kFormatValue},
+        {"CALL", kCall},
+        {"CALL_KW", kCallKw},
+    };
+    for (const auto& [name, pops] : known) {
+        int op = number(name);
+        if (op >= 0) pops_[op] = pops;
+    }
+    load_global_ = number("LOAD_GLOBAL");
+    call_ = number("CALL");
+    call_kw_ = number("CALL_KW");
+    Py_DECREF(opmap);
+    PyErr_Clear();
+    return load_global_ >= 0 && call_ >= 0;
+}
+
+int CalleeScanTable::popped(uint8_t opcode, int oparg) const {
+    switch (pops_[opcode]) {
+        case k0: return 0;
+        case k1: return 1;
+        case k2: return 2;
+        case k3: return 3;
+        case kOparg: return oparg;
+        case kTwiceOparg: return 2 * oparg;
+        case kOpargPlus1: return oparg + 1;
+        case kCall: return oparg + 2;
+        case kCallKw: return oparg + 3;
+        case kFormatValue: return (oparg & 4) ? 2 : 1;  // 3.12: a format spec is popped too
+        case kUnknown: break;
+    }
+    return -1;
+}
+
+int CalleeScanTable::callable_slot(uint8_t opcode, int oparg, int depth) const {
+    // 3.12: [NULL, callable, args...]; 3.13: [callable, self_or_null, args...
+    // (, kwnames for CALL_KW)]. Either way the pair starts 2 below the arguments.
+    if (opcode == call_) return depth - oparg - 2;
+    if (opcode == call_kw_) return depth - oparg - 3;
+    return -1;
+}
+
+std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
+                                         const CalleeScanTable& table) {
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    PyObject* bytes = PyCode_GetCode(co);
+    if (!bytes) {
+        PyErr_Clear();
+        return {};
+    }
+    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
+    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
+    std::vector<int32_t> callees(static_cast<size_t>(units), -1);
+    if (depths.size() != static_cast<size_t>(units)) {
+        Py_DECREF(bytes);
+        return callees;
+    }
+
+    // Every place control can arrive at other than by falling through: jump
+    // targets and exception handlers. A search never crosses one.
+    std::vector<bool> entered(static_cast<size_t>(units) + 1, false);
+    for (int i = 0; i < units;) {
+        int oparg = 0;
+        int j = i;
+        while (j < units && data[2 * j] == flow.extended_arg) oparg = (oparg | data[2 * j++ + 1]) << 8;
+        if (j >= units) break;
+        int op = data[2 * j];
+        oparg |= data[2 * j + 1];
+        int next = j + 1 + flow.caches[op];
+        if (flow.jumps[op]) {
+            int target = flow.backward[op] ? next - oparg : next + oparg;
+            if (target >= 0 && target <= units) entered[static_cast<size_t>(target)] = true;
+        }
+        i = next;
+    }
+    for (int target : exception_handler_offsets(co->co_exceptiontable)) {
+        if (target / 2 >= 0 && target / 2 <= units) entered[static_cast<size_t>(target / 2)] = true;
+    }
+
+    // Open LOAD_GLOBALs: (the slot their callable is in, co_names index).
+    std::vector<std::pair<int, int>> open;
+    for (int i = 0; i < units;) {
+        if (entered[static_cast<size_t>(i)]) open.clear();
+        int oparg = 0;
+        int j = i;
+        bool extended = false;
+        while (j < units && data[2 * j] == flow.extended_arg) {
+            oparg = (oparg | data[2 * j++ + 1]) << 8;
+            extended = true;
+        }
+        if (j >= units) break;
+        int op = data[2 * j];
+        oparg |= data[2 * j + 1];
+        int next = j + 1 + flow.caches[op];
+        int depth = depths[static_cast<size_t>(j)];
+        int pops = table.popped(static_cast<uint8_t>(op), oparg);
+        if (depth < 0 || pops < 0 || flow.jumps[op]) {
+            open.clear();
+        } else {
+            int slot = extended ? -1 : table.callable_slot(static_cast<uint8_t>(op), oparg, depth);
+            if (slot >= 0 && !open.empty() && open.back().first == slot) {
+                callees[static_cast<size_t>(j)] = open.back().second;
+            }
+            // Whatever this pops below its slot pair is no longer a callable.
+            while (!open.empty() && open.back().first + 2 > depth - pops) open.pop_back();
+            if (table.is_load_global(static_cast<uint8_t>(op)) && (oparg & 1)) open.push_back({depth, oparg >> 1});
+        }
+        i = next;
+    }
+    Py_DECREF(bytes);
+    return callees;
+}
+
+bool CallGuards::open(Callback callback) {
+    if (watcher_ >= 0) return true;
+    watcher_ = PyDict_AddWatcher(callback);
+    if (watcher_ < 0) PyErr_Clear();
+    return watcher_ >= 0;
+}
+
+void CallGuards::close() {
+    if (watcher_ < 0) return;
+    for (auto& [dict, names] : names_) PyDict_Unwatch(watcher_, dict);
+    names_.clear();
+    volatile_.clear();
+    if (PyDict_ClearWatcher(watcher_) < 0) PyErr_Clear();
+    watcher_ = -1;
+}
+
+bool CallGuards::watch(PyObject* dict, PyObject* name) {
+    if (watcher_ < 0 || !PyDict_CheckExact(dict) || !PyUnicode_CheckExact(name)) return false;
+    auto found = names_.find(dict);
+    if (found == names_.end()) {
+        if (PyDict_Watch(watcher_, dict) < 0) {
+            PyErr_Clear();
+            return false;
+        }
+        found = names_.emplace(dict, std::vector<PyRef>{}).first;
+    }
+    if (!guarded_name(found->second, name)) found->second.push_back(PyRef::borrow(name));
+    return true;
+}
+
+bool CallGuards::guarded_name(const std::vector<PyRef>& names, PyObject* key) const {
+    for (const auto& n : names) {
+        if (n.get() == key) return true;
+    }
+    // A key spelled the same but not the same object (a computed name):
+    // compared as text, which runs no Python code for exact str. Any other
+    // key might compare equal through its own __eq__: taken as the name.
+    if (!PyUnicode_CheckExact(key)) return true;
+    for (const auto& n : names) {
+        if (PyUnicode_Compare(n.get(), key) == 0) return true;
+    }
+    PyErr_Clear();
+    return false;
+}
+
+bool CallGuards::is_volatile(PyObject* dict, PyObject* name) const {
+    if (volatile_.count({dict, std::string()})) return true;
+    const char* text = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
+    if (!text) {
+        PyErr_Clear();
+        return true;
+    }
+    return volatile_.count({dict, std::string(text)}) > 0;
+}
+
+void CallGuards::remember_volatile(PyObject* dict, PyObject* key) {
+    const char* text = key && PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : nullptr;
+    if (key && !text) PyErr_Clear();
+    volatile_.insert({dict, text ? std::string(text) : std::string()});
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,124 @@
+// The cold half of guarded CALLs (call_guards.h): deciding that a CALL's
+// event can go, and giving every event back when what it relied on changes.
+#include "session.h"
+#include "session_helpers.h"
+
+namespace spyrec::recorder {
+
+int on_guard_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    Session* s = Session::active();
+    return s ? s->on_guard_event(event, dict, key, new_value) : 0;
+}
+
+int Session::on_guard_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
+    if (guards_.trips(event, dict, key, new_value, [this](PyObject* v) { return stable_callee(v); })) {
+        restart_events();
+    }
+    return 0;
+}
+
+bool Session::open_guards() {
+    // Live mode keeps every event; without a trusted frame layout the
+    // frames' globals cannot be read.
+    if (live() || !operands_readable_) return false;
+    if (!callee_scan_.load()) {
+        PyErr_Clear();
+        return false;
+    }
+    // CPython's vectorcall of a plain Python function: one that an extension
+    // replaced (PyFunction_SetVectorcall) may not raise PY_START.
+    PyObject* globals = PyDict_New();
+    PyObject* function = globals ? PyRun_String("lambda: None", Py_eval_input, globals, globals) : nullptr;
+    if (function && PyFunction_Check(function)) {
+        function_vectorcall_ = reinterpret_cast<PyFunctionObject*>(function)->vectorcall;
+    }
+    Py_XDECREF(function);
+    Py_XDECREF(globals);
+    PyErr_Clear();
+    return function_vectorcall_ && guards_.open(on_guard_watcher_event);
+}
+
+bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObject* callable) {
+    SavedError saved;
+    size_t unit = static_cast<size_t>(offset) / 2;
+    if (!info->callees_ready) {
+        info->callees_ready = true;
+        if (!info->depths_ready) compute_depths(*info, code);
+        info->global_callees = find_global_callees(code, info->depths, flow_, callee_scan_);
+    }
+    if (unit >= info->global_callees.size() || info->global_callees[unit] < 0) return false;
+    auto refuse = [&] {
+        info->global_callees[unit] = -2;
+        return false;
+    };
+    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+    if (!frame || frame->executable != code) return refuse();
+    PyObject* globals = frame->globals;
+    PyObject* builtins = frame->builtins;
+    if (!globals || !builtins || !PyDict_CheckExact(globals) || !PyDict_CheckExact(builtins)) return refuse();
+    if (info->guard_epoch == guards_.epoch() && (info->guard_globals != globals || info->guard_builtins != builtins)) {
+        refuse_guards(info);
+        return false;
+    }
+    PyObject* names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    int32_t index = info->global_callees[unit];
+    if (!PyTuple_Check(names) || index >= PyTuple_GET_SIZE(names)) return refuse();
+    PyObject* name = PyTuple_GET_ITEM(names, index);
+    if (guards_.is_volatile(globals, name) || guards_.is_volatile(builtins, name)) return refuse();
+    // The callable on the stack is what the name gives now, as LOAD_GLOBAL
+    // looked it up: the bytecode search found the right load.
+    ColdSection cold(*this);
+    PyObject* value = PyDict_GetItemWithError(globals, name);  // borrowed
+    bool from_builtins = false;
+    if (!value && !PyErr_Occurred()) {
+        value = PyDict_GetItemWithError(builtins, name);
+        from_builtins = true;
+    }
+    if (!value || value != callable) return refuse();
+    if (!frames_agree(code, globals, builtins)) {
+        info->mixed_globals = true;
+        return false;
+    }
+    // The globals are watched for the name even when it comes from the
+    // builtins: a global of that name would shadow it.
+    if (!guards_.watch(globals, name) || (from_builtins && !guards_.watch(builtins, name))) return refuse();
+    if (info->guard_epoch != guards_.epoch()) {
+        info->call_disabled.assign(info->opcodes.size(), false);
+        info->guard_epoch = guards_.epoch();
+        info->guard_globals = globals;
+        info->guard_builtins = builtins;
+    }
+    info->call_disabled[unit] = true;
+    return true;
+}
+
+bool Session::frames_agree(PyObject* code, PyObject* globals, PyObject* builtins) {
+    // Every frame running this code now, in every thread: the ones that
+    // start later are checked at their entry (check_guarded_entry).
+    PyInterpreterState* interp = PyInterpreterState_Get();
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame_of(ts));
+        for (; frame; frame = static_cast<FrameLayout*>(frame->previous)) {
+            if (frame->executable == code && (frame->globals != globals || frame->builtins != builtins)) return false;
+        }
+    }
+    return true;
+}
+
+void Session::refuse_guards(CodeInfo* info) {
+    info->mixed_globals = true;
+    restart_events();
+}
+
+void Session::restart_events() {
+    // Every disabled event of every tool comes back, and each location is
+    // decided again at its next event; this code's decisions are void.
+    guards_.next_epoch();
+    SavedError saved;
+    ColdSection cold(*this);
+    PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
+    PyObject* r = monitoring ? PyObject_CallMethod(monitoring, "restart_events", nullptr) : nullptr;
+    Py_XDECREF(r);
+}
+
+}  // namespace spyrec::recorder

@@ -1,0 +1,66 @@
+// find_global_callees (recorder/call_guards.h): which CALLs call a global
+// loaded right before them, on the bytecode of the Python running the tests.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "call_guards.h"
+#include "embedded_python.h"
+#include "stack_depth.h"
+
+namespace py = pybind11;
+using spyrec::recorder::BytecodeFlow;
+using spyrec::recorder::CalleeScanTable;
+
+namespace {
+
+// The names the CALLs of `f` (defined by `source`) call, in offset order;
+// "-" for a CALL whose callable is not a global loaded for it.
+std::vector<std::string> callees(const char* source) {
+    embedded_python();
+    py::dict scope;
+    py::exec(source, scope);
+    py::object code = scope["f"].attr("__code__");
+    BytecodeFlow flow;
+    CalleeScanTable table;
+    EXPECT_TRUE(spyrec::recorder::load_bytecode_flow(flow));
+    EXPECT_TRUE(table.load());
+    std::vector<int16_t> depths;
+    EXPECT_TRUE(spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths));
+    std::vector<int32_t> found = spyrec::recorder::find_global_callees(code.ptr(), depths, flow, table);
+    py::module_ dis = py::module_::import("dis");
+    py::tuple names = code.attr("co_names");
+    std::vector<std::string> out;
+    for (py::handle ins : dis.attr("get_instructions")(code)) {
+        std::string op = py::str(ins.attr("opname"));
+        if (op != "CALL" && op != "CALL_KW") continue;
+        int32_t index = found.at(ins.attr("offset").cast<size_t>() / 2);
+        out.push_back(index < 0 ? "-" : names[static_cast<size_t>(index)].cast<std::string>());
+    }
+    return out;
+}
+
+using Names = std::vector<std::string>;
+
+TEST(GlobalCallees, NestedCallsAndOperatorsBetweenLoadAndCall) {
+    EXPECT_EQ(callees("def f(x):\n    return g(1, h(x) + 2, x.y, [x], -x)\n"), (Names{"h", "g"}));
+}
+
+TEST(GlobalCallees, KeywordCalls) { EXPECT_EQ(callees("def f(x):\n    g(x, k=h(x))\n"), (Names{"h", "g"})); }
+
+TEST(GlobalCallees, NotAGlobal) {
+    EXPECT_EQ(callees("def f(x, k):\n    x.m(1)\n    k(2)\n    (lambda: 0)()\n"), (Names{"-", "-", "-"}));
+}
+
+TEST(GlobalCallees, AJumpBetweenLoadAndCallRefuses) {
+    EXPECT_EQ(callees("def f(x, c):\n    g(x if c else 0)\n    g(c and x)\n"), (Names{"-", "-"}));
+}
+
+TEST(GlobalCallees, ACallableChosenByAJumpRefuses) { EXPECT_EQ(callees("def f(x):\n    (g or h)(x)\n"), (Names{"-"})); }
+
+TEST(GlobalCallees, TheResultOfAGlobalsCallIsNotTheGlobal) {
+    EXPECT_EQ(callees("def f(x):\n    g(x)(x)\n"), (Names{"g", "-"}));
+}
+
+}  // namespace
