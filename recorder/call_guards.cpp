@@ -174,6 +174,7 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
 
 bool CallGuards::open(Callback callback) {
     if (watcher_ >= 0) return true;
+    ++epoch_;  // nothing an earlier recording decided holds
     watcher_ = PyDict_AddWatcher(callback);
     if (watcher_ < 0) PyErr_Clear();
     return watcher_ >= 0;
@@ -181,40 +182,43 @@ bool CallGuards::open(Callback callback) {
 
 void CallGuards::close() {
     if (watcher_ < 0) return;
-    for (auto& [dict, names] : names_) PyDict_Unwatch(watcher_, dict);
-    names_.clear();
+    for (auto& [dict, guarded] : dicts_) PyDict_Unwatch(watcher_, dict);
+    dicts_.clear();
     volatile_.clear();
     if (PyDict_ClearWatcher(watcher_) < 0) PyErr_Clear();
     watcher_ = -1;
 }
 
-bool CallGuards::watch(PyObject* dict, PyObject* name) {
+bool CallGuards::watch(PyObject* dict, PyObject* name, PyObject* code) {
     if (watcher_ < 0 || !PyDict_CheckExact(dict) || !PyUnicode_CheckExact(name)) return false;
-    auto found = names_.find(dict);
-    if (found == names_.end()) {
+    auto found = dicts_.find(dict);
+    if (found == dicts_.end()) {
         if (PyDict_Watch(watcher_, dict) < 0) {
             PyErr_Clear();
             return false;
         }
-        found = names_.emplace(dict, std::vector<PyRef>{}).first;
+        found = dicts_.emplace(dict, Guarded{}).first;
     }
-    if (!guarded_name(found->second, name)) found->second.push_back(PyRef::borrow(name));
+    Guarded& g = found->second;
+    bool known = false;
+    for (auto& n : g.names) {
+        if (same_name(n.name.get(), name)) {
+            n.epoch = epoch_;
+            known = true;
+        }
+    }
+    if (!known) g.names.push_back({PyRef::borrow(name), epoch_});
+    if (g.codes.empty() || g.codes.back().get() != code) g.codes.push_back(PyRef::borrow(code));
     return true;
 }
 
-bool CallGuards::guarded_name(const std::vector<PyRef>& names, PyObject* key) const {
-    for (const auto& n : names) {
-        if (n.get() == key) return true;
-    }
-    // A key spelled the same but not the same object (a computed name):
-    // compared as text, which runs no Python code for exact str. Any other
-    // key might compare equal through its own __eq__: taken as the name.
-    if (!PyUnicode_CheckExact(key)) return true;
-    for (const auto& n : names) {
-        if (PyUnicode_Compare(n.get(), key) == 0) return true;
-    }
-    PyErr_Clear();
-    return false;
+std::vector<PyRef> CallGuards::forget_dict(PyObject* dict) {
+    std::vector<PyRef> codes;
+    auto found = dicts_.find(dict);
+    if (found == dicts_.end()) return codes;
+    codes = std::move(found->second.codes);
+    dicts_.erase(found);  // a new dict at this address is not watched
+    return codes;
 }
 
 bool CallGuards::is_volatile(PyObject* dict, PyObject* name) const {

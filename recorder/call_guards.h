@@ -71,48 +71,76 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
 class CallGuards {
 public:
     using Callback = int (*)(PyDict_WatchEvent, PyObject*, PyObject*, PyObject*);
-    bool open(Callback callback);  // cold
+    bool open(Callback callback);  // cold: a new epoch
     void close();                  // cold: unwatches every dict
     bool is_open() const { return watcher_ >= 0; }
 
-    // Cold: `name` of `dict` must keep naming a stable callee.
-    bool watch(PyObject* dict, PyObject* name);
+    // Cold: `name` of `dict` must keep naming a stable callee for `code`'s
+    // disabled CALLs, in this epoch.
+    bool watch(PyObject* dict, PyObject* name, PyObject* code);
     // Cold: this (dict, name) tripped once; never guarded again.
     bool is_volatile(PyObject* dict, PyObject* name) const;
 
-    // The watcher's event on a watched dict: whether a disabled CALL may now
-    // call something else. `stable` says whether a value is a stable callee.
+    enum class Trip : uint8_t {
+        kNone,
+        kRestart,   // a disabled CALL may now call something else
+        kDictGone,  // the dict is being freed: forget_dict() names the codes that relied on it
+    };
+    // The watcher's event on a watched dict. `stable` says whether a value is
+    // a stable callee. A name trips once: it is then unwatched and volatile.
     template <typename Stable>
-    bool trips(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value, Stable stable) {
-        auto found = names_.find(dict);
-        if (found == names_.end()) return false;
-        if (event == PyDict_EVENT_DEALLOCATED) {
-            names_.erase(found);  // a new dict at this address is not watched
-            return true;
-        }
+    Trip trips(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value, Stable stable) {
+        auto found = dicts_.find(dict);
+        if (found == dicts_.end()) return Trip::kNone;
+        Guarded& g = found->second;
+        if (event == PyDict_EVENT_DEALLOCATED) return Trip::kDictGone;
         if (event != PyDict_EVENT_ADDED && event != PyDict_EVENT_MODIFIED && event != PyDict_EVENT_DELETED) {
+            // Cleared, or cloned from another dict: every name at once.
+            bool current = false;
+            for (const auto& n : g.names) current = current || n.epoch == epoch_;
+            g.names.clear();
+            if (!current) return Trip::kNone;
             remember_volatile(dict, nullptr);
-            return true;  // cleared, or cloned from another dict
+            return Trip::kRestart;
         }
-        if (!guarded_name(found->second, key)) return false;
-        if (new_value && stable(new_value)) return false;
-        remember_volatile(dict, key);
-        return true;
+        bool exact = PyUnicode_CheckExact(key);
+        bool tripped = false;
+        for (size_t i = g.names.size(); i-- > 0;) {
+            if (exact && !same_name(g.names[i].name.get(), key)) continue;
+            // Not an exact str: it may equal any name through its own __eq__.
+            if (g.names[i].epoch == epoch_ && !(new_value && stable(new_value))) {
+                remember_volatile(dict, g.names[i].name.get());
+                tripped = true;
+            }
+            if (tripped || g.names[i].epoch != epoch_) g.names.erase(g.names.begin() + static_cast<long>(i));
+        }
+        return tripped ? Trip::kRestart : Trip::kNone;
     }
+    // After kDictGone: the codes that relied on `dict` (their CodeInfo must
+    // stop trusting its address), and the dict forgotten.
+    std::vector<PyRef> forget_dict(PyObject* dict);
 
-    // Bumped by every restart: a code's guard decisions are valid only in
-    // the epoch they were made in (CodeInfo::guard_epoch).
+    // A guard decision holds only in the epoch it was made in
+    // (CodeInfo::guard_epoch). Process-wide: CodeInfo outlives a recording.
     uint64_t epoch() const { return epoch_; }
     void next_epoch() { ++epoch_; }
 
 private:
-    bool guarded_name(const std::vector<PyRef>& names, PyObject* key) const;
+    struct Name {
+        PyRef name;
+        uint64_t epoch;
+    };
+    struct Guarded {
+        std::vector<Name> names;
+        std::vector<PyRef> codes;  // whose guard_globals or guard_builtins is this dict
+    };
+    static bool same_name(PyObject* a, PyObject* b) { return a == b || PyUnicode_Compare(a, b) == 0; }
     void remember_volatile(PyObject* dict, PyObject* key);
 
     int watcher_ = -1;
-    std::unordered_map<PyObject*, std::vector<PyRef>> names_;  // watched dict (borrowed) -> guarded names
-    std::set<std::pair<PyObject*, std::string>> volatile_;     // "" = every name of that dict
-    uint64_t epoch_ = 1;
+    std::unordered_map<PyObject*, Guarded> dicts_;          // watched dict (borrowed) -> what relies on it
+    std::set<std::pair<PyObject*, std::string>> volatile_;  // "" = every name of that dict
+    static inline uint64_t epoch_ = 1;
 };
 
 }  // namespace spyrec::recorder

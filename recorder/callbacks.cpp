@@ -193,9 +193,8 @@ PyObject* floor_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 PyObject* floor_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 2 || !s->guards_open()) return none();
-    bool fresh;
-    ThreadState* t = s->thread_state(&fresh);
-    s->guarded_entry(t, s->code_info(args[0]), fresh);
+    CodeInfo* info = s->code_info(args[0]);
+    if (s->guarded_code(info)) s->check_entry_globals(info, reinterpret_cast<FrameLayout*>(innermost_frame()));
     return none();
 }
 

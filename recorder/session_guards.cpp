@@ -11,8 +11,19 @@ int on_guard_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
 }
 
 int Session::on_guard_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
-    if (guards_.trips(event, dict, key, new_value, [this](PyObject* v) { return stable_callee(v); })) {
-        restart_events();
+    switch (guards_.trips(event, dict, key, new_value, [this](PyObject* v) { return stable_callee(v); })) {
+        case CallGuards::Trip::kNone: break;
+        case CallGuards::Trip::kRestart: restart_events(); break;
+        case CallGuards::Trip::kDictGone:
+            // No frame runs with a freed dict, but a new dict may take its
+            // address: the codes that relied on it match no frame any more, so
+            // their next entry restarts (guarded_entry), and only if they run.
+            for (const PyRef& code : guards_.forget_dict(dict)) {
+                CodeInfo* info = codes_.get(code.get());
+                if (info->guard_globals == dict) info->guard_globals = nullptr;
+                if (info->guard_builtins == dict) info->guard_builtins = nullptr;
+            }
+            break;
     }
     return 0;
 }
@@ -76,12 +87,18 @@ bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObje
     }
     if (!value || value != callable) return refuse();
     if (!frames_agree(code, globals, builtins)) {
-        info->mixed_globals = true;
+        if (info->guard_epoch == guards_.epoch()) {
+            refuse_guards(info);  // other CALLs of this code are disabled already
+        } else {
+            info->mixed_globals = true;
+        }
         return false;
     }
     // The globals are watched for the name even when it comes from the
     // builtins: a global of that name would shadow it.
-    if (!guards_.watch(globals, name) || (from_builtins && !guards_.watch(builtins, name))) return refuse();
+    if (!guards_.watch(globals, name, code) || (from_builtins && !guards_.watch(builtins, name, code))) {
+        return refuse();
+    }
     if (info->guard_epoch != guards_.epoch()) {
         info->call_disabled.assign(info->opcodes.size(), false);
         info->guard_epoch = guards_.epoch();
@@ -118,6 +135,9 @@ void Session::restart_events() {
     ColdSection cold(*this);
     PyObject* monitoring = PySys_GetObject("monitoring");  // borrowed
     PyObject* r = monitoring ? PyObject_CallMethod(monitoring, "restart_events", nullptr) : nullptr;
+    // A restart that fails (CPython's monitoring version is 24 bits) leaves
+    // the disabled CALLs unguarded; no more are disabled from here on.
+    if (!r) guards_.close();
     Py_XDECREF(r);
 }
 

@@ -5,7 +5,11 @@ the stacks of raises and changes in the callee name the call's line. The
 exactness corpus (tests/cases/guarded_global_calls.py) checks the culprits
 when the guards trip."""
 
+import subprocess
+import sys
+
 import spyrec
+from _programs import env as program_env
 from _programs import spyrec as spyrec_cmd
 
 PROGRAM = """\
@@ -54,3 +58,87 @@ def test_stacks_through_guarded_calls_name_each_calls_line(tmp_path, monkeypatch
     for c in changes:
         assert (c.function, c.line, c.opname) == ("note", 9, "CALL")
         assert [(f.function, f.line) for f in c.stack] == [("note", 9), ("caller", 17), ("outer", 23), ("<module>", 27)]
+
+
+OTHER_GLOBALS = """\
+import types
+
+
+def helper():
+    pass
+
+
+def inner():
+    helper()
+    raise ValueError("inner")
+
+
+target = inner
+
+
+def outer():
+    try:
+        target()
+    except ValueError:
+        pass
+
+
+for i in range(3):
+    outer()
+target = types.FunctionType(inner.__code__, {"helper": lambda: None, "__builtins__": __builtins__})
+outer()
+"""
+
+
+def test_a_refused_guard_still_names_the_callers_line(tmp_path, monkeypatch):
+    # The last outer() runs inner's code with other globals: its entry
+    # refuses the guards, and the raise's stack still names outer's call.
+    (tmp_path / "prog.py").write_text(OTHER_GLOBALS)
+    r = spyrec_cmd(["run", "prog.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(tmp_path)
+    raised = [x for x in spyrec.open().exceptions() if x.type == "ValueError"]
+    assert len(raised) == 4
+    stacks = [[(f.function, f.line) for f in x.stack] for x in raised]
+    assert stacks == [[("inner", 10), ("outer", 18), ("<module>", 24)]] * 3 + [
+        [("inner", 10), ("outer", 18), ("<module>", 26)]
+    ]
+
+
+TWO_RECORDINGS = """\
+import spyrec
+
+WATCHED = []
+
+
+def ident(x):
+    return x
+
+
+def fill(items):
+    pass
+
+
+def driver(items):
+    fill(items)
+
+
+with spyrec.record(["__main__.WATCHED"], "first", default_watches=False):
+    for i in range(3):
+        driver([i])
+fill = WATCHED.extend
+with spyrec.record(["__main__.WATCHED"], "second", default_watches=False):
+    driver(map(ident, [1, 2, 3]))
+"""
+
+
+def test_what_an_earlier_recording_guarded_holds_nothing_in_the_next(tmp_path, monkeypatch):
+    # fill() was guarded in the first recording; in the second it is
+    # list.extend over a map that calls Python: one change per item, each
+    # blamed on driver's call.
+    (tmp_path / "prog.py").write_text(TWO_RECORDINGS)
+    r = subprocess.run([sys.executable, "prog.py"], cwd=tmp_path, env=program_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    changes = [c for c in spyrec.open(str(tmp_path / "second")).history("__main__.WATCHED") if c.kind == "modified"]
+    assert [c.after for c in changes] == [[1], [1, 2], [1, 2, 3]]
+    assert {(c.function, c.line, c.opname) for c in changes} == {("driver", 15, "CALL")}
