@@ -49,7 +49,7 @@ RESULTS = os.path.join(BENCH, "results")
 sys.path.insert(0, BENCH)
 import report  # noqa: E402
 import watched_state  # noqa: E402
-from child import disk_usage  # noqa: E402
+from child import compile_spyrec, disk_usage  # noqa: E402
 
 MODES = ["plain", "spyrec", "floor", "spyrec+10", "floor+10", "blog", "settrace", "watchpoints"]
 # The floor modes run spyrec with this set: callbacks keep and disable the
@@ -88,6 +88,7 @@ def set_up(python: str) -> None:
         subprocess.run([python, "-m", "pip", "install", "-q", *SETUP_PACKAGES], check=False)
     if subprocess.run([python, "-c", "import spyrec._core"], capture_output=True).returncode != 0:
         raise SystemExit(f"bench: spyrec is not installed in {python} (see README: scripts/setup.sh)")
+    compile_spyrec(python)
 
 
 def pyperformance_dir(python: str) -> str:
