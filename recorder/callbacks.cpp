@@ -91,7 +91,7 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     s->note_instruction(t, args[0], offset, effect.kind != CallEffect::kNothing, effect.self);
     // A CALL of a global Python function or clean builtin: its later runs
     // need no event of their own while a guard holds (call_guards.h).
-    if (s->guard_call(s->code_info(args[0]), args[0], offset, args[2])) return Py_NewRef(s->disable());
+    if (s->guard_call(args[0], offset, args[2])) return Py_NewRef(s->disable());
     return none();
 }
 
@@ -187,7 +187,7 @@ PyObject* floor_nothing(PyObject*, PyObject* const*, Py_ssize_t) { return none()
 PyObject* floor_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 4) return none();
-    bool keep = !s->guard_call(s->code_info(args[0]), args[0], small_int_of(args[1]), args[2]);
+    bool keep = !s->guard_call(args[0], small_int_of(args[1]), args[2]);
     return keep ? none() : Py_NewRef(s->disable());
 }
 PyObject* floor_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {

@@ -204,8 +204,11 @@ public:
 
     // CALL event: whether this CALL's event can be disabled for good, under a
     // guard (call_guards.h). The common refusals are decided here, inline.
-    bool guard_call(CodeInfo* info, PyObject* code, int offset, PyObject* callable) {
-        if (!guards_.is_open() || info->mixed_globals || !stable_callee(callable)) return false;
+    bool guard_call(PyObject* code, int offset, PyObject* callable) {
+        // The callee first: most CALL events end here, with no code lookup.
+        if (!guards_.is_open() || !stable_callee(callable)) return false;
+        CodeInfo* info = codes_.get(code);
+        if (info->mixed_globals) return false;
         size_t unit = static_cast<size_t>(offset) / 2;
         if (info->callees_ready && (unit >= info->global_callees.size() || info->global_callees[unit] < 0)) {
             return false;
