@@ -137,6 +137,21 @@ inline int offset_in_frames_from(FrameLayout* frame, PyObject* code) {
     }
     return -1;
 }
+// Whether `frame` is one that PyFrame_GetBack / PyEval_GetFrame show: not
+// the C stack's entry frame, and past its prologue (_PyFrame_IsIncomplete in
+// Include/internal/pycore_frame.h, 3.12 and 3.13). Only when
+// frame_layout_matches().
+inline bool is_complete_frame(const FrameLayout* frame) {
+    constexpr char kOwnedByGenerator = 1;
+    constexpr char kOwnedByCStack = 3;
+    if (frame->owner == kOwnedByCStack) return false;
+    if (frame->owner == kOwnedByGenerator) return true;
+    auto* code = reinterpret_cast<PyCodeObject*>(frame->executable);
+    // A code unit is two bytes (_Py_CODEUNIT, not public on 3.13).
+    const char* first = code->co_code_adaptive + 2 * static_cast<size_t>(code->_co_firsttraceable);
+    return static_cast<const char*>(frame->instruction) >= first;
+}
+
 inline int running_offset_of(PyObject* code) {
     return offset_in_frames_from(reinterpret_cast<FrameLayout*>(innermost_frame()), code);
 }

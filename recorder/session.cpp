@@ -178,8 +178,25 @@ ThreadState* Session::new_thread_state() {
 }
 
 std::vector<ShadowFrame> Session::python_frames() {
-    // Innermost first, through frame objects: cold paths only.
     std::vector<ShadowFrame> frames;
+    python_frames_into(frames);
+    return frames;
+}
+
+void Session::python_frames_into(std::vector<ShadowFrame>& frames) {
+    // Innermost first. Read from CPython's interpreter frames where their
+    // layout is known: the frames PyFrame_GetBack would show, without
+    // creating a frame object for each (this runs for every recorded change).
+    frames.clear();
+    if (operands_readable_) {
+        for (auto* f = reinterpret_cast<FrameLayout*>(innermost_frame()); f;
+             f = static_cast<FrameLayout*>(f->previous)) {
+            if (!is_complete_frame(f)) continue;
+            int lasti = PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(f));
+            frames.push_back(ShadowFrame{f->executable, lasti < 0 ? -1 : lasti});
+        }
+        return;
+    }
     PyFrameObject* frame = PyEval_GetFrame();  // borrowed
     Py_XINCREF(frame);
     while (frame) {
@@ -190,7 +207,6 @@ std::vector<ShadowFrame> Session::python_frames() {
         Py_DECREF(frame);
         frame = back;
     }
-    return frames;
 }
 
 void Session::resync(ThreadState* t) {

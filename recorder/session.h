@@ -308,6 +308,7 @@ public:
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
     std::vector<ShadowFrame> python_frames();
+    void python_frames_into(std::vector<ShadowFrame>& frames);  // innermost first, replacing its contents
     void refresh_callers(std::vector<ShadowFrame>& stack);
 
 private:
@@ -374,8 +375,9 @@ private:
     CleanCalls clean_calls_;
     BytecodeFlow flow_;
     OperandEffects operand_effects_;
-    bool operands_readable_ = false;  // FrameLayout matched this interpreter at start
-    CallGuards guards_;               // open while recording, unless live or unreadable frames
+    bool operands_readable_ = false;        // FrameLayout matched this interpreter at start
+    std::vector<ShadowFrame> live_frames_;  // refresh_callers' scratch, kept for its capacity
+    CallGuards guards_;                     // open while recording, unless live or unreadable frames
     CalleeScanTable callee_scan_;
     vectorcallfunc function_vectorcall_ = nullptr;  // CPython's own, for a plain Python function
     std::vector<DictCulprit> dict_culprits_;

@@ -12,6 +12,7 @@
 
 #include "format.h"
 #include "keys.h"
+#include "scratch_message.h"
 #include "session_helpers.h"
 
 namespace spyrec::recorder {
@@ -78,20 +79,40 @@ void Session::store_source(PyObject* filename) {
     if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
 }
 
+namespace {
+
+// A name looked up at every recorded change: made and hashed once, not per
+// lookup as PyDict_GetItemString and PyObject_GetAttrString do. Interned
+// strings live as long as the interpreter.
+PyObject* interned(PyObject*& slot, const char* text) {
+    if (!slot) slot = PyUnicode_InternFromString(text);
+    return slot;
+}
+
+PyObject* loaded_module(PyObject*& slot, const char* name) {
+    PyObject* key = interned(slot, name);
+    return key ? PyDict_GetItemWithError(PyImport_GetModuleDict(), key) : nullptr;  // borrowed
+}
+
+PyObject *threading_name, *active_name, *name_name, *asyncio_name, *task_name, *get_loop_name, *current_task_name,
+    *get_name_name;
+
+}  // namespace
+
 std::string Session::thread_name(unsigned long ident) {
     std::string name;
-    PyObject* threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");  // borrowed
+    PyObject* threading = loaded_module(threading_name, "threading");
     if (threading) {
-        PyObject* active = PyObject_GetAttrString(threading, "_active");
+        PyObject* active = interned(active_name, "_active") ? PyObject_GetAttr(threading, active_name) : nullptr;
         PyObject* key = PyLong_FromUnsignedLong(ident);
         PyObject* thread = (active && key && PyDict_Check(active)) ? PyDict_GetItemWithError(active, key) : nullptr;
         if (thread) {
             // Thread._name, not the .name property: no user code runs.
             PyObject* dict = PyObject_GenericGetDict(thread, nullptr);
-            if (dict) {
-                name = utf8_of(PyDict_GetItemString(dict, "_name"));
-                Py_DECREF(dict);
+            if (dict && interned(name_name, "_name")) {
+                name = utf8_of(PyDict_GetItemWithError(dict, name_name));
             }
+            Py_XDECREF(dict);
         }
         Py_XDECREF(key);
         Py_XDECREF(active);
@@ -106,13 +127,17 @@ std::string Session::running_task_name() {
     // current_task and the C Task's get_name run no bytecode, so the GIL
     // cannot pass to another thread here. A Task of another type is not named.
     std::string name;
-    PyObject* asyncio = PyDict_GetItemString(PyImport_GetModuleDict(), "_asyncio");  // borrowed
-    if (!asyncio) return name;
-    PyObject* task_type = PyObject_GetAttrString(asyncio, "Task");
-    PyObject* loop = PyObject_CallMethod(asyncio, "_get_running_loop", nullptr);
-    PyObject* task = loop && loop != Py_None ? PyObject_CallMethod(asyncio, "current_task", "O", loop) : nullptr;
+    PyObject* asyncio = loaded_module(asyncio_name, "_asyncio");
+    if (!asyncio || !interned(task_name, "Task") || !interned(get_loop_name, "_get_running_loop") ||
+        !interned(current_task_name, "current_task") || !interned(get_name_name, "get_name")) {
+        PyErr_Clear();
+        return name;
+    }
+    PyObject* task_type = PyObject_GetAttr(asyncio, task_name);
+    PyObject* loop = PyObject_CallMethodNoArgs(asyncio, get_loop_name);
+    PyObject* task = loop && loop != Py_None ? PyObject_CallMethodOneArg(asyncio, current_task_name, loop) : nullptr;
     if (task && task_type && Py_IS_TYPE(task, reinterpret_cast<PyTypeObject*>(task_type))) {
-        PyObject* got = PyObject_CallMethod(task, "get_name", nullptr);
+        PyObject* got = PyObject_CallMethodNoArgs(task, get_name_name);
         name = utf8_of(got);
         Py_XDECREF(got);
     }
@@ -142,12 +167,14 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
     // current instruction from CPython, pairing frames from the outermost;
     // never the innermost shadow frame: that is the culprit, and CPython may
     // have moved past it or into a callee already.
-    std::vector<ShadowFrame> live = python_frames();  // innermost first
+    std::vector<ShadowFrame>& live = live_frames_;  // innermost first
+    python_frames_into(live);
     size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
     for (size_t i = 0; i < callers; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
         if (stack[i].code != now.code) break;
-        if (now.offset >= 0) stack[i].offset = codes_.get(now.code)->instruction_start(now.offset);
+        CodeInfo* info = stack[i].info ? stack[i].info : codes_.get(now.code);
+        if (now.offset >= 0) stack[i].offset = info->instruction_start(now.offset);
     }
 }
 
@@ -192,8 +219,8 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     std::vector<ShadowFrame> frames = reported_stack(culprit, exact, true);
     std::string thread = thread_name(culprit.thread_id);
 
-    capnp::MallocMessageBuilder message;
-    auto change = message.initRoot<schema::Change>();
+    ScratchMessage message;
+    auto change = message.init_root<schema::Change>();
     change.setSeq(seq);
     change.setMonotonicNs(monotonic_ns());
     change.setWatchId(w.id());
@@ -242,7 +269,8 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     delta.copy_into(change.initOps(static_cast<unsigned>(delta.size())));
     bool keyframe = w.wants_keyframe(outcome, delta.bytes());
     change.setHasKeyframe(keyframe);
-    std::string value = message_bytes(message);
+    std::string value;
+    message_bytes_into(message.builder(), value);
     std::string live_copy = options_.on_change ? value : std::string();
     // The change and its keyframe are committed together or not at all, so a
     // recording cut short (--max-size, a full disk) never holds one without the other.

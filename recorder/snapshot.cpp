@@ -328,6 +328,10 @@ Shape shape_of(PyObject* value, int depth, const SnapshotLimits& limits) {
     if (PyDict_Check(value)) return Shape::kDict;
     if (PyAnySet_Check(value)) return Shape::kSet;
     if (PyByteArray_Check(value)) return Shape::kBytearray;
+    // The usual leaves, before the checks below that compare type names.
+    if (value == Py_None || PyLong_CheckExact(value) || PyUnicode_CheckExact(value) || PyFloat_CheckExact(value) ||
+        PyBool_Check(value) || PyBytes_CheckExact(value))
+        return Shape::kLeaf;
     if (is_os_environ(value)) return Shape::kEnviron;
     if (is_deque(value) || is_array(value)) return Shape::kSequence;
     if ((depth == 0 || depth <= limits.follow_depth) && is_plain_object(value)) return Shape::kObject;

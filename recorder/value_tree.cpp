@@ -9,7 +9,7 @@ namespace spyrec::recorder {
 // ---- Delta ------------------------------------------------------------------
 
 schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const SnapshotLimits& limits) {
-    auto orphan = message_.getOrphanage().newOrphan<schema::Op>();
+    auto orphan = message_.orphanage().newOrphan<schema::Op>();
     auto op = orphan.get();
     auto steps = op.initPath(static_cast<unsigned>(path.size()));
     for (size_t i = 0; i < path.size(); ++i) {

@@ -32,6 +32,7 @@
 #include "dict_registry.h"
 #include "probe_table.h"
 #include "python_version.h"
+#include "scratch_message.h"
 #include "snapshot.h"
 #include "spyrec.capnp.h"
 
@@ -74,8 +75,8 @@ public:
     void copy_into(capnp::List<schema::Op>::Builder out) const;
 
 private:
-    capnp::MallocMessageBuilder message_;
-    std::vector<capnp::Orphan<schema::Op>> ops_;
+    ScratchMessage message_;
+    std::vector<capnp::Orphan<schema::Op>> ops_;  // after message_: destroyed first
 };
 
 class ValueTree {

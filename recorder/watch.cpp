@@ -170,6 +170,17 @@ void Watch::add_list(PyObject* list) {
     path_probes_.push_back(std::move(p));
 }
 
+std::string Watch::path_before(size_t step) const {
+    std::string where = root_module_name_;
+    for (size_t i = 0; i < step && i < steps_.size(); ++i) {
+        if (steps_[i].is_attribute)
+            where += "." + utf8(steps_[i].key);
+        else
+            where += "[" + repr_of_literal(steps_[i].key) + "]";
+    }
+    return where;
+}
+
 PyObject* Watch::resolve() {
     PyObject* modules = PyImport_GetModuleDict();  // borrowed
     PyObject* current = PyDict_GetItemWithError(modules, root_name_);
@@ -182,11 +193,14 @@ PyObject* Watch::resolve() {
         if (!current) return nullptr;
     }
     Py_INCREF(current);
-    std::string where = root_module_name_;
-    for (auto& step : steps_) {
+    // Why a step found nothing, said only when one does (this runs at every
+    // change of the watched value, and the words cost allocations).
+    enum class Missing { kAttribute, kKey, kIndex } missing = Missing::kKey;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+        const WatchStep& step = steps_[i];
         PyObject* next = nullptr;
-        std::string missing;  // why `next` is missing
         if (step.is_attribute) {
+            missing = Missing::kAttribute;
             PyObject* dict = nullptr;  // the dict holding the attribute, when there is one
             if (PyModule_Check(current)) {
                 dict = Py_XNewRef(PyModule_GetDict(current));
@@ -206,10 +220,8 @@ PyObject* Watch::resolve() {
                 next = PyObject_GetAttr(current, step.key);
             }
             Py_XDECREF(dict);
-            missing = "`" + where + "` has no " + utf8(step.key);
-            where += "." + utf8(step.key);
         } else {
-            missing = "`" + where + "` has no key " + repr_of_literal(step.key);
+            missing = Missing::kKey;
             if (PyDict_Check(current)) {
                 next = PyDict_GetItemWithError(current, step.key);
                 add_dict_slot(current, step.key, next);
@@ -217,14 +229,14 @@ PyObject* Watch::resolve() {
             } else if (PyList_Check(current) || PyTuple_Check(current)) {
                 if (PyList_Check(current)) add_list(current);
                 if (PyLong_Check(step.key)) {
-                    Py_ssize_t i = PyLong_AsSsize_t(step.key);
+                    Py_ssize_t index = PyLong_AsSsize_t(step.key);
                     Py_ssize_t n = Py_SIZE(current);
-                    if (i < 0) i += n;
-                    if (i >= 0 && i < n) {
-                        next = Py_NewRef(PyList_Check(current) ? PyList_GET_ITEM(current, i)
-                                                               : PyTuple_GET_ITEM(current, i));
+                    if (index < 0) index += n;
+                    if (index >= 0 && index < n) {
+                        next = Py_NewRef(PyList_Check(current) ? PyList_GET_ITEM(current, index)
+                                                               : PyTuple_GET_ITEM(current, index));
                     }
-                    missing = "`" + where + "` has no index " + repr_of_literal(step.key);
+                    missing = Missing::kIndex;
                 }
             } else if (is_os_environ(current) && PyUnicode_Check(step.key)) {
                 // os.environ[key] lives in os.environ._data under the encoded key.
@@ -241,12 +253,16 @@ PyObject* Watch::resolve() {
                 next = PyObject_GetItem(current, step.key);
                 if (PyDict_Check(current)) add_dict(current);
             }
-            where += "[" + repr_of_literal(step.key) + "]";
         }
         Py_DECREF(current);
         if (!next) {
             PyErr_Clear();
-            unresolved_reason_ = missing;
+            std::string where = path_before(i);
+            const char* what = missing == Missing::kAttribute ? "` has no "
+                               : missing == Missing::kIndex   ? "` has no index "
+                                                              : "` has no key ";
+            unresolved_reason_ =
+                "`" + where + what + (missing == Missing::kAttribute ? utf8(step.key) : repr_of_literal(step.key));
             return nullptr;
         }
         current = next;

@@ -124,7 +124,8 @@ private:
     uint32_t id_;
     std::string expr_;
     std::string root_module_name_;
-    PyObject* root_name_;  // owned str
+    std::string path_before(size_t step) const;  // the expression up to `step`, for messages
+    PyObject* root_name_;                        // owned str
     // The root module once found. importlib pops a module from sys.modules and
     // puts it back while importing it (_load_unlocked); a watch on it must not
     // vanish and reappear for that. A different module in sys.modules wins.

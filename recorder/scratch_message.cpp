@@ -1,0 +1,66 @@
+#include "scratch_message.h"
+
+#include <capnp/serialize.h>
+#include <kj/io.h>
+
+#include <array>
+
+namespace spyrec::recorder {
+namespace {
+
+// 512 words (4 KiB) hold a change record with a deep stack; a bigger message
+// (a keyframe, a large replace) grows into heap segments as before.
+constexpr unsigned kSlotWords = 512;
+constexpr int kSlots = 4;
+
+struct Pool {
+    std::array<std::array<capnp::word, kSlotWords>, kSlots> words{};  // zeroed
+    std::array<bool, kSlots> busy{};
+};
+
+// Per thread, so no lock and no GIL is needed: a message is built and
+// destroyed on one thread. Allocated on a thread's first change only.
+thread_local std::unique_ptr<Pool> pool;
+
+int claim_slot() {
+    if (!pool) pool = std::make_unique<Pool>();
+    for (int i = 0; i < kSlots; ++i) {
+        if (!pool->busy[i]) {
+            pool->busy[i] = true;
+            return i;
+        }
+    }
+    return -1;
+}
+
+class StringOutput final : public kj::OutputStream {
+public:
+    explicit StringOutput(std::string& out) : out_(out) {}
+    void write(const void* buffer, size_t size) override { out_.append(static_cast<const char*>(buffer), size); }
+
+private:
+    std::string& out_;
+};
+
+}  // namespace
+
+ScratchMessage::ScratchMessage()
+    : slot_(claim_slot()),
+      own_(slot_ < 0 ? new capnp::word[kSlotWords]() : nullptr),
+      builder_(kj::arrayPtr(slot_ < 0 ? own_.get() : pool->words[slot_].data(), kSlotWords)) {}
+
+ScratchMessage::~ScratchMessage() {
+    // builder_ is destroyed after this body: it zeroes the words it used of
+    // the slot then. The slot is only reused by a message made later, after
+    // that, on this same thread.
+    if (slot_ >= 0) pool->busy[slot_] = false;
+}
+
+void message_bytes_into(capnp::MessageBuilder& message, std::string& out) {
+    out.clear();
+    out.reserve(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
+    StringOutput stream(out);
+    capnp::writeMessage(stream, message);
+}
+
+}  // namespace spyrec::recorder
