@@ -25,10 +25,6 @@ public:
     ScratchMessage& operator=(const ScratchMessage&) = delete;
 
     capnp::MallocMessageBuilder& builder() { return builder_; }
-    template <typename T>
-    typename T::Builder init_root() {
-        return builder_.initRoot<T>();
-    }
     capnp::Orphanage orphanage() { return builder_.getOrphanage(); }
 
 private:

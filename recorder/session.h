@@ -339,7 +339,7 @@ private:
     void refuse_guards(CodeInfo* info);
     void restart_events();
     void on_probe_fired(Watch& w, ThreadState& culprit);
-    void record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit,
+    void record_change(Watch& w, Watch::Outcome outcome, Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
     Attachment keyframe_record(Watch& w, uint64_t seq);  // the value after `seq`, to commit with it
     std::vector<ShadowFrame> reported_stack(ThreadState& t, const DictCulprit* exact = nullptr,
@@ -375,9 +375,10 @@ private:
     CleanCalls clean_calls_;
     BytecodeFlow flow_;
     OperandEffects operand_effects_;
-    bool operands_readable_ = false;        // FrameLayout matched this interpreter at start
-    std::vector<ShadowFrame> live_frames_;  // refresh_callers' scratch, kept for its capacity
-    CallGuards guards_;                     // open while recording, unless live or unreadable frames
+    bool operands_readable_ = false;          // FrameLayout matched this interpreter at start
+    std::vector<ShadowFrame> live_frames_;    // refresh_callers' scratch, kept for its capacity
+    std::vector<ShadowFrame> stack_scratch_;  // reported_stack's, likewise
+    CallGuards guards_;                       // open while recording, unless live or unreadable frames
     CalleeScanTable callee_scan_;
     vectorcallfunc function_vectorcall_ = nullptr;  // CPython's own, for a plain Python function
     std::vector<DictCulprit> dict_culprits_;

@@ -181,14 +181,16 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
 std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact, bool exact_callers) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package, the
     // `spyrec` console script) are left out; the innermost frame is always kept.
-    std::vector<ShadowFrame> stack = t.stack;
+    std::vector<ShadowFrame>& stack = stack_scratch_;  // kept for its capacity
+    stack.assign(t.stack.begin(), t.stack.end());
     // Per change, not per raise: a program that raises in a loop would pay a
     // walk of CPython's frames at every RAISE event.
     if (exact_callers && t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);
     std::vector<ShadowFrame> frames;
+    frames.reserve(stack.size() + 1);
     for (size_t i = stack.size(); i-- > 0;) {
         const ShadowFrame& f = stack[i];
-        if (!frames.empty() && codes_.get(f.code)->hidden) continue;
+        if (!frames.empty() && (f.info ? f.info : codes_.get(f.code))->hidden) continue;
         frames.push_back(f);
     }
     if (exact) {
@@ -208,7 +210,7 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
     return frames;
 }
 
-void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta, ThreadState& culprit_thread,
+void Session::record_change(Watch& w, Watch::Outcome outcome, Delta& delta, ThreadState& culprit_thread,
                             const kj::Array<capnp::word>& before) {
     uint64_t seq = ++seq_;
     ++changes_;
@@ -219,8 +221,9 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
     std::vector<ShadowFrame> frames = reported_stack(culprit, exact, true);
     std::string thread = thread_name(culprit.thread_id);
 
-    ScratchMessage message;
-    auto change = message.init_root<schema::Change>();
+    const size_t delta_bytes = delta.bytes();
+    ScratchMessage spare;  // for a change whose ops are copied (see Delta::init_change)
+    auto change = delta.init_change(spare);
     change.setSeq(seq);
     change.setMonotonicNs(monotonic_ns());
     change.setWatchId(w.id());
@@ -266,11 +269,10 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, const Delta& delta
             trail_codes.push_back(lines[i].first);
         }
     }
-    delta.copy_into(change.initOps(static_cast<unsigned>(delta.size())));
-    bool keyframe = w.wants_keyframe(outcome, delta.bytes());
+    bool keyframe = w.wants_keyframe(outcome, delta_bytes);
     change.setHasKeyframe(keyframe);
     std::string value;
-    message_bytes_into(message.builder(), value);
+    message_bytes_into(delta.change_message(), value);
     std::string live_copy = options_.on_change ? value : std::string();
     // The change and its keyframe are committed together or not at all, so a
     // recording cut short (--max-size, a full disk) never holds one without the other.

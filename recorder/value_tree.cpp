@@ -9,8 +9,14 @@ namespace spyrec::recorder {
 // ---- Delta ------------------------------------------------------------------
 
 schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const SnapshotLimits& limits) {
-    auto orphan = message_.orphanage().newOrphan<schema::Op>();
-    auto op = orphan.get();
+    if (ops_ == nullptr) {
+        ops_ = message_.orphanage().newOrphan<capnp::List<schema::Op>>(1);
+    } else {
+        // Grown by one: moved (shallowly) when it is not the segment's last object.
+        ops_.truncate(size_ + 1);
+        grown_ = true;
+    }
+    auto op = ops_.get()[size_++];
     auto steps = op.initPath(static_cast<unsigned>(path.size()));
     for (size_t i = 0; i < path.size(); ++i) {
         if (!path[i].key) {
@@ -27,18 +33,34 @@ schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const Snapshot
             snapshot_value(path[i].key, steps[i].initKey(), limits, 1);
         }
     }
-    ops_.push_back(std::move(orphan));
-    return ops_.back().get();
+    return op;
 }
 
 size_t Delta::bytes() const {
+    // The ops are all this message holds, after its root pointer: its size
+    // is theirs (with the hole a grown list left, if any), without walking them.
+    if (ops_ == nullptr) return 0;
     size_t words = 0;
-    for (const auto& op : ops_) words += op.getReader().totalSize().wordCount;
-    return words * sizeof(capnp::word);
+    for (auto segment : const_cast<ScratchMessage&>(message_).builder().getSegmentsForOutput()) words += segment.size();
+    return words > 0 ? (words - 1) * sizeof(capnp::word) : 0;
 }
 
-void Delta::copy_into(capnp::List<schema::Op>::Builder out) const {
-    for (size_t i = 0; i < ops_.size() && i < out.size(); ++i) out.setWithCaveats(i, ops_[i].getReader());
+schema::Change::Builder Delta::init_change(ScratchMessage& spare) {
+    if (!grown_) {
+        change_in_ = &message_.builder();
+        auto change = change_in_->initRoot<schema::Change>();
+        if (ops_ == nullptr)
+            change.initOps(0);
+        else
+            change.adoptOps(kj::mv(ops_));
+        return change;
+    }
+    change_in_ = &spare.builder();
+    auto change = change_in_->initRoot<schema::Change>();
+    auto ops = ops_.getReader();
+    auto out = change.initOps(ops.size());
+    for (unsigned i = 0; i < ops.size(); ++i) out.setWithCaveats(i, ops[i]);
+    return change;
 }
 
 // ---- building and releasing -------------------------------------------------
@@ -406,7 +428,10 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
         adopt(n, p, now[p]);
         ++p;
     }
-    while (old_size - s > p && new_size - s > p &&
+    // The loop above stopped on a pair it found different, unless it ran out:
+    // when that same pair is the last one left, it is not compared again.
+    const bool stopped_on_p = p < old_size - s && p < new_size - s;
+    while (old_size - s > p && new_size - s > p && !(stopped_on_p && old_size - s - 1 == p && new_size - s - 1 == p) &&
            same_value(n.items[old_size - s - 1], n.kids[old_size - s - 1].get(), now[new_size - s - 1], n.depth + 1)) {
         adopt(n, old_size - s - 1, now[new_size - s - 1]);
         ++s;

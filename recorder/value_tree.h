@@ -65,18 +65,28 @@ struct PathStep {
     size_t index = 0;
 };
 
-// The ops of one change, built in their own message.
+// The ops of one change, built as a list in the message that will hold the
+// change record itself, so a one-op change (the usual kind) is recorded
+// without copying its ops.
 class Delta {
 public:
     schema::Op::Builder add(const std::vector<PathStep>& path, const SnapshotLimits& limits);
-    bool empty() const { return ops_.empty(); }
-    size_t size() const { return ops_.size(); }
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
     size_t bytes() const;
-    void copy_into(capnp::List<schema::Op>::Builder out) const;
+    // Builds the change record as the root of `message()` with these ops:
+    // moved when the list never grew (no hole is left in the message),
+    // copied otherwise, into `spare`, which the record is then built in.
+    schema::Change::Builder init_change(ScratchMessage& spare);
+    // The message init_change built the record in.
+    capnp::MessageBuilder& change_message() { return *change_in_; }
 
 private:
     ScratchMessage message_;
-    std::vector<capnp::Orphan<schema::Op>> ops_;  // after message_: destroyed first
+    capnp::Orphan<capnp::List<schema::Op>> ops_;  // after message_: destroyed first
+    unsigned size_ = 0;
+    bool grown_ = false;  // a list that grew was moved, leaving a zeroed hole behind
+    capnp::MessageBuilder* change_in_ = nullptr;
 };
 
 class ValueTree {

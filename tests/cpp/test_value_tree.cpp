@@ -62,11 +62,17 @@ protected:
         py::exec(code, ns_);
         rec::Delta delta;
         tree_->update(delta);
-        capnp::MallocMessageBuilder message;
-        auto ops = message.initRoot<schema::Change>().initOps(static_cast<unsigned>(delta.size()));
-        delta.copy_into(ops);
+        rec::ScratchMessage spare;
+        auto record = delta.init_change(spare);
+        // The record's message holds the record and nothing else: no word
+        // left behind by ops that grew or were moved.
+        auto segments = delta.change_message().getSegmentsForOutput();
+        EXPECT_EQ(segments.size(), 1u);
+        capnp::MallocMessageBuilder copied;
+        copied.setRoot(record.asReader());
+        EXPECT_EQ(segments[0].size(), copied.getSegmentsForOutput()[0].size());
         std::vector<std::string> out;
-        for (auto op : ops.asReader()) out.push_back(kj::str(op).cStr());
+        for (auto op : record.getOps().asReader()) out.push_back(kj::str(op).cStr());
         return out;
     }
     std::string pictured() { return canonical_bytes(tree_->canonical()); }
