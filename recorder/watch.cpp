@@ -83,6 +83,19 @@ bool Watch::path_dicts_written() {
     return false;
 }
 
+bool Watch::path_may_lead_elsewhere() {
+    if (!path_exact_) return true;
+    for (const Probe& p : path_probes_) {
+        if (p.kind != Probe::Kind::kListItems) continue;
+        auto* list = reinterpret_cast<PyListObject*>(p.container);
+        if (Py_SIZE(list) != static_cast<Py_ssize_t>(p.items.size()) ||
+            !std::equal(p.items.begin(), p.items.end(), list->ob_item)) {
+            return true;
+        }
+    }
+    return path_dicts_written();
+}
+
 bool Watch::depends_on(PyObject* dict) const {
     for (const auto& p : path_probes_) {
         if (p.counter && p.container == dict) return true;
@@ -185,6 +198,7 @@ PyObject* Watch::resolve() {
     PyObject* modules = PyImport_GetModuleDict();  // borrowed
     PyObject* current = PyDict_GetItemWithError(modules, root_name_);
     add_dict_slot(modules, root_name_, current);
+    path_exact_ = current != nullptr;
     if (current) {
         Py_XSETREF(root_module_, Py_NewRef(current));
     } else {
@@ -205,8 +219,10 @@ PyObject* Watch::resolve() {
             if (PyModule_Check(current)) {
                 dict = Py_XNewRef(PyModule_GetDict(current));
             } else if (PyType_Check(current)) {
+                path_exact_ = false;  // a class's attribute may live in a base class
                 dict = PyType_GetDict(reinterpret_cast<PyTypeObject*>(current));
             } else {
+                path_exact_ = false;  // an object's __dict__ can be replaced
                 dict = plain_object_dict(current);
                 if (dict) own_instance_dict(current, dict);
             }
@@ -217,6 +233,7 @@ PyObject* Watch::resolve() {
             }
             if (!next && !PyErr_Occurred() && !PyModule_Check(current)) {
                 // A class attribute, property or slot: plain getattr.
+                path_exact_ = false;
                 next = PyObject_GetAttr(current, step.key);
             }
             Py_XDECREF(dict);
@@ -239,6 +256,7 @@ PyObject* Watch::resolve() {
                     missing = Missing::kIndex;
                 }
             } else if (is_os_environ(current) && PyUnicode_Check(step.key)) {
+                path_exact_ = false;  // a new str decoded at each resolve
                 // os.environ[key] lives in os.environ._data under the encoded key.
                 PyObject* data = environ_data(current);
                 PyObject* encoded = PyUnicode_EncodeFSDefault(step.key);
@@ -250,6 +268,7 @@ PyObject* Watch::resolve() {
                 Py_XDECREF(encoded);
                 Py_XDECREF(data);
             } else {
+                path_exact_ = false;
                 next = PyObject_GetItem(current, step.key);
                 if (PyDict_Check(current)) add_dict(current);
             }
@@ -271,8 +290,15 @@ PyObject* Watch::resolve() {
 }
 
 Watch::Outcome Watch::update(Delta& delta) {
-    clear_probes();
-    PyObject* now = resolve();
+    PyObject* now;
+    if (tree_.has_root() && !path_may_lead_elsewhere()) {
+        // The usual change: inside the value, by the same path. Resolving
+        // again would find the same object (and re-take the same probes).
+        now = Py_NewRef(tree_.root_object());
+    } else {
+        clear_probes();
+        now = resolve();
+    }
     PyErr_Clear();
     dict_epoch_seen_ = dicts_->epoch();  // every probe is settled below
     if (now) ever_resolved_ = true;

@@ -111,6 +111,7 @@ public:
 
 private:
     bool path_dicts_written();
+    bool path_may_lead_elsewhere();
     void pre_watch(PyObject* value, int depth, size_t& budget);
     void clear_probes();
     void add_dict(PyObject* dict);
@@ -132,6 +133,10 @@ private:
     PyObject* root_module_ = nullptr;  // owned
     std::vector<WatchStep> steps_;
     std::vector<Probe> path_probes_;  // includes dicts watched early by before_store
+    // The last resolve() read only probed places (sys.modules, a module's
+    // attributes, dict keys, list and tuple items): while no path probe
+    // fired, it would find the same object again.
+    bool path_exact_ = false;
     uint64_t dict_epoch_seen_ = 0;
     ValueTree tree_;
     bool ever_resolved_ = false;
