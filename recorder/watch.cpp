@@ -86,6 +86,9 @@ bool Watch::path_dicts_written() {
 bool Watch::path_may_lead_elsewhere() {
     if (!path_exact_) return true;
     for (const Probe& p : path_probes_) {
+        // Dicts watched early by before_store are dropped by resolving again
+        // (clear_probes); kept, they would pile up with every such store.
+        if (p.kind == Probe::Kind::kDict) return true;
         if (p.kind != Probe::Kind::kListItems) continue;
         auto* list = reinterpret_cast<PyListObject*>(p.container);
         if (Py_SIZE(list) != static_cast<Py_ssize_t>(p.items.size()) ||
