@@ -17,6 +17,7 @@
 #include "snapshot.h"
 #include "spyrec.capnp.h"
 #include "value_tree.h"
+#include "watch.h"
 
 namespace py = pybind11;
 namespace rec = spyrec::recorder;
@@ -188,4 +189,32 @@ TEST_F(TreeTest, PictureFollowsRandomEdits) {
         ASSERT_EQ(pictured(), after) << "after edit " << i;
         EXPECT_EQ(ops.empty(), before == after) << "edit " << i << ": ops iff the value changed";
     }
+}
+
+// A watch whose path leads to the same object skips resolving it again at a
+// change, unless dicts were watched early for a store (before_store): those
+// are dropped by resolving again, and must not pile up on the watch.
+TEST_F(TreeTest, DictsWatchedEarlyAreDroppedAtTheNextChange) {
+    py::exec(R"(
+import sys, types
+mod = types.ModuleType("spyrec_paths_case")
+mod.BIG = {}
+sys.modules["spyrec_paths_case"] = mod
+never_stored = {"inner": {}}
+)",
+             ns_);
+    std::vector<rec::WatchStep> steps{{true, PyUnicode_FromString("BIG")}};
+    rec::Watch w(1, "spyrec_paths_case.BIG", "spyrec_paths_case", steps, &registry_, &watched_, &limits_);
+    rec::Delta first;
+    ASSERT_EQ(w.update(first), rec::Watch::Outcome::kAppeared);
+    PyObject* big = ns_["mod"].attr("BIG").ptr();
+    PyObject* early = ns_["never_stored"].ptr();
+    PyObject* inner = PyDict_GetItemString(early, "inner");
+    w.before_store(big, py::int_(1).ptr(), early);
+    EXPECT_TRUE(w.depends_on(inner));
+    py::exec("mod.BIG[2] = 0", ns_);
+    rec::Delta second;
+    EXPECT_EQ(w.update(second), rec::Watch::Outcome::kModified);
+    EXPECT_FALSE(w.depends_on(inner));
+    py::exec("del sys.modules['spyrec_paths_case']", ns_);
 }
