@@ -10,10 +10,13 @@ namespace spyrec::recorder {
 
 schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const SnapshotLimits& limits) {
     if (ops_ == nullptr) {
-        ops_ = message_.orphanage().newOrphan<capnp::List<schema::Op>>(1);
-    } else {
-        // Grown by one: moved (shallowly) when it is not the segment's last object.
-        ops_.truncate(size_ + 1);
+        capacity_ = 1;
+        ops_ = message_.orphanage().newOrphan<capnp::List<schema::Op>>(capacity_);
+    } else if (size_ == capacity_) {
+        // Moved (shallowly): the ops' contents were allocated after the list.
+        // Doubling keeps the holes left behind, and the moves, linear in n.
+        capacity_ *= 2;
+        ops_.truncate(capacity_);
         grown_ = true;
     }
     auto op = ops_.get()[size_++];
@@ -37,12 +40,24 @@ schema::Op::Builder Delta::add(const std::vector<PathStep>& path, const Snapshot
 }
 
 size_t Delta::bytes() const {
-    // The ops are all this message holds, after its root pointer: its size
-    // is theirs (with the hole a grown list left, if any), without walking them.
+    // A list that never grew (one op) is all this message holds after its
+    // root pointer: its size is the ops', without walking them.
     if (ops_ == nullptr) return 0;
+    if (grown_) {
+        // The message holds holes: count the ops themselves.
+        auto ops = ops_.getReader();
+        size_t words = 0;
+        for (unsigned i = 0; i < size_; ++i) words += ops[i].totalSize().wordCount;
+        return words * sizeof(capnp::word);
+    }
+    size_t words = message_words();
+    return words > 0 ? (words - 1) * sizeof(capnp::word) : 0;
+}
+
+size_t Delta::message_words() const {
     size_t words = 0;
     for (auto segment : const_cast<ScratchMessage&>(message_).builder().getSegmentsForOutput()) words += segment.size();
-    return words > 0 ? (words - 1) * sizeof(capnp::word) : 0;
+    return words;
 }
 
 schema::Change::Builder Delta::init_change(ScratchMessage& spare) {
@@ -58,8 +73,8 @@ schema::Change::Builder Delta::init_change(ScratchMessage& spare) {
     change_in_ = &spare.builder();
     auto change = change_in_->initRoot<schema::Change>();
     auto ops = ops_.getReader();
-    auto out = change.initOps(ops.size());
-    for (unsigned i = 0; i < ops.size(); ++i) out.setWithCaveats(i, ops[i]);
+    auto out = change.initOps(size_);
+    for (unsigned i = 0; i < size_; ++i) out.setWithCaveats(i, ops[i]);
     return change;
 }
 

@@ -74,18 +74,21 @@ public:
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
     size_t bytes() const;
+    size_t message_words() const;  // what the Delta's own message holds, holes included
     // Builds the change record as the root of `message()` with these ops:
     // moved when the list never grew (no hole is left in the message),
     // copied otherwise, into `spare`, which the record is then built in.
     schema::Change::Builder init_change(ScratchMessage& spare);
-    // The message init_change built the record in.
+    // The message init_change built the record in: this Delta's own, or the
+    // `spare` given to it (valid only while that lives).
     capnp::MessageBuilder& change_message() { return *change_in_; }
 
 private:
     ScratchMessage message_;
     capnp::Orphan<capnp::List<schema::Op>> ops_;  // after message_: destroyed first
     unsigned size_ = 0;
-    bool grown_ = false;  // a list that grew was moved, leaving a zeroed hole behind
+    unsigned capacity_ = 0;  // the list's length: doubled when full, so n ops leave O(n) words of holes
+    bool grown_ = false;     // a list that grew was moved, leaving a zeroed hole behind
     capnp::MessageBuilder* change_in_ = nullptr;
 };
 

@@ -218,3 +218,22 @@ never_stored = {"inner": {}}
     EXPECT_FALSE(w.depends_on(inner));
     py::exec("del sys.modules['spyrec_paths_case']", ns_);
 }
+
+// One change of many ops (an update of 1,000 keys): the ops list grows by
+// doubling, so the message holds O(n) words of holes, not O(n^2), and the
+// ops' size that the keyframe policy reads counts the ops, not the holes.
+TEST_F(TreeTest, AChangeOfAThousandOpsCostsItsOpsOnly) {
+    watch("V = {}");
+    py::exec("V.update({i: i for i in range(1000)})", ns_);
+    rec::Delta delta;
+    tree_->update(delta);
+    ASSERT_EQ(delta.size(), 1000u);
+    size_t counted = delta.bytes();
+    rec::ScratchMessage spare;
+    auto record = delta.init_change(spare);
+    size_t ops_words = record.getOps().asReader().totalSize().wordCount;
+    EXPECT_LE(counted, ops_words * sizeof(capnp::word));
+    EXPECT_GE(counted * 2, ops_words * sizeof(capnp::word));
+    // Grown one op at a time, the holes alone were ~1.5 n^2 words (12 MB here).
+    EXPECT_LE(delta.message_words(), 4 * ops_words);
+}
