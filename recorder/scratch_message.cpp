@@ -1,8 +1,5 @@
 #include "scratch_message.h"
 
-#include <capnp/serialize.h>
-#include <kj/io.h>
-
 #include <array>
 
 namespace spyrec::recorder {
@@ -33,15 +30,6 @@ int claim_slot() {
     return -1;
 }
 
-class StringOutput final : public kj::OutputStream {
-public:
-    explicit StringOutput(std::string& out) : out_(out) {}
-    void write(const void* buffer, size_t size) override { out_.append(static_cast<const char*>(buffer), size); }
-
-private:
-    std::string& out_;
-};
-
 }  // namespace
 
 ScratchMessage::ScratchMessage()
@@ -54,13 +42,6 @@ ScratchMessage::~ScratchMessage() {
     // the slot then. The slot is only reused by a message made later, after
     // that, on this same thread.
     if (slot_ >= 0) pool->busy[slot_] = false;
-}
-
-void message_bytes_into(capnp::MessageBuilder& message, std::string& out) {
-    out.clear();
-    out.reserve(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
-    StringOutput stream(out);
-    capnp::writeMessage(stream, message);
 }
 
 }  // namespace spyrec::recorder

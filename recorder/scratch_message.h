@@ -13,7 +13,6 @@
 #include <capnp/message.h>
 
 #include <memory>
-#include <string>
 
 namespace spyrec::recorder {
 
@@ -32,9 +31,5 @@ private:
     std::unique_ptr<capnp::word[]> own_;  // the first segment then (zeroed)
     capnp::MallocMessageBuilder builder_;
 };
-
-// The message's bytes as a recording stores them (see schema/message_bytes.h),
-// written into `out` (replacing what it held) without an intermediate array.
-void message_bytes_into(capnp::MessageBuilder& message, std::string& out);
 
 }  // namespace spyrec::recorder

@@ -18,6 +18,7 @@ namespace spyrec::recorder {
 
 using schema::key_bytes;
 using schema::message_bytes;
+using schema::message_bytes_into;
 
 // The UTF-8 text of a str ("" for anything else), never raising.
 std::string utf8_of(PyObject* str);

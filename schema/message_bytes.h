@@ -4,15 +4,33 @@
 #pragma once
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <kj/io.h>
 
 #include <string>
 
 namespace spyrec::schema {
 
+// Written into `out` (replacing what it held), with no intermediate array:
+// the recorder encodes one per recorded change.
+inline void message_bytes_into(capnp::MessageBuilder& message, std::string& out) {
+    class StringOutput final : public kj::OutputStream {
+    public:
+        explicit StringOutput(std::string& s) : s_(s) {}
+        void write(const void* buffer, size_t size) override { s_.append(static_cast<const char*>(buffer), size); }
+
+    private:
+        std::string& s_;
+    };
+    out.clear();
+    out.reserve(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
+    StringOutput stream(out);
+    capnp::writeMessage(stream, message);
+}
+
 inline std::string message_bytes(capnp::MessageBuilder& message) {
-    auto words = capnp::messageToFlatArray(message);
-    auto bytes = words.asBytes();
-    return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+    std::string out;
+    message_bytes_into(message, out);
+    return out;
 }
 
 }  // namespace spyrec::schema

@@ -31,7 +31,7 @@ std::string fresh_bytes(uint64_t seq, const std::string& thread, unsigned frames
 std::string scratch_bytes(ScratchMessage& message, uint64_t seq, const std::string& thread, unsigned frames) {
     fill(message.builder(), seq, thread, frames);
     std::string out = "left over";
-    message_bytes_into(message.builder(), out);
+    schema::message_bytes_into(message.builder(), out);
     return out;
 }
 
