@@ -7,7 +7,9 @@
 // table is read front to back instead, and only when an entry differs (or a
 // watched dict was written) are the watches asked which one changed. It is
 // rebuilt (cold) whenever a picture changes: Session marks it stale after
-// every update of a watch.
+// every update of a watch. Short lists' items are copied in; a long list's
+// entry points at its picture instead, so a rebuild costs the number of
+// lists, not their length.
 #pragma once
 #include <Python.h>
 
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "item_compare.h"
 #include "python_version.h"
 #include "snapshot.h"
 
@@ -27,19 +30,23 @@ public:
         items_.clear();
     }
     // Cold. `items`: the saved item pointers of a list; `content`: the saved
-    // bytes of a bytearray (must outlive the table's next rebuild).
+    // bytes of a bytearray (both must outlive the table's next rebuild).
     void add_list(PyObject* list, const std::vector<PyObject*>& items) {
-        entries_.push_back(Entry{list, Shape::kList, static_cast<Py_ssize_t>(items.size()), items_.size(), 0, nullptr});
-        items_.insert(items_.end(), items.begin(), items.end());
+        Entry e{list, Shape::kList, static_cast<Py_ssize_t>(items.size()), kOutside, 0, nullptr, items.data()};
+        if (items.size() <= kCopied) {
+            e.first = items_.size();
+            items_.insert(items_.end(), items.begin(), items.end());
+        }
+        entries_.push_back(e);
     }
     void add_set(PyObject* set, uintptr_t fingerprint) {
-        entries_.push_back(Entry{set, Shape::kSet, 0, 0, fingerprint, nullptr});
+        entries_.push_back(Entry{set, Shape::kSet, 0, 0, fingerprint, nullptr, nullptr});
     }
     void add_bytearray(PyObject* array, const std::string* content) {
-        entries_.push_back(Entry{array, Shape::kBytearray, 0, 0, 0, content});
+        entries_.push_back(Entry{array, Shape::kBytearray, 0, 0, 0, content, nullptr});
     }
     void add_sized(PyObject* sequence, Py_ssize_t size) {
-        entries_.push_back(Entry{sequence, Shape::kSequence, size, 0, 0, nullptr});
+        entries_.push_back(Entry{sequence, Shape::kSequence, size, 0, 0, nullptr, nullptr});
     }
 
     // Hot: whether any entry differs from its picture. No allocation.
@@ -50,7 +57,9 @@ public:
                 case Shape::kList: {
                     auto* list = reinterpret_cast<PyListObject*>(e.obj);
                     if (Py_SIZE(list) != e.size) return true;
-                    if (!same_items(list->ob_item, saved + e.first, e.size)) return true;
+                    if (!same_items(list->ob_item, e.first == kOutside ? e.picture : saved + e.first,
+                                    static_cast<size_t>(e.size)))
+                        return true;
                     break;
                 }
                 case Shape::kSet:
@@ -71,22 +80,16 @@ public:
     }
 
 private:
-    // Short lists (sys.path, sys.meta_path) inline; long ones through memcmp.
-    static bool same_items(PyObject* const* now, const PyObject* const* saved, Py_ssize_t n) {
-        if (n > 16) return std::memcmp(now, saved, sizeof(PyObject*) * n) == 0;
-        for (Py_ssize_t i = 0; i < n; ++i) {
-            if (now[i] != saved[i]) return false;
-        }
-        return true;
-    }
-
+    static constexpr size_t kCopied = 64;  // longer lists are compared against their picture
+    static constexpr size_t kOutside = ~size_t{0};
     struct Entry {
         PyObject* obj;  // held by the watch that owns the picture
         Shape shape;
         Py_ssize_t size;
-        size_t first;  // kList: index of its first saved item in items_
+        size_t first;  // kList: index of its first saved item in items_, or kOutside
         uintptr_t fingerprint;
         const std::string* content;
+        PyObject* const* picture;  // kList, kOutside: the saved items where they are kept
     };
     std::vector<Entry> entries_;
     std::vector<PyObject*> items_;

@@ -167,6 +167,9 @@ public:
         for (auto& w : watches_) {
             if (w->probes_fired(target)) on_probe_fired(*w, *culprit);
         }
+        // Every watch has compared the dicts written before `epoch`
+        // (probes_fired, or update() when a probe fired).
+        dicts_.settle(epoch);
         if (!target) probe_table_epoch_ = epoch;
         if (!dict_culprits_.empty()) forget_dict_culprits();
     }

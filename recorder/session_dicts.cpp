@@ -17,7 +17,7 @@ int on_dict_watcher_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key
 int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value) {
     if (event == PyDict_EVENT_DEALLOCATED) return 0;
     if (busy() || stopped_ || floor_) {  // floor(): callbacks.cpp
-        dicts_.bump(dict);
+        dicts_.bump(event, dict, key);
         return 0;
     }
     bool fresh;
@@ -47,7 +47,7 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
         }
     }
     if (!same_execution) check_watches(t, true);
-    dicts_.bump(dict);
+    dicts_.bump(event, dict, key);
     t->dirty = true;
     t->dirty_target = nullptr;  // the next event compares the watches that depend on this dict
     if (known) {

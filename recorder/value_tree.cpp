@@ -2,7 +2,9 @@
 
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace spyrec::recorder {
 
@@ -85,7 +87,6 @@ void ValueTree::build(PyObject* root) {
     root_obj_ = Py_NewRef(root);
     root_ = build_node(root, nullptr);
     if (!root_) note_if_opaque(root, 0, notes_);
-    refresh_probes();
     flush_graveyard();
 }
 
@@ -93,7 +94,6 @@ void ValueTree::clear() {
     drop(root_);
     if (root_obj_) bury(root_obj_);
     root_obj_ = nullptr;
-    refresh_probes();
     flush_graveyard();
 }
 
@@ -123,7 +123,7 @@ std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
     n->parent = parent;
     n->obj = Py_NewRef(obj);
     fill_node(*n);
-    probes_dirty_ = true;
+    enlist(*n);
     return n;
 }
 
@@ -131,7 +131,10 @@ void ValueTree::fill_node(Node& n) {
     auto add_item = [&](PyObject* item) {
         n.items.push_back(Py_NewRef(item));
         n.kids.push_back(build_node(item, &n));
-        if (!n.kids.back()) note_if_opaque(item, n.depth + 1, notes_);
+        if (n.kids.back())
+            n.kids.back()->index_hint = n.kids.size() - 1;
+        else
+            note_if_opaque(item, n.depth + 1, notes_);
     };
     switch (n.shape) {
         case Shape::kList:
@@ -161,6 +164,7 @@ void ValueTree::fill_node(Node& n) {
             if (!n.dict) break;
             n.counter = dicts_->acquire(n.dict);
             n.seen = *n.counter;
+            n.writes = dicts_->writes_of(n.dict);
             std::vector<std::pair<PyObject*, PyObject*>> entries;
             entries.reserve(static_cast<size_t>(PyDict_GET_SIZE(n.dict)));
             Py_ssize_t pos = 0;
@@ -216,13 +220,21 @@ void ValueTree::release_contents(Node& n) {
         bury(n.dict);
         n.dict = nullptr;
         n.counter = nullptr;
+        n.writes = nullptr;
     }
+    n.key_index.reset();
     n.content.clear();
-    probes_dirty_ = true;
 }
 
 void ValueTree::drop(std::unique_ptr<Node>& n) {
     if (!n) return;
+    if (n->on_way && n->parent) {
+        // Dropped by its parent's diff before update() reached it.
+        auto& way = n->parent->way_kids;
+        auto it = std::find(way.begin(), way.end(), n.get());
+        if (it != way.end()) way.erase(it);
+    }
+    delist(*n);
     release_contents(*n);
     bury(n->obj);
     n.reset();
@@ -230,14 +242,65 @@ void ValueTree::drop(std::unique_ptr<Node>& n) {
 
 // ---- probes -----------------------------------------------------------------
 
-void ValueTree::refresh_probes() {
-    plain_probes_.clear();
-    dict_probes_.clear();
-    object_nodes_.clear();
-    dicts_in_tree_.clear();
-    by_object_.clear();
-    if (root_) collect_probes(*root_);
-    probes_dirty_ = false;
+void ValueTree::enlist(Node& n) {
+    watched_->add(n.obj);
+    if (n.dict) watched_->add(n.dict);
+    auto link = [&](std::unordered_map<PyObject*, Node*>& index, PyObject* key) {
+        auto [it, fresh] = index.emplace(key, &n);
+        if (!fresh) {
+            n.next_alias = it->second;
+            it->second = &n;
+        }
+    };
+    switch (n.shape) {
+        case Shape::kList:
+        case Shape::kSet:
+        case Shape::kBytearray:
+        case Shape::kSequence:
+            n.probe_slot = static_cast<int>(plain_probes_.size());
+            plain_probes_.push_back(&n);
+            link(by_object_, n.obj);
+            break;
+        default:
+            if (n.counter) link(by_dict_, n.dict);
+            break;
+    }
+    if (n.shape == Shape::kObject || n.shape == Shape::kSequence) {
+        n.object_slot = static_cast<int>(object_nodes_.size());
+        object_nodes_.push_back(&n);
+    }
+}
+
+void ValueTree::delist(Node& n) {
+    if (n.probe_slot >= 0) {
+        remove_from(plain_probes_, &Node::probe_slot, n);
+        unlink_alias(by_object_, n.obj, n);
+    } else if (n.counter) {
+        unlink_alias(by_dict_, n.dict, n);
+    }
+    if (n.object_slot >= 0) remove_from(object_nodes_, &Node::object_slot, n);
+}
+
+void ValueTree::remove_from(std::vector<Node*>& list, int Node::* slot, Node& n) {
+    // Order does not matter: the last one takes its place.
+    Node* last = list.back();
+    list[static_cast<size_t>(n.*slot)] = last;
+    last->*slot = n.*slot;
+    list.pop_back();
+    n.*slot = -1;
+}
+
+void ValueTree::unlink_alias(std::unordered_map<PyObject*, Node*>& index, PyObject* key, Node& n) {
+    auto it = index.find(key);
+    if (it == index.end()) return;
+    for (Node** link = &it->second; *link; link = &(*link)->next_alias) {
+        if (*link == &n) {
+            *link = n.next_alias;
+            break;
+        }
+    }
+    n.next_alias = nullptr;
+    if (!it->second) index.erase(it);
 }
 
 void ValueTree::add_probes_to(ProbeTable& table) const {
@@ -248,33 +311,6 @@ void ValueTree::add_probes_to(ProbeTable& table) const {
             case Shape::kBytearray: table.add_bytearray(n->obj, &n->content); break;
             default: table.add_sized(n->obj, n->size); break;
         }
-    }
-}
-
-void ValueTree::collect_probes(Node& n) {
-    watched_->add(n.obj);
-    if (n.dict) watched_->add(n.dict);
-    switch (n.shape) {
-        case Shape::kList:
-        case Shape::kSet:
-        case Shape::kBytearray:
-        case Shape::kSequence: {
-            plain_probes_.push_back(&n);
-            auto [it, fresh] = by_object_.emplace(n.obj, &n);
-            if (!fresh) it->second = nullptr;
-            if (n.shape == Shape::kSequence) object_nodes_.push_back(&n);
-            break;
-        }
-        default:
-            if (n.counter) {
-                dict_probes_.push_back(&n);
-                dicts_in_tree_.insert(n.dict);
-            }
-            if (n.shape == Shape::kObject) object_nodes_.push_back(&n);
-            break;
-    }
-    for (auto& kid : n.kids) {
-        if (kid) collect_probes(*kid);
     }
 }
 
@@ -307,7 +343,20 @@ void ValueTree::adopt(Node& n, size_t i, PyObject* now) {
 
 void ValueTree::mark_changed(Node& n) {
     n.changed = true;
-    for (Node* p = &n; p && !p->on_way; p = p->parent) p->on_way = true;
+    for (Node* p = &n; p && !p->on_way; p = p->parent) {
+        p->on_way = true;
+        if (p->parent) p->parent->way_kids.push_back(p);
+    }
+}
+
+size_t ValueTree::index_in_parent(Node& kid) {
+    const auto& kids = kid.parent->kids;
+    if (kid.index_hint < kids.size() && kids[kid.index_hint].get() == &kid) return kid.index_hint;
+    for (size_t i = 0; i < kids.size(); ++i) {
+        ++items_visited_;
+        if (kids[i].get() == &kid) return kid.index_hint = i;
+    }
+    return kids.size();  // not reached: a node on its parent's way is one of its kids
 }
 
 void ValueTree::update(Delta& delta) {
@@ -318,10 +367,17 @@ void ValueTree::update(Delta& delta) {
         for (Node* n : plain_probes_) {
             if (node_differs(*n)) mark_changed(*n);
         }
-        for (Node* n : dict_probes_) {
-            if (*n->counter != n->seen) mark_changed(*n);
+        for (PyObject* dict : dicts_->written()) {
+            auto it = by_dict_.find(dict);
+            if (it == by_dict_.end()) continue;
+            for (Node* n = it->second; n; n = n->next_alias) {
+                if (*n->counter != n->seen) mark_changed(*n);
+            }
         }
-        for (Node* n : object_nodes_) mark_changed(*n);  // a swapped __dict__, a same-length deque edit
+        for (Node* n : object_nodes_) {
+            // A same-length deque edit; a swapped __dict__ (one pointer compare).
+            if (n->shape == Shape::kSequence || object_dict_swapped(*n)) mark_changed(*n);
+        }
         if (root_->on_way) {
             std::vector<PathStep> path;
             if (secret_) {
@@ -336,7 +392,6 @@ void ValueTree::update(Delta& delta) {
             }
         }
     }
-    if (probes_dirty_) refresh_probes();
     flush_graveyard();
 }
 
@@ -372,24 +427,13 @@ void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& de
     n.changed = n.on_way = false;
     if (changed) {
         switch (n.shape) {
-            case Shape::kList: {
-                auto* list = reinterpret_cast<PyListObject*>(n.obj);
-                bool differs = Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size()) ||
-                               (n.items.size() > 0 &&
-                                std::memcmp(list->ob_item, n.items.data(), n.items.size() * sizeof(PyObject*)) != 0);
-                if (differs) diff_sequence(n, path, delta);
-                break;
-            }
+            case Shape::kList: diff_sequence(n, path, delta); break;  // marked by node_differs()
             case Shape::kDict:
             case Shape::kEnviron:
                 if (n.counter && *n.counter != n.seen) diff_dict(n, path, delta);
                 break;
             case Shape::kObject: {
-                // `obj.__dict__ = other` swaps the dict itself.
-                PyObject* dict = plain_object_dict(n.obj);
-                bool swapped = dict != n.dict;
-                Py_XDECREF(dict);
-                if (swapped)
+                if (object_dict_swapped(n))
                     replace_whole(n, path, delta);
                 else if (n.counter && *n.counter != n.seen)
                     diff_dict(n, path, delta);
@@ -414,8 +458,17 @@ void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& de
             case Shape::kLeaf: break;
         }
     }
-    for (size_t i = 0; i < n.kids.size(); ++i) {
-        if (!n.kids[i] || !n.kids[i]->on_way) continue;
+    // The kids on the way, in their order in the container (the diff above
+    // may have dropped some: drop() takes those off the list).
+    std::vector<std::pair<size_t, Node*>> way;
+    way.reserve(n.way_kids.size());
+    for (Node* kid : n.way_kids) {
+        size_t i = index_in_parent(*kid);
+        if (i < n.kids.size()) way.emplace_back(i, kid);
+    }
+    n.way_kids.clear();
+    std::sort(way.begin(), way.end());
+    for (auto [i, kid] : way) {
         PathStep step;
         if (n.dict_backed()) {
             step.key = n.keys[i];
@@ -424,31 +477,33 @@ void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& de
             step.index = i;
         }
         path.push_back(step);
-        update_node(*n.kids[i], path, delta);
+        update_node(*kid, path, delta);
         path.pop_back();
     }
 }
 
 void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta) {
     auto* list = reinterpret_cast<PyListObject*>(n.obj);
-    std::vector<PyObject*> now(list->ob_item, list->ob_item + Py_SIZE(list));
-    const size_t new_size = now.size(), old_size = n.items.size();
-    size_t p = 0;
-    while (p < new_size && p < old_size && now[p] == n.items[p]) ++p;
-    size_t s = 0;
-    while (s < new_size - p && s < old_size - p && now[new_size - 1 - s] == n.items[old_size - 1 - s]) ++s;
+    const size_t new_size = static_cast<size_t>(Py_SIZE(list)), old_size = n.items.size();
+    size_t p = common_prefix(list->ob_item, n.items.data(), std::min(new_size, old_size));
+    size_t s = common_suffix(list->ob_item, new_size, n.items.data(), old_size, std::min(new_size, old_size) - p);
+    // The part that differs, copied: what follows may create objects, and the
+    // walk stays independent of the list's buffer.
+    const std::vector<PyObject*> middle(list->ob_item + p, list->ob_item + (new_size - s));
+    const size_t first = p;
+    auto now = [&](size_t i) { return middle[i - first]; };
     // Items replaced by equal ones (another float 1.0, an equal copy of a
     // nested list) are not a change; the picture just follows the new object.
-    while (p < old_size - s && p < new_size - s && same_value(n.items[p], n.kids[p].get(), now[p], n.depth + 1)) {
-        adopt(n, p, now[p]);
+    while (p < old_size - s && p < new_size - s && same_value(n.items[p], n.kids[p].get(), now(p), n.depth + 1)) {
+        adopt(n, p, now(p));
         ++p;
     }
     // The loop above stopped on a pair it found different, unless it ran out:
     // when that same pair is the last one left, it is not compared again.
     const bool stopped_on_p = p < old_size - s && p < new_size - s;
     while (old_size - s > p && new_size - s > p && !(stopped_on_p && old_size - s - 1 == p && new_size - s - 1 == p) &&
-           same_value(n.items[old_size - s - 1], n.kids[old_size - s - 1].get(), now[new_size - s - 1], n.depth + 1)) {
-        adopt(n, old_size - s - 1, now[new_size - s - 1]);
+           same_value(n.items[old_size - s - 1], n.kids[old_size - s - 1].get(), now(new_size - s - 1), n.depth + 1)) {
+        adopt(n, old_size - s - 1, now(new_size - s - 1));
         ++s;
     }
     const size_t old_end = old_size - s, new_end = new_size - s;
@@ -456,9 +511,9 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
     std::vector<PyObject*> items;
     std::vector<std::unique_ptr<Node>> kids;
     for (size_t i = p; i < new_end; ++i) {
-        items.push_back(Py_NewRef(now[i]));
-        kids.push_back(build_node(now[i], &n));
-        if (!kids.back()) note_if_opaque(now[i], n.depth + 1, notes_);
+        items.push_back(Py_NewRef(now(i)));
+        kids.push_back(build_node(now(i), &n));
+        if (!kids.back()) note_if_opaque(now(i), n.depth + 1, notes_);
     }
     auto splice = delta.add(path, *limits_).initSplice();
     splice.setStart(p);
@@ -469,14 +524,140 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
         bury(n.items[i]);
         drop(n.kids[i]);
     }
-    n.items.erase(n.items.begin() + p, n.items.begin() + old_end);
-    n.kids.erase(n.kids.begin() + p, n.kids.begin() + old_end);
-    n.items.insert(n.items.begin() + p, items.begin(), items.end());
-    n.kids.insert(n.kids.begin() + p, std::make_move_iterator(kids.begin()), std::make_move_iterator(kids.end()));
+    if (old_end - p == items.size()) {
+        // Items replaced in place (a store at an index): nothing moves.
+        std::copy(items.begin(), items.end(), n.items.begin() + static_cast<long>(p));
+        std::move(kids.begin(), kids.end(), n.kids.begin() + static_cast<long>(p));
+    } else {
+        n.items.erase(n.items.begin() + p, n.items.begin() + old_end);
+        n.kids.erase(n.kids.begin() + p, n.kids.begin() + old_end);
+        n.items.insert(n.items.begin() + p, items.begin(), items.end());
+        n.kids.insert(n.kids.begin() + p, std::make_move_iterator(kids.begin()), std::make_move_iterator(kids.end()));
+    }
+    for (size_t i = p; i < p + items.size(); ++i) {
+        if (n.kids[i]) n.kids[i]->index_hint = i;
+    }
+}
+
+void ValueTree::dict_set_item(Node& n, size_t i, std::vector<PathStep>& path, Delta& delta) {
+    auto entry = delta.add(path, *limits_).initSetItem();
+    serialize_key(n.keys[i], n.shape == Shape::kEnviron, entry.initKey());
+    serialize_entry_value(n, i, entry.initValue());
+}
+
+void ValueTree::dict_compare_value(Node& n, size_t i, PyObject* value, std::vector<PathStep>& path, Delta& delta) {
+    ++items_visited_;
+    if (n.items[i] == value) return;
+    bool same = n.shape == Shape::kEnviron ? leaf_equal(n.items[i], value, *limits_, n.depth + 1)
+                                           : same_value(n.items[i], n.kids[i].get(), value, n.depth + 1);
+    adopt(n, i, value);
+    if (!same) dict_set_item(n, i, path, delta);
+}
+
+void ValueTree::dict_append(Node& n, PyObject* key, PyObject* value, std::vector<PathStep>& path, Delta& delta) {
+    ++items_visited_;
+    n.keys.push_back(Py_NewRef(key));
+    n.items.push_back(Py_NewRef(value));
+    n.kids.push_back(n.shape == Shape::kEnviron ? nullptr : build_node(value, &n));
+    if (n.kids.back())
+        n.kids.back()->index_hint = n.kids.size() - 1;
+    else
+        note_if_opaque(value, n.depth + 1, notes_);
+    if (n.key_index && is_plain_key(key)) n.key_index->emplace(key, n.keys.size() - 1);
+    dict_set_item(n, n.keys.size() - 1, path, delta);
+}
+
+size_t ValueTree::find_key(Node& n, PyObject* key) {
+    // `key` is a str or an int; the picture holds the dict's own key objects,
+    // which may be other objects equal to it.
+    constexpr size_t kScanned = 32;
+    if (n.keys.size() <= kScanned) {
+        KeyEqual equal;
+        for (size_t i = 0; i < n.keys.size(); ++i) {
+            if (n.keys[i] == key || (is_plain_key(n.keys[i]) && equal(n.keys[i], key))) return i;
+        }
+        return n.keys.size();
+    }
+    if (!n.key_index) {
+        n.key_index = std::make_unique<KeyIndex>();
+        n.key_index->reserve(n.keys.size());
+        for (size_t i = 0; i < n.keys.size(); ++i) {
+            if (is_plain_key(n.keys[i])) n.key_index->emplace(n.keys[i], i);
+        }
+    }
+    auto it = n.key_index->find(key);
+    return it == n.key_index->end() ? n.keys.size() : it->second;
+}
+
+// The usual change to a big dict: a few keys added at the end or replaced.
+// The dict watcher kept the last writes (DictWrites); when every write since
+// the picture is one of those, only those keys are compared, and the ops
+// are the ones the full comparison would write. False when it cannot tell
+// (a deletion, a clear, more writes than kept, a key it cannot look up
+// without running user code): then the whole dict is compared.
+bool ValueTree::diff_dict_at_writes(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    const uint64_t now = *n.counter;
+    if (!n.writes || now - n.seen > DictWrites::kKept) return false;
+    std::array<PyObject*, DictWrites::kKept> added{};
+    std::array<size_t, DictWrites::kKept> replaced{};
+    size_t n_added = 0, n_replaced = 0;
+    KeyEqual equal;
+    for (uint64_t c = n.seen + 1; c <= now; ++c) {
+        const DictWrites::Write& w = n.writes->ring[c % DictWrites::kKept];
+        if (w.count != c || !w.held) return false;  // overwritten, or a key not held (not a str or int)
+        if (w.event == PyDict_EVENT_ADDED) {
+            added[n_added++] = w.key;
+        } else if (w.event == PyDict_EVENT_MODIFIED) {
+            bool added_now = false;
+            for (size_t a = 0; a < n_added; ++a) added_now = added_now || equal(added[a], w.key);
+            if (added_now) continue;  // its value is read when it is appended
+            size_t i = find_key(n, w.key);
+            if (i == n.keys.size()) return false;
+            replaced[n_replaced++] = i;
+        } else {
+            return false;  // deleted, cleared, cloned: the full comparison
+        }
+    }
+    // Only additions and replacements: the dict is the picture's keys, in
+    // order, then the added ones. Its size says whether each happened.
+    if (static_cast<size_t>(PyDict_GET_SIZE(n.dict)) != n.keys.size() + n_added) return false;
+    // Every key here is a str or an int: looking it up runs no user code.
+    // In index order, each once, as the full comparison writes them (a few
+    // at most: an insertion sort).
+    size_t distinct = 0;
+    for (size_t r = 0; r < n_replaced; ++r) {
+        size_t i = replaced[r], at = distinct;
+        if (std::find(replaced.begin(), replaced.begin() + distinct, i) != replaced.begin() + distinct) continue;
+        while (at > 0 && replaced[at - 1] > i) {
+            replaced[at] = replaced[at - 1];
+            --at;
+        }
+        replaced[at] = i;
+        ++distinct;
+    }
+    n_replaced = distinct;
+    std::array<PyObject*, DictWrites::kKept> added_values{}, replaced_values{};
+    auto lookup = [&](PyObject* key) -> PyObject* {
+        PyObject* value = PyDict_GetItemWithError(n.dict, key);  // borrowed
+        if (!value) PyErr_Clear();
+        return value;
+    };
+    for (size_t a = 0; a < n_added; ++a) {
+        if (!(added_values[a] = lookup(added[a]))) return false;
+    }
+    for (size_t r = 0; r < n_replaced; ++r) {
+        if (!(replaced_values[r] = lookup(n.keys[replaced[r]]))) return false;
+    }
+    for (size_t r = 0; r < n_replaced; ++r) dict_compare_value(n, replaced[r], replaced_values[r], path, delta);
+    for (size_t a = 0; a < n_added; ++a) dict_append(n, added[a], added_values[a], path, delta);
+    n.seen = now;
+    return true;
 }
 
 void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    if (diff_dict_at_writes(n, path, delta)) return;
     n.seen = *n.counter;
+    n.key_index.reset();  // keys may be deleted below
     const bool environ = n.shape == Shape::kEnviron;
     std::vector<std::pair<PyObject*, PyObject*>> now;
     now.reserve(static_cast<size_t>(PyDict_GET_SIZE(n.dict)));
@@ -484,25 +665,8 @@ void ValueTree::diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta) {
     PyObject *k, *v;
     while (PyDict_Next(n.dict, &pos, &k, &v)) now.emplace_back(k, v);
 
-    auto set_item = [&](size_t i) {
-        auto entry = delta.add(path, *limits_).initSetItem();
-        serialize_key(n.keys[i], environ, entry.initKey());
-        serialize_entry_value(n, i, entry.initValue());
-    };
-    auto compare_value = [&](size_t i, PyObject* value) {
-        if (n.items[i] == value) return;
-        bool same = environ ? leaf_equal(n.items[i], value, *limits_, n.depth + 1)
-                            : same_value(n.items[i], n.kids[i].get(), value, n.depth + 1);
-        adopt(n, i, value);
-        if (!same) set_item(i);
-    };
-    auto append = [&](PyObject* key, PyObject* value) {
-        n.keys.push_back(Py_NewRef(key));
-        n.items.push_back(Py_NewRef(value));
-        n.kids.push_back(environ ? nullptr : build_node(value, &n));
-        if (!n.kids.back()) note_if_opaque(value, n.depth + 1, notes_);
-        set_item(n.keys.size() - 1);
-    };
+    auto compare_value = [&](size_t i, PyObject* value) { dict_compare_value(n, i, value, path, delta); };
+    auto append = [&](PyObject* key, PyObject* value) { dict_append(n, key, value, path, delta); };
 
     // The common case: the same keys in the same order, maybe more at the end.
     size_t prefix = 0;
@@ -606,10 +770,18 @@ void ValueTree::diff_set(Node& n, std::vector<PathStep>& path, Delta& delta) {
 }
 
 void ValueTree::replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta) {
+    delist(n);
     release_contents(n);
     fill_node(n);
+    enlist(n);
     serialize_node(n, delta.add(path, *limits_).initReplace());
-    probes_dirty_ = true;
+}
+
+bool ValueTree::object_dict_swapped(const Node& n) {
+    // `obj.__dict__ = other` swaps the dict itself.
+    PyObject* dict = plain_object_dict(n.obj);
+    Py_XDECREF(dict);  // only compared
+    return dict != n.dict;
 }
 
 // ---- serializing ------------------------------------------------------------

@@ -25,11 +25,11 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "clean_calls.h"
 #include "dict_registry.h"
+#include "item_compare.h"
 #include "probe_table.h"
 #include "python_version.h"
 #include "scratch_message.h"
@@ -38,22 +38,55 @@
 
 namespace spyrec::recorder {
 
+// str and int dict keys by value, as the dict finds them: hashing and
+// comparing them runs no user code.
+struct KeyHash {
+    size_t operator()(PyObject* key) const { return static_cast<size_t>(PyObject_Hash(key)); }
+};
+struct KeyEqual {
+    bool operator()(PyObject* a, PyObject* b) const {
+        if (a == b) return true;
+        if (Py_TYPE(a) != Py_TYPE(b)) return false;
+        int eq = PyObject_RichCompareBool(a, b, Py_EQ);
+        if (eq < 0) PyErr_Clear();
+        return eq > 0;
+    }
+};
+inline bool is_plain_key(PyObject* key) { return PyUnicode_CheckExact(key) || PyLong_CheckExact(key); }
+using KeyIndex = std::unordered_map<PyObject*, size_t, KeyHash, KeyEqual>;
+
 struct Node {
     Shape shape = Shape::kLeaf;
-    int depth = 0;                            // 0: the watched value itself
-    Node* parent = nullptr;                   // the container holding it (nullptr: the watched value)
-    bool changed = false;                     // update(): this container differs from its picture
-    bool on_way = false;                      // update(): it or a container inside it differs
-    PyObject* obj = nullptr;                  // owned
-    PyObject* dict = nullptr;                 // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
-    const uint64_t* counter = nullptr;        // dict-backed: the dict watcher's count for `dict`
-    uint64_t seen = 0;                        // the count when last compared
+    int depth = 0;                       // 0: the watched value itself
+    Node* parent = nullptr;              // the container holding it (nullptr: the watched value)
+    bool changed = false;                // update(): this container differs from its picture
+    bool on_way = false;                 // update(): it or a container inside it differs
+    PyObject* obj = nullptr;             // owned
+    PyObject* dict = nullptr;            // kDict: obj; kObject: its __dict__; kEnviron: its _data (owned)
+    const uint64_t* counter = nullptr;   // dict-backed: the dict watcher's count for `dict`
+    uint64_t seen = 0;                   // the count when last compared
+    const DictWrites* writes = nullptr;  // dict-backed: its last writes
+    // dict-backed, big, once a replaced key was looked up: its str and int
+    // keys -> index in `keys` (dropped when a key is deleted, which moves the rest).
+    std::unique_ptr<KeyIndex> key_index;
     std::vector<PyObject*> keys;              // dict-backed: owned, in the dict's order
     std::vector<PyObject*> items;             // owned: list/tuple items, dict values, set elements
     std::vector<std::unique_ptr<Node>> kids;  // per item; nullptr for a leaf (or a cycle)
     uintptr_t fingerprint = 0;                // kSet
     std::string content;                      // kBytearray: its bytes; kSequence: canonical snapshot words
     Py_ssize_t size = 0;                      // kSequence: length when last compared
+    // The tree's indexes (ValueTree::enlist): where this node sits in its
+    // probe list and in the object list, and the next node on the same
+    // object (lists, sets...) or the same dict (dict-backed).
+    int probe_slot = -1;
+    int object_slot = -1;
+    Node* next_alias = nullptr;
+    // update(): the kids that are on_way, so a container with thousands of
+    // items is not scanned for the one that changed; and where this node sat
+    // in its parent's kids when last looked up (checked before use: a splice
+    // or a deleted key moves it).
+    std::vector<Node*> way_kids;
+    size_t index_hint = 0;
 
     bool dict_backed() const { return dict != nullptr; }
 };
@@ -119,12 +152,7 @@ public:
             case Shape::kList: {
                 auto* list = reinterpret_cast<PyListObject*>(n.obj);
                 if (Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size())) return true;
-                PyObject* const* now = list->ob_item;
-                const PyObject* const* saved = n.items.data();
-                for (size_t k = 0; k < n.items.size(); ++k) {
-                    if (now[k] != saved[k]) return true;
-                }
-                return false;
+                return !same_items(list->ob_item, n.items.data(), n.items.size());
             }
             case Shape::kSet: return set_fingerprint(n.obj) != n.fingerprint;
             case Shape::kBytearray:
@@ -140,13 +168,20 @@ public:
     bool may_have_changed_at(PyObject* target) const {
         auto it = by_object_.find(target);
         if (it == by_object_.end()) return false;
-        if (!it->second) return may_have_changed();  // held at several places
-        return node_differs(*it->second);
+        for (const Node* n = it->second; n; n = n->next_alias) {
+            if (node_differs(*n)) return true;
+        }
+        return false;
     }
-    // Hot, after the dict epoch moved: whether a dict inside was written.
+    // After the dict epoch moved: whether a dict inside was written. Looks
+    // only at the dicts written since the watches last settled.
     bool dict_written() const {
-        for (const Node* n : dict_probes_) {
-            if (*n->counter != n->seen) return true;
+        for (PyObject* dict : dicts_->written()) {
+            auto it = by_dict_.find(dict);
+            if (it == by_dict_.end()) continue;
+            for (const Node* n = it->second; n; n = n->next_alias) {
+                if (*n->counter != n->seen) return true;
+            }
         }
         return false;
     }
@@ -160,13 +195,16 @@ public:
     void serialize(schema::Value::Builder out) const;
     kj::Array<capnp::word> canonical() const;
 
-    bool depends_on(PyObject* dict) const { return dicts_in_tree_.count(dict) > 0; }
+    bool depends_on(PyObject* dict) const { return by_dict_.count(dict) > 0; }
     // The watched value is itself a secret (its expression names one): it is
     // written as a fingerprint only, whole, never as edits.
     void set_secret(bool secret) { secret_ = secret; }
     // Cold: copy what may_have_changed() compares into the session's table.
     void add_probes_to(ProbeTable& table) const;
     const OpaqueNotes& notes() const { return notes_; }
+    // Dict entries compared and kids searched for so far: what the changes
+    // cost (tests check that it grows with what changed, not with the value).
+    size_t items_visited() const { return items_visited_; }
 
 private:
     std::unique_ptr<Node> build_node(PyObject* obj, Node* parent);
@@ -179,8 +217,14 @@ private:
     void update_secret(Node& n, std::vector<PathStep>& path, size_t j, Delta& delta);
     void diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta);
     void diff_dict(Node& n, std::vector<PathStep>& path, Delta& delta);
+    bool diff_dict_at_writes(Node& n, std::vector<PathStep>& path, Delta& delta);
+    size_t find_key(Node& n, PyObject* key);
+    void dict_set_item(Node& n, size_t i, std::vector<PathStep>& path, Delta& delta);
+    void dict_compare_value(Node& n, size_t i, PyObject* value, std::vector<PathStep>& path, Delta& delta);
+    void dict_append(Node& n, PyObject* key, PyObject* value, std::vector<PathStep>& path, Delta& delta);
     void diff_set(Node& n, std::vector<PathStep>& path, Delta& delta);
     void replace_whole(Node& n, std::vector<PathStep>& path, Delta& delta);
+    static bool object_dict_swapped(const Node& n);
     bool same_value(PyObject* old_item, const Node* old_kid, PyObject* new_item, int depth) const;
     void serialize_item(PyObject* item, const Node* kid, int depth, schema::Value::Builder out) const;
     void serialize_entry_value(const Node& n, size_t i, schema::Value::Builder out) const;
@@ -191,26 +235,30 @@ private:
     void release_contents(Node& n);
     void bury(PyObject* obj) { graveyard_.push_back(obj); }
     void flush_graveyard();
-    void refresh_probes();
-    void collect_probes(Node& n);
+    size_t index_in_parent(Node& kid);
+    void enlist(Node& n);
+    void delist(Node& n);
+    static void remove_from(std::vector<Node*>& list, int Node::* slot, Node& n);
+    static void unlink_alias(std::unordered_map<PyObject*, Node*>& index, PyObject* key, Node& n);
 
     DictRegistry* dicts_;
     WatchedContainers* watched_;  // every container here is added (for clean calls)
     const SnapshotLimits* limits_;
     PyObject* root_obj_ = nullptr;  // owned
     std::unique_ptr<Node> root_;    // nullptr when the watched value is a leaf
-    std::vector<Node*> plain_probes_;
-    std::vector<Node*> dict_probes_;
+    // Kept up to date as nodes come and go, so a change costs what it added
+    // or removed, not a walk of the whole tree.
+    std::vector<Node*> plain_probes_;  // list, set, bytearray and sequence nodes
     std::vector<Node*> object_nodes_;  // kObject and kSequence: compared at every update
-    std::unordered_set<PyObject*> dicts_in_tree_;
-    // List, set, bytearray and sequence nodes by object, for targeted checks;
-    // nullptr when the object sits at several places.
+    // Plain-probe nodes by object, dict-backed nodes by dict; a chain through
+    // Node::next_alias when the same one sits at several places.
     std::unordered_map<PyObject*, Node*> by_object_;
+    std::unordered_map<PyObject*, Node*> by_dict_;
     std::vector<PyObject*> graveyard_;  // references to drop once the tree is consistent
-    bool probes_dirty_ = false;
     bool secret_ = false;
     bool in_secret_ = false;  // update(): inside a secret, whose edits are not written
     OpaqueNotes notes_;
+    size_t items_visited_ = 0;
 };
 
 }  // namespace spyrec::recorder

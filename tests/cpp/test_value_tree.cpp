@@ -19,74 +19,11 @@
 #include "value_tree.h"
 #include "watch.h"
 
+#include "tree_fixture.h"
+
 namespace py = pybind11;
 namespace rec = spyrec::recorder;
 namespace schema = spyrec::schema;
-
-namespace {
-
-void interpreter() { embedded_python(); }
-
-rec::DictRegistry* g_registry = nullptr;
-
-int bump(PyDict_WatchEvent, PyObject* dict, PyObject*, PyObject*) {
-    if (g_registry) g_registry->bump(dict);
-    return 0;
-}
-
-std::string canonical_bytes(const kj::Array<capnp::word>& words) {
-    return std::string(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
-}
-
-// A tree over `ns['V']`, with a namespace to mutate it in.
-class TreeTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        interpreter();
-        ASSERT_TRUE(registry_.open(bump));
-        g_registry = &registry_;
-        ns_ = py::dict();
-        py::exec("import collections", ns_);
-    }
-    void TearDown() override {
-        tree_.reset();
-        g_registry = nullptr;
-        registry_.close();
-    }
-    void watch(const char* code) {
-        py::exec(code, ns_);
-        tree_ = std::make_unique<rec::ValueTree>(&registry_, &watched_, &limits_);
-        tree_->build(ns_["V"].ptr());
-    }
-    // Runs `code`, updates the tree, returns the ops as capnp text.
-    std::vector<std::string> change(const char* code) {
-        py::exec(code, ns_);
-        rec::Delta delta;
-        tree_->update(delta);
-        rec::ScratchMessage spare;
-        auto record = delta.init_change(spare);
-        // The record's message holds the record and nothing else: no word
-        // left behind by ops that grew or were moved.
-        auto segments = delta.change_message().getSegmentsForOutput();
-        EXPECT_EQ(segments.size(), 1u);
-        capnp::MallocMessageBuilder copied;
-        copied.setRoot(record.asReader());
-        EXPECT_EQ(segments[0].size(), copied.getSegmentsForOutput()[0].size());
-        std::vector<std::string> out;
-        for (auto op : record.getOps().asReader()) out.push_back(kj::str(op).cStr());
-        return out;
-    }
-    std::string pictured() { return canonical_bytes(tree_->canonical()); }
-    std::string live() { return canonical_bytes(rec::snapshot_canonical(ns_["V"].ptr(), limits_)); }
-
-    rec::DictRegistry registry_;
-    rec::WatchedContainers watched_;
-    rec::SnapshotLimits limits_;
-    py::object ns_;
-    std::unique_ptr<rec::ValueTree> tree_;
-};
-
-}  // namespace
 
 TEST_F(TreeTest, ListStorePastItemThousandIsOneSplice) {
     watch("V = list(range(5000))");
