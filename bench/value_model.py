@@ -13,6 +13,16 @@ Cases (each program watched with `-w __main__.BIG`, default watches too):
   list-5000   BIG = list(range(5000)); BIG[1000] = -2; BIG[4000] = -3; BIG.append(7)
               (one statement a line): the changes recorded (expected 3
               modified) and their diffs.
+  nested-4000, nested-16000
+              BIG = {}; for i in range(N): BIG[i] = {"a": i}: a container added
+              to a big one at each change. Four times the changes should cost
+              about four times the CPU (it was quadratic: 0.42 s -> 7.7 s).
+              Counted with `query watches --json` (the history of a value
+              this size would be gigabytes of JSON).
+  counts-16000
+              BIG = {str(i): 0 for i in range(4000)}; 16000 times
+              BIG[str(i % 4000)] += 1: a key replaced under an equal str
+              built anew each time.
   query-rss   peak RSS, CPU and wall time of `spyrec query -r DIR history EXPR
               --json` (stdout read and counted by us, as cheap as /dev/null)
               on the dict-3000 recording and on the biggest recording
@@ -54,6 +64,21 @@ CASES = {
         "program": "BIG = list(range(5000))\nBIG[1000] = -2\nBIG[4000] = -3\nBIG.append(7)\n",
         "expected_modified": 3,
         "expected_in_diffs": ["-2", "-3", "7"],
+    },
+    **{
+        f"nested-{n}": {
+            "program": f'BIG = {{}}\nfor i in range({n}):\n    BIG[i] = {{"a": i}}\n',
+            "expected_modified": n,
+            "expected_in_diffs": [],
+            "history": False,
+        }
+        for n in (4000, 16000)
+    },
+    "counts-16000": {
+        "program": "BIG = {str(i): 0 for i in range(4000)}\nfor i in range(16000):\n    BIG[str(i % 4000)] += 1\n",
+        "expected_modified": 16000,
+        "expected_in_diffs": [],
+        "history": False,
     },
 }
 KEEP_JSON_BYTES = 64 << 20  # history output parsed whole below this; above, entries are counted by line
@@ -180,6 +205,15 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
         "expected_modified": case["expected_modified"],
         "recording_dir": rec,
     }
+    if not case.get("history", True):
+        changes = watch_changes(python, rec, EXPR)
+        result["query"] = None
+        result["count_method"] = "query watches"
+        result["changes"] = changes
+        result["modified"] = None if changes is None else changes - 1  # after the watch's "appeared"
+        result["as_expected"] = result["modified"] == case["expected_modified"]
+        print(f"  query watches {name}: {changes} changes of {EXPR}", flush=True)
+        return result
     q, counter = query_history(python, rec, EXPR, args, case_dir)
     print(
         f"  query history {name}: {q['status']}, {q['wall']:.2f} s wall, {child.mib(q['rss_kb'] * 1024)} RSS, "
@@ -221,7 +255,7 @@ def run_case(name: str, case: dict, python: str, env: dict, work: str, args) -> 
     return result
 
 
-def busiest_watch(python: str, rec: str) -> str | None:
+def recorded_watches(python: str, rec: str) -> list[dict]:
     out = subprocess.run(
         [child.spyrec_script(python), "query", "-r", rec, "watches", "--json"],
         capture_output=True,
@@ -231,11 +265,17 @@ def busiest_watch(python: str, rec: str) -> str | None:
     try:
         watches = json.loads(out.stdout)
     except ValueError:
-        return None
-    watches = [w for w in watches if isinstance(w, dict) and w.get("expr")]
-    if not watches:
-        return None
-    return max(watches, key=lambda w: w.get("changes") or 0)["expr"]
+        return []
+    return [w for w in watches if isinstance(w, dict) and w.get("expr")] if isinstance(watches, list) else []
+
+
+def busiest_watch(python: str, rec: str) -> str | None:
+    watches = recorded_watches(python, rec)
+    return max(watches, key=lambda w: w.get("changes") or 0)["expr"] if watches else None
+
+
+def watch_changes(python: str, rec: str, expr: str) -> int | None:
+    return next((w.get("changes") for w in recorded_watches(python, rec) if w["expr"] == expr), None)
 
 
 def table(version: str, cases: dict, queries: list[dict]) -> str:
@@ -256,6 +296,8 @@ def table(version: str, cases: dict, queries: list[dict]) -> str:
         query = (
             f"{q['wall']:.2f} s, {q['cpu']:.2f} s, {child.mib(q['rss_kb'] * 1024)}, "
             f"{child.mib(q['output_bytes'])}" + ("" if q["status"] == "ok" else f" ({q['status']})")
+            if q
+            else "not run (counted by `query watches`)"
         )
         rows.append(
             f"| {name} | {c['plain_cpu']:.3f} s | {spy} | {child.mib(c['spyrec_rss_kb'] * 1024)} "
