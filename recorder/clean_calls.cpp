@@ -1,5 +1,6 @@
 #include "clean_calls.h"
 
+#include <cstring>
 #include <initializer_list>
 
 namespace spyrec::recorder {
@@ -65,7 +66,9 @@ bool CleanCalls::init() {
             PyObject* dict = PyType_GetDict(table.type);
             PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;  // borrowed
             if (descr && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
-                methods_.insert(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
+                const PyMethodDef* def = reinterpret_cast<PyMethodDescrObject*>(descr)->d_method;
+                methods_.insert(def);
+                if (table.type == &PyList_Type && std::strcmp(name, "append") == 0) list_append_ = def;
             }
             Py_XDECREF(dict);
         }

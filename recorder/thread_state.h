@@ -24,6 +24,7 @@ struct ShadowFrame {
     // given back when this frame yields.
     bool caller_dirty = true;
     PyObject* caller_target = nullptr;
+    Py_ssize_t caller_position = -1;
     CodeInfo* info = nullptr;  // code's info when pushed by a frame event (nullptr: look it up)
 };
 
@@ -38,6 +39,8 @@ struct ThreadState {
     // allow-listed method of a watched one): the next check compares only it.
     // Compared by address, never dereferenced.
     PyObject* dirty_target = nullptr;
+    // And, when it is a list, the one position it could change (-1: any).
+    Py_ssize_t dirty_position = -1;
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.

@@ -1,0 +1,35 @@
+"""An item a watched list dropped is freed by spyrec's picture, later than
+the program would have freed it, inside spyrec's callback where no event
+fires (docs/exactness.md, "Limits"). Its `__del__` may change the list where
+spyrec looks at one position only: the next check must then compare the
+whole list, so that change is seen at the very next change, not at exit."""
+
+import spyrec
+from _programs import spyrec as spyrec_cmd
+
+PROGRAM = """\
+BIG = list(range(200))
+
+
+class Noisy:
+    def __del__(self):
+        BIG[0] = "from __del__"
+
+
+BIG[8] = Noisy()
+BIG[8] = 8
+BIG.append(200)
+BIG.append(201)
+"""
+
+
+def test_a_finalizer_change_is_seen_at_the_next_check(tmp_path, monkeypatch):
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    r = spyrec_cmd(["run", "-w", "__main__.BIG", "prog.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(tmp_path)
+    changes = list(spyrec.open().history("__main__.BIG"))
+    assert [c.line for c in changes[1:]] == [9, 10, 11, 12]
+    assert changes[-2].after[0] == "from __del__"
+    assert changes[-2].after[-1] == 200
+    assert changes[-1].after == changes[-2].after + [201]
