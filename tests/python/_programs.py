@@ -57,3 +57,13 @@ def spyrec(args, cwd, **kw):
     return subprocess.run(
         [sys.executable, "-m", "spyrec", *args], cwd=cwd, env=env(), capture_output=True, text=True, timeout=120, **kw
     )
+
+
+def recorded_history(tmp_path, program, expr):
+    """Records `program` (source text) watching `expr`; returns its history."""
+    import spyrec as api
+
+    (tmp_path / "prog.py").write_text(program)
+    r = spyrec(["run", "-o", str(tmp_path / "rec"), "-w", expr, "prog.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    return list(api.open(str(tmp_path / "rec")).history(expr))

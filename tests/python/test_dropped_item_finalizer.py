@@ -4,8 +4,7 @@ fires (docs/exactness.md, "Limits"). Its `__del__` may change the list where
 spyrec looks at one position only: the next check must then compare the
 whole list, so that change is seen at the very next change, not at exit."""
 
-import spyrec
-from _programs import spyrec as spyrec_cmd
+from _programs import recorded_history
 
 PROGRAM = """\
 BIG = list(range(200))
@@ -23,12 +22,8 @@ BIG.append(201)
 """
 
 
-def test_a_finalizer_change_is_seen_at_the_next_check(tmp_path, monkeypatch):
-    (tmp_path / "prog.py").write_text(PROGRAM)
-    r = spyrec_cmd(["run", "-w", "__main__.BIG", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    monkeypatch.chdir(tmp_path)
-    changes = list(spyrec.open().history("__main__.BIG"))
+def test_a_finalizer_change_is_seen_at_the_next_check(tmp_path):
+    changes = recorded_history(tmp_path, PROGRAM, "__main__.BIG")
     assert [c.line for c in changes[1:]] == [9, 10, 11, 12]
     assert changes[-2].after[0] == "from __del__"
     assert changes[-2].after[-1] == 200

@@ -4,8 +4,7 @@ An object's replaced `__dict__` is such a place: spyrec sees the swap at the
 next check of the watch (docs/exactness.md, "Limits"), and from then on
 follows the new dict's value."""
 
-import spyrec
-from _programs import spyrec as spyrec_cmd
+from _programs import recorded_history
 
 PROGRAM = """\
 class Holder:
@@ -21,12 +20,8 @@ HOLDER.data.append(5)
 """
 
 
-def test_a_replaced_dict_on_the_path_is_followed_to_the_new_value(tmp_path, monkeypatch):
-    (tmp_path / "prog.py").write_text(PROGRAM)
-    r = spyrec_cmd(["run", "-w", "__main__.HOLDER.data", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    monkeypatch.chdir(tmp_path)
-    changes = list(spyrec.open().history("__main__.HOLDER.data"))
+def test_a_replaced_dict_on_the_path_is_followed_to_the_new_value(tmp_path):
+    changes = recorded_history(tmp_path, PROGRAM, "__main__.HOLDER.data")
     assert [c.kind for c in changes] == ["appeared", "rebound", "modified", "modified"]
     assert [c.after for c in changes[-2:]] == [[3, 4], [3, 4, 5]]
     assert [c.line for c in changes[-2:]] == [9, 10]
