@@ -19,6 +19,10 @@ Cases (each program watched with `-w __main__.BIG`, default watches too):
               about four times the CPU (it was quadratic: 0.42 s -> 7.7 s).
               Counted with `query watches --json` (the history of a value
               this size would be gigabytes of JSON).
+  stores-16000, stores-64000
+              BIG = list(range(N)); for i in range(N): BIG[i] = -i, at module
+              level (each step also writes the module's dict). Each change
+              compares the list whole (memcmp): this grows with N^2, slowly.
   counts-16000
               BIG = {str(i): 0 for i in range(4000)}; 16000 times
               BIG[str(i % 4000)] += 1: a key replaced under an equal str
@@ -73,6 +77,15 @@ CASES = {
             "history": False,
         }
         for n in (4000, 16000)
+    },
+    **{
+        f"stores-{n}": {
+            "program": f"BIG = list(range({n}))\nfor i in range({n}):\n    BIG[i] = -i\n",
+            "expected_modified": n,
+            "expected_in_diffs": [],
+            "history": False,
+        }
+        for n in (16000, 64000)
     },
     "counts-16000": {
         "program": "BIG = {str(i): 0 for i in range(4000)}\nfor i in range(16000):\n    BIG[str(i % 4000)] += 1\n",

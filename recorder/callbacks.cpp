@@ -73,7 +73,7 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     s->check_watches(t);
     if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->instruction_effect(info, code, offset);
-    s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self, effect.position);
+    s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self);
     return none();
 }
 
@@ -88,7 +88,7 @@ PyObject* on_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (s->exit_pending()) return s->raise_pending_exit();
     int offset = small_int_of(args[1]);
     CallEffect effect = s->call_effect(args[2], args[3]);
-    s->note_instruction(t, args[0], offset, effect.kind != CallEffect::kNothing, effect.self, effect.position);
+    s->note_instruction(t, args[0], offset, effect.kind != CallEffect::kNothing, effect.self);
     // A CALL of a global Python function or clean builtin: its later runs
     // need no event of their own while a guard holds (call_guards.h).
     if (s->guard_call(args[0], offset, args[2])) return Py_NewRef(s->disable());

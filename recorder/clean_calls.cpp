@@ -1,6 +1,5 @@
 #include "clean_calls.h"
 
-#include <cstring>
 #include <initializer_list>
 
 namespace spyrec::recorder {
@@ -66,9 +65,7 @@ bool CleanCalls::init() {
             PyObject* dict = PyType_GetDict(table.type);
             PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;  // borrowed
             if (descr && Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
-                const PyMethodDef* def = reinterpret_cast<PyMethodDescrObject*>(descr)->d_method;
-                methods_.insert(def);
-                if (table.type == &PyList_Type && std::strcmp(name, "append") == 0) list_append_ = def;
+                methods_.insert(reinterpret_cast<PyMethodDescrObject*>(descr)->d_method);
             }
             Py_XDECREF(dict);
         }

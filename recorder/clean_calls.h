@@ -58,10 +58,6 @@ struct CallEffect {
     enum Kind : uint8_t { kNothing, kOnlySelf, kUnknown };
     Kind kind;
     PyObject* self = nullptr;  // kOnlySelf: the one (maybe watched) container it can change
-    // kOnlySelf on an exact list: the one position it can change, every other
-    // item staying the same object (a store by index: that item; append:
-    // the new last one); -1 when it may change any part of the list.
-    Py_ssize_t position = -1;
 };
 
 // A fixed set of addresses with a lookup of one or two probes: the CALL
@@ -147,16 +143,13 @@ private:
     CallEffect method_effect(const PyMethodDef* def, PyObject* self, const WatchedContainers& watched) const {
         if (!clean_method(def)) return {CallEffect::kUnknown};
         if (!watched.may_contain(self)) return {CallEffect::kNothing};
-        // list.append adds at the end and moves nothing.
-        Py_ssize_t position = def == list_append_ && PyList_CheckExact(self) ? Py_SIZE(self) : -1;
-        return {CallEffect::kOnlySelf, self, position};
+        return {CallEffect::kOnlySelf, self};
     }
     bool clean_method(const PyMethodDef* def) const { return methods_.contains(def); }
     bool clean_builtin(PyObject* f) const { return builtins_.contains(f); }
     bool clean_class(PyTypeObject* cls) const;
 
-    PointerSet methods_;  // PyMethodDef of allow-listed methods
-    const PyMethodDef* list_append_ = nullptr;
+    PointerSet methods_;        // PyMethodDef of allow-listed methods
     PointerSet builtins_;       // allow-listed builtin functions (they live as long as the interpreter)
     PointerSet types_;          // builtin types whose construction iterates nothing
     PyObject* next_ = nullptr;  // builtins.next, borrowed (lives as long as the interpreter)

@@ -110,15 +110,7 @@ private:
         } else if (!PyLong_CheckExact(key)) {
             return {CallEffect::kUnknown};  // an __index__ of unknown C code
         }
-        CallEffect effect = self_only(container, watched);
-        if (effect.kind == CallEffect::kOnlySelf && list && value && PyLong_CheckExact(key)) {
-            // A store by index replaces that one item (or raises IndexError).
-            Py_ssize_t i = PyLong_AsSsize_t(key);
-            if (i == -1 && PyErr_Occurred()) PyErr_Clear();
-            if (i < 0) i += Py_SIZE(container);
-            if (i >= 0 && i < Py_SIZE(container)) effect.position = i;
-        }
-        return effect;
+        return self_only(container, watched);
     }
     // The instruction changes `container` only (an exact list or bytearray).
     static CallEffect self_only(PyObject* container, const WatchedContainers& watched) {

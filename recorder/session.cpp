@@ -226,7 +226,7 @@ void Session::rebuild_probe_table() {
     probe_table_stale_ = false;
 }
 
-void Session::on_probe_fired(Watch& w, ThreadState& culprit, const ChangeHint& hint) {
+void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
     ColdSection cold(*this);
     probe_table_stale_ = true;
@@ -234,10 +234,7 @@ void Session::on_probe_fired(Watch& w, ThreadState& culprit, const ChangeHint& h
     kj::Array<capnp::word> before;
     if (options_.on_change && w.exists()) before = w.tree().canonical();
     Delta delta;
-    Watch::Outcome outcome = w.update(delta, hint);
-    // Code run by freeing what the picture dropped raised no event: the next
-    // check compares everything (docs/exactness.md, rule 7).
-    if (w.take_freed()) unsettled_ = true;
+    Watch::Outcome outcome = w.update(delta);
     if (outcome != Watch::Outcome::kNone) record_change(w, outcome, delta, culprit, before);
 }
 

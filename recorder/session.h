@@ -154,14 +154,10 @@ public:
         }
         if (!needed) return;
         PyObject* target = force ? nullptr : culprit->dirty_target;
-        ChangeHint hint{target, target ? culprit->dirty_position : -1};
         // Another thread is in the cold half (Python code there can let the GIL
         // go): leave the watches to it; this thread's changes are seen at its
         // next check.
-        if (recording_cut_ || cold_threads_) {
-            unsettled_ = true;
-            return;
-        }
+        if (recording_cut_ || cold_threads_) return;
         uint64_t epoch = dicts_.epoch();
         if (!target) {
             // The common case: nothing changed. One pass over the flat table.
@@ -169,31 +165,19 @@ public:
             if (epoch == probe_table_epoch_ && !probe_table_.differs()) return;
         }
         for (auto& w : watches_) {
-            if (w->probes_fired(hint)) on_probe_fired(*w, *culprit, hint);
+            if (w->probes_fired(target)) on_probe_fired(*w, *culprit);
         }
         // Every watch has compared the dicts written before `epoch`
         // (probes_fired, or update() when a probe fired).
         dicts_.settle(epoch);
-        if (!target) {
-            probe_table_epoch_ = epoch;
-            unsettled_ = false;
-        }
+        if (!target) probe_table_epoch_ = epoch;
         if (!dict_culprits_.empty()) forget_dict_culprits();
     }
 
     // Keeps the shadow stack's top in step with the instruction about to run.
-    void note_instruction(ThreadState* t, PyObject* code, int offset, bool dirty, PyObject* target = nullptr,
-                          Py_ssize_t position = -1) {
-        if (unsettled_) {
-            // A check was skipped: what this instruction can change is not
-            // all that may differ, so the next check compares everything.
-            dirty = true;
-            target = nullptr;
-            position = -1;
-        }
+    void note_instruction(ThreadState* t, PyObject* code, int offset, bool dirty, PyObject* target = nullptr) {
         t->dirty = dirty;
         t->dirty_target = target;
-        t->dirty_position = position;
         ShadowFrame* top = t->top();
         if (!top || top->code != code) {
             resync(t);
@@ -287,10 +271,9 @@ public:
     int trail_length() const { return options_.trail; }
 
     void push_frame(ThreadState* t, PyObject* code, CodeInfo* info) {
-        t->stack.push_back(ShadowFrame{code, -1, t->dirty, t->dirty_target, t->dirty_position, info});
+        t->stack.push_back(ShadowFrame{code, -1, t->dirty, t->dirty_target, info});
         t->dirty = false;
         t->dirty_target = nullptr;
-        t->dirty_position = -1;
     }
 
     // `yielded`: PY_YIELD, the frame lives on; else it returns or unwinds.
@@ -308,18 +291,15 @@ public:
         // (FOR_ITER or next() on a generator).
         bool dirty = true;
         PyObject* target = nullptr;
-        Py_ssize_t position = -1;
         if (top && top->code == code) {
             if (yielded) {
                 dirty = top->caller_dirty;
                 target = top->caller_target;
-                position = top->caller_position;
             }
             t->stack.pop_back();
         }
         t->dirty = dirty;
         t->dirty_target = target;
-        t->dirty_position = position;
     }
 
     // ---- cold path ---------------------------------------------------------
@@ -361,7 +341,7 @@ private:
     bool frames_agree(PyObject* code, PyObject* globals, PyObject* builtins);
     void refuse_guards(CodeInfo* info);
     void restart_events();
-    void on_probe_fired(Watch& w, ThreadState& culprit, const ChangeHint& hint);
+    void on_probe_fired(Watch& w, ThreadState& culprit);
     void record_change(Watch& w, Watch::Outcome outcome, Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
     Attachment keyframe_record(Watch& w, uint64_t seq);  // the value after `seq`, to commit with it
@@ -410,8 +390,7 @@ private:
     ProbeTable probe_table_;
     bool probe_table_stale_ = true;
     uint64_t probe_table_epoch_ = ~uint64_t{0};  // dict epoch when the watches last settled
-    int cold_threads_ = 0;    // threads inside the cold half (0 or 1 under the GIL, but it can switch)
-    bool unsettled_ = false;  // a check was skipped since the last full one (check_watches)
+    int cold_threads_ = 0;  // threads inside the cold half (0 or 1 under the GIL, but it can switch)
     Writer writer_;
     std::vector<std::unique_ptr<Watch>> watches_;
     std::vector<std::unique_ptr<ThreadState>> threads_;

@@ -46,10 +46,17 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
             }
         }
     }
-    if (!same_execution) check_watches(t, true);
+    // What the thread's own state says may have changed, as at any event: a
+    // store by a pure instruction (STORE_NAME of a loop variable) after a
+    // clean one compares nothing here, so no watched list is compared whole.
+    if (!same_execution) check_watches(t);
     dicts_.bump(event, dict, key);
-    t->dirty = true;
-    t->dirty_target = nullptr;  // the next event compares the watches that depend on this dict
+    if (!t->dirty) {
+        // The next event compares this dict's watches: a check aimed at the
+        // dict looks at no list (no list is it) and at the written dicts.
+        t->dirty = true;
+        t->dirty_target = dict;
+    }
     if (known) {
         DictCulprit culprit{t, std::move(owned_code), offset, dict, key};
         ShadowFrame* top = t->top();

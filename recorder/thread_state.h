@@ -24,7 +24,6 @@ struct ShadowFrame {
     // given back when this frame yields.
     bool caller_dirty = true;
     PyObject* caller_target = nullptr;
-    Py_ssize_t caller_position = -1;
     CodeInfo* info = nullptr;  // code's info when pushed by a frame event (nullptr: look it up)
 };
 
@@ -36,11 +35,10 @@ struct ThreadState {
     // again when a frame is left (see Session::pop_frame).
     bool dirty = true;
     // When set, the last instruction could change only this container (an
-    // allow-listed method of a watched one): the next check compares only it.
+    // allow-listed method of a watched one; a dict the dict watcher saw
+    // written): the next check compares only it, and the written dicts.
     // Compared by address, never dereferenced.
     PyObject* dirty_target = nullptr;
-    // And, when it is a list, the one position it could change (-1: any).
-    Py_ssize_t dirty_position = -1;
     // The exception last reported by RAISE in this thread. CPython fires RAISE
     // again in each frame an exception propagates into; those are one raise.
     // Compared by address only, never dereferenced.

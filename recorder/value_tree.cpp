@@ -102,16 +102,7 @@ void ValueTree::flush_graveyard() {
     // consistent again, never while walking a container.
     std::vector<PyObject*> dead;
     dead.swap(graveyard_);
-    for (PyObject* obj : dead) {
-        if (Py_REFCNT(obj) == 1 && !frees_silently(obj)) freed_ = true;
-        Py_DECREF(obj);
-    }
-}
-
-bool ValueTree::frees_silently(PyObject* obj) {
-    // Freeing these runs no code: no finalizer, no weakref, no items.
-    return PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) ||
-           PyComplex_CheckExact(obj);
+    for (PyObject* obj : dead) Py_DECREF(obj);
 }
 
 std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
@@ -368,22 +359,13 @@ size_t ValueTree::index_in_parent(Node& kid) {
     return kids.size();  // not reached: a node on its parent's way is one of its kids
 }
 
-void ValueTree::update(Delta& delta, const ChangeHint& hint) {
+void ValueTree::update(Delta& delta) {
     // Find the containers that differ (cheap compares over the flat probe
     // lists), mark the way to them, and visit only that part of the tree:
     // the cost grows with what changed, not with the size of the value.
     if (root_) {
-        if (hint.target) {
-            auto it = by_object_.find(hint.target);
-            for (Node* n = it == by_object_.end() ? nullptr : it->second; n; n = n->next_alias) {
-                if (!node_differs_at(*n, hint.position)) continue;
-                mark_changed(*n);
-                n->changed_at = hint.position;
-            }
-        } else {
-            for (Node* n : plain_probes_) {
-                if (node_differs(*n)) mark_changed(*n);
-            }
+        for (Node* n : plain_probes_) {
+            if (node_differs(*n)) mark_changed(*n);
         }
         for (PyObject* dict : dicts_->written()) {
             auto it = by_dict_.find(dict);
@@ -503,20 +485,8 @@ void ValueTree::update_node_body(Node& n, std::vector<PathStep>& path, Delta& de
 void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta) {
     auto* list = reinterpret_cast<PyListObject*>(n.obj);
     const size_t new_size = static_cast<size_t>(Py_SIZE(list)), old_size = n.items.size();
-    const Py_ssize_t at = n.changed_at;
-    n.changed_at = -1;
-    size_t p, s;
-    if (at >= 0 && new_size == old_size && static_cast<size_t>(at) < old_size) {
-        p = static_cast<size_t>(at);  // one item replaced: the rest are the same objects
-        s = old_size - p - 1;
-    } else if (at >= 0 && new_size == old_size + 1 && static_cast<size_t>(at) == old_size) {
-        p = old_size;  // one item appended
-        s = 0;
-    } else {
-        p = common_prefix(list->ob_item, n.items.data(), std::min(new_size, old_size));
-        s = common_suffix(list->ob_item, new_size, n.items.data(), old_size, std::min(new_size, old_size) - p);
-        items_visited_ += p + s;
-    }
+    size_t p = common_prefix(list->ob_item, n.items.data(), std::min(new_size, old_size));
+    size_t s = common_suffix(list->ob_item, new_size, n.items.data(), old_size, std::min(new_size, old_size) - p);
     // The part that differs, copied: what follows may create objects, and the
     // walk stays independent of the list's buffer.
     const std::vector<PyObject*> middle(list->ob_item + p, list->ob_item + (new_size - s));

@@ -25,7 +25,6 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "clean_calls.h"
@@ -88,17 +87,8 @@ struct Node {
     // or a deleted key moves it).
     std::vector<Node*> way_kids;
     size_t index_hint = 0;
-    Py_ssize_t changed_at = -1;  // update(), kList: the one position that can differ (-1: any)
 
     bool dict_backed() const { return dict != nullptr; }
-};
-
-// What the check that fired knew: only `target` could have changed
-// (nullptr: anything), and, when it is a list, only at `position` (an
-// item replaced, or one appended there; -1: anywhere).
-struct ChangeHint {
-    PyObject* target = nullptr;
-    Py_ssize_t position = -1;
 };
 
 // One step of a path from the watched value to a container.
@@ -175,22 +165,13 @@ public:
     // Hot, after a call that can change only `target` (a method of a builtin
     // container, clean_calls.h): whether `target`, if it is a container here,
     // differs from its picture.
-    bool may_have_changed_at(const ChangeHint& hint) const {
-        auto it = by_object_.find(hint.target);
+    bool may_have_changed_at(PyObject* target) const {
+        auto it = by_object_.find(target);
         if (it == by_object_.end()) return false;
         for (const Node* n = it->second; n; n = n->next_alias) {
-            if (node_differs_at(*n, hint.position)) return true;
+            if (node_differs(*n)) return true;
         }
         return false;
-    }
-    // A list that can differ only at `position` (or grew there) costs one
-    // compare, however long it is.
-    static bool node_differs_at(const Node& n, Py_ssize_t position) {
-        if (position < 0 || n.shape != Shape::kList) return node_differs(n);
-        auto* list = reinterpret_cast<PyListObject*>(n.obj);
-        if (Py_SIZE(list) != static_cast<Py_ssize_t>(n.items.size())) return true;
-        if (static_cast<size_t>(position) >= n.items.size()) return node_differs(n);
-        return list->ob_item[position] != n.items[static_cast<size_t>(position)];
     }
     // After the dict epoch moved: whether a dict inside was written. Looks
     // only at the dicts written since the watches last settled.
@@ -207,21 +188,14 @@ public:
 
     // Cold: compare the picture with the live objects, append the edits to
     // `delta` (paths as they are when each op applies) and bring the picture
-    // up to date. With a hint, only its target's lists are compared (and at
-    // its position only): the check that fired found everything else as
-    // pictured.
-    void update(Delta& delta, const ChangeHint& hint = {});
+    // up to date.
+    void update(Delta& delta);
 
     // Cold: the whole value as the picture has it.
     void serialize(schema::Value::Builder out) const;
     kj::Array<capnp::word> canonical() const;
 
     bool depends_on(PyObject* dict) const { return by_dict_.count(dict) > 0; }
-    // Whether update() freed an object whose freeing can run code (a __del__,
-    // a weakref callback) since last asked. The program would have freed it
-    // at the instruction that dropped it; here it runs inside the recorder,
-    // where no event fires, so what it changes is seen only by a full check.
-    bool take_freed() { return std::exchange(freed_, false); }
     // The watched value is itself a secret (its expression names one): it is
     // written as a fingerprint only, whole, never as edits.
     void set_secret(bool secret) { secret_ = secret; }
@@ -261,7 +235,6 @@ private:
     void release_contents(Node& n);
     void bury(PyObject* obj) { graveyard_.push_back(obj); }
     void flush_graveyard();
-    static bool frees_silently(PyObject* obj);
     size_t index_in_parent(Node& kid);
     void enlist(Node& n);
     void delist(Node& n);
@@ -286,7 +259,6 @@ private:
     bool in_secret_ = false;  // update(): inside a secret, whose edits are not written
     OpaqueNotes notes_;
     size_t items_visited_ = 0;
-    bool freed_ = false;
 };
 
 }  // namespace spyrec::recorder

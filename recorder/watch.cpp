@@ -292,7 +292,7 @@ PyObject* Watch::resolve() {
     return current;
 }
 
-Watch::Outcome Watch::update(Delta& delta, const ChangeHint& hint) {
+Watch::Outcome Watch::update(Delta& delta) {
     PyObject* now;
     if (tree_.has_root() && !path_may_lead_elsewhere()) {
         // The usual change: inside the value, by the same path. Resolving
@@ -315,7 +315,7 @@ Watch::Outcome Watch::update(Delta& delta, const ChangeHint& hint) {
         tree_.clear();
         outcome = Outcome::kVanished;
     } else if (now == tree_.root_object()) {
-        tree_.update(delta, hint);
+        tree_.update(delta);
         if (!delta.empty()) outcome = Outcome::kModified;
     } else if (has_identity(now) && has_identity(tree_.root_object())) {
         // Another object, even an equal copy: later in-place changes happen

@@ -55,8 +55,8 @@ public:
     // Hot: true when some probe says the value may have changed. Settles
     // path probes that turn out to be unchanged (a dict slot whose dict
     // changed elsewhere). No allocation, no Python objects created.
-    // `hint.target`: only that container can have changed (nullptr: anything).
-    bool probes_fired(const ChangeHint& hint) {
+    // `target`: only that container can have changed (nullptr: anything).
+    bool probes_fired(PyObject* target) {
         for (const Probe& p : path_probes_) {
             if (p.kind != Probe::Kind::kListItems) continue;
             auto* list = reinterpret_cast<PyListObject*>(p.container);
@@ -65,7 +65,7 @@ public:
                 if (list->ob_item[k] != p.items[k]) return true;
             }
         }
-        if (hint.target ? tree_.may_have_changed_at(hint) : tree_.may_have_changed()) return true;
+        if (target ? tree_.may_have_changed_at(target) : tree_.may_have_changed()) return true;
         uint64_t epoch = dicts_->epoch();
         if (epoch == dict_epoch_seen_) return false;
         if (tree_.dict_written() || path_dicts_written()) return true;
@@ -94,12 +94,10 @@ public:
 
     // Cold: resolve again and compare. Appends the edits of a modification
     // to `delta`; the tree then pictures the value as it is now.
-    // `hint`: what the check that fired knew (ValueTree::update).
-    Outcome update(Delta& delta, const ChangeHint& hint = {});
+    Outcome update(Delta& delta);
 
     // Cold: the whole value now (valid when exists()).
     const ValueTree& tree() const { return tree_; }
-    bool take_freed() { return tree_.take_freed(); }
     bool exists() const { return tree_.has_root(); }
 
     // Keyframe policy (docs/value-model.md): after appearing or rebinding,

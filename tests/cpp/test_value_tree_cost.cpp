@@ -113,24 +113,3 @@ TEST_F(TreeCostTest, WritesTheShortcutCannotFollowAreComparedWhole) {
         EXPECT_EQ(pictured(), live()) << code;
     }
 }
-
-// A check that knew the one position a list store or append could change
-// (ChangeHint) makes the update compare that position only.
-TEST_F(TreeCostTest, AStoreByIndexIntoALongListComparesThatItemOnly) {
-    watch("V = list(range(10000))");
-    PyObject* list = ns_["V"].ptr();
-    size_t before = tree_->items_visited();
-    py::exec("V[5000] = -1", ns_);
-    EXPECT_TRUE(tree_->may_have_changed_at(rec::ChangeHint{list, 5000}));
-    EXPECT_FALSE(tree_->may_have_changed_at(rec::ChangeHint{list, 4999}))
-        << "the other items are trusted unchanged: only position 5000 is looked at";
-    rec::Delta delta;
-    tree_->update(delta, rec::ChangeHint{list, 5000});
-    ASSERT_EQ(delta.size(), 1u);
-    py::exec("V.append(7)", ns_);
-    rec::Delta appended;
-    tree_->update(appended, rec::ChangeHint{list, 10000});
-    ASSERT_EQ(appended.size(), 1u);
-    EXPECT_EQ(tree_->items_visited() - before, 0u);
-    EXPECT_EQ(pictured(), live());
-}

@@ -1,8 +1,7 @@
 """An item a watched list dropped is freed by spyrec's picture, later than
 the program would have freed it, inside spyrec's callback where no event
-fires (docs/exactness.md, "Limits"). Its `__del__` may change the list where
-spyrec looks at one position only: the next check must then compare the
-whole list, so that change is seen at the very next change, not at exit."""
+fires (docs/exactness.md, "Limits"). What its `__del__` changes must still be
+seen at the very next change of that list, not at exit."""
 
 from _programs import recorded_history
 
