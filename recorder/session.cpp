@@ -226,7 +226,7 @@ void Session::rebuild_probe_table() {
     probe_table_stale_ = false;
 }
 
-void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
+bool Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     SavedError saved;
     ColdSection cold(*this);
     probe_table_stale_ = true;
@@ -236,6 +236,7 @@ void Session::on_probe_fired(Watch& w, ThreadState& culprit) {
     Delta delta;
     Watch::Outcome outcome = w.update(delta);
     if (outcome != Watch::Outcome::kNone) record_change(w, outcome, delta, culprit, before);
+    return w.take_freed();
 }
 
 }  // namespace spyrec::recorder

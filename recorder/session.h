@@ -164,8 +164,16 @@ public:
             if (probe_table_stale_) rebuild_probe_table();
             if (epoch == probe_table_epoch_ && !probe_table_.differs()) return;
         }
-        for (auto& w : watches_) {
-            if (w->probes_fired(target)) on_probe_fired(*w, *culprit);
+        for (int pass = 0;; ++pass) {
+            bool freed = false;
+            for (auto& w : watches_) {
+                if (w->probes_fired(target)) freed = on_probe_fired(*w, *culprit) || freed;
+            }
+            // Freeing what a picture dropped ran code where no event fires (a
+            // finalizer, a C weakref callback), within the culprit's
+            // instruction as far as the program knows: compare every watch again.
+            if (!freed || pass == kFreeingPasses) break;
+            target = nullptr;
         }
         // Every watch has compared the dicts written before `epoch`
         // (probes_fired, or update() when a probe fired).
@@ -341,7 +349,9 @@ private:
     bool frames_agree(PyObject* code, PyObject* globals, PyObject* builtins);
     void refuse_guards(CodeInfo* info);
     void restart_events();
-    void on_probe_fired(Watch& w, ThreadState& culprit);
+    // Returns whether updating the watch freed objects whose freeing can run code.
+    bool on_probe_fired(Watch& w, ThreadState& culprit);
+    static constexpr int kFreeingPasses = 8;
     void record_change(Watch& w, Watch::Outcome outcome, Delta& delta, ThreadState& culprit,
                        const kj::Array<capnp::word>& before);
     Attachment keyframe_record(Watch& w, uint64_t seq);  // the value after `seq`, to commit with it

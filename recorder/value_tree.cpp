@@ -102,7 +102,16 @@ void ValueTree::flush_graveyard() {
     // consistent again, never while walking a container.
     std::vector<PyObject*> dead;
     dead.swap(graveyard_);
-    for (PyObject* obj : dead) Py_DECREF(obj);
+    for (PyObject* obj : dead) {
+        if (Py_REFCNT(obj) == 1 && !frees_silently(obj)) freed_ = true;
+        Py_DECREF(obj);
+    }
+}
+
+bool ValueTree::frees_silently(PyObject* obj) {
+    // Freeing these runs no code: no finalizer, no weakref, no items.
+    return PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) ||
+           PyComplex_CheckExact(obj);
 }
 
 std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "clean_calls.h"
@@ -196,6 +197,11 @@ public:
     kj::Array<capnp::word> canonical() const;
 
     bool depends_on(PyObject* dict) const { return by_dict_.count(dict) > 0; }
+    // Whether update() freed an object whose freeing can run code (a
+    // finalizer, a weakref callback) since last asked: the program would have
+    // freed it at the instruction that dropped it, where that code's changes
+    // belong (Session::check_watches compares every watch again).
+    bool take_freed() { return std::exchange(freed_, false); }
     // The watched value is itself a secret (its expression names one): it is
     // written as a fingerprint only, whole, never as edits.
     void set_secret(bool secret) { secret_ = secret; }
@@ -235,6 +241,7 @@ private:
     void release_contents(Node& n);
     void bury(PyObject* obj) { graveyard_.push_back(obj); }
     void flush_graveyard();
+    static bool frees_silently(PyObject* obj);
     size_t index_in_parent(Node& kid);
     void enlist(Node& n);
     void delist(Node& n);
@@ -259,6 +266,7 @@ private:
     bool in_secret_ = false;  // update(): inside a secret, whose edits are not written
     OpaqueNotes notes_;
     size_t items_visited_ = 0;
+    bool freed_ = false;
 };
 
 }  // namespace spyrec::recorder

@@ -98,6 +98,7 @@ public:
 
     // Cold: the whole value now (valid when exists()).
     const ValueTree& tree() const { return tree_; }
+    bool take_freed() { return tree_.take_freed(); }
     bool exists() const { return tree_.has_root(); }
 
     // Keyframe policy (docs/value-model.md): after appearing or rebinding,
