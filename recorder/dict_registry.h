@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "quiet_objects.h"
+
 namespace spyrec::recorder {
 
 // The last few writes to one dict, so that a big dict of which a few keys
@@ -38,7 +40,7 @@ struct DictWrites {
     void record(uint64_t count, PyDict_WatchEvent event, PyObject* key) {
         Write& slot = ring[count % kKept];
         if (slot.held) Py_DECREF(slot.key);
-        bool hold = key && (PyUnicode_CheckExact(key) || PyLong_CheckExact(key));
+        bool hold = key && is_plain_key(key);
         slot = {count, hold ? Py_NewRef(key) : key, event, hold};
     }
     void forget() {

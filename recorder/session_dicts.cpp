@@ -12,19 +12,17 @@ namespace {
 
 // Whether the store about to happen frees nothing that can run code: it adds
 // a key, or the value it replaces or deletes stays alive (another reference)
-// or frees silently. Looked up only under a str or int key, which runs no
-// user code.
+// or frees silently. Looked up only under a plain key, which runs no user code.
 bool store_frees_nothing(PyDict_WatchEvent event, PyObject* dict, PyObject* key) {
     if (event == PyDict_EVENT_ADDED) return true;
     if (event != PyDict_EVENT_MODIFIED && event != PyDict_EVENT_DELETED) return false;  // cleared, cloned
-    if (!key || !(PyUnicode_CheckExact(key) || PyLong_CheckExact(key)) || PyErr_Occurred()) return false;
+    if (!key || !is_plain_key(key) || PyErr_Occurred()) return false;
     PyObject* old = PyDict_GetItemWithError(dict, key);  // borrowed
     if (!old) {
         PyErr_Clear();
         return true;
     }
-    return Py_REFCNT(old) > 1 || old == Py_None || PyBool_Check(old) || PyLong_CheckExact(old) ||
-           PyFloat_CheckExact(old) || PyUnicode_CheckExact(old) || PyBytes_CheckExact(old);
+    return Py_REFCNT(old) > 1 || frees_silently(old);
 }
 
 }  // namespace
@@ -72,16 +70,20 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     // clean one compares nothing here, so no watched list is compared whole.
     if (!same_execution) check_watches(t);
     dicts_.bump(event, dict, key);
-    if (!store_frees_nothing(event, dict, key)) {
-        // The value replaced or deleted may be freed when the store finishes,
-        // and its finalizer or a C weakref callback may change anything.
-        t->dirty = true;
-        t->dirty_target = nullptr;
-    } else if (!t->dirty) {
-        // The next event compares this dict's watches: a check aimed at the
-        // dict looks at no list (no list is it) and at the written dicts.
-        t->dirty = true;
-        t->dirty_target = dict;
+    // Unless the next event compares everything already (then no lookup):
+    if (!(t->dirty && !t->dirty_target)) {
+        if (!store_frees_nothing(event, dict, key)) {
+            // The value replaced or deleted may be freed when the store
+            // finishes, and its finalizer or a C weakref callback may change
+            // anything.
+            t->dirty = true;
+            t->dirty_target = nullptr;
+        } else if (!t->dirty) {
+            // The next event compares this dict's watches: a check aimed at
+            // the dict looks at no list (no list is it) and at the written dicts.
+            t->dirty = true;
+            t->dirty_target = dict;
+        }
     }
     if (known) {
         DictCulprit culprit{t, std::move(owned_code), offset, dict, key};

@@ -108,12 +108,6 @@ void ValueTree::flush_graveyard() {
     }
 }
 
-bool ValueTree::frees_silently(PyObject* obj) {
-    // Freeing these runs no code: no finalizer, no weakref, no items.
-    return PyLong_CheckExact(obj) || PyFloat_CheckExact(obj) || PyUnicode_CheckExact(obj) || PyBytes_CheckExact(obj) ||
-           PyComplex_CheckExact(obj);
-}
-
 std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {
     const int depth = parent ? parent->depth + 1 : 0;
     Shape shape = shape_of(obj, depth, *limits_);

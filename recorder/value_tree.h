@@ -33,6 +33,7 @@
 #include "item_compare.h"
 #include "probe_table.h"
 #include "python_version.h"
+#include "quiet_objects.h"
 #include "scratch_message.h"
 #include "snapshot.h"
 #include "spyrec.capnp.h"
@@ -53,7 +54,6 @@ struct KeyEqual {
         return eq > 0;
     }
 };
-inline bool is_plain_key(PyObject* key) { return PyUnicode_CheckExact(key) || PyLong_CheckExact(key); }
 using KeyIndex = std::unordered_map<PyObject*, size_t, KeyHash, KeyEqual>;
 
 struct Node {
@@ -241,7 +241,6 @@ private:
     void release_contents(Node& n);
     void bury(PyObject* obj) { graveyard_.push_back(obj); }
     void flush_graveyard();
-    static bool frees_silently(PyObject* obj);
     size_t index_in_parent(Node& kid);
     void enlist(Node& n);
     void delist(Node& n);

@@ -89,12 +89,7 @@ bool Watch::path_may_lead_elsewhere() {
         // Dicts watched early by before_store are dropped by resolving again
         // (clear_probes); kept, they would pile up with every such store.
         if (p.kind == Probe::Kind::kDict) return true;
-        if (p.kind != Probe::Kind::kListItems) continue;
-        auto* list = reinterpret_cast<PyListObject*>(p.container);
-        if (Py_SIZE(list) != static_cast<Py_ssize_t>(p.items.size()) ||
-            !std::equal(p.items.begin(), p.items.end(), list->ob_item)) {
-            return true;
-        }
+        if (p.kind == Probe::Kind::kListItems && p.list_moved()) return true;
     }
     return path_dicts_written();
 }

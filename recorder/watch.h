@@ -16,6 +16,7 @@
 
 #include "clean_calls.h"
 #include "dict_registry.h"
+#include "item_compare.h"
 #include "snapshot.h"
 #include "value_tree.h"
 
@@ -37,6 +38,13 @@ struct Probe {
     PyObject* key = nullptr;            // kDictSlot: owned
     PyObject* slot_value = nullptr;     // kDictSlot: owned, nullptr when the key was absent
     std::vector<PyObject*> items;       // kListItems: borrowed copies of ob_item pointers
+
+    // kListItems: whether the list no longer holds what it did.
+    bool list_moved() const {
+        auto* list = reinterpret_cast<PyListObject*>(container);
+        return Py_SIZE(list) != static_cast<Py_ssize_t>(items.size()) ||
+               !same_items(list->ob_item, items.data(), items.size());
+    }
 };
 
 class Watch {
@@ -58,12 +66,7 @@ public:
     // `target`: only that container can have changed (nullptr: anything).
     bool probes_fired(PyObject* target) {
         for (const Probe& p : path_probes_) {
-            if (p.kind != Probe::Kind::kListItems) continue;
-            auto* list = reinterpret_cast<PyListObject*>(p.container);
-            if (Py_SIZE(list) != static_cast<Py_ssize_t>(p.items.size())) return true;
-            for (size_t k = 0; k < p.items.size(); ++k) {
-                if (list->ob_item[k] != p.items[k]) return true;
-            }
+            if (p.kind == Probe::Kind::kListItems && p.list_moved()) return true;
         }
         if (target ? tree_.may_have_changed_at(target) : tree_.may_have_changed()) return true;
         uint64_t epoch = dicts_->epoch();
