@@ -127,7 +127,7 @@ PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool 
     // PY_UNWIND is not local: an exception raised there would replace the
     // one unwinding; the next event raises it.
     if (local && s->exit_pending()) return s->raise_pending_exit();
-    s->pop_frame(t, args[0], yielded);
+    s->pop_frame(t, args[0], yielded, local && !yielded && s->returns_quietly_from(args[0]));
     return none();
 }
 

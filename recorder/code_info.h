@@ -49,6 +49,9 @@ struct CodeInfo {
     uint64_t guard_epoch = 0;
     PyObject* guard_globals = nullptr;   // compared only
     PyObject* guard_builtins = nullptr;  // compared only
+    // Some CALL here was disabled under a guard, maybe one still running:
+    // call_disabled keeps the bits of the last guards that held.
+    bool ever_guarded() const { return guard_epoch != 0; }
     bool call_disabled_at(int offset) const {
         size_t i = static_cast<size_t>(offset) / 2;
         return i < call_disabled.size() && call_disabled[i];

@@ -183,21 +183,23 @@ std::vector<ShadowFrame> Session::python_frames() {
     return frames;
 }
 
-void Session::python_frames_into(std::vector<ShadowFrame>& frames) {
+void Session::python_frames_into(std::vector<ShadowFrame>& frames, PyThreadState* tstate) {
     // Innermost first. Read from CPython's interpreter frames where their
     // layout is known: the frames PyFrame_GetBack would show, without
     // creating a frame object for each (this runs for every recorded change).
+    // Another thread's frames hold still while this one holds the GIL.
     frames.clear();
     if (operands_readable_) {
-        for (auto* f = reinterpret_cast<FrameLayout*>(innermost_frame()); f;
-             f = static_cast<FrameLayout*>(f->previous)) {
+        auto* innermost = tstate ? innermost_frame_of(tstate) : innermost_frame();
+        for (auto* f = reinterpret_cast<FrameLayout*>(innermost); f; f = static_cast<FrameLayout*>(f->previous)) {
             if (!is_complete_frame(f)) continue;
             int lasti = PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(f));
             frames.push_back(ShadowFrame{f->executable, lasti < 0 ? -1 : lasti});
         }
         return;
     }
-    PyFrameObject* frame = PyEval_GetFrame();  // borrowed
+    if (tstate && tstate != PyThreadState_Get()) return;  // frame objects: this thread's only
+    PyFrameObject* frame = PyEval_GetFrame();             // borrowed
     Py_XINCREF(frame);
     while (frame) {
         PyCodeObject* code = PyFrame_GetCode(frame);  // new reference; the frame keeps one too

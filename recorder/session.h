@@ -24,6 +24,7 @@
 #include "stack_depth.h"
 #include "spyrec.capnp.h"
 #include "dict_registry.h"
+#include "frame_teardown.h"
 #include "live_change.h"
 #include "py_ref.h"
 #include "python_version.h"
@@ -135,6 +136,11 @@ public:
     // Skipped when that culprit cannot have changed anything (`dirty` clear:
     // a clean call, or a frame that has run nothing yet), unless `force`.
     void check_watches(ThreadState* current, bool force = false) {
+        // The common case, inline in every callback: the same thread, clean.
+        if (__builtin_expect(!force && last_thread_ == current && !current->dirty, 1)) return;
+        check_watches_now(current, force);
+    }
+    __attribute__((noinline)) void check_watches_now(ThreadState* current, bool force) {
         ThreadState* culprit = current;
         bool needed = force || current->dirty;
         if (last_thread_ != current) {
@@ -245,17 +251,25 @@ public:
     // One read of CPython's innermost frame serves both.
     void guarded_entry(ThreadState* t, CodeInfo* info, bool fresh) {
         uint64_t epoch = guards_.epoch();
-        ShadowFrame* top = fresh ? nullptr : t->top();
+        // A pure callee is never pushed: its caller stays on top, the culprit
+        // of whatever the callee leads to, so it takes its CALL's offset now.
+        // A pushed callee's caller takes it when the callee leaves
+        // (pop_frame), and a reported stack refreshes callers meanwhile.
+        ShadowFrame* top = fresh || !info->pure ? nullptr : t->top();
         CodeInfo* caller = top ? (top->info ? top->info : codes_.get(top->code)) : nullptr;
         bool own = info->guard_epoch == epoch;
-        if (!own && !(caller && caller->guard_epoch == epoch)) return;
+        bool caller_guarded = caller && caller->guard_epoch == epoch;
+        if (!own && !caller_guarded) return;
         auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
-        if (caller && caller->guard_epoch == epoch && frame) {
-            int offset = offset_in_frames_from(static_cast<FrameLayout*>(frame->previous), top->code);
-            if (offset >= 0) offset = caller->instruction_start(offset);
-            if (offset >= 0 && caller->call_disabled_at(offset)) top->offset = offset;
-        }
+        if (caller_guarded && frame) take_call_offset(*top, caller, frame);
         if (own) check_entry_globals(info, frame);
+    }
+    // The caller of `callee_frame` made a CALL that raised no event (rule 8):
+    // its shadow offset is its previous event's. Take it from CPython.
+    void take_call_offset(ShadowFrame& caller_top, CodeInfo* caller, FrameLayout* callee_frame) {
+        int offset = offset_in_frames_from(static_cast<FrameLayout*>(callee_frame->previous), caller_top.code);
+        if (offset >= 0) offset = caller->instruction_start(offset);
+        if (offset >= 0 && caller->call_disabled_at(offset)) caller_top.offset = offset;
     }
     // The globals half alone (the benchmark floor keeps no shadow stack).
     void check_entry_globals(CodeInfo* info, FrameLayout* frame) {
@@ -285,7 +299,9 @@ public:
     }
 
     // `yielded`: PY_YIELD, the frame lives on; else it returns or unwinds.
-    void pop_frame(ThreadState* t, PyObject* code, bool yielded) {
+    // `quiet`: a return after which nothing runs before the caller's next
+    // instruction (returns_quietly, frame_teardown.h).
+    void pop_frame(ThreadState* t, PyObject* code, bool yielded, bool quiet = false) {
         ShadowFrame* top = t->top();
         if (!top || top->code != code) {
             resync(t);
@@ -296,8 +312,9 @@ public:
         // callee's frame (a local's weakref callback, a C __del__), none of
         // which raises an event. A yield tears nothing down: the caller's
         // instruction is as clean as it was when it resumed this frame
-        // (FOR_ITER or next() on a generator).
-        bool dirty = true;
+        // (FOR_ITER or next() on a generator). A quiet return leaves its
+        // caller's CALL done, everything it led to checked already.
+        bool dirty = !quiet;
         PyObject* target = nullptr;
         if (top && top->code == code) {
             if (yielded) {
@@ -305,22 +322,37 @@ public:
                 target = top->caller_target;
             }
             t->stack.pop_back();
+            // The next check blames the caller: its CALL, if that raised no event.
+            if (dirty && !yielded) caller_takes_call_offset(t);
         }
         t->dirty = dirty;
         t->dirty_target = target;
+    }
+    void caller_takes_call_offset(ThreadState* t) {
+        ShadowFrame* caller_top = t->top();
+        if (!caller_top) return;
+        CodeInfo* caller = caller_top->info ? caller_top->info : codes_.get(caller_top->code);
+        if (!caller->ever_guarded()) return;
+        // The leaving frame is still CPython's innermost at PY_RETURN and PY_UNWIND.
+        if (auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame()))
+            take_call_offset(*caller_top, caller, frame);
     }
 
     // ---- cold path ---------------------------------------------------------
     // The dict watcher: `dict` is about to change, in this thread, made by the
     // innermost frame's current instruction.
+    bool returns_quietly_from(PyObject* code) const { return operands_readable_ && returns_quietly(code); }
+
     int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     // The guards' dict watcher: a name a disabled CALL relies on may have changed.
     int on_guard_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
     std::vector<ShadowFrame> python_frames();
-    void python_frames_into(std::vector<ShadowFrame>& frames);  // innermost first, replacing its contents
-    void refresh_callers(std::vector<ShadowFrame>& stack);
+    // Innermost first, replacing its contents; `tstate`: another thread's (nullptr: this one's).
+    void python_frames_into(std::vector<ShadowFrame>& frames, PyThreadState* tstate = nullptr);
+    void refresh_callers(std::vector<ShadowFrame>& stack, PyThreadState* tstate);
+    bool has_guarded_caller(const ThreadState& t);
 
 private:
     // A dict mutation seen by the dict watcher, with its exact culprit, waiting
@@ -391,6 +423,7 @@ private:
     bool operands_readable_ = false;          // FrameLayout matched this interpreter at start
     std::vector<ShadowFrame> live_frames_;    // refresh_callers' scratch, kept for its capacity
     std::vector<ShadowFrame> stack_scratch_;  // reported_stack's, likewise
+    std::string change_bytes_;                // a change record's bytes (record_change), likewise
     CallGuards guards_;                       // open while recording, unless live or unreadable frames
     CalleeScanTable callee_scan_;
     vectorcallfunc function_vectorcall_ = nullptr;  // CPython's own, for a plain Python function

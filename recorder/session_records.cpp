@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "format.h"
@@ -159,7 +160,32 @@ void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::ve
     }
 }
 
-void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
+namespace {
+
+// The thread state of the thread `ident` in this interpreter (nullptr: gone).
+PyThreadState* thread_state_of(unsigned long ident) {
+    PyThreadState* current = PyThreadState_Get();
+    if (current->thread_id == ident) return current;
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(current)); ts;
+         ts = PyThreadState_Next(ts)) {
+        if (ts->thread_id == ident) return ts;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+bool Session::has_guarded_caller(const ThreadState& t) {
+    // Ever, not only under the current guards: a CALL disabled before a
+    // guard was refused may still be running (its callee raising now).
+    for (size_t i = 0; i + 1 < t.stack.size(); ++i) {
+        const ShadowFrame& f = t.stack[i];
+        if ((f.info ? f.info : codes_.get(f.code))->ever_guarded()) return true;
+    }
+    return false;
+}
+
+void Session::refresh_callers(std::vector<ShadowFrame>& stack, PyThreadState* tstate) {
     // A caller's shadow offset is its last instruction that raised an event.
     // A call made by an instruction whose events are disabled (`del x` running
     // __del__, `obj.v = 1` running a property setter, a weakref callback) left
@@ -168,7 +194,7 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack) {
     // never the innermost shadow frame: that is the culprit, and CPython may
     // have moved past it or into a callee already.
     std::vector<ShadowFrame>& live = live_frames_;  // innermost first
-    python_frames_into(live);
+    python_frames_into(live, tstate);
     size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
     for (size_t i = 0; i < callers; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
@@ -184,8 +210,12 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
     std::vector<ShadowFrame>& stack = stack_scratch_;  // kept for its capacity
     stack.assign(t.stack.begin(), t.stack.end());
     // Per change, not per raise: a program that raises in a loop would pay a
-    // walk of CPython's frames at every RAISE event.
-    if (exact_callers && t.thread_id == PyThread_get_thread_ident()) refresh_callers(stack);
+    // walk of CPython's frames at every RAISE event (unless a caller's CALL
+    // raised no event: record_exception). The culprit's thread may be
+    // another one (its change seen at this thread's event).
+    if (exact_callers) {
+        if (PyThreadState* tstate = thread_state_of(t.thread_id)) refresh_callers(stack, tstate);
+    }
     std::vector<ShadowFrame> frames;
     frames.reserve(stack.size() + 1);
     for (size_t i = stack.size(); i-- > 0;) {
@@ -271,22 +301,31 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, Delta& delta, Thre
     }
     bool keyframe = w.wants_keyframe(outcome, delta_bytes);
     change.setHasKeyframe(keyframe);
-    std::string value;
-    message_bytes_into(delta.change_message(), value);
-    std::string live_copy = options_.on_change ? value : std::string();
+    // Serialized into a buffer kept from change to change: the writer copies it.
+    message_bytes_into(delta.change_message(), change_bytes_);
+    const auto key = schema::change_key(w.id(), seq);
+    RecordView record{Table::kChanges, schema::key_view(key), change_bytes_};
     // The change and its keyframe are committed together or not at all, so a
     // recording cut short (--max-size, a full disk) never holds one without the other.
-    Record record{Table::kChanges, key_bytes(schema::change_key(w.id(), seq)), std::move(value)};
-    if (keyframe) record.with = keyframe_record(w, seq);
-    if (!writer_.enqueue(std::move(record))) {
-        recording_cut_ = writer_.cut();
+    std::optional<Attachment> attached;
+    if (keyframe) {
+        attached = keyframe_record(w, seq);
+        record.has_with = true;
+        record.with_table = attached->table;
+        record.with_key = attached->key;
+        record.with_value = attached->value;
     }
+    schema::ByCodeKey by_code{};
+    RecordView index{Table::kByCode, schema::key_view(by_code), ""};
     if (!frames.empty()) {
         uint64_t code_id = ensure_code(frames[0].code);
         uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
-        writer_.enqueue(Record{Table::kByCode, key_bytes(schema::by_code_key(code_id, offset, seq)), ""});
+        by_code = schema::by_code_key(code_id, offset, seq);
     }
-    if (options_.on_change) call_on_change(w, std::move(live_copy), trail_codes, culprit, frames, before);
+    if (!writer_.enqueue_view(record, frames.empty() ? nullptr : &index)) {
+        recording_cut_ = writer_.cut();
+    }
+    if (options_.on_change) call_on_change(w, change_bytes_, trail_codes, culprit, frames, before);
 }
 
 Attachment Session::keyframe_record(Watch& w, uint64_t seq) {
@@ -356,7 +395,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     PyErr_Clear();
     if (text.size() > 2000) text.resize(2000);
     out.setMessage(text);
-    std::vector<ShadowFrame> frames = reported_stack(*t);
+    std::vector<ShadowFrame> frames = reported_stack(*t, nullptr, has_guarded_caller(*t));
     // Every raise is stored, but an instruction that raises in a loop (a test
     // suite's thousands of KeyErrors) keeps its whole stack only for its first
     // kFullStackRaises raises; after that, its innermost frame and how many

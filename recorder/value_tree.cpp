@@ -106,6 +106,10 @@ void ValueTree::flush_graveyard() {
         if (Py_REFCNT(obj) == 1 && !frees_silently(obj)) freed_ = true;
         Py_DECREF(obj);
     }
+    // Keep the capacity for the next change (one allocation per change
+    // otherwise), unless a __del__ above buried something meanwhile.
+    dead.clear();
+    if (graveyard_.empty()) graveyard_.swap(dead);
 }
 
 std::unique_ptr<Node> ValueTree::build_node(PyObject* obj, Node* parent) {

@@ -173,10 +173,23 @@ std::string leader_gone_ending() {
     return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-bool always_kept(const Record& r) { return r.table == Table::kMeta || (r.table == Table::kWatches && !r.with); }
+bool always_kept(const RecordView& r) { return r.table == Table::kMeta || (r.table == Table::kWatches && !r.has_with); }
+
+bool is_ending(const RecordView& r) { return r.table == Table::kMeta && r.key == schema::kEndingKey; }
+
+RecordView view_of(const Record& r) {
+    RecordView v{r.table, r.key, r.value};
+    if (r.with) {
+        v.has_with = true;
+        v.with_table = r.with->table;
+        v.with_key = r.with->key;
+        v.with_value = r.with->value;
+    }
+    return v;
+}
 
 // The seq in a change key (u32 watch id, u64 seq) or an exception key (u64 seq).
-uint64_t seq_of(const Record& r) {
+uint64_t seq_of(const RecordView& r) {
     const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
     if (r.table == Table::kChanges && r.key.size() == 12) return schema::detail::get_be<uint64_t>(k + 4);
     if ((r.table == Table::kExceptions || r.table == Table::kMarks) && r.key.size() == 8)
@@ -266,21 +279,26 @@ void Writer::ensure_running() {
     }
 }
 
-bool Writer::enqueue(Record record) {
+bool Writer::enqueue(const Record& record) { return enqueue_view(view_of(record)); }
+
+bool Writer::enqueue_view(const RecordView& record, const RecordView* also) {
     // Meta records (the ending) and watch records (rewritten at the end with
     // what spyrec could not see) are always accepted, so a cut recording still
     // says how it ended and what it missed.
     if (cut_.load() && !always_kept(record)) {
         note_cut(record, "");
+        if (also) note_cut(*also, "");
         return false;
     }
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_ || abandoned_) return false;
     ensure_running();
-    queued_bytes_ += record.key.size() + record.value.size();
-    if (record.with) queued_bytes_ += record.with->key.size() + record.with->value.size();
-    queue_.push_back(std::move(record));
+    queue_.add(record);
     ++enqueued_;
+    if (also) {
+        queue_.add(*also);
+        ++enqueued_;
+    }
     enqueued_total_.store(enqueued_);
     if (batch_full()) wake_.notify_one();
     return true;
@@ -307,9 +325,8 @@ void Writer::close() {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
     if (!queue_.empty()) {
-        std::vector<Record> rest;
+        WriteBatch rest;
         rest.swap(queue_);
-        queued_bytes_ = 0;
         commit(rest);
         committed_ = enqueued_;
         committed_total_.store(committed_);
@@ -354,7 +371,6 @@ void Writer::forget_after_fork() {
     abandoned_ = true;
     closed_ = true;
     queue_.clear();
-    queued_bytes_ = 0;
     mutex_.unlock();
     env_.abandon();
     if (lock_fd_ >= 0) ::close(lock_fd_);  // our copy; the parent keeps its lock
@@ -379,7 +395,7 @@ void Writer::abandon_after_fork() {
 
 std::string Writer::cut_reason() const { return cut_reason_; }
 
-void Writer::note_cut(const Record& r, const std::string& reason) {
+void Writer::note_cut(const RecordView& r, const std::string& reason) {
     if (!reason.empty() && !cut_.load()) {
         cut_reason_ = reason;
         cut_.store(true);
@@ -406,7 +422,7 @@ void Writer::stop_disk_error(const std::string& reason) {
 }
 
 void Writer::run() {
-    std::vector<Record> batch;
+    WriteBatch batch;
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
         wake_.wait_for(lock, std::chrono::milliseconds(kBatchMillis),
@@ -415,13 +431,14 @@ void Writer::run() {
         if (queue_.empty() && !stopping_ && only_this_thread_left()) {
             // Nothing else will end this process: commit, end the recording,
             // and end the process as its last thread's exit would have (status 0).
-            std::vector<Record> last{Record{Table::kMeta, std::string(schema::kEndingKey), leader_gone_ending()}};
+            WriteBatch last;
+            last.add(Table::kMeta, schema::kEndingKey, leader_gone_ending());
             commit(last);
             _exit(0);
         }
         if (int sig = fatal_signal_.exchange(0)) {
             // The fatal-signal handler is waiting for this batch (see on_fatal_signal).
-            queue_.push_back(Record{Table::kMeta, std::string(schema::kEndingKey), crash_ending(sig)});
+            queue_.add(Table::kMeta, schema::kEndingKey, crash_ending(sig));
             ++enqueued_;
             enqueued_total_.store(enqueued_);
         }
@@ -431,11 +448,10 @@ void Writer::run() {
             continue;
         }
         batch.swap(queue_);
-        queued_bytes_ = 0;
         uint64_t upto = enqueued_;
         lock.unlock();
         commit(batch);
-        batch.clear();
+        batch.clear();  // its buffers go back to the queue at the next swap
         release_mapped_pages();
         lock.lock();
         committed_ = upto;
@@ -521,7 +537,7 @@ void Writer::release_mapped_pages() {
     if (map_.first) madvise(map_.first, map_.second, MADV_DONTNEED);
 }
 
-void Writer::commit(std::vector<Record>& batch) {
+void Writer::commit(const WriteBatch& batch) {
     if (abandoned_) return;
     for (int attempt = 0; attempt < 40; ++attempt) {
         try {
@@ -540,7 +556,7 @@ void Writer::commit(std::vector<Record>& batch) {
             }
             if (!is_disk_error(e.code)) {
                 stop_disk_error(std::string(e.what()) + "; recording stopped (what was committed before is readable)");
-                for (const auto& r : batch) note_cut(r, "");
+                for (size_t i = 0; i < batch.size(); ++i) note_cut(batch[i], "");
                 return;
             }
             commit_until_full(batch, e.code);
@@ -552,12 +568,13 @@ void Writer::commit(std::vector<Record>& batch) {
 // The batch did not fit: keep as much of it as fits, one record per
 // transaction, while leaving kDiskReserve free so the Ending still fits; then
 // stop recording with one line on stderr.
-void Writer::commit_until_full(std::vector<Record>& batch, int code) {
+void Writer::commit_until_full(const WriteBatch& batch, int code) {
     size_t i = 0;
     for (; i < batch.size(); ++i) {
-        if (batch[i].table == Table::kMeta && batch[i].key == schema::kEndingKey) continue;
+        if (is_ending(batch[i])) continue;
         if (room_left(dir_, env_.get()) < kDiskReserve) break;
-        std::vector<Record> one{batch[i]};
+        WriteBatch one;
+        one.add(batch[i]);
         try {
             commit_once(one);
         } catch (const LmdbError&) {
@@ -574,9 +591,10 @@ void Writer::commit_until_full(std::vector<Record>& batch, int code) {
     }
     for (size_t j = i; j < batch.size(); ++j) note_cut(batch[j], "");
     // The Ending, if it was in this batch, goes last and alone, into the reserve.
-    for (const auto& r : batch) {
-        if (r.table == Table::kMeta && r.key == schema::kEndingKey) {
-            std::vector<Record> one{r};
+    for (size_t k = 0; k < batch.size(); ++k) {
+        if (is_ending(batch[k])) {
+            WriteBatch one;
+            one.add(batch[k]);
             try {
                 commit_once(one);
             } catch (const LmdbError&) {}
@@ -586,8 +604,8 @@ void Writer::commit_until_full(std::vector<Record>& batch, int code) {
 
 // The Ending record, with cutAtSeq set to the last seq actually recorded (the
 // session knows only its own last seq).
-std::string Writer::with_cut_ending(const std::string& ending) const {
-    if (!cut_.load() || ending.size() % sizeof(capnp::word) != 0 || ending.empty()) return ending;
+std::string Writer::with_cut_ending(std::string_view ending) const {
+    if (!cut_.load() || ending.size() % sizeof(capnp::word) != 0 || ending.empty()) return std::string(ending);
     try {
         auto words = kj::heapArray<capnp::word>(ending.size() / sizeof(capnp::word));
         std::memcpy(words.begin(), ending.data(), ending.size());
@@ -602,47 +620,63 @@ std::string Writer::with_cut_ending(const std::string& ending) const {
         auto bytes = flat.asBytes();
         return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
     } catch (const kj::Exception&) {
-        return ending;
+        return std::string(ending);
     }
 }
 
-void Writer::commit_once(std::vector<Record>& batch) {
+void Writer::commit_once(const WriteBatch& batch) {
     schema::LmdbTxn txn(env_.get(), schema::LmdbTxn::Mode::kWrite);
     uint64_t bytes = 0;
-    for (const auto& r : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const RecordView r = batch[i];
         // Once cut, nothing more but the ending and the watch notes: a change
         // after a gap could not be rebuilt (its ops apply to the value before it).
         if (cut_.load() && !always_kept(r)) {
             note_cut(r, "");
             continue;
         }
-        const size_t attached = r.with ? r.with->key.size() + r.with->value.size() : 0;
+        const size_t attached = r.has_with ? r.with_key.size() + r.with_value.size() : 0;
         if (max_size_ && !always_kept(r) &&
             bytes_written_.load() + bytes + r.key.size() + r.value.size() + attached > max_size_) {
             note_cut(r, "the recording reached --max-size; later changes were not recorded");
             continue;
         }
         std::string ending;
-        const std::string* value_bytes = &r.value;
-        if (r.table == Table::kMeta && r.key == schema::kEndingKey && cut_.load()) {
+        std::string_view value_bytes = r.value;
+        if (is_ending(r) && cut_.load()) {
             ending = with_cut_ending(r.value);
-            value_bytes = &ending;
+            value_bytes = ending;
         }
         MDB_val key{r.key.size(), const_cast<char*>(r.key.data())};
-        MDB_val value{value_bytes->size(), const_cast<char*>(value_bytes->data())};
-        int rc = mdb_put(txn.get(), dbis_[static_cast<size_t>(r.table)], &key, &value, 0);
+        MDB_val value{value_bytes.size(), const_cast<char*>(value_bytes.data())};
+        int rc = put(txn.get(), r.table, key, value);
         if (rc) throw LmdbError("cannot write to the recording", rc);
-        if (r.with) {
-            MDB_val k2{r.with->key.size(), const_cast<char*>(r.with->key.data())};
-            MDB_val v2{r.with->value.size(), const_cast<char*>(r.with->value.data())};
-            rc = mdb_put(txn.get(), dbis_[static_cast<size_t>(r.with->table)], &k2, &v2, 0);
+        if (r.has_with) {
+            MDB_val k2{r.with_key.size(), const_cast<char*>(r.with_key.data())};
+            MDB_val v2{r.with_value.size(), const_cast<char*>(r.with_value.data())};
+            rc = put(txn.get(), r.with_table, k2, v2);
             if (rc) throw LmdbError("cannot write to the recording", rc);
         }
-        bytes += r.key.size() + value_bytes->size() + attached;
+        bytes += r.key.size() + value_bytes.size() + attached;
     }
     int rc = txn.commit();
     if (rc) throw LmdbError("cannot commit to the recording", rc);
     bytes_written_ += bytes;
+}
+
+int Writer::put(MDB_txn* txn, Table table, MDB_val& key, MDB_val& value) {
+    // Most records come in key order (a watch's changes by seq, an
+    // instruction's by_code entries): MDB_APPEND puts those at the end of
+    // the table without searching it, and fills pages instead of splitting
+    // them in half. last_key_ may run ahead of the table after an aborted
+    // transaction, never behind it, so a key it allows is always the largest.
+    std::string& last = last_key_[static_cast<size_t>(table)];
+    std::string_view k(static_cast<const char*>(key.mv_data), key.mv_size);
+    bool in_order = last.empty() || k > std::string_view(last);
+    int rc = mdb_put(txn, dbis_[static_cast<size_t>(table)], &key, &value, in_order ? MDB_APPEND : 0);
+    if (rc == MDB_KEYEXIST && in_order) rc = mdb_put(txn, dbis_[static_cast<size_t>(table)], &key, &value, 0);
+    if (rc == 0 && in_order) last.assign(k);
+    return rc;
 }
 
 }  // namespace spyrec::recorder

@@ -1,7 +1,8 @@
 // The recording writer: owns the LMDB environment and a thread that commits
 // queued records in batches. The monitoring callbacks never touch LMDB: they
 // hand finished, serialized records to `enqueue`, which takes a short mutex
-// and moves a buffer (no Python calls while it is held).
+// and copies their bytes into the queue's buffer (write_batch.h; no Python
+// calls while it is held).
 //
 // Durability: a batch is committed when it holds kBatchRecords records or
 // kBatchBytes bytes, or kBatchMillis have passed since its first record,
@@ -38,6 +39,7 @@
 
 #include "lmdb_handles.h"
 #include "tables.h"
+#include "write_batch.h"
 
 namespace spyrec::recorder {
 
@@ -79,7 +81,10 @@ public:
 
     void start();
     // Returns false once recording has been cut (max size or a disk error).
-    bool enqueue(Record record);
+    bool enqueue(const Record& record);
+    // The hot path's form: the bytes are copied, and `also` (a record that
+    // indexes this one) is queued with it under the same lock.
+    bool enqueue_view(const RecordView& record, const RecordView* also = nullptr);
     // Blocks until everything enqueued so far is committed.
     void flush();
     // Flushes, stops the thread, closes the environment.
@@ -108,19 +113,21 @@ private:
     std::thread spawn_thread();  // runs run() with the process's signals blocked
     void ensure_running();       // with mutex_ held
     void stop_disk_error(const std::string& reason);
-    void note_cut(const Record& r, const std::string& reason);
-    std::string with_cut_ending(const std::string& ending) const;
-    void commit(std::vector<Record>& batch);
+    void note_cut(const RecordView& r, const std::string& reason);
+    std::string with_cut_ending(std::string_view ending) const;
+    void commit(const WriteBatch& batch);
     void release_mapped_pages();
-    bool batch_full() const { return queue_.size() >= kBatchRecords || queued_bytes_ >= kBatchBytes; }
-    void commit_once(std::vector<Record>& batch);
-    void commit_until_full(std::vector<Record>& batch, int code);
+    bool batch_full() const { return queue_.size() >= kBatchRecords || queue_.bytes() >= kBatchBytes; }
+    void commit_once(const WriteBatch& batch);
+    int put(MDB_txn* txn, Table table, MDB_val& key, MDB_val& value);
+    void commit_until_full(const WriteBatch& batch, int code);
     void grow_map();
 
     std::string dir_;
     uint64_t max_size_;
     schema::LmdbEnv env_;
     std::array<MDB_dbi, schema::kTableCount> dbis_{};
+    std::array<std::string, schema::kTableCount> last_key_;  // the largest key put in each table (put())
     size_t map_size_ = size_t{64} << 20;
     std::pair<void*, size_t> map_{nullptr, 0};  // data.mdb's mapping (release_mapped_pages)
     size_t map_located_for_ = 0;                // the map size map_ was found for
@@ -129,11 +136,10 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable flushed_;
-    std::vector<Record> queue_;
+    WriteBatch queue_;
     uint64_t enqueued_ = 0;
     uint64_t committed_ = 0;
     bool stopping_ = false;
-    size_t queued_bytes_ = 0;    // keys and values in queue_
     bool flush_wanted_ = false;  // flush() is waiting: commit without waiting for the batch to fill
     std::thread thread_;
     std::atomic<bool> cut_{false};

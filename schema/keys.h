@@ -99,6 +99,11 @@ template <size_t N>
 inline std::string key_bytes(const std::array<uint8_t, N>& key) {
     return std::string(reinterpret_cast<const char*>(key.data()), N);
 }
+// The same bytes, not copied (valid while `key` lives).
+template <size_t N>
+inline std::string_view key_view(const std::array<uint8_t, N>& key) {
+    return std::string_view(reinterpret_cast<const char*>(key.data()), N);
+}
 
 struct DecodedChangeKey {
     uint32_t watch_id;
