@@ -56,7 +56,6 @@ def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
     assert not wrong, f"{len(wrong)} misattributed, e.g. {wrong[:3]}"
 
 
-
 GUARDED = textwrap.dedent("""
     import operator, threading, time
     from functools import partial
