@@ -338,11 +338,11 @@ public:
             take_call_offset(*caller_top, caller, frame);
     }
 
+    bool returns_quietly_from(PyObject* code) const { return operands_readable_ && returns_quietly(code); }
+
     // ---- cold path ---------------------------------------------------------
     // The dict watcher: `dict` is about to change, in this thread, made by the
     // innermost frame's current instruction.
-    bool returns_quietly_from(PyObject* code) const { return operands_readable_ && returns_quietly(code); }
-
     int on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);
     // The guards' dict watcher: a name a disabled CALL relies on may have changed.
     int on_guard_event(PyDict_WatchEvent event, PyObject* dict, PyObject* key, PyObject* new_value);

@@ -496,7 +496,9 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
     size_t s = common_suffix(list->ob_item, new_size, n.items.data(), old_size, std::min(new_size, old_size) - p);
     // The part that differs, copied: what follows may create objects, and the
     // walk stays independent of the list's buffer.
-    const std::vector<PyObject*> middle(list->ob_item + p, list->ob_item + (new_size - s));
+    // (Scratch kept for its capacity: nothing below diffs a list again.)
+    std::vector<PyObject*>& middle = scratch_middle_;
+    middle.assign(list->ob_item + p, list->ob_item + (new_size - s));
     const size_t first = p;
     auto now = [&](size_t i) { return middle[i - first]; };
     // Items replaced by equal ones (another float 1.0, an equal copy of a
@@ -514,9 +516,11 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
         ++s;
     }
     const size_t old_end = old_size - s, new_end = new_size - s;
-    if (p == old_end && p == new_end) return;
-    std::vector<PyObject*> items;
-    std::vector<std::unique_ptr<Node>> kids;
+    if (p == old_end && p == new_end) return trim_scratch();
+    std::vector<PyObject*>& items = scratch_items_;
+    std::vector<std::unique_ptr<Node>>& kids = scratch_kids_;
+    items.clear();
+    kids.clear();
     for (size_t i = p; i < new_end; ++i) {
         items.push_back(Py_NewRef(now(i)));
         kids.push_back(build_node(now(i), &n));
@@ -544,6 +548,16 @@ void ValueTree::diff_sequence(Node& n, std::vector<PathStep>& path, Delta& delta
     for (size_t i = p; i < p + items.size(); ++i) {
         if (n.kids[i]) n.kids[i]->index_hint = i;
     }
+    trim_scratch();
+}
+
+void ValueTree::trim_scratch() {
+    // A big splice's scratch goes back at once: memory follows what changed.
+    constexpr size_t kKept = 1024;
+    if (scratch_middle_.capacity() > kKept) std::vector<PyObject*>().swap(scratch_middle_);
+    if (scratch_items_.capacity() > kKept) std::vector<PyObject*>().swap(scratch_items_);
+    if (scratch_kids_.capacity() > kKept) std::vector<std::unique_ptr<Node>>().swap(scratch_kids_);
+    scratch_kids_.clear();  // moved from; nothing to free
 }
 
 void ValueTree::dict_set_item(Node& n, size_t i, std::vector<PathStep>& path, Delta& delta) {

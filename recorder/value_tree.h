@@ -260,6 +260,10 @@ private:
     // Node::next_alias when the same one sits at several places.
     std::unordered_map<PyObject*, Node*> by_object_;
     std::unordered_map<PyObject*, Node*> by_dict_;
+    void trim_scratch();
+    std::vector<PyObject*> scratch_middle_;  // diff_sequence's, kept for their capacity
+    std::vector<PyObject*> scratch_items_;
+    std::vector<std::unique_ptr<Node>> scratch_kids_;
     std::vector<PyObject*> graveyard_;  // references to drop once the tree is consistent
     bool secret_ = false;
     bool in_secret_ = false;  // update(): inside a secret, whose edits are not written

@@ -77,7 +77,7 @@ public:
         }
     }
 
-    static constexpr size_t kKeptBytes = size_t{4} << 20;
+    static constexpr size_t kKeptBytes = size_t{512} << 10;  // twice a full batch (Writer::kBatchBytes)
 
 private:
     struct Entry {
