@@ -31,7 +31,8 @@ uint64_t Session::ensure_code(PyObject* code) {
 
 std::string Session::code_record(PyObject* code) {
     auto* co = reinterpret_cast<PyCodeObject*>(code);
-    capnp::MallocMessageBuilder message;
+    ScratchMessage scratch;  // a first segment from the thread's pool, not a zeroed 8 KiB one
+    auto& message = scratch.builder();
     auto out = message.initRoot<schema::Code>();
     out.setFilename(utf8_of(co->co_filename));
     out.setQualname(utf8_of(co->co_qualname));
@@ -364,7 +365,8 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     note_instruction(t, code, offset, true);
     uint64_t seq = ++seq_;
     ++exceptions_;
-    capnp::MallocMessageBuilder message;
+    ScratchMessage scratch;  // as in code_record: raises can come by the thousand
+    auto& message = scratch.builder();
     auto out = message.initRoot<schema::RaisedException>();
     out.setSeq(seq);
     out.setMonotonicNs(monotonic_ns());
