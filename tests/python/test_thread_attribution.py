@@ -30,9 +30,10 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
+def modified_changes(tmp_path, program):
+    """Records `program` watching only __main__.SHARED; its `modified` changes as JSON."""
     script = tmp_path / "threads.py"
-    script.write_text(PROGRAM)
+    script.write_text(program)
     rec = tmp_path / "rec"
     spyrec = [sys.executable, "-m", "spyrec"]
     subprocess.run(
@@ -46,7 +47,11 @@ def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
-    changes = [c for c in json.loads(out) if c["kind"] == "modified"]
+    return [c for c in json.loads(out) if c["kind"] == "modified"]
+
+
+def test_preempted_threads_are_blamed_for_their_own_appends(tmp_path):
+    changes = modified_changes(tmp_path, PROGRAM)
     assert len(changes) == 600
     wrong = []
     for c in changes:
@@ -86,21 +91,6 @@ def test_callers_of_a_change_seen_by_another_thread_are_where_they_are(tmp_path)
     # disabled (guarded) CALL, so work()'s shadow offset is its previous
     # event's (line 11); the stack must still show work() at line 12: the
     # callers are read from the culprit thread's own frames.
-    script = tmp_path / "threads.py"
-    script.write_text(GUARDED)
-    rec = tmp_path / "rec"
-    spyrec = [sys.executable, "-m", "spyrec"]
-    subprocess.run(
-        spyrec + ["run", "--no-default-watches", "-w", "__main__.SHARED", "-o", str(rec), str(script)],
-        check=True,
-        cwd=tmp_path,
-    )
-    out = subprocess.run(
-        spyrec + ["query", "-r", str(rec), "history", "__main__.SHARED", "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    changes = [c for c in json.loads(out) if c["kind"] == "modified"]
+    changes = modified_changes(tmp_path, GUARDED)
     stacks = [(c["thread"], [(f["function"], f["line"]) for f in c["stack"]]) for c in changes]
     assert stacks == [("MainThread", [("add", 7), ("work", 12), ("<module>", 20)])] * 3
