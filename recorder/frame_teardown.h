@@ -11,22 +11,34 @@ namespace spyrec::recorder {
 // True when the innermost frame, at its PY_RETURN and running `code`,
 // returns straight into a Python frame (not through the C stack's entry
 // frame: nothing in C resumes after it, unlike sorted(key=) or map) and its
-// teardown frees nothing whose freeing can run code: each local, cell and
-// free variable is held elsewhere or frees silently, there is no frame
-// object or locals dict to drop, and its function is held elsewhere. Then
+// teardown frees nothing whose freeing can run code. The teardown drops the
+// frame's references to its locals, cells and free variables, its function
+// and its code; each object it drops must be held elsewhere too (more
+// references than this frame's own: `a = b = Token()` holds two) or free
+// silently, and there must be no frame object or locals dict to drop. Then
 // nothing runs between this event and the caller's next instruction. Only
 // when frame_layout_matches(); false whenever unsure.
 inline bool returns_quietly(PyObject* code) {
     constexpr char kOwnedByCStack = 3;  // FRAME_OWNED_BY_CSTACK, 3.12 and 3.13
+    constexpr int kMostSlots = 32;      // bounds the cost: more locals than this is never quiet
     auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
     if (!frame || frame->executable != code || frame->frame_obj || frame->locals) return false;
     auto* caller = static_cast<FrameLayout*>(frame->previous);
     if (!caller || caller->owner == kOwnedByCStack) return false;
-    if (frame->funcobj && Py_REFCNT(frame->funcobj) == 1) return false;
     const int slots = reinterpret_cast<PyCodeObject*>(code)->co_nlocalsplus;
+    if (slots > kMostSlots) return false;
+    // How many of the references the teardown drops point at `held`.
+    auto dropped = [&](PyObject* held) {
+        Py_ssize_t n = (held == frame->funcobj) + (held == code);
+        for (int i = 0; i < slots; ++i) n += frame->localsplus[i] == held;
+        return n;
+    };
+    auto survives = [&](PyObject* held) {
+        return !held || frees_silently(held) || (Py_REFCNT(held) > slots + 2 || Py_REFCNT(held) > dropped(held));
+    };
+    if (!survives(frame->funcobj) || !survives(code)) return false;
     for (int i = 0; i < slots; ++i) {
-        PyObject* held = frame->localsplus[i];
-        if (held && Py_REFCNT(held) == 1 && !frees_silently(held)) return false;
+        if (!survives(frame->localsplus[i])) return false;
     }
     return true;
 }

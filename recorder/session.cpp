@@ -183,24 +183,49 @@ std::vector<ShadowFrame> Session::python_frames() {
     return frames;
 }
 
-void Session::python_frames_into(std::vector<ShadowFrame>& frames, PyThreadState* tstate) {
+void Session::python_frames_into(std::vector<ShadowFrame>& frames) {
     // Innermost first. Read from CPython's interpreter frames where their
     // layout is known: the frames PyFrame_GetBack would show, without
     // creating a frame object for each (this runs for every recorded change).
-    // Another thread's frames hold still while this one holds the GIL.
     frames.clear();
     if (operands_readable_) {
-        auto* innermost = tstate ? innermost_frame_of(tstate) : innermost_frame();
-        for (auto* f = reinterpret_cast<FrameLayout*>(innermost); f; f = static_cast<FrameLayout*>(f->previous)) {
+        for (auto* f = reinterpret_cast<FrameLayout*>(innermost_frame()); f;
+             f = static_cast<FrameLayout*>(f->previous)) {
             if (!is_complete_frame(f)) continue;
             int lasti = PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(f));
             frames.push_back(ShadowFrame{f->executable, lasti < 0 ? -1 : lasti});
         }
         return;
     }
-    if (tstate && tstate != PyThreadState_Get()) return;  // frame objects: this thread's only
-    PyFrameObject* frame = PyEval_GetFrame();             // borrowed
+    PyFrameObject* frame = PyEval_GetFrame();  // borrowed
     Py_XINCREF(frame);
+    frame_objects_into(frames, frame);
+}
+
+void Session::other_thread_frames_into(std::vector<ShadowFrame>& frames, unsigned long thread_ident) {
+    // Cold: a change first seen by another thread's event. sys._current_frames
+    // walks the threads under CPython's own lock (a thread state may be
+    // deleted without the GIL); it makes frame objects for them, as a
+    // debugger does. A thread id reused by a newer thread gives frames whose
+    // code does not pair with the shadow stack's: refresh_callers stops there.
+    frames.clear();
+    SavedError saved;
+    PyObject* all = nullptr;
+    if (PyObject* current_frames = PySys_GetObject("_current_frames")) {  // borrowed
+        all = PyObject_CallNoArgs(current_frames);
+    }
+    PyObject* ident = all && PyDict_Check(all) ? PyLong_FromUnsignedLong(thread_ident) : nullptr;
+    PyObject* frame = ident ? PyDict_GetItemWithError(all, ident) : nullptr;  // borrowed
+    if (frame && !PyFrame_Check(frame)) frame = nullptr;
+    Py_XINCREF(frame);
+    Py_XDECREF(ident);
+    Py_XDECREF(all);
+    PyErr_Clear();
+    frame_objects_into(frames, reinterpret_cast<PyFrameObject*>(frame));
+}
+
+void Session::frame_objects_into(std::vector<ShadowFrame>& frames, PyFrameObject* frame) {
+    // Innermost first, from `frame` (a new reference, consumed) outwards.
     while (frame) {
         PyCodeObject* code = PyFrame_GetCode(frame);  // new reference; the frame keeps one too
         frames.push_back(ShadowFrame{reinterpret_cast<PyObject*>(code), PyFrame_GetLasti(frame)});

@@ -349,9 +349,11 @@ public:
     void record_exception(ThreadState* t, PyObject* code, int offset, PyObject* exc, bool reraised);
     void resync(ThreadState* t);
     std::vector<ShadowFrame> python_frames();
-    // Innermost first, replacing its contents; `tstate`: another thread's (nullptr: this one's).
-    void python_frames_into(std::vector<ShadowFrame>& frames, PyThreadState* tstate = nullptr);
-    void refresh_callers(std::vector<ShadowFrame>& stack, PyThreadState* tstate);
+    // This thread's frames, innermost first, replacing its contents.
+    void python_frames_into(std::vector<ShadowFrame>& frames);
+    void other_thread_frames_into(std::vector<ShadowFrame>& frames, unsigned long thread_ident);
+    void frame_objects_into(std::vector<ShadowFrame>& frames, PyFrameObject* frame);
+    void refresh_callers(std::vector<ShadowFrame>& stack, unsigned long thread_ident);
     bool has_guarded_caller(const ThreadState& t);
 
 private:

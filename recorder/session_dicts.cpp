@@ -69,6 +69,14 @@ int Session::on_dict_event(PyDict_WatchEvent event, PyObject* dict, PyObject* ke
     // store by a pure instruction (STORE_NAME of a loop variable) after a
     // clean one compares nothing here, so no watched list is compared whole.
     if (!same_execution) check_watches(t);
+    // From here on, what the thread does is this store's doing or later: its
+    // frame's shadow offset names it. (It may still name an instruction
+    // before a disabled CALL, rule 8; and a value this store drops may be
+    // freed by spyrec's own check later, whose second pass blames it here.)
+    if (known) {
+        ShadowFrame* top = t->top();
+        if (top && top->code == code) top->offset = offset;
+    }
     dicts_.bump(event, dict, key);
     // Unless the next event compares everything already (then no lookup):
     if (!(t->dirty && !t->dirty_target)) {

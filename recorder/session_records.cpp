@@ -161,21 +161,6 @@ void Session::write_stack(capnp::List<schema::Frame>::Builder out, const std::ve
     }
 }
 
-namespace {
-
-// The thread state of the thread `ident` in this interpreter (nullptr: gone).
-PyThreadState* thread_state_of(unsigned long ident) {
-    PyThreadState* current = PyThreadState_Get();
-    if (current->thread_id == ident) return current;
-    for (PyThreadState* ts = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(current)); ts;
-         ts = PyThreadState_Next(ts)) {
-        if (ts->thread_id == ident) return ts;
-    }
-    return nullptr;
-}
-
-}  // namespace
-
 bool Session::has_guarded_caller(const ThreadState& t) {
     // Ever, not only under the current guards: a CALL disabled before a
     // guard was refused may still be running (its callee raising now).
@@ -186,7 +171,7 @@ bool Session::has_guarded_caller(const ThreadState& t) {
     return false;
 }
 
-void Session::refresh_callers(std::vector<ShadowFrame>& stack, PyThreadState* tstate) {
+void Session::refresh_callers(std::vector<ShadowFrame>& stack, unsigned long thread_ident) {
     // A caller's shadow offset is its last instruction that raised an event.
     // A call made by an instruction whose events are disabled (`del x` running
     // __del__, `obj.v = 1` running a property setter, a weakref callback) left
@@ -195,7 +180,11 @@ void Session::refresh_callers(std::vector<ShadowFrame>& stack, PyThreadState* ts
     // never the innermost shadow frame: that is the culprit, and CPython may
     // have moved past it or into a callee already.
     std::vector<ShadowFrame>& live = live_frames_;  // innermost first
-    python_frames_into(live, tstate);
+    if (thread_ident == PyThread_get_thread_ident()) {
+        python_frames_into(live);
+    } else {
+        other_thread_frames_into(live, thread_ident);
+    }
     size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
     for (size_t i = 0; i < callers; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
@@ -214,9 +203,7 @@ std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulpr
     // walk of CPython's frames at every RAISE event (unless a caller's CALL
     // raised no event: record_exception). The culprit's thread may be
     // another one (its change seen at this thread's event).
-    if (exact_callers) {
-        if (PyThreadState* tstate = thread_state_of(t.thread_id)) refresh_callers(stack, tstate);
-    }
+    if (exact_callers) refresh_callers(stack, t.thread_id);
     std::vector<ShadowFrame> frames;
     frames.reserve(stack.size() + 1);
     for (size_t i = stack.size(); i-- > 0;) {

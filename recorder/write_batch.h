@@ -67,9 +67,14 @@ public:
         entries_.swap(other.entries_);
     }
     // Empties the batch, keeping its capacity for the next one unless it grew
-    // past `keep_bytes` (a big keyframe): that memory goes back at once.
+    // past `keep_bytes` (a big keyframe, a burst while a commit was slow):
+    // that memory goes back at once.
     void clear(size_t keep_bytes = kKeptBytes) {
-        entries_.clear();
+        if (entries_.capacity() * sizeof(Entry) > keep_bytes) {
+            std::vector<Entry>().swap(entries_);
+        } else {
+            entries_.clear();
+        }
         if (bytes_.capacity() > keep_bytes) {
             std::string().swap(bytes_);
         } else {
