@@ -147,7 +147,7 @@ void Session::stop(const std::string& how, int exit_status, int signal, const st
     ending.setMessage(reason);
     ending.setChanges(changes_);
     ending.setExceptions(exceptions_);
-    writer_.enqueue(Record{Table::kMeta, std::string(schema::kEndingKey), message_bytes(message)});
+    writer_.enqueue(RecordView{Table::kMeta, schema::kEndingKey, message_bytes(message)});
     writer_.close();
 }
 

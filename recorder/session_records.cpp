@@ -24,7 +24,7 @@ uint64_t Session::ensure_code(PyObject* code) {
     uint64_t id = next_code_id_++;
     info->recorded_id = id;
     info->recorded_generation = generation_;
-    writer_.enqueue(Record{Table::kCode, key_bytes(schema::code_key(id)), code_record(code)});
+    writer_.enqueue(RecordView{Table::kCode, key_bytes(schema::code_key(id)), code_record(code)});
     store_source(reinterpret_cast<PyCodeObject*>(code)->co_filename);
     return id;
 }
@@ -78,7 +78,7 @@ void Session::store_source(PyObject* filename) {
             if (text.size() > (size_t{16} << 20)) text.clear();  // not a source file worth keeping
         }
     }
-    if (!text.empty()) writer_.enqueue(Record{Table::kSources, name, text});
+    if (!text.empty()) writer_.enqueue(RecordView{Table::kSources, name, text});
 }
 
 namespace {
@@ -298,10 +298,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, Delta& delta, Thre
     std::optional<Attachment> attached;
     if (keyframe) {
         attached = keyframe_record(w, seq);
-        record.has_with = true;
-        record.with_table = attached->table;
-        record.with_key = attached->key;
-        record.with_value = attached->value;
+        record.attach(*attached);
     }
     schema::ByCodeKey by_code{};
     RecordView index{Table::kByCode, schema::key_view(by_code), ""};
@@ -310,7 +307,7 @@ void Session::record_change(Watch& w, Watch::Outcome outcome, Delta& delta, Thre
         uint32_t offset = static_cast<uint32_t>(frames[0].offset < 0 ? 0 : frames[0].offset);
         by_code = schema::by_code_key(code_id, offset, seq);
     }
-    if (!writer_.enqueue_view(record, frames.empty() ? nullptr : &index)) {
+    if (!writer_.enqueue(record, frames.empty() ? nullptr : &index)) {
         recording_cut_ = writer_.cut();
     }
     if (options_.on_change) call_on_change(w, change_bytes_, trail_codes, culprit, frames, before);
@@ -397,7 +394,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     }
     write_stack(out.initStack(frames.size()), frames);
     out.setOpcode(codes_.get(code)->opcode_at(offset));
-    writer_.enqueue(Record{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+    writer_.enqueue(RecordView{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
 }
 
 void Session::mark(const std::string& test, schema::Mark::Phase phase) {
@@ -413,17 +410,17 @@ void Session::mark(const std::string& test, schema::Mark::Phase phase) {
     out.setSeq(seq);
     out.setTest(test);
     out.setPhase(phase);
-    writer_.enqueue(Record{Table::kMarks, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+    writer_.enqueue(RecordView{Table::kMarks, key_bytes(schema::seq_key(seq)), message_bytes(message)});
 }
 
 void Session::label_file(const std::string& filename, const std::string& label) {
-    if (!stopped_ && !filename.empty()) writer_.enqueue(Record{Table::kFileLabels, filename, label});
+    if (!stopped_ && !filename.empty()) writer_.enqueue(RecordView{Table::kFileLabels, filename, label});
 }
 
 void Session::write_meta() {
     auto version = schema::format_value(schema::kFormatVersion);
-    writer_.enqueue(Record{Table::kMeta, std::string(schema::kFormatKey),
-                           std::string(reinterpret_cast<const char*>(version.data()), version.size())});
+    writer_.enqueue(RecordView{Table::kMeta, schema::kFormatKey,
+                               std::string(reinterpret_cast<const char*>(version.data()), version.size())});
     capnp::MallocMessageBuilder message;
     auto meta = message.initRoot<schema::Meta>();
     meta.setFormatVersion(schema::kFormatVersion);
@@ -441,7 +438,7 @@ void Session::write_meta() {
     meta.setRedactionKnown(true);
     auto patterns = meta.initRedactPatterns(redactor_.patterns().size());
     for (size_t i = 0; i < redactor_.patterns().size(); ++i) patterns.set(i, redactor_.patterns()[i]);
-    writer_.enqueue(Record{Table::kMeta, std::string(schema::kMetaKey), message_bytes(message)});
+    writer_.enqueue(RecordView{Table::kMeta, schema::kMetaKey, message_bytes(message)});
 }
 
 void Session::write_watch(Watch& w, bool at_end) {
@@ -469,9 +466,15 @@ void Session::write_watch(Watch& w, bool at_end) {
         out.setEverResolved(w.exists());
         if (w.exists()) resolved_at_start_.insert(w.id());
     }
-    Record record{Table::kWatches, key_bytes(schema::watch_key(w.id())), message_bytes(message)};
-    if (!at_end && w.exists()) record.with = keyframe_record(w, 0);
-    writer_.enqueue(std::move(record));
+    const std::string value = message_bytes(message);
+    const auto key = schema::watch_key(w.id());
+    RecordView record{Table::kWatches, schema::key_view(key), value};
+    std::optional<Attachment> attached;
+    if (!at_end && w.exists()) {
+        attached = keyframe_record(w, 0);
+        record.attach(*attached);
+    }
+    writer_.enqueue(record);
 }
 
 }  // namespace spyrec::recorder

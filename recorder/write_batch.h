@@ -19,7 +19,16 @@ namespace spyrec::recorder {
 
 using schema::Table;
 
-// A record in a batch: views into the batch's buffer, valid until it is cleared.
+// A record that must be committed together with another, or not at all (a
+// change, or a watch, and the keyframe of its value).
+struct Attachment {
+    Table table;
+    std::string key;
+    std::string value;
+};
+
+// A record: views of its key and value (into a batch's buffer when read
+// from one, valid until it is cleared).
 struct RecordView {
     Table table;
     std::string_view key;
@@ -28,6 +37,13 @@ struct RecordView {
     Table with_table = Table::kMeta;
     std::string_view with_key;
     std::string_view with_value;
+
+    void attach(const Attachment& a) {  // `a` must outlive the views
+        has_with = true;
+        with_table = a.table;
+        with_key = a.key;
+        with_value = a.value;
+    }
 };
 
 class WriteBatch {

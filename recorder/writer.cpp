@@ -177,17 +177,6 @@ bool always_kept(const RecordView& r) { return r.table == Table::kMeta || (r.tab
 
 bool is_ending(const RecordView& r) { return r.table == Table::kMeta && r.key == schema::kEndingKey; }
 
-RecordView view_of(const Record& r) {
-    RecordView v{r.table, r.key, r.value};
-    if (r.with) {
-        v.has_with = true;
-        v.with_table = r.with->table;
-        v.with_key = r.with->key;
-        v.with_value = r.with->value;
-    }
-    return v;
-}
-
 // The seq in a change key (u32 watch id, u64 seq) or an exception key (u64 seq).
 uint64_t seq_of(const RecordView& r) {
     const auto* k = reinterpret_cast<const uint8_t*>(r.key.data());
@@ -279,9 +268,7 @@ void Writer::ensure_running() {
     }
 }
 
-bool Writer::enqueue(const Record& record) { return enqueue_view(view_of(record)); }
-
-bool Writer::enqueue_view(const RecordView& record, const RecordView* also) {
+bool Writer::enqueue(const RecordView& record, const RecordView* also) {
     // Meta records (the ending) and watch records (rewritten at the end with
     // what spyrec could not see) are always accepted, so a cut recording still
     // says how it ended and what it missed.

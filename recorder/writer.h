@@ -32,7 +32,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,21 +44,6 @@ namespace spyrec::recorder {
 
 using schema::LmdbError;
 using schema::Table;
-
-// A record that must be committed together with its Record, or not at all
-// (a change and the keyframe of the value after it).
-struct Attachment {
-    Table table;
-    std::string key;
-    std::string value;
-};
-
-struct Record {
-    Table table;
-    std::string key;
-    std::string value;
-    std::optional<Attachment> with;  // put in the same transaction; cut together
-};
 
 class Writer {
 public:
@@ -81,10 +65,9 @@ public:
 
     void start();
     // Returns false once recording has been cut (max size or a disk error).
-    bool enqueue(const Record& record);
-    // The hot path's form: the bytes are copied, and `also` (a record that
-    // indexes this one) is queued with it under the same lock.
-    bool enqueue_view(const RecordView& record, const RecordView* also = nullptr);
+    // The bytes are copied (the views need not outlive the call); `also` (a
+    // record that indexes this one) is queued with it under the same lock.
+    bool enqueue(const RecordView& record, const RecordView* also = nullptr);
     // Blocks until everything enqueued so far is committed.
     void flush();
     // Flushes, stops the thread, closes the environment.

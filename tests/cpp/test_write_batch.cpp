@@ -106,7 +106,7 @@ TEST(Writer, RecordsInAnyKeyOrderAllLand) {
             std::string value = "change " + std::to_string(seq);
             rec::RecordView change{rec::Table::kChanges, schema::key_view(key), value};
             rec::RecordView by_code{rec::Table::kByCode, schema::key_view(index), ""};
-            ASSERT_TRUE(writer.enqueue_view(change, &by_code));
+            ASSERT_TRUE(writer.enqueue(change, &by_code));
             if (seq == 9) writer.flush();  // across two transactions too
         }
         writer.close();
