@@ -15,9 +15,15 @@ struct Pool {
     std::array<bool, kSlots> busy{};
 };
 
-// Per thread, so no lock and no GIL is needed: a message is built and
-// destroyed on one thread. Allocated on a thread's first change only.
-thread_local std::unique_ptr<Pool> pool;
+// One pool for the process, no lock: every message is built and destroyed
+// under the GIL (the monitoring callbacks, the session's cold API), and a
+// slot is claimed and given back with no Python code in between. A thread
+// that lets the GIL go while its message lives (a live hook running Python)
+// keeps its slot busy; another thread's message takes another slot, or its
+// own segment. A thread_local pool cost a call into the dynamic linker
+// (__tls_get_addr, for its guard) at every use, several per change.
+// Allocated at the first change only.
+std::unique_ptr<Pool> pool;
 
 int claim_slot() {
     if (!pool) pool = std::make_unique<Pool>();

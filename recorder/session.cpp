@@ -242,6 +242,7 @@ void Session::resync(ThreadState* t) {
     // frame switched by a greenlet).
     std::vector<ShadowFrame> innermost_first = python_frames();
     t->stack.assign(innermost_first.rbegin(), innermost_first.rend());
+    t->settled_callers = 0;
     // Each frame's info now, so no frame event has to look it up (which
     // would also evict the code-info cache) for the frames running at start.
     for (auto& f : t->stack) f.info = codes_.get(f.code);

@@ -322,6 +322,8 @@ public:
                 target = top->caller_target;
             }
             t->stack.pop_back();
+            // The new top runs on: it is no longer a settled caller.
+            if (t->settled_callers >= t->stack.size()) t->settled_callers = t->stack.empty() ? 0 : t->stack.size() - 1;
             // The next check blames the caller: its CALL, if that raised no event.
             if (dirty && !yielded) caller_takes_call_offset(t);
         }
@@ -353,7 +355,7 @@ public:
     void python_frames_into(std::vector<ShadowFrame>& frames);
     void other_thread_frames_into(std::vector<ShadowFrame>& frames, unsigned long thread_ident);
     void frame_objects_into(std::vector<ShadowFrame>& frames, PyFrameObject* frame);
-    void refresh_callers(std::vector<ShadowFrame>& stack, unsigned long thread_ident);
+    void refresh_callers(ThreadState& t);
     bool has_guarded_caller(const ThreadState& t);
 
 private:
@@ -424,7 +426,6 @@ private:
     OperandEffects operand_effects_;
     bool operands_readable_ = false;          // FrameLayout matched this interpreter at start
     std::vector<ShadowFrame> live_frames_;    // refresh_callers' scratch, kept for its capacity
-    std::vector<ShadowFrame> stack_scratch_;  // reported_stack's, likewise
     std::string change_bytes_;                // a change record's bytes (record_change), likewise
     CallGuards guards_;                       // open while recording, unless live or unreadable frames
     CalleeScanTable callee_scan_;

@@ -31,7 +31,7 @@ uint64_t Session::ensure_code(PyObject* code) {
 
 std::string Session::code_record(PyObject* code) {
     auto* co = reinterpret_cast<PyCodeObject*>(code);
-    ScratchMessage scratch;  // a first segment from the thread's pool, not a zeroed 8 KiB one
+    ScratchMessage scratch;  // a first segment from the pool, not a zeroed 8 KiB one
     auto& message = scratch.builder();
     auto out = message.initRoot<schema::Code>();
     out.setFilename(utf8_of(co->co_filename));
@@ -171,39 +171,46 @@ bool Session::has_guarded_caller(const ThreadState& t) {
     return false;
 }
 
-void Session::refresh_callers(std::vector<ShadowFrame>& stack, unsigned long thread_ident) {
+void Session::refresh_callers(ThreadState& t) {
     // A caller's shadow offset is its last instruction that raised an event.
     // A call made by an instruction whose events are disabled (`del x` running
     // __del__, `obj.v = 1` running a property setter, a weakref callback) left
     // it at the instruction before, a line early. So take each caller's
     // current instruction from CPython, pairing frames from the outermost;
     // never the innermost shadow frame: that is the culprit, and CPython may
-    // have moved past it or into a callee already.
+    // have moved past it or into a callee already. Callers settled by an
+    // earlier refresh have not moved since (ThreadState::settled_callers).
+    std::vector<ShadowFrame>& stack = t.stack;
+    const size_t callers = stack.empty() ? 0 : stack.size() - 1;
+    if (t.settled_callers >= callers) return;
     std::vector<ShadowFrame>& live = live_frames_;  // innermost first
-    if (thread_ident == PyThread_get_thread_ident()) {
+    if (t.thread_id == PyThread_get_thread_ident()) {
         python_frames_into(live);
     } else {
-        other_thread_frames_into(live, thread_ident);
+        other_thread_frames_into(live, t.thread_id);
     }
-    size_t callers = stack.empty() ? 0 : std::min(stack.size() - 1, live.size());
-    for (size_t i = 0; i < callers; ++i) {
+    const size_t paired = std::min(callers, live.size());
+    size_t i = 0;
+    for (; i < paired; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
         if (stack[i].code != now.code) break;
         CodeInfo* info = stack[i].info ? stack[i].info : codes_.get(now.code);
         if (now.offset >= 0) stack[i].offset = info->instruction_start(now.offset);
     }
+    // Only callers paired with CPython's frames are settled; past a frame
+    // that does not pair, the next change tries again.
+    t.settled_callers = i;
 }
 
 std::vector<ShadowFrame> Session::reported_stack(ThreadState& t, const DictCulprit* exact, bool exact_callers) {
     // Innermost first. spyrec's own frames (runpy, the spyrec package, the
     // `spyrec` console script) are left out; the innermost frame is always kept.
-    std::vector<ShadowFrame>& stack = stack_scratch_;  // kept for its capacity
-    stack.assign(t.stack.begin(), t.stack.end());
     // Per change, not per raise: a program that raises in a loop would pay a
     // walk of CPython's frames at every RAISE event (unless a caller's CALL
     // raised no event: record_exception). The culprit's thread may be
     // another one (its change seen at this thread's event).
-    if (exact_callers) refresh_callers(stack, t.thread_id);
+    if (exact_callers) refresh_callers(t);
+    const std::vector<ShadowFrame>& stack = t.stack;
     std::vector<ShadowFrame> frames;
     frames.reserve(stack.size() + 1);
     for (size_t i = stack.size(); i-- > 0;) {

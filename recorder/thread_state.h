@@ -34,6 +34,12 @@ struct ThreadState {
     // event compares. Cleared by a clean call and by entering a new frame; set
     // again when a frame is left (see Session::pop_frame).
     bool dirty = true;
+    // stack[0, settled_callers) are callers whose offsets were read from
+    // CPython's frames (Session::refresh_callers) while their callees ran: a
+    // caller cannot move while a frame it called is alive, so they stay exact
+    // until the frame above them is popped. Saves a walk of CPython's frames
+    // at each change made under the same callers.
+    size_t settled_callers = 0;
     // When set, the last instruction could change only this container (an
     // allow-listed method of a watched one; a dict the dict watcher saw
     // written): the next check compares only it, and the written dicts.
