@@ -424,10 +424,10 @@ private:
     CleanCalls clean_calls_;
     BytecodeFlow flow_;
     OperandEffects operand_effects_;
-    bool operands_readable_ = false;          // FrameLayout matched this interpreter at start
-    std::vector<ShadowFrame> live_frames_;    // refresh_callers' scratch, kept for its capacity
-    std::string change_bytes_;                // a change record's bytes (record_change), likewise
-    CallGuards guards_;                       // open while recording, unless live or unreadable frames
+    bool operands_readable_ = false;        // FrameLayout matched this interpreter at start
+    std::vector<ShadowFrame> live_frames_;  // refresh_callers' scratch, kept for its capacity
+    std::string change_bytes_;              // a change record's bytes (record_change), likewise
+    CallGuards guards_;                     // open while recording, unless live or unreadable frames
     CalleeScanTable callee_scan_;
     vectorcallfunc function_vectorcall_ = nullptr;  // CPython's own, for a plain Python function
     std::vector<DictCulprit> dict_culprits_;

@@ -21,8 +21,6 @@ import _signal  # not signal: its enums cost every recorded program's start-up
 import builtins
 import os
 import sys
-import types
-from collections import namedtuple
 
 from .errors import SpyrecError
 
@@ -37,11 +35,23 @@ class ProgramError(SpyrecError):
     """The program cannot be started; str() is one line."""
 
 
-# How the program ended: what the recording's Ending record says. how:
-# "exited" | "exception" | "signal"; signal: the signal to die by after
-# recording stops. (No dataclasses here: `spyrec run` would import inspect
-# for them, and every recorded program's start-up pays for what it imports.)
-Outcome = namedtuple("Outcome", "how exit_status signal message", defaults=("exited", 0, 0, ""))
+class Outcome:
+    """How the program ended: what the recording's Ending record says. how:
+    "exited" | "exception" | "signal"; signal: the signal to die by after
+    recording stops. (A plain class: a named tuple imports collections, a
+    dataclass inspect, and every recorded program's start-up pays for what
+    spyrec imports.)"""
+
+    __slots__ = ("how", "exit_status", "signal", "message")
+
+    def __init__(self, how: str = "exited", exit_status: int = 0, signal: int = 0, message: str = "") -> None:
+        self.how = how
+        self.exit_status = exit_status
+        self.signal = signal
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.how!r}, {self.exit_status!r}, {self.signal!r}, {self.message!r})"
 
 
 class Program:
@@ -221,8 +231,8 @@ def _has_main(path: str) -> bool:
         return any(n in ("__main__.py", "__main__.pyc") for n in z.namelist())
 
 
-def _fresh_main() -> types.ModuleType:
-    main = types.ModuleType("__main__")
+def _fresh_main():
+    main = type(sys)("__main__")  # a module; `types` is not imported for its name
     main.__builtins__ = builtins
     main.__spec__ = None
     main.__package__ = None

@@ -16,12 +16,6 @@ and deciding it never needs to import anything at parse time.
 
 from __future__ import annotations
 
-# _ast, not ast: the node classes and the parser flag are all the parsing
-# needs, and ast.py costs every recorded program ~1 MiB (ast.unparse, for
-# messages only, imports it when needed).
-import _ast
-from collections import namedtuple
-
 from .errors import UsageError
 
 __all__ = ["WatchExpr", "WatchExprError", "parse", "normalize", "prefixes"]
@@ -36,12 +30,23 @@ class WatchExprError(UsageError):
     """The text is not a watch expression; str() is one line saying what is allowed."""
 
 
-class WatchExpr(namedtuple("WatchExpr", "expr module steps")):
+class WatchExpr(tuple):
     """expr: the normalized text; module: the root module's name; steps:
-    (("attr", name) | ("item", key), ...). Immutable. (A named tuple, not a
-    dataclass: `spyrec run` would import inspect for one.)"""
+    (("attr", name) | ("item", key), ...). Immutable. (A tuple of three, not
+    a named tuple or a dataclass: `spyrec run` would import collections or
+    inspect for one, and every recorded program's start-up pays for them.)"""
 
     __slots__ = ()
+
+    def __new__(cls, expr: str, module: str, steps: tuple):
+        return tuple.__new__(cls, (expr, module, steps))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    expr = property(lambda self: self[0], doc="the normalized text")
+    module = property(lambda self: self[1], doc="the root module's name")
+    steps = property(lambda self: self[2], doc="(kind, name or key) from the module to the value")
 
     def for_core(self) -> tuple:
         """The (expr, module, steps) triple `_core.Recorder` takes."""
@@ -50,9 +55,14 @@ class WatchExpr(namedtuple("WatchExpr", "expr module steps")):
     def __str__(self) -> str:
         return self.expr
 
+    def __repr__(self) -> str:
+        return f"WatchExpr(expr={self[0]!r}, module={self[1]!r}, steps={self[2]!r})"
 
-def _literal_key(node: _ast.expr, text: str):
+
+def _literal_key(node, text: str):
     """The value of a subscript key, if it is one of the allowed literals."""
+    import _ast
+
     if isinstance(node, _ast.Constant):
         value = node.value
         if value is None or isinstance(value, (str, bytes, bool, int)):
@@ -92,10 +102,40 @@ def _unparse(node) -> str:
     return ast.unparse(node)
 
 
+# keyword.kwlist (test_watch_expr checks it is): an attribute cannot be named
+# by one, and `keyword` is one import more for every recorded program.
+_KEYWORDS = frozenset(
+    "False None True and as assert async await break class continue def del elif else except finally for "
+    "from global if import in is lambda nonlocal not or pass raise return try while with yield".split()
+)
+
+
+def _dotted(text: str) -> WatchExpr | None:
+    """A plain dotted name (`sys.path`, `myapp.CONFIG`), the common case,
+    parsed without the compiler; None for anything else. ASCII names only:
+    the compiler normalizes other identifiers (NFKC), parse() leaves that to it."""
+    parts = text.split(".")
+    if not 2 <= len(parts) <= MAX_STEPS + 1:
+        return None
+    for part in parts:
+        if not (part.isascii() and part.isidentifier()) or part in _KEYWORDS:
+            return None
+    return WatchExpr(text, parts[0], tuple(("attr", part) for part in parts[1:]))
+
+
 def parse(text: str) -> WatchExpr:
     """Parse a watch expression; raise WatchExprError (one line) if it is not one."""
     if not isinstance(text, str) or not text.strip():
         raise WatchExprError(f"empty watch expression; {ALLOWED}")
+    return _dotted(text.strip()) or _parse_with_compiler(text)
+
+
+def _parse_with_compiler(text: str) -> WatchExpr:
+    # _ast, not ast: the node classes and the parser flag are all the parsing
+    # needs, and ast.py costs ~1 MiB (ast.unparse, for messages only, imports
+    # it when needed). Imported here: plain dotted names need neither.
+    import _ast
+
     try:
         tree = compile(text.strip(), "<watch>", "eval", _ast.PyCF_ONLY_AST)
     except SyntaxError:

@@ -1,6 +1,9 @@
 """The watch expression syntax: what parses, what it normalizes to, what is refused."""
 
+import keyword
+
 import pytest
+from spyrec import watch_expr
 from spyrec.watch_expr import WatchExprError, normalize, parse, prefixes
 
 
@@ -137,3 +140,36 @@ def test_long_expressions_are_cut_in_messages_past_80_characters():
     with pytest.raises(WatchExprError) as info:
         parse(longer)
     assert str(info.value).startswith(f"{longer[:60]!r}... ({len(longer)} characters) is not a Python expression;")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sys.path", "os.environ", "a.b.c.d", "m._x", "m.__dict__", "m.match", "m.case", "m.type", "m._", "a" + ".b" * 200],
+)
+def test_dotted_names_parse_as_the_compiler_parses_them(text):
+    # parse() reads a plain dotted name itself; the compiler's reading is the reference.
+    fast = watch_expr._dotted(text)
+    assert fast is not None
+    assert fast == watch_expr._parse_with_compiler(text)
+    assert (fast.expr, fast.module, fast.steps) == (parse(text).expr, parse(text).module, parse(text).steps)
+
+
+@pytest.mark.parametrize(
+    "text", ["sys.if", "m.None", "m.x.True", "sys.pa th", "sys..path", "sys.", ".path", "sys.péth", "sys"]
+)
+def test_what_is_not_a_plain_dotted_name_goes_to_the_compiler(text):
+    assert watch_expr._dotted(text) is None
+
+
+def test_the_keywords_a_dotted_name_cannot_hold_are_pythons():
+    assert watch_expr._KEYWORDS == set(keyword.kwlist)
+
+
+def test_a_parsed_watch_is_a_value():
+    w = parse("myapp.CONFIG['db']")
+    assert w == parse('myapp . CONFIG["db"]') and hash(w) == hash(parse("myapp.CONFIG['db']"))
+    steps = (("attr", "CONFIG"), ("item", "db"))
+    assert repr(w) == f"WatchExpr(expr=\"myapp.CONFIG['db']\", module='myapp', steps={steps!r})"
+    import copy
+
+    assert copy.copy(w) == w and copy.deepcopy(w) == w
