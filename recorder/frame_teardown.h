@@ -34,9 +34,16 @@ inline bool returns_quietly(PyObject* code) {
         return n;
     };
     auto survives = [&](PyObject* held) {
-        return !held || frees_silently(held) || (Py_REFCNT(held) > slots + 2 || Py_REFCNT(held) > dropped(held));
+        // Cheapest first: more references than the frame can hold (None and
+        // small ints are immortal), then the types, then the count.
+        if (!held || Py_REFCNT(held) > slots + 2) return true;
+        return frees_silently(held) || Py_REFCNT(held) > dropped(held);
     };
-    if (!survives(frame->funcobj) || !survives(code)) return false;
+    PyObject* function = frame->funcobj;
+    if (!survives(function)) return false;
+    // A function that lives on holds its code.
+    bool code_held = function && PyFunction_Check(function) && PyFunction_GET_CODE(function) == code;
+    if (!code_held && !survives(code)) return false;
     for (int i = 0; i < slots; ++i) {
         if (!survives(frame->localsplus[i])) return false;
     }
