@@ -22,11 +22,12 @@ struct Pool {
 // keeps its slot busy; another thread's message takes another slot, or its
 // own segment. A thread_local pool cost a call into the dynamic linker
 // (__tls_get_addr, for its guard) at every use, several per change.
-// Allocated at the first change only.
-std::unique_ptr<Pool> pool;
+// Allocated at the first change only, and never freed: no static destructor
+// races a daemon thread still unwinding a callback at exit.
+Pool* pool = nullptr;
 
 int claim_slot() {
-    if (!pool) pool = std::make_unique<Pool>();
+    if (!pool) pool = new Pool();
     for (int i = 0; i < kSlots; ++i) {
         if (!pool->busy[i]) {
             pool->busy[i] = true;
@@ -45,8 +46,8 @@ ScratchMessage::ScratchMessage()
 
 ScratchMessage::~ScratchMessage() {
     // builder_ is destroyed after this body: it zeroes the words it used of
-    // the slot then. The slot is only reused by a message made later, after
-    // that, on this same thread.
+    // the slot then, still under the GIL, before any other message can
+    // claim the slot.
     if (slot_ >= 0) pool->busy[slot_] = false;
 }
 

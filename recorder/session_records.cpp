@@ -189,7 +189,9 @@ void Session::refresh_callers(ThreadState& t) {
     } else {
         other_thread_frames_into(live, t.thread_id);
     }
-    const size_t paired = std::min(callers, live.size());
+    // A caller has a CPython frame above it (its callee): the innermost live
+    // frame is never one, even when the shadow holds a frame too many.
+    const size_t paired = std::min(callers, live.empty() ? 0 : live.size() - 1);
     size_t i = 0;
     for (; i < paired; ++i) {
         const ShadowFrame& now = live[live.size() - 1 - i];
@@ -402,6 +404,14 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     write_stack(out.initStack(frames.size()), frames);
     out.setOpcode(codes_.get(code)->opcode_at(offset));
     writer_.enqueue(RecordView{Table::kExceptions, key_bytes(schema::seq_key(seq)), message_bytes(message)});
+    // Pure code is never on the shadow stack (its return raises no event to
+    // pop it): note_instruction's resync put this frame there so the raise
+    // is reported from it. It comes off again, or it would stay on top of
+    // its caller under every change the caller makes afterwards.
+    if (codes_.get(code)->pure && t->top() && t->top()->code == code) {
+        t->stack.pop_back();
+        t->settled_callers = std::min(t->settled_callers, t->stack.empty() ? 0 : t->stack.size() - 1);
+    }
 }
 
 void Session::mark(const std::string& test, schema::Mark::Phase phase) {

@@ -155,7 +155,7 @@ class Session:
     # ---- start / stop ------------------------------------------------------------
     def start(self, *, process_hooks: bool = True) -> Session:
         try:
-            _core = _import_core_lazily()
+            from . import _core
         except ImportError as e:
             from .errors import SpyrecError
 
@@ -367,20 +367,6 @@ def _register_fork_hook_once() -> None:
     if not _fork_hook_registered:
         os.register_at_fork(after_in_child=_after_fork_in_child)
         _fork_hook_registered = True
-
-
-def _import_core_lazily():
-    """spyrec._core, its libraries' function symbols bound when first called
-    (RTLD_LAZY) rather than all at load (Python's RTLD_NOW): ~6,000
-    relocations, ~0.7 ms of every recorded program's start-up. A symbol
-    missing at run time would end the process; the packaged build links them all."""
-    flags = sys.getdlopenflags()
-    sys.setdlopenflags((flags & ~os.RTLD_NOW) | os.RTLD_LAZY)
-    try:
-        from . import _core
-    finally:
-        sys.setdlopenflags(flags)
-    return _core
 
 
 def _after_fork_in_child() -> None:

@@ -87,3 +87,49 @@ def test_every_frame_of_a_changes_stack_is_the_one_traceback_sees(tmp_path, monk
         # The culprit's own frame is at BOX.append, a line after the traceback call.
         assert recorded[0] == ("mutate", 11)
         assert [list(f) for f in reversed(recorded[1:])] == expected
+
+
+AFTER_A_PURE_RAISE = """\
+class State:
+    pass
+
+
+STATE = State()
+
+
+def get(d, k):
+    return d[k]  # pure code: its frame is never on the shadow stack
+
+
+def f(d):
+    try:
+        get(d, "x")
+    except KeyError:
+        pass
+    STATE.a = 1
+    STATE.b = 2
+    STATE.c = 3
+
+
+def main():
+    f({})
+
+
+main()
+"""
+
+
+def test_a_raise_in_pure_code_leaves_no_frame_behind(tmp_path, monkeypatch):
+    # The RAISE in `get` is recorded with `get` on top of its stack; later
+    # changes in `f` (stores the dict watcher sees, with no event of their
+    # own) must show f at each store's line, under no phantom `get`.
+    (tmp_path / "prog.py").write_text(AFTER_A_PURE_RAISE)
+    r = spyrec_cmd(["run", "-w", "__main__.STATE", "prog.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(tmp_path)
+    rec = spyrec.open()
+    raised = rec.exceptions()
+    assert [(e.type, e.stack[0].function, e.stack[0].line) for e in raised] == [("KeyError", "get", 9)]
+    changes = [c for c in rec.history("__main__.STATE") if c.kind == "modified"]
+    stacks = [[(f.function, f.line) for f in c.stack if f.file.endswith("prog.py")] for c in changes]
+    assert stacks == [[("f", line), ("main", 23), ("<module>", 26)] for line in (17, 18, 19)]
