@@ -17,9 +17,9 @@
 namespace spyrec::recorder {
 
 Session* Session::active_ = nullptr;
-thread_local uint64_t Session::tls_generation_ __attribute__((tls_model("initial-exec"))) = 0;
-thread_local ThreadState* Session::tls_state_ __attribute__((tls_model("initial-exec"))) = nullptr;
-thread_local bool Session::tls_busy_ __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local uint64_t Session::tls_generation_ __attribute__((tls_model("initial-exec"))) = 0;
+constinit thread_local ThreadState* Session::tls_state_ __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local bool Session::tls_busy_ __attribute__((tls_model("initial-exec"))) = false;
 
 ColdSection::ColdSection(Session& s) : session(s), was_busy(Session::tls_busy_) {
     Session::tls_busy_ = true;

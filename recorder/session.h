@@ -409,10 +409,13 @@ private:
 
     static Session* active_;
     // initial-exec: read with one instruction, not a __tls_get_addr call
-    // (spyrec's two TLS words fit glibc's static TLS reserve for dlopen).
-    static thread_local uint64_t tls_generation_ __attribute__((tls_model("initial-exec")));
-    static thread_local ThreadState* tls_state_ __attribute__((tls_model("initial-exec")));
-    static thread_local bool tls_busy_ __attribute__((tls_model("initial-exec")));
+    // (spyrec's few TLS words fit glibc's static TLS reserve for dlopen).
+    // constinit: other files know no dynamic initialization can be pending,
+    // so no TLS-init-wrapper check precedes each read (~16 instructions per
+    // callback).
+    static constinit thread_local uint64_t tls_generation_ __attribute__((tls_model("initial-exec")));
+    static constinit thread_local ThreadState* tls_state_ __attribute__((tls_model("initial-exec")));
+    static constinit thread_local bool tls_busy_ __attribute__((tls_model("initial-exec")));
     friend struct ColdSection;
 
     SessionOptions options_;
