@@ -17,17 +17,15 @@
 namespace spyrec::recorder {
 
 Session* Session::active_ = nullptr;
-constinit thread_local uint64_t Session::tls_generation_ __attribute__((tls_model("initial-exec"))) = 0;
-constinit thread_local ThreadState* Session::tls_state_ __attribute__((tls_model("initial-exec"))) = nullptr;
-constinit thread_local bool Session::tls_busy_ __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local Session::ThreadSlot Session::tls_ __attribute__((tls_model("initial-exec")));
 
-ColdSection::ColdSection(Session& s) : session(s), was_busy(Session::tls_busy_) {
-    Session::tls_busy_ = true;
+ColdSection::ColdSection(Session& s) : session(s), was_busy(Session::tls_.busy) {
+    Session::tls_.busy = true;
     if (!was_busy) ++session.cold_threads_;
 }
 
 ColdSection::~ColdSection() {
-    Session::tls_busy_ = was_busy;
+    Session::tls_.busy = was_busy;
     if (!was_busy) --session.cold_threads_;
 }
 
@@ -171,10 +169,10 @@ ThreadState* Session::new_thread_state() {
     // the lines after the culprit are cut off when it is recorded.
     if (options_.trail > 0) state->trail.assign(static_cast<size_t>(options_.trail) + 2, {nullptr, 0});
     resync(state.get());
-    tls_state_ = state.get();
-    tls_generation_ = generation_;
+    tls_.state = state.get();
+    tls_.generation = generation_;
     threads_.push_back(std::move(state));
-    return tls_state_;
+    return tls_.state;
 }
 
 std::vector<ShadowFrame> Session::python_frames() {

@@ -102,7 +102,7 @@ public:
     // True while this thread runs spyrec's own cold half (which may run Python:
     // linecache, the on_change hook): its events and dict mutations are not
     // the program's.
-    bool busy() const { return tls_busy_; }
+    bool busy() const { return tls_.busy; }
     PyObject* disable() const { return disable_.get(); }
 
     // Live mode (--print, --break: a hook runs at each change): every
@@ -123,9 +123,10 @@ public:
 
     // The calling thread's state, created (cold) on its first event.
     ThreadState* thread_state(bool* fresh) {
-        if (tls_generation_ == generation_ && tls_state_) {
+        ThreadSlot& slot = tls_;
+        if (slot.generation == generation_ && slot.state) {
             *fresh = false;
-            return tls_state_;
+            return slot.state;
         }
         *fresh = true;
         return new_thread_state();
@@ -408,14 +409,18 @@ private:
                         const kj::Array<capnp::word>& before);
 
     static Session* active_;
-    // initial-exec: read with one instruction, not a __tls_get_addr call
-    // (spyrec's few TLS words fit glibc's static TLS reserve for dlopen).
-    // constinit: other files know no dynamic initialization can be pending,
-    // so no TLS-init-wrapper check precedes each read (~16 instructions per
-    // callback).
-    static constinit thread_local uint64_t tls_generation_ __attribute__((tls_model("initial-exec")));
-    static constinit thread_local ThreadState* tls_state_ __attribute__((tls_model("initial-exec")));
-    static constinit thread_local bool tls_busy_ __attribute__((tls_model("initial-exec")));
+    // This thread's recorder state, in one thread-local block. initial-exec:
+    // read from the thread pointer, not through a __tls_get_addr call
+    // (spyrec's few TLS words fit glibc's static TLS reserve for dlopen);
+    // one block: one offset to load for all three. constinit: other files
+    // know no dynamic initialization can be pending, so no TLS-init-wrapper
+    // check precedes each read (~16 instructions per callback).
+    struct ThreadSlot {
+        uint64_t generation = 0;       // the session generation `state` belongs to
+        ThreadState* state = nullptr;  // owned by that session's threads_
+        bool busy = false;             // inside a ColdSection: events are the recorder's own
+    };
+    static constinit thread_local ThreadSlot tls_ __attribute__((tls_model("initial-exec")));
     friend struct ColdSection;
 
     SessionOptions options_;
