@@ -59,11 +59,18 @@ def spyrec(args, cwd, **kw):
     )
 
 
-def recorded_history(tmp_path, program, expr):
-    """Records `program` (source text) watching `expr`; returns its history."""
+def recording_of(tmp_path, program, *watches):
+    """Records `program` (source text) as prog.py in tmp_path, watching
+    `watches` besides the defaults; returns the open Recording."""
     import spyrec as api
 
     (tmp_path / "prog.py").write_text(program)
-    r = spyrec(["run", "-o", str(tmp_path / "rec"), "-w", expr, "prog.py"], tmp_path)
+    watch_args = [arg for expr in watches for arg in ("-w", expr)]
+    r = spyrec(["run", "-o", str(tmp_path / "rec"), *watch_args, "prog.py"], tmp_path)
     assert r.returncode == 0, r.stderr
-    return list(api.open(str(tmp_path / "rec")).history(expr))
+    return api.open(str(tmp_path / "rec"))
+
+
+def recorded_history(tmp_path, program, expr):
+    """Records `program` (source text) watching `expr`; returns its history."""
+    return list(recording_of(tmp_path, program, expr).history(expr))

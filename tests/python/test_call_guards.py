@@ -10,7 +10,7 @@ import sys
 
 import spyrec
 from _programs import env as program_env
-from _programs import spyrec as spyrec_cmd
+from _programs import recording_of
 
 PROGRAM = """\
 LOG = []
@@ -43,12 +43,8 @@ for i in range(4):
 """
 
 
-def test_stacks_through_guarded_calls_name_each_calls_line(tmp_path, monkeypatch):
-    (tmp_path / "prog.py").write_text(PROGRAM)
-    r = spyrec_cmd(["run", "-w", "__main__.LOG", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    monkeypatch.chdir(tmp_path)
-    rec = spyrec.open()
+def test_stacks_through_guarded_calls_name_each_calls_line(tmp_path):
+    rec = recording_of(tmp_path, PROGRAM, "__main__.LOG")
     raised = [x for x in rec.exceptions() if x.type == "ValueError"]
     assert len(raised) == 4
     for x in raised:
@@ -90,14 +86,10 @@ outer()
 """
 
 
-def test_a_refused_guard_still_names_the_callers_line(tmp_path, monkeypatch):
+def test_a_refused_guard_still_names_the_callers_line(tmp_path):
     # The last outer() runs inner's code with other globals: its entry
     # refuses the guards, and the raise's stack still names outer's call.
-    (tmp_path / "prog.py").write_text(OTHER_GLOBALS)
-    r = spyrec_cmd(["run", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    monkeypatch.chdir(tmp_path)
-    raised = [x for x in spyrec.open().exceptions() if x.type == "ValueError"]
+    raised = [x for x in recording_of(tmp_path, OTHER_GLOBALS).exceptions() if x.type == "ValueError"]
     assert len(raised) == 4
     stacks = [[(f.function, f.line) for f in x.stack] for x in raised]
     assert stacks == [[("inner", 10), ("outer", 18), ("<module>", 24)]] * 3 + [
@@ -132,7 +124,7 @@ with spyrec.record(["__main__.WATCHED"], "second", default_watches=False):
 """
 
 
-def test_what_an_earlier_recording_guarded_holds_nothing_in_the_next(tmp_path, monkeypatch):
+def test_what_an_earlier_recording_guarded_holds_nothing_in_the_next(tmp_path):
     # fill() was guarded in the first recording; in the second it is
     # list.extend over a map that calls Python: one change per item, each
     # blamed on driver's call.

@@ -8,8 +8,7 @@ it to that."""
 
 import json
 
-import spyrec
-from _programs import spyrec as spyrec_cmd
+from _programs import recording_of
 
 PROGRAM = """\
 import asyncio
@@ -73,13 +72,10 @@ with open("seen.json", "w") as f:
 """
 
 
-def test_every_frame_of_a_changes_stack_is_the_one_traceback_sees(tmp_path, monkeypatch):
-    (tmp_path / "prog.py").write_text(PROGRAM)
-    r = spyrec_cmd(["run", "-w", "__main__.BOX", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
+def test_every_frame_of_a_changes_stack_is_the_one_traceback_sees(tmp_path):
+    rec = recording_of(tmp_path, PROGRAM, "__main__.BOX")
     seen = json.loads((tmp_path / "seen.json").read_text())
-    monkeypatch.chdir(tmp_path)
-    changes = [c for c in spyrec.open().history("__main__.BOX") if c.kind == "modified"]
+    changes = [c for c in rec.history("__main__.BOX") if c.kind == "modified"]
     assert len(changes) == len(seen) == 6
     for change, expected in zip(changes, seen):
         # spyrec names a function by its qualified name, traceback by co_name.
@@ -119,15 +115,11 @@ main()
 """
 
 
-def test_a_raise_in_pure_code_leaves_no_frame_behind(tmp_path, monkeypatch):
+def test_a_raise_in_pure_code_leaves_no_frame_behind(tmp_path):
     # The RAISE in `get` is recorded with `get` on top of its stack; later
     # changes in `f` (stores the dict watcher sees, with no event of their
     # own) must show f at each store's line, under no phantom `get`.
-    (tmp_path / "prog.py").write_text(AFTER_A_PURE_RAISE)
-    r = spyrec_cmd(["run", "-w", "__main__.STATE", "prog.py"], tmp_path)
-    assert r.returncode == 0, r.stderr
-    monkeypatch.chdir(tmp_path)
-    rec = spyrec.open()
+    rec = recording_of(tmp_path, AFTER_A_PURE_RAISE, "__main__.STATE")
     raised = rec.exceptions()
     assert [(e.type, e.stack[0].function, e.stack[0].line) for e in raised] == [("KeyError", "get", 9)]
     changes = [c for c in rec.history("__main__.STATE") if c.kind == "modified"]
