@@ -322,9 +322,7 @@ public:
                 dirty = top->caller_dirty;
                 target = top->caller_target;
             }
-            t->stack.pop_back();
-            // The new top runs on: it is no longer a settled caller.
-            if (t->settled_callers >= t->stack.size()) t->settled_callers = t->stack.empty() ? 0 : t->stack.size() - 1;
+            t->pop();
             // The next check blames the caller: its CALL, if that raised no event.
             if (dirty && !yielded) caller_takes_call_offset(t);
         }

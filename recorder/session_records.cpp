@@ -408,10 +408,7 @@ void Session::record_exception(ThreadState* t, PyObject* code, int offset, PyObj
     // pop it): note_instruction's resync put this frame there so the raise
     // is reported from it. It comes off again, or it would stay on top of
     // its caller under every change the caller makes afterwards.
-    if (codes_.get(code)->pure && t->top() && t->top()->code == code) {
-        t->stack.pop_back();
-        t->settled_callers = std::min(t->settled_callers, t->stack.empty() ? 0 : t->stack.size() - 1);
-    }
+    if (codes_.get(code)->pure && t->top() && t->top()->code == code) t->pop();
 }
 
 void Session::mark(const std::string& test, schema::Mark::Phase phase) {

@@ -61,6 +61,12 @@ struct ThreadState {
     size_t trail_next = 0;
 
     ShadowFrame* top() { return stack.empty() ? nullptr : &stack.back(); }
+    // Every pop goes through here: the new top runs on, so it is no longer a
+    // settled caller.
+    void pop() {
+        stack.pop_back();
+        if (settled_callers >= stack.size()) settled_callers = stack.empty() ? 0 : stack.size() - 1;
+    }
 };
 
 }  // namespace spyrec::recorder
