@@ -120,14 +120,22 @@ PyObject* on_frame_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 PyObject* frame_leave(PyObject* const* args, Py_ssize_t nargs, bool local, bool yielded) {
     Session* s = Session::active();
     if (!s || nargs < 2 || s->busy()) return none();
-    if (s->code_info(args[0])->pure) return local ? Py_NewRef(s->disable()) : none();
-    bool fresh;
-    ThreadState* t = s->thread_state(&fresh);
+    // The frame on top of the shadow stack brings its code's info: no
+    // lookup. (Pure code is pushed only by a resync; popping it is right too.)
+    ThreadState* t = s->known_thread_state();
+    ShadowFrame* top = t ? t->top() : nullptr;
+    CodeInfo* info = top && top->code == args[0] ? top->info : nullptr;
+    if (!info) {
+        info = s->code_info(args[0]);
+        if (info->pure) return local ? Py_NewRef(s->disable()) : none();
+        bool fresh;
+        t = s->thread_state(&fresh);
+    }
     s->check_watches(t);
     // PY_UNWIND is not local: an exception raised there would replace the
     // one unwinding; the next event raises it.
     if (local && s->exit_pending()) return s->raise_pending_exit();
-    s->pop_frame(t, args[0], yielded, local && !yielded && s->returns_quietly_from(args[0]));
+    s->pop_frame(t, args[0], yielded, local && !yielded && s->quiet_return(info, args[0]));
     return none();
 }
 

@@ -24,6 +24,10 @@ struct CodeInfo {
     // the culprit of anything that happens while it runs is its caller's
     // instruction, which the shadow stack's top already names.
     bool pure = false;
+    // Consecutive returns that were not quiet, and a counter for retesting
+    // (Session::quiet_return); a cost heuristic, never a correctness one.
+    uint8_t loud_returns = 0;
+    uint8_t untested_returns = 0;
 
     // Line of the instruction at offset 2*i (-1: none), filled on first use
     // by line_at(); one pass over co_lines() instead of PyCode_Addr2Line per
@@ -100,8 +104,7 @@ public:
     // info the first time a code object is seen (once per code object).
     CodeInfo* get(PyObject* code) {
         if (code == last_.code) return last_.info;
-        void* extra = nullptr;
-        if (index_ >= 0 && PyUnstable_Code_GetExtra(code, index_, &extra) == 0 && extra) {
+        if (void* extra = attached(code)) {
             last_ = {code, static_cast<CodeInfo*>(extra)};
             return last_.info;
         }
@@ -119,8 +122,28 @@ public:
     const std::vector<int32_t>& lines(PyObject* code);
 
 private:
+    // The layout co_extra points at (CPython's _PyCodeObjectExtra, internal,
+    // alike in 3.12 and 3.13). Read in place on the hot path, not through
+    // PyUnstable_Code_GetExtra's call: ~25 instructions per event that
+    // changes code object. build() checks the layout against that API on
+    // every code object it attaches to, and falls back to it for good on
+    // a mismatch.
+    struct CodeExtraLayout {
+        Py_ssize_t size;
+        void* extras[1];
+    };
+    void* attached(PyObject* code) const {
+        if (index_ < 0) return nullptr;
+        if (extra_in_place_) {
+            const auto* extra = static_cast<const CodeExtraLayout*>(reinterpret_cast<PyCodeObject*>(code)->co_extra);
+            return extra && index_ < extra->size ? extra->extras[index_] : nullptr;
+        }
+        void* extra = nullptr;
+        return PyUnstable_Code_GetExtra(code, index_, &extra) == 0 ? extra : nullptr;
+    }
     CodeInfo* build(PyObject* code);
     Py_ssize_t index_ = -1;
+    bool extra_in_place_ = true;
     const OpcodeTable* opcodes_ = nullptr;
     std::vector<std::string> hidden_prefixes_;
 };

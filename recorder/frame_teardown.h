@@ -33,14 +33,17 @@ inline bool returns_quietly(PyObject* code) {
         for (int i = 0; i < slots; ++i) n += frame->localsplus[i] == held;
         return n;
     };
-    auto survives = [&](PyObject* held) {
-        // Cheapest first: more references than the frame can hold (None and
-        // small ints are immortal), then the types, then the count.
-        if (!held || Py_REFCNT(held) > slots + 2) return true;
-        return frees_silently(held) || Py_REFCNT(held) > dropped(held);
+    // More references than the frame can hold (None and small ints are
+    // immortal), else more than it holds: an argument the caller still holds.
+    auto held_elsewhere = [&](PyObject* held) {
+        return Py_REFCNT(held) > slots + 2 || Py_REFCNT(held) > dropped(held);
     };
+    // The types last: a temporary that dies with the frame (a float, a
+    // string) is rarer than an argument that outlives it, and a function
+    // is never of those types.
+    auto survives = [&](PyObject* held) { return !held || held_elsewhere(held) || frees_silently(held); };
     PyObject* function = frame->funcobj;
-    if (!survives(function)) return false;
+    if (function && !held_elsewhere(function)) return false;
     // A function that lives on holds its code.
     bool code_held = function && PyFunction_Check(function) && PyFunction_GET_CODE(function) == code;
     if (!code_held && !survives(code)) return false;
