@@ -71,6 +71,11 @@ bool CalleeScanTable::load() {
     load_global_ = number("LOAD_GLOBAL");
     call_ = number("CALL");
     call_kw_ = number("CALL_KW");
+    for_iter_ = number("FOR_ITER");
+    get_iter_ = number("GET_ITER");
+    load_const_ = number("LOAD_CONST");
+    build_list_ = number("BUILD_LIST");
+    build_tuple_ = number("BUILD_TUPLE");
     Py_DECREF(opmap);
     PyErr_Clear();
     return load_global_ >= 0 && call_ >= 0;
@@ -101,24 +106,10 @@ int CalleeScanTable::callable_slot(uint8_t opcode, int oparg, int depth) const {
     return -1;
 }
 
-std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
-                                         const CalleeScanTable& table) {
-    auto* co = reinterpret_cast<PyCodeObject*>(code);
-    PyObject* bytes = PyCode_GetCode(co);
-    if (!bytes) {
-        PyErr_Clear();
-        return {};
-    }
-    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
-    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
-    std::vector<int32_t> callees(static_cast<size_t>(units), -1);
-    if (depths.size() != static_cast<size_t>(units)) {
-        Py_DECREF(bytes);
-        return callees;
-    }
-
-    // Every place control can arrive at other than by falling through: jump
-    // targets and exception handlers. A search never crosses one.
+namespace {
+// Every place control can arrive at other than by falling through: jump
+// targets and exception handlers, by unit. A search never crosses one.
+std::vector<bool> entry_points(PyCodeObject* co, const uint8_t* data, int units, const BytecodeFlow& flow) {
     std::vector<bool> entered(static_cast<size_t>(units) + 1, false);
     for (int i = 0; i < units;) {
         int oparg = 0;
@@ -137,6 +128,26 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
     for (int target : exception_handler_offsets(co->co_exceptiontable)) {
         if (target / 2 >= 0 && target / 2 <= units) entered[static_cast<size_t>(target / 2)] = true;
     }
+    return entered;
+}
+}  // namespace
+
+std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
+                                         const CalleeScanTable& table) {
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    PyObject* bytes = PyCode_GetCode(co);
+    if (!bytes) {
+        PyErr_Clear();
+        return {};
+    }
+    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
+    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
+    std::vector<int32_t> callees(static_cast<size_t>(units), -1);
+    if (depths.size() != static_cast<size_t>(units)) {
+        Py_DECREF(bytes);
+        return callees;
+    }
+    std::vector<bool> entered = entry_points(co, data, units, flow);
 
     // Open LOAD_GLOBALs: (the slot their callable is in, co_names index).
     std::vector<std::pair<int, int>> open;
@@ -172,6 +183,42 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
     return callees;
 }
 
+std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow, const CalleeScanTable& table) {
+    auto* co = reinterpret_cast<PyCodeObject*>(code);
+    PyObject* bytes = PyCode_GetCode(co);
+    if (!bytes) {
+        PyErr_Clear();
+        return {};
+    }
+    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
+    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
+    std::vector<int32_t> sources(static_cast<size_t>(units), kLoopUnknown);
+    std::vector<bool> entered = entry_points(co, data, units, flow);
+    // The last two instructions, by unit (-1: none, or control entered since).
+    int before_last = -1;
+    int last = -1;
+    for (int i = 0; i < units;) {
+        int j = i;
+        while (j < units && data[2 * j] == flow.extended_arg) ++j;
+        if (j >= units) break;
+        int op = data[2 * j];
+        // The FOR_ITER is entered too, by its loop's back edge (and
+        // `continue`), with the iterator GET_ITER made still on the stack.
+        if (table.is_for_iter(op) && last >= 0 && j == last + 1 && table.is_get_iter(data[2 * last]) &&
+            before_last >= 0 && !entered[static_cast<size_t>(last)]) {
+            int source = data[2 * before_last];
+            if (table.builds_fixed_iterable(source)) sources[static_cast<size_t>(j)] = kLoopBuilt;
+            if (table.is_call(source)) sources[static_cast<size_t>(j)] = before_last;
+        }
+        if (entered[static_cast<size_t>(i)]) last = -1;
+        before_last = last;
+        last = j;  // an EXTENDED_ARG prefix is part of its instruction, at j
+        i = j + 1 + flow.caches[op];
+    }
+    Py_DECREF(bytes);
+    return sources;
+}
+
 bool CallGuards::open(Callback callback) {
     if (watcher_ >= 0) return true;
     ++epoch_;  // nothing an earlier recording decided holds
@@ -189,7 +236,7 @@ void CallGuards::close() {
     watcher_ = -1;
 }
 
-bool CallGuards::watch(PyObject* dict, PyObject* name, PyObject* code) {
+bool CallGuards::watch(PyObject* dict, PyObject* name, PyObject* code, bool pinned) {
     if (watcher_ < 0 || !PyDict_CheckExact(dict) || !PyUnicode_CheckExact(name)) return false;
     auto found = dicts_.find(dict);
     if (found == dicts_.end()) {
@@ -203,11 +250,12 @@ bool CallGuards::watch(PyObject* dict, PyObject* name, PyObject* code) {
     bool known = false;
     for (auto& n : g.names) {
         if (same_name(n.name.get(), name)) {
+            n.pinned = pinned || (n.pinned && n.epoch == epoch_);
             n.epoch = epoch_;
             known = true;
         }
     }
-    if (!known) g.names.push_back({PyRef::borrow(name), epoch_});
+    if (!known) g.names.push_back({PyRef::borrow(name), epoch_, pinned});
     if (g.codes.empty() || g.codes.back().get() != code) g.codes.push_back(PyRef::borrow(code));
     return true;
 }

@@ -49,6 +49,13 @@ public:
     bool is_load_global(uint8_t opcode) const { return opcode == load_global_; }
     // The callable's slot below a call's stack top (depth before it), -1: not a call.
     int callable_slot(uint8_t opcode, int oparg, int depth) const;
+    bool is_call(int opcode) const { return opcode == call_ || opcode == call_kw_; }
+    bool is_for_iter(int opcode) const { return opcode == for_iter_; }
+    bool is_get_iter(int opcode) const { return opcode == get_iter_; }
+    // LOAD_CONST, BUILD_LIST, BUILD_TUPLE: an iterable of one fixed type.
+    bool builds_fixed_iterable(int opcode) const {
+        return opcode == load_const_ || opcode == build_list_ || opcode == build_tuple_;
+    }
 
 private:
     enum Pops : uint8_t { kUnknown, k0, k1, k2, k3, kOparg, kTwiceOparg, kOpargPlus1, kCall, kCallKw, kFormatValue };
@@ -56,6 +63,11 @@ private:
     int load_global_ = -1;
     int call_ = -1;
     int call_kw_ = -1;
+    int for_iter_ = -1;
+    int get_iter_ = -1;
+    int load_const_ = -1;
+    int build_list_ = -1;
+    int build_tuple_ = -1;
 };
 
 // By unit (offset / 2): the co_names index of the global a CALL there calls,
@@ -65,6 +77,21 @@ private:
 // down to that slot.
 std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
                                          const CalleeScanTable& table);
+
+// Loops. A FOR_ITER's event can go too when each step only reads: when its
+// iterator is always a builtin container's or range's. Its iterator is made
+// by the GET_ITER right before it (a `for` statement's shape), from the value
+// of the instruction right before that, when no jump or handler enters
+// between them. That value has one fixed type when the instruction builds
+// it (LOAD_CONST, BUILD_LIST, BUILD_TUPLE): no guard is needed. When it is a
+// CALL of a global, the global must keep naming exactly range, list or
+// tuple: a guard pins the name (CallGuards::watch, `pinned`).
+// By unit, for each FOR_ITER: kLoopBuilt, the unit of that CALL, or
+// kLoopUnknown (also every other unit).
+constexpr int32_t kLoopUnknown = -1;
+constexpr int32_t kLoopBuilt = -2;
+constexpr int32_t kLoopRefused = -3;  // set by the recorder: decided once, no guard
+std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow, const CalleeScanTable& table);
 
 // The dict side of the guards: which names of which globals and builtins
 // dicts the disabled CALLs rely on, and the dict watcher that sees them change.
@@ -76,8 +103,9 @@ public:
     bool is_open() const { return watcher_ >= 0; }
 
     // Cold: `name` of `dict` must keep naming a stable callee for `code`'s
-    // disabled CALLs, in this epoch.
-    bool watch(PyObject* dict, PyObject* name, PyObject* code);
+    // disabled CALLs, in this epoch; `pinned`: exactly the value it names
+    // now (a guarded loop's range), so any store or delete of it trips.
+    bool watch(PyObject* dict, PyObject* name, PyObject* code, bool pinned = false);
     // Cold: this (dict, name) tripped once; never guarded again.
     bool is_volatile(PyObject* dict, PyObject* name) const;
 
@@ -108,7 +136,7 @@ public:
         for (size_t i = g.names.size(); i-- > 0;) {
             if (exact && !same_name(g.names[i].name.get(), key)) continue;
             // Not an exact str: it may equal any name through its own __eq__.
-            if (g.names[i].epoch == epoch_ && !(new_value && stable(new_value))) {
+            if (g.names[i].epoch == epoch_ && (g.names[i].pinned || !(new_value && stable(new_value)))) {
                 remember_volatile(dict, g.names[i].name.get());
                 tripped = true;
             }
@@ -129,6 +157,7 @@ private:
     struct Name {
         PyRef name;
         uint64_t epoch;
+        bool pinned;  // in this epoch, some guard needs exactly the current value
     };
     struct Guarded {
         std::vector<Name> names;

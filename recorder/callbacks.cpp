@@ -74,6 +74,9 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->instruction_effect(info, code, offset);
     s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self);
+    // A loop over a builtin container or range: its later steps need no
+    // event while what made its iterator stays the same (call_guards.h, "Loops").
+    if (effect.kind == CallEffect::kNothing && s->guard_loop(info, code, offset)) return Py_NewRef(s->disable());
     return none();
 }
 
@@ -179,7 +182,9 @@ PyObject* on_line(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 PyObject* floor_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Session* s = Session::active();
     if (!s || nargs < 2) return none();
-    bool keep = s->code_info(args[0])->class_at(small_int_of(args[1])) == OpcodeClass::kMayMutate;
+    CodeInfo* info = s->code_info(args[0]);
+    int offset = small_int_of(args[1]);
+    bool keep = info->class_at(offset) == OpcodeClass::kMayMutate && !s->guard_loop(info, args[0], offset);
     return keep ? none() : Py_NewRef(s->disable());
 }
 PyObject* floor_leave(PyObject* const* args, Py_ssize_t nargs, bool local) {

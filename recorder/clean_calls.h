@@ -128,6 +128,8 @@ public:
     bool reading_iterator(PyObject* it) const {
         return PyGen_CheckExact(it) || PyCoro_CheckExact(it) || iterator_types_.contains(Py_TYPE(it));
     }
+    // A builtin container's, string's or range's iterator (not a generator).
+    bool plain_iterator(PyObject* it) const { return iterator_types_.contains(Py_TYPE(it)); }
     // Hot: iterating this runs no C code that could change a watched value.
     bool reading_iterable(PyObject* o) const {
         return PyTuple_CheckExact(o) || PyList_CheckExact(o) || PyUnicode_CheckExact(o) || PyBytes_CheckExact(o) ||

@@ -238,6 +238,18 @@ public:
         }
         return guard_call_cold(info, code, offset, callable);
     }
+    // INSTRUCTION event of a FOR_ITER: whether its event can be disabled for
+    // good, its iterator being one whose steps only read, and always so
+    // (call_guards.h, "Loops"). The common refusal is decided here, inline.
+    bool guard_loop(CodeInfo* info, PyObject* code, int offset) {
+        if (!guards_.is_open() || !callee_scan_.is_for_iter(info->opcode_at(offset))) return false;
+        size_t unit = static_cast<size_t>(offset) / 2;
+        if (info->callees_ready && (unit >= info->loop_sources.size() || info->loop_sources[unit] == kLoopUnknown ||
+                                    info->loop_sources[unit] == kLoopRefused)) {
+            return false;
+        }
+        return guard_loop_cold(info, code, offset);
+    }
     // A callee whose CALL needs no event: a Python function (CPython's own
     // call path, so its frame raises PY_START) or an allow-listed builtin.
     bool stable_callee(PyObject* callable) const {
@@ -399,6 +411,13 @@ private:
     // session_guards.cpp
     bool open_guards();
     bool guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObject* callable);
+    bool guard_loop_cold(CodeInfo* info, PyObject* code, int offset);
+    void scan_callees(CodeInfo* info, PyObject* code);
+    enum class GuardVerdict : uint8_t { kGuarded, kRefused, kRefusedForCode };
+    // `name` as `code`'s frame looks it up (globals, then builtins) must give
+    // `wanted` now; then it is watched so that it keeps giving it (pinned) or
+    // another stable callee while this epoch's guards hold.
+    GuardVerdict guard_global(CodeInfo* info, PyObject* code, PyObject* name, PyObject* wanted, bool pinned);
     bool frames_agree(PyObject* code, PyObject* globals, PyObject* builtins);
     void refuse_guards(CodeInfo* info);
     void restart_events();

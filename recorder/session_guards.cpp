@@ -49,35 +49,93 @@ bool Session::open_guards() {
     return function_vectorcall_ && guards_.open(on_guard_watcher_event);
 }
 
+void Session::scan_callees(CodeInfo* info, PyObject* code) {
+    if (info->callees_ready) return;
+    info->callees_ready = true;
+    if (!info->depths_ready) compute_depths(*info, code);
+    info->global_callees = find_global_callees(code, info->depths, flow_, callee_scan_);
+    info->loop_sources = find_loop_sources(code, flow_, callee_scan_);
+}
+
 bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObject* callable) {
     SavedError saved;
     size_t unit = static_cast<size_t>(offset) / 2;
-    if (!info->callees_ready) {
-        info->callees_ready = true;
-        if (!info->depths_ready) compute_depths(*info, code);
-        info->global_callees = find_global_callees(code, info->depths, flow_, callee_scan_);
-    }
+    scan_callees(info, code);
     if (unit >= info->global_callees.size() || info->global_callees[unit] < 0) return false;
-    auto refuse = [&] {
-        info->global_callees[unit] = -2;
-        return false;
-    };
-    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
-    if (!frame || frame->executable != code) return refuse();
-    PyObject* globals = frame->globals;
-    PyObject* builtins = frame->builtins;
-    if (!globals || !builtins || !PyDict_CheckExact(globals) || !PyDict_CheckExact(builtins)) return refuse();
-    if (info->guard_epoch == guards_.epoch() && (info->guard_globals != globals || info->guard_builtins != builtins)) {
-        refuse_guards(info);
-        return false;
-    }
     PyObject* names = reinterpret_cast<PyCodeObject*>(code)->co_names;
     int32_t index = info->global_callees[unit];
+    GuardVerdict verdict = GuardVerdict::kRefused;
+    if (PyTuple_Check(names) && index < PyTuple_GET_SIZE(names)) {
+        // The callable on the stack is what the name gives now, as LOAD_GLOBAL
+        // looked it up: the bytecode search found the right load.
+        verdict = guard_global(info, code, PyTuple_GET_ITEM(names, index), callable, false);
+    }
+    if (verdict == GuardVerdict::kRefused) info->global_callees[unit] = -2;
+    if (verdict != GuardVerdict::kGuarded) return false;
+    info->call_disabled[unit] = true;
+    return true;
+}
+
+bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
+    SavedError saved;
+    size_t unit = static_cast<size_t>(offset) / 2;
+    scan_callees(info, code);
+    if (unit >= info->loop_sources.size()) return false;
+    int32_t source = info->loop_sources[unit];
+    auto refuse = [&] {
+        info->loop_sources[unit] = kLoopRefused;
+        return false;
+    };
+    if (source == kLoopUnknown || source == kLoopRefused) return false;
+    // The iterator now is a builtin container's or range's (not a generator,
+    // whose frame's events would be its only check): and it is what this
+    // loop always gets, when its source says so.
+    int depth = info->depth_at(offset);
+    PyObject** stack = depth > 0 ? operand_stack(code) : nullptr;
+    if (!stack || !clean_calls_.plain_iterator(stack[depth - 1])) return refuse();
+    if (source == kLoopBuilt) return true;  // LOAD_CONST, BUILD_LIST, BUILD_TUPLE: one type, for good
+    size_t call = static_cast<size_t>(source);
+    if (call >= info->global_callees.size() || info->global_callees[call] < 0) return refuse();
+    PyObject* names = reinterpret_cast<PyCodeObject*>(code)->co_names;
+    int32_t index = info->global_callees[call];
     if (!PyTuple_Check(names) || index >= PyTuple_GET_SIZE(names)) return refuse();
     PyObject* name = PyTuple_GET_ITEM(names, index);
-    if (guards_.is_volatile(globals, name) || guards_.is_volatile(builtins, name)) return refuse();
-    // The callable on the stack is what the name gives now, as LOAD_GLOBAL
-    // looked it up: the bytecode search found the right load.
+    // range(), list() and tuple() make exactly that type (range and tuple's
+    // iterators, list's) whatever their arguments; the global must keep naming
+    // it, so it is pinned.
+    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+    if (!frame || frame->executable != code || !frame->globals || !frame->builtins) return refuse();
+    PyObject* value = nullptr;
+    {
+        ColdSection cold(*this);
+        if (PyDict_CheckExact(frame->globals) && PyDict_CheckExact(frame->builtins)) {
+            value = PyDict_GetItemWithError(frame->globals, name);  // borrowed
+            if (!value && !PyErr_Occurred()) value = PyDict_GetItemWithError(frame->builtins, name);
+        }
+    }
+    bool makes_plain = value == reinterpret_cast<PyObject*>(&PyRange_Type) ||
+                       value == reinterpret_cast<PyObject*>(&PyList_Type) ||
+                       value == reinterpret_cast<PyObject*>(&PyTuple_Type);
+    if (!makes_plain) return refuse();
+    GuardVerdict verdict = guard_global(info, code, name, value, true);
+    if (verdict == GuardVerdict::kRefused) return refuse();
+    return verdict == GuardVerdict::kGuarded;
+}
+
+Session::GuardVerdict Session::guard_global(CodeInfo* info, PyObject* code, PyObject* name, PyObject* wanted,
+                                            bool pinned) {
+    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
+    if (!frame || frame->executable != code) return GuardVerdict::kRefused;
+    PyObject* globals = frame->globals;
+    PyObject* builtins = frame->builtins;
+    if (!globals || !builtins || !PyDict_CheckExact(globals) || !PyDict_CheckExact(builtins)) {
+        return GuardVerdict::kRefused;
+    }
+    if (info->guard_epoch == guards_.epoch() && (info->guard_globals != globals || info->guard_builtins != builtins)) {
+        refuse_guards(info);
+        return GuardVerdict::kRefusedForCode;
+    }
+    if (guards_.is_volatile(globals, name) || guards_.is_volatile(builtins, name)) return GuardVerdict::kRefused;
     ColdSection cold(*this);
     PyObject* value = PyDict_GetItemWithError(globals, name);  // borrowed
     bool from_builtins = false;
@@ -85,19 +143,20 @@ bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObje
         value = PyDict_GetItemWithError(builtins, name);
         from_builtins = true;
     }
-    if (!value || value != callable) return refuse();
+    if (!value || value != wanted) return GuardVerdict::kRefused;
     if (!frames_agree(code, globals, builtins)) {
         if (info->guard_epoch == guards_.epoch()) {
-            refuse_guards(info);  // other CALLs of this code are disabled already
+            refuse_guards(info);  // other events of this code are disabled already
         } else {
             info->mixed_globals = true;
         }
-        return false;
+        return GuardVerdict::kRefusedForCode;
     }
     // The globals are watched for the name even when it comes from the
     // builtins: a global of that name would shadow it.
-    if (!guards_.watch(globals, name, code) || (from_builtins && !guards_.watch(builtins, name, code))) {
-        return refuse();
+    if (!guards_.watch(globals, name, code, pinned) ||
+        (from_builtins && !guards_.watch(builtins, name, code, pinned))) {
+        return GuardVerdict::kRefused;
     }
     if (info->guard_epoch != guards_.epoch()) {
         info->call_disabled.assign(info->opcodes.size(), false);
@@ -105,8 +164,7 @@ bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObje
         info->guard_globals = globals;
         info->guard_builtins = builtins;
     }
-    info->call_disabled[unit] = true;
-    return true;
+    return GuardVerdict::kGuarded;
 }
 
 bool Session::frames_agree(PyObject* code, PyObject* globals, PyObject* builtins) {

@@ -64,3 +64,62 @@ TEST(GlobalCallees, TheResultOfAGlobalsCallIsNotTheGlobal) {
 }
 
 }  // namespace
+
+namespace {
+
+// What made the iterator of each FOR_ITER of `f`, in offset order: "built",
+// the global a CALL called ("-" for a call of something else), or "?".
+std::vector<std::string> loop_sources(const char* source) {
+    embedded_python();
+    py::dict scope;
+    py::exec(source, scope);
+    py::object code = scope["f"].attr("__code__");
+    BytecodeFlow flow;
+    CalleeScanTable table;
+    EXPECT_TRUE(spyrec::recorder::load_bytecode_flow(flow));
+    EXPECT_TRUE(table.load());
+    std::vector<int16_t> depths;
+    EXPECT_TRUE(spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths));
+    std::vector<int32_t> callees = spyrec::recorder::find_global_callees(code.ptr(), depths, flow, table);
+    std::vector<int32_t> sources = spyrec::recorder::find_loop_sources(code.ptr(), flow, table);
+    py::tuple names = code.attr("co_names");
+    std::vector<std::string> out;
+    for (py::handle ins : py::module_::import("dis").attr("get_instructions")(code)) {
+        if (std::string(py::str(ins.attr("opname"))) != "FOR_ITER") continue;
+        int32_t s = sources.at(ins.attr("offset").cast<size_t>() / 2);
+        if (s == spyrec::recorder::kLoopBuilt) {
+            out.push_back("built");
+        } else if (s >= 0) {
+            int32_t index = callees.at(static_cast<size_t>(s));
+            out.push_back(index < 0 ? "-" : names[static_cast<size_t>(index)].cast<std::string>());
+        } else {
+            out.push_back("?");
+        }
+    }
+    return out;
+}
+
+TEST(LoopSources, ACallOfAGlobal) {
+    EXPECT_EQ(loop_sources("def f(n, xs):\n    for i in range(len(xs)):\n        pass\n    for x in list(xs):\n"
+                           "        pass\n"),
+              (Names{"range", "list"}));
+}
+
+TEST(LoopSources, BuiltIterables) {
+    EXPECT_EQ(loop_sources("def f(a, b):\n    for x in (1, 2):\n        pass\n    for x in [a, b]:\n        pass\n"
+                           "    for x in a, b:\n        pass\n"),
+              (Names{"built", "built", "built"}));
+}
+
+TEST(LoopSources, AnythingElseIsUnknown) {
+    EXPECT_EQ(loop_sources("def f(xs, o):\n    for x in xs:\n        pass\n    for x in o.items():\n        pass\n"
+                           "    for x in (xs if o else range(3)):\n        pass\n"),
+              (Names{"?", "-", "?"}));
+}
+
+TEST(LoopSources, NestedLoops) {
+    EXPECT_EQ(loop_sources("def f(n):\n    for i in range(n):\n        for j in range(i):\n            pass\n"),
+              (Names{"range", "range"}));
+}
+
+}  // namespace

@@ -11,6 +11,7 @@ import sys
 import spyrec
 from _programs import env as program_env
 from _programs import recording_of
+from _programs import spyrec as run_spyrec
 
 PROGRAM = """\
 LOG = []
@@ -134,3 +135,45 @@ def test_what_an_earlier_recording_guarded_holds_nothing_in_the_next(tmp_path):
     changes = [c for c in spyrec.open(str(tmp_path / "second")).history("__main__.WATCHED") if c.kind == "modified"]
     assert [c.after for c in changes] == [[1], [1, 2], [1, 2, 3]]
     assert {(c.function, c.line, c.opname) for c in changes} == {("driver", 15, "CALL")}
+
+
+PINNED_LOOP = """\
+import sys
+
+restarts = []
+real_restart = sys.monitoring.restart_events
+
+
+def counting_restart():
+    restarts.append(1)
+    return real_restart()
+
+
+sys.monitoring.restart_events = counting_restart
+
+
+def loop(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+for _ in range(3):
+    loop(3)
+before = len(restarts)
+range = lambda n: [n]
+loop(3)
+print(before, len(restarts))
+"""
+
+
+def test_a_loop_over_range_is_guarded_with_range_pinned(tmp_path):
+    # loop()'s FOR_ITER lost its event under a guard that pins the global
+    # `range` to the builtin (call_guards.h, "Loops"). Rebinding it to a
+    # Python function keeps every CALL guard, but trips the pinned one: the
+    # recorder gives every event back (sys.monitoring.restart_events).
+    (tmp_path / "prog.py").write_text(PINNED_LOOP)
+    r = run_spyrec(["run", "-o", str(tmp_path / "rec"), "prog.py"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0", "1"]
