@@ -1,5 +1,6 @@
-// CALL events that are disabled for good under a guard (issue 10, "fewer
-// kept events where it is provably safe").
+// CALL and FOR_ITER events that are disabled for good under a guard (issue
+// 10, "fewer kept events where it is provably safe"). Loops: see
+// find_loop_sources below.
 //
 // Why a CALL can go without its event: when the callee is a Python function,
 // binding the arguments changes nothing and the callee's PY_START checks the
