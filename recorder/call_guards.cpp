@@ -74,8 +74,6 @@ bool CalleeScanTable::load() {
     for_iter_ = number("FOR_ITER");
     get_iter_ = number("GET_ITER");
     load_const_ = number("LOAD_CONST");
-    build_list_ = number("BUILD_LIST");
-    build_tuple_ = number("BUILD_TUPLE");
     Py_DECREF(opmap);
     PyErr_Clear();
     return load_global_ >= 0 && call_ >= 0;
@@ -133,7 +131,7 @@ std::vector<bool> entry_points(PyCodeObject* co, const uint8_t* data, int units,
 }  // namespace
 
 std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
-                                         const CalleeScanTable& table) {
+                                         const CalleeScanTable& table, std::vector<int32_t>* loads) {
     auto* co = reinterpret_cast<PyCodeObject*>(code);
     PyObject* bytes = PyCode_GetCode(co);
     if (!bytes) {
@@ -143,14 +141,20 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
     const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
     const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
     std::vector<int32_t> callees(static_cast<size_t>(units), -1);
+    if (loads) loads->assign(static_cast<size_t>(units), -1);
     if (depths.size() != static_cast<size_t>(units)) {
         Py_DECREF(bytes);
         return callees;
     }
     std::vector<bool> entered = entry_points(co, data, units, flow);
 
-    // Open LOAD_GLOBALs: (the slot their callable is in, co_names index).
-    std::vector<std::pair<int, int>> open;
+    // Open LOAD_GLOBALs: (the slot their callable is in, co_names index, unit).
+    struct Open {
+        int slot;
+        int name;
+        int unit;
+    };
+    std::vector<Open> open;
     for (int i = 0; i < units;) {
         if (entered[static_cast<size_t>(i)]) open.clear();
         int oparg = 0;
@@ -170,12 +174,13 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
             open.clear();
         } else {
             int slot = extended ? -1 : table.callable_slot(static_cast<uint8_t>(op), oparg, depth);
-            if (slot >= 0 && !open.empty() && open.back().first == slot) {
-                callees[static_cast<size_t>(j)] = open.back().second;
+            if (slot >= 0 && !open.empty() && open.back().slot == slot) {
+                callees[static_cast<size_t>(j)] = open.back().name;
+                if (loads) (*loads)[static_cast<size_t>(j)] = open.back().unit;
             }
             // Whatever this pops below its slot pair is no longer a callable.
-            while (!open.empty() && open.back().first + 2 > depth - pops) open.pop_back();
-            if (table.is_load_global(static_cast<uint8_t>(op)) && (oparg & 1)) open.push_back({depth, oparg >> 1});
+            while (!open.empty() && open.back().slot + 2 > depth - pops) open.pop_back();
+            if (table.is_load_global(static_cast<uint8_t>(op)) && (oparg & 1)) open.push_back({depth, oparg >> 1, i});
         }
         i = next;
     }
@@ -207,7 +212,7 @@ std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow,
         if (table.is_for_iter(op) && last >= 0 && j == last + 1 && table.is_get_iter(data[2 * last]) &&
             before_last >= 0 && !entered[static_cast<size_t>(last)]) {
             int source = data[2 * before_last];
-            if (table.builds_fixed_iterable(source)) sources[static_cast<size_t>(j)] = kLoopBuilt;
+            if (table.is_load_const(source)) sources[static_cast<size_t>(j)] = kLoopBuilt;
             if (table.is_call(source)) sources[static_cast<size_t>(j)] = before_last;
         }
         if (entered[static_cast<size_t>(i)]) last = -1;

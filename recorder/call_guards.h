@@ -53,10 +53,7 @@ public:
     bool is_call(int opcode) const { return opcode == call_ || opcode == call_kw_; }
     bool is_for_iter(int opcode) const { return opcode == for_iter_; }
     bool is_get_iter(int opcode) const { return opcode == get_iter_; }
-    // LOAD_CONST, BUILD_LIST, BUILD_TUPLE: an iterable of one fixed type.
-    bool builds_fixed_iterable(int opcode) const {
-        return opcode == load_const_ || opcode == build_list_ || opcode == build_tuple_;
-    }
+    bool is_load_const(int opcode) const { return opcode == load_const_; }
 
 private:
     enum Pops : uint8_t { kUnknown, k0, k1, k2, k3, kOparg, kTwiceOparg, kOpargPlus1, kCall, kCallKw, kFormatValue };
@@ -67,8 +64,6 @@ private:
     int for_iter_ = -1;
     int get_iter_ = -1;
     int load_const_ = -1;
-    int build_list_ = -1;
-    int build_tuple_ = -1;
 };
 
 // By unit (offset / 2): the co_names index of the global a CALL there calls,
@@ -76,19 +71,21 @@ private:
 // its callable's slot was filled by a LOAD_GLOBAL that pushed a NULL with it
 // (the compiler's form for `name(...)`) and no instruction in between popped
 // down to that slot.
+// `loads`, when given, gets by unit the unit of the LOAD_GLOBAL each such
+// CALL's callable came from (-1 elsewhere).
 std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
-                                         const CalleeScanTable& table);
+                                         const CalleeScanTable& table, std::vector<int32_t>* loads = nullptr);
 
-// Loops. A FOR_ITER's event can go too when each step only reads: when its
-// iterator is always a builtin container's or range's. Its iterator is made
-// by the GET_ITER right before it (a `for` statement's shape), from the value
-// of the instruction right before that, when no jump or handler enters
-// between them. That value has one fixed type when the instruction builds
-// it (LOAD_CONST, BUILD_LIST, BUILD_TUPLE): no guard is needed. When it is a
-// CALL of a global, the global must keep naming exactly range, list or
-// tuple: a guard pins the name (CallGuards::watch, `pinned`).
-// By unit, for each FOR_ITER: kLoopBuilt, the unit of that CALL, or
-// kLoopUnknown (also every other unit).
+// Loops. A FOR_ITER's event can go too when no step can run code: when its
+// iterator is always a constant's or a range's. (A list's or tuple's
+// iterator drops its container when it runs out, and freeing the items may
+// run a C weakref callback inside that step.) Its iterator is made by the
+// GET_ITER right before it (a `for` statement's shape), from the value of the
+// instruction right before that, when no jump or handler enters between
+// them. A LOAD_CONST needs no guard. A CALL of a global must keep naming
+// exactly range: a guard pins the name (CallGuards::watch, `pinned`).
+// By unit, for each FOR_ITER: kLoopBuilt (a constant), the unit of that
+// CALL, or kLoopUnknown (also every other unit).
 constexpr int32_t kLoopUnknown = -1;
 constexpr int32_t kLoopBuilt = -2;
 constexpr int32_t kLoopRefused = -3;  // set by the recorder: decided once, no guard

@@ -44,6 +44,7 @@ struct CodeInfo {
     // global a CALL there calls (-1: none; -2: refused for good), filled on
     // the first CALL event of a stable callee in this code.
     std::vector<int32_t> global_callees;
+    std::vector<int32_t> global_loads;  // by CALL unit: the unit of its callable's LOAD_GLOBAL
     // By unit, for each FOR_ITER: what made its iterator (find_loop_sources),
     // or kLoopRefused once a guard was refused there. Filled with global_callees.
     std::vector<int32_t> loop_sources;

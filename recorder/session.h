@@ -416,8 +416,12 @@ private:
     enum class GuardVerdict : uint8_t { kGuarded, kRefused, kRefusedForCode };
     // `name` as `code`'s frame looks it up (globals, then builtins) must give
     // `wanted` now; then it is watched so that it keeps giving it (pinned) or
-    // another stable callee while this epoch's guards hold.
-    GuardVerdict guard_global(CodeInfo* info, PyObject* code, PyObject* name, PyObject* wanted, bool pinned);
+    // another stable callee while this epoch's guards hold. No other frame
+    // of `code` may be at an offset in [busy_from, busy_to): one that took
+    // the name's old value before the decision and acts on it after.
+    GuardVerdict guard_global(CodeInfo* info, PyObject* code, PyObject* name, PyObject* wanted, bool pinned,
+                              int busy_from, int busy_to);
+    bool code_running_between(PyObject* code, const FrameLayout* self, int from, int to);
     bool frames_agree(PyObject* code, PyObject* globals, PyObject* builtins);
     void refuse_guards(CodeInfo* info);
     void restart_events();

@@ -1,5 +1,7 @@
 // The cold half of guarded CALLs (call_guards.h): deciding that a CALL's
 // event can go, and giving every event back when what it relied on changes.
+#include <climits>
+
 #include "session.h"
 #include "session_helpers.h"
 
@@ -53,7 +55,7 @@ void Session::scan_callees(CodeInfo* info, PyObject* code) {
     if (info->callees_ready) return;
     info->callees_ready = true;
     if (!info->depths_ready) compute_depths(*info, code);
-    info->global_callees = find_global_callees(code, info->depths, flow_, callee_scan_);
+    info->global_callees = find_global_callees(code, info->depths, flow_, callee_scan_, &info->global_loads);
     info->loop_sources = find_loop_sources(code, flow_, callee_scan_);
 }
 
@@ -68,7 +70,11 @@ bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObje
     if (PyTuple_Check(names) && index < PyTuple_GET_SIZE(names)) {
         // The callable on the stack is what the name gives now, as LOAD_GLOBAL
         // looked it up: the bytecode search found the right load.
-        verdict = guard_global(info, code, PyTuple_GET_ITEM(names, index), callable, false);
+        // A caller of this code still evaluating this call's arguments
+        // (they led here) has the callable loaded already.
+        int load = unit < info->global_loads.size() ? info->global_loads[unit] : -1;
+        if (load >= 0)
+            verdict = guard_global(info, code, PyTuple_GET_ITEM(names, index), callable, false, 2 * load, offset);
     }
     if (verdict == GuardVerdict::kRefused) info->global_callees[unit] = -2;
     if (verdict != GuardVerdict::kGuarded) return false;
@@ -93,16 +99,19 @@ bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
     int depth = info->depth_at(offset);
     PyObject** stack = depth > 0 ? operand_stack(code) : nullptr;
     if (!stack || !clean_calls_.plain_iterator(stack[depth - 1])) return refuse();
-    if (source == kLoopBuilt) return true;  // LOAD_CONST, BUILD_LIST, BUILD_TUPLE: one type, for good
+    if (source == kLoopBuilt) return true;  // a constant's iterator, for good
+    // A suspended generator or coroutine of this code may hold an iterator
+    // made before the decision; no thread's stack shows it.
+    constexpr int kSuspends = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
+    if (reinterpret_cast<PyCodeObject*>(code)->co_flags & kSuspends) return refuse();
     size_t call = static_cast<size_t>(source);
     if (call >= info->global_callees.size() || info->global_callees[call] < 0) return refuse();
     PyObject* names = reinterpret_cast<PyCodeObject*>(code)->co_names;
     int32_t index = info->global_callees[call];
     if (!PyTuple_Check(names) || index >= PyTuple_GET_SIZE(names)) return refuse();
     PyObject* name = PyTuple_GET_ITEM(names, index);
-    // range(), list() and tuple() make exactly that type (range and tuple's
-    // iterators, list's) whatever their arguments; the global must keep naming
-    // it, so it is pinned.
+    // range() makes a range whatever its arguments, whose iterator frees
+    // only ints when it runs out; the global must keep naming it: pinned.
     auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
     if (!frame || frame->executable != code || !frame->globals || !frame->builtins) return refuse();
     PyObject* value = nullptr;
@@ -113,19 +122,20 @@ bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
             if (!value && !PyErr_Occurred()) value = PyDict_GetItemWithError(frame->builtins, name);
         }
     }
-    bool makes_plain = value == reinterpret_cast<PyObject*>(&PyRange_Type) ||
-                       value == reinterpret_cast<PyObject*>(&PyList_Type) ||
-                       value == reinterpret_cast<PyObject*>(&PyTuple_Type);
-    if (!makes_plain) return refuse();
-    GuardVerdict verdict = guard_global(info, code, name, value, true);
+    if (value != reinterpret_cast<PyObject*>(&PyRange_Type)) return refuse();
+    // Another frame of this code (recursion, another thread) may be in this
+    // loop or about to enter it with an iterator made before the decision.
+    GuardVerdict verdict = guard_global(info, code, name, value, true, 0, INT_MAX);
     if (verdict == GuardVerdict::kRefused) return refuse();
     return verdict == GuardVerdict::kGuarded;
 }
 
 Session::GuardVerdict Session::guard_global(CodeInfo* info, PyObject* code, PyObject* name, PyObject* wanted,
-                                            bool pinned) {
+                                            bool pinned, int busy_from, int busy_to) {
+    if (info->mixed_globals) return GuardVerdict::kRefusedForCode;  // seen with other globals: never again
     auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
     if (!frame || frame->executable != code) return GuardVerdict::kRefused;
+    if (code_running_between(code, frame, busy_from, busy_to)) return GuardVerdict::kRefused;
     PyObject* globals = frame->globals;
     PyObject* builtins = frame->builtins;
     if (!globals || !builtins || !PyDict_CheckExact(globals) || !PyDict_CheckExact(builtins)) {
@@ -178,6 +188,19 @@ bool Session::frames_agree(PyObject* code, PyObject* globals, PyObject* builtins
         }
     }
     return true;
+}
+
+bool Session::code_running_between(PyObject* code, const FrameLayout* self, int from, int to) {
+    PyInterpreterState* interp = PyInterpreterState_Get();
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame_of(ts));
+        for (; frame; frame = static_cast<FrameLayout*>(frame->previous)) {
+            if (frame == self || frame->executable != code || !is_complete_frame(frame)) continue;
+            int lasti = PyUnstable_InterpreterFrame_GetLasti(reinterpret_cast<struct _PyInterpreterFrame*>(frame));
+            if (lasti >= from && lasti < to) return true;
+        }
+    }
+    return false;
 }
 
 void Session::refuse_guards(CodeInfo* info) {

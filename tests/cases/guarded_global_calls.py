@@ -37,6 +37,25 @@ def gen_calls():
         gen_hook(x)  # culprit: CALL
 
 
+def relay(x, depth):
+    insert_hook(x, relay_args(depth))  # culprit: CALL#2
+
+
+def relay_args(depth):
+    # Rebinds the name the caller's frame has loaded already, then decides
+    # the guard in a new frame of the same code: the caller, still
+    # evaluating its arguments, must keep its CALL's event.
+    global insert_hook
+    if depth:
+        insert_hook = quiet_pair
+        relay(0, 0)
+    return 0
+
+
+def quiet_pair(a, b):
+    return a
+
+
 hook = quiet
 for i in range(3):
     call(i)
@@ -77,3 +96,6 @@ next(running)
 for i in range(3):
     running.send(i)
 suspended.send("a suspended frame with other globals")
+
+insert_hook = LOG.insert
+relay(0, 1)
