@@ -128,25 +128,33 @@ std::vector<bool> entry_points(PyCodeObject* co, const uint8_t* data, int units,
     }
     return entered;
 }
+
+// co_code as dis shows it (base opcodes, CACHE entries), held for a search.
+struct Bytecode {
+    explicit Bytecode(PyObject* code) : bytes(PyRef::steal(PyCode_GetCode(reinterpret_cast<PyCodeObject*>(code)))) {
+        if (!bytes) {
+            PyErr_Clear();
+            return;
+        }
+        data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes.get()));
+        units = static_cast<int>(PyBytes_GET_SIZE(bytes.get()) / 2);
+    }
+    PyRef bytes;
+    const uint8_t* data = nullptr;
+    int units = 0;
+};
 }  // namespace
 
 std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16_t>& depths, const BytecodeFlow& flow,
                                          const CalleeScanTable& table, std::vector<int32_t>* loads) {
-    auto* co = reinterpret_cast<PyCodeObject*>(code);
-    PyObject* bytes = PyCode_GetCode(co);
-    if (!bytes) {
-        PyErr_Clear();
-        return {};
-    }
-    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
-    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
+    Bytecode bytecode(code);
+    if (!bytecode.bytes) return {};
+    const uint8_t* data = bytecode.data;
+    const int units = bytecode.units;
     std::vector<int32_t> callees(static_cast<size_t>(units), -1);
     if (loads) loads->assign(static_cast<size_t>(units), -1);
-    if (depths.size() != static_cast<size_t>(units)) {
-        Py_DECREF(bytes);
-        return callees;
-    }
-    std::vector<bool> entered = entry_points(co, data, units, flow);
+    if (depths.size() != static_cast<size_t>(units)) return callees;
+    std::vector<bool> entered = entry_points(reinterpret_cast<PyCodeObject*>(code), data, units, flow);
 
     // Open LOAD_GLOBALs: (the slot their callable is in, co_names index, unit).
     struct Open {
@@ -184,21 +192,16 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
         }
         i = next;
     }
-    Py_DECREF(bytes);
     return callees;
 }
 
 std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow, const CalleeScanTable& table) {
-    auto* co = reinterpret_cast<PyCodeObject*>(code);
-    PyObject* bytes = PyCode_GetCode(co);
-    if (!bytes) {
-        PyErr_Clear();
-        return {};
-    }
-    const auto* data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(bytes));
-    const int units = static_cast<int>(PyBytes_GET_SIZE(bytes) / 2);
+    Bytecode bytecode(code);
+    if (!bytecode.bytes) return {};
+    const uint8_t* data = bytecode.data;
+    const int units = bytecode.units;
     std::vector<int32_t> sources(static_cast<size_t>(units), kLoopUnknown);
-    std::vector<bool> entered = entry_points(co, data, units, flow);
+    std::vector<bool> entered = entry_points(reinterpret_cast<PyCodeObject*>(code), data, units, flow);
     // The last two instructions, by unit (-1: none, or control entered since).
     int before_last = -1;
     int last = -1;
@@ -220,7 +223,6 @@ std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow,
         last = j;  // an EXTENDED_ARG prefix is part of its instruction, at j
         i = j + 1 + flow.caches[op];
     }
-    Py_DECREF(bytes);
     return sources;
 }
 

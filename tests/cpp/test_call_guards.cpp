@@ -15,20 +15,31 @@ using spyrec::recorder::CalleeScanTable;
 
 namespace {
 
+// `f` (defined by `source`) as the searches see it.
+struct Scanned {
+    explicit Scanned(const char* source) {
+        embedded_python();
+        py::dict scope;
+        py::exec(source, scope);
+        code = scope["f"].attr("__code__");
+        EXPECT_TRUE(spyrec::recorder::load_bytecode_flow(flow));
+        EXPECT_TRUE(table.load());
+        std::vector<int16_t> depths;
+        EXPECT_TRUE(spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths));
+        callees = spyrec::recorder::find_global_callees(code.ptr(), depths, flow, table);
+    }
+    py::object code;
+    BytecodeFlow flow;
+    CalleeScanTable table;
+    std::vector<int32_t> callees;
+};
+
 // The names the CALLs of `f` (defined by `source`) call, in offset order;
 // "-" for a CALL whose callable is not a global loaded for it.
 std::vector<std::string> callees(const char* source) {
-    embedded_python();
-    py::dict scope;
-    py::exec(source, scope);
-    py::object code = scope["f"].attr("__code__");
-    BytecodeFlow flow;
-    CalleeScanTable table;
-    EXPECT_TRUE(spyrec::recorder::load_bytecode_flow(flow));
-    EXPECT_TRUE(table.load());
-    std::vector<int16_t> depths;
-    EXPECT_TRUE(spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths));
-    std::vector<int32_t> found = spyrec::recorder::find_global_callees(code.ptr(), depths, flow, table);
+    Scanned f(source);
+    const std::vector<int32_t>& found = f.callees;
+    py::object code = f.code;
     py::module_ dis = py::module_::import("dis");
     py::tuple names = code.attr("co_names");
     std::vector<std::string> out;
@@ -70,18 +81,10 @@ namespace {
 // What made the iterator of each FOR_ITER of `f`, in offset order: "built",
 // the global a CALL called ("-" for a call of something else), or "?".
 std::vector<std::string> loop_sources(const char* source) {
-    embedded_python();
-    py::dict scope;
-    py::exec(source, scope);
-    py::object code = scope["f"].attr("__code__");
-    BytecodeFlow flow;
-    CalleeScanTable table;
-    EXPECT_TRUE(spyrec::recorder::load_bytecode_flow(flow));
-    EXPECT_TRUE(table.load());
-    std::vector<int16_t> depths;
-    EXPECT_TRUE(spyrec::recorder::compute_stack_depths(code.ptr(), flow, depths));
-    std::vector<int32_t> callees = spyrec::recorder::find_global_callees(code.ptr(), depths, flow, table);
-    std::vector<int32_t> sources = spyrec::recorder::find_loop_sources(code.ptr(), flow, table);
+    Scanned f(source);
+    py::object code = f.code;
+    const std::vector<int32_t>& callees = f.callees;
+    std::vector<int32_t> sources = spyrec::recorder::find_loop_sources(code.ptr(), f.flow, f.table);
     py::tuple names = code.attr("co_names");
     std::vector<std::string> out;
     for (py::handle ins : py::module_::import("dis").attr("get_instructions")(code)) {
