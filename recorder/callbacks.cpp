@@ -74,8 +74,8 @@ PyObject* on_instruction(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (s->exit_pending()) return s->raise_pending_exit();
     CallEffect effect = s->instruction_effect(info, code, offset);
     s->note_instruction(t, code, offset, effect.kind != CallEffect::kNothing, effect.self);
-    // A loop over a builtin container or range: its later steps need no
-    // event while what made its iterator stays the same (call_guards.h, "Loops").
+    // A loop over a range or a constant: its later steps need no event
+    // while what made its iterator stays the same (call_guards.h, "Loops").
     if (effect.kind == CallEffect::kNothing && s->guard_loop(info, code, offset)) return Py_NewRef(s->disable());
     return none();
 }

@@ -9,7 +9,8 @@ namespace {
 // Opcodes that cannot change a watched value. Names cover 3.12 and 3.13;
 // a name missing from one version is simply not found. Anything not listed
 // (including opcodes a future version adds) is kMayMutate: when unsure, keep
-// the event. FOR_ITER stays enabled: iter(list.pop, None) mutates a list from C.
+// the event. FOR_ITER stays enabled: iter(list.pop, None) mutates a list from C
+// (a loop over a range or a constant loses it under a guard: call_guards.h).
 const std::unordered_set<std::string_view>& pure_opcode_names() {
     static const std::unordered_set<std::string_view> names = {
         "NOP",

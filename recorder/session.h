@@ -239,7 +239,7 @@ public:
         return guard_call_cold(info, code, offset, callable);
     }
     // INSTRUCTION event of a FOR_ITER: whether its event can be disabled for
-    // good, its iterator being one whose steps only read, and always so
+    // good, its iterator being a range's or a constant's, and always so
     // (call_guards.h, "Loops"). The common refusal is decided here, inline.
     bool guard_loop(CodeInfo* info, PyObject* code, int offset) {
         if (!guards_.is_open() || !callee_scan_.is_for_iter(info->opcode_at(offset))) return false;

@@ -1,4 +1,4 @@
-// The cold half of guarded CALLs (call_guards.h): deciding that a CALL's
+// The cold half of guarded CALLs and loops (call_guards.h): deciding that an
 // event can go, and giving every event back when what it relied on changes.
 #include <climits>
 
@@ -69,9 +69,9 @@ bool Session::guard_call_cold(CodeInfo* info, PyObject* code, int offset, PyObje
     GuardVerdict verdict = GuardVerdict::kRefused;
     if (PyTuple_Check(names) && index < PyTuple_GET_SIZE(names)) {
         // The callable on the stack is what the name gives now, as LOAD_GLOBAL
-        // looked it up: the bytecode search found the right load.
-        // A caller of this code still evaluating this call's arguments
-        // (they led here) has the callable loaded already.
+        // looked it up: the bytecode search found the right load. A frame of
+        // this code between that load and this CALL (a caller still
+        // evaluating the arguments that led here) holds the old value.
         int load = unit < info->global_loads.size() ? info->global_loads[unit] : -1;
         if (load >= 0)
             verdict = guard_global(info, code, PyTuple_GET_ITEM(names, index), callable, false, 2 * load, offset);
@@ -93,9 +93,8 @@ bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
         return false;
     };
     if (source == kLoopUnknown || source == kLoopRefused) return false;
-    // The iterator now is a builtin container's or range's (not a generator,
-    // whose frame's events would be its only check): and it is what this
-    // loop always gets, when its source says so.
+    // The iterator now is a builtin one (never a generator's), and what
+    // this loop always gets when its source says so.
     int depth = info->depth_at(offset);
     PyObject** stack = depth > 0 ? operand_stack(code) : nullptr;
     if (!stack || !clean_calls_.plain_iterator(stack[depth - 1])) return refuse();
