@@ -215,7 +215,7 @@ std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow,
         if (table.is_for_iter(op) && last >= 0 && j == last + 1 && table.is_get_iter(data[2 * last]) &&
             before_last >= 0 && !entered[static_cast<size_t>(last)]) {
             int source = data[2 * before_last];
-            if (table.is_load_const(source)) sources[static_cast<size_t>(j)] = kLoopBuilt;
+            if (table.is_load_const(source)) sources[static_cast<size_t>(j)] = kLoopConstant;
             if (table.is_call(source)) sources[static_cast<size_t>(j)] = before_last;
         }
         if (entered[static_cast<size_t>(i)]) last = -1;

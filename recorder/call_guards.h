@@ -84,10 +84,10 @@ std::vector<int32_t> find_global_callees(PyObject* code, const std::vector<int16
 // instruction right before that, when no jump or handler enters between
 // them. A LOAD_CONST needs no guard. A CALL of a global must keep naming
 // exactly range: a guard pins the name (CallGuards::watch, `pinned`).
-// By unit, for each FOR_ITER: kLoopBuilt (a constant), the unit of that
+// By unit, for each FOR_ITER: kLoopConstant (a constant), the unit of that
 // CALL, or kLoopUnknown (also every other unit).
 constexpr int32_t kLoopUnknown = -1;
-constexpr int32_t kLoopBuilt = -2;
+constexpr int32_t kLoopConstant = -2;
 constexpr int32_t kLoopRefused = -3;  // set by the recorder: decided once, no guard
 std::vector<int32_t> find_loop_sources(PyObject* code, const BytecodeFlow& flow, const CalleeScanTable& table);
 

@@ -126,7 +126,7 @@ public:
     // range's), or resumes a Python frame, whose events check (generators,
     // coroutines).
     bool reading_iterator(PyObject* it) const {
-        return PyGen_CheckExact(it) || PyCoro_CheckExact(it) || iterator_types_.contains(Py_TYPE(it));
+        return PyGen_CheckExact(it) || PyCoro_CheckExact(it) || plain_iterator(it);
     }
     // A builtin container's, string's or range's iterator (not a generator).
     bool plain_iterator(PyObject* it) const { return iterator_types_.contains(Py_TYPE(it)); }

@@ -57,10 +57,7 @@ CodeInfo* CodeInfoTable::build(PyObject* code) {
     if (index_ >= 0 && PyUnstable_Code_SetExtra(code, index_, raw) == 0) {
         info.release();
         // The in-place read must find what the API stored (see CodeExtraLayout).
-        bool in_place = extra_in_place_;
-        extra_in_place_ = false;
-        void* through_api = attached(code);
-        extra_in_place_ = in_place && attached(code) == through_api;
+        extra_in_place_ = extra_in_place_ && in_place(code) == raw;
         return raw;
     }
     PyErr_Clear();

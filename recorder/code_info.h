@@ -136,12 +136,13 @@ private:
         Py_ssize_t size;
         void* extras[1];
     };
+    void* in_place(PyObject* code) const {
+        const auto* extra = static_cast<const CodeExtraLayout*>(reinterpret_cast<PyCodeObject*>(code)->co_extra);
+        return extra && index_ < extra->size ? extra->extras[index_] : nullptr;
+    }
     void* attached(PyObject* code) const {
         if (index_ < 0) return nullptr;
-        if (extra_in_place_) {
-            const auto* extra = static_cast<const CodeExtraLayout*>(reinterpret_cast<PyCodeObject*>(code)->co_extra);
-            return extra && index_ < extra->size ? extra->extras[index_] : nullptr;
-        }
+        if (extra_in_place_) return in_place(code);
         void* extra = nullptr;
         return PyUnstable_Code_GetExtra(code, index_, &extra) == 0 ? extra : nullptr;
     }

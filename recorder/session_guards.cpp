@@ -98,7 +98,7 @@ bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
     int depth = info->depth_at(offset);
     PyObject** stack = depth > 0 ? operand_stack(code) : nullptr;
     if (!stack || !clean_calls_.plain_iterator(stack[depth - 1])) return refuse();
-    if (source == kLoopBuilt) return true;  // a constant's iterator, for good
+    if (source == kLoopConstant) return true;  // a constant's iterator, for good
     // A suspended generator or coroutine of this code may hold an iterator
     // made before the decision; no thread's stack shows it.
     constexpr int kSuspends = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
@@ -108,23 +108,12 @@ bool Session::guard_loop_cold(CodeInfo* info, PyObject* code, int offset) {
     PyObject* names = reinterpret_cast<PyCodeObject*>(code)->co_names;
     int32_t index = info->global_callees[call];
     if (!PyTuple_Check(names) || index >= PyTuple_GET_SIZE(names)) return refuse();
-    PyObject* name = PyTuple_GET_ITEM(names, index);
     // range() makes a range whatever its arguments, whose iterator frees
     // only ints when it runs out; the global must keep naming it: pinned.
-    auto* frame = reinterpret_cast<FrameLayout*>(innermost_frame());
-    if (!frame || frame->executable != code || !frame->globals || !frame->builtins) return refuse();
-    PyObject* value = nullptr;
-    {
-        ColdSection cold(*this);
-        if (PyDict_CheckExact(frame->globals) && PyDict_CheckExact(frame->builtins)) {
-            value = PyDict_GetItemWithError(frame->globals, name);  // borrowed
-            if (!value && !PyErr_Occurred()) value = PyDict_GetItemWithError(frame->builtins, name);
-        }
-    }
-    if (value != reinterpret_cast<PyObject*>(&PyRange_Type)) return refuse();
     // Another frame of this code (recursion, another thread) may be in this
     // loop or about to enter it with an iterator made before the decision.
-    GuardVerdict verdict = guard_global(info, code, name, value, true, 0, INT_MAX);
+    auto* range = reinterpret_cast<PyObject*>(&PyRange_Type);
+    GuardVerdict verdict = guard_global(info, code, PyTuple_GET_ITEM(names, index), range, true, 0, INT_MAX);
     if (verdict == GuardVerdict::kRefused) return refuse();
     return verdict == GuardVerdict::kGuarded;
 }

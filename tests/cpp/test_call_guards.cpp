@@ -78,7 +78,7 @@ TEST(GlobalCallees, TheResultOfAGlobalsCallIsNotTheGlobal) {
 
 namespace {
 
-// What made the iterator of each FOR_ITER of `f`, in offset order: "built",
+// What made the iterator of each FOR_ITER of `f`, in offset order: "constant",
 // the global a CALL called ("-" for a call of something else), or "?".
 std::vector<std::string> loop_sources(const char* source) {
     Scanned f(source);
@@ -90,8 +90,8 @@ std::vector<std::string> loop_sources(const char* source) {
     for (py::handle ins : py::module_::import("dis").attr("get_instructions")(code)) {
         if (std::string(py::str(ins.attr("opname"))) != "FOR_ITER") continue;
         int32_t s = sources.at(ins.attr("offset").cast<size_t>() / 2);
-        if (s == spyrec::recorder::kLoopBuilt) {
-            out.push_back("built");
+        if (s == spyrec::recorder::kLoopConstant) {
+            out.push_back("constant");
         } else if (s >= 0) {
             int32_t index = callees.at(static_cast<size_t>(s));
             out.push_back(index < 0 ? "-" : names[static_cast<size_t>(index)].cast<std::string>());
@@ -112,7 +112,7 @@ TEST(LoopSources, ConstantsButNotListsOrTuplesBuiltThere) {
     // A built list or tuple is freed, with its items, when its iterator runs out.
     EXPECT_EQ(loop_sources("def f(a, b):\n    for x in (1, 2):\n        pass\n    for x in [a, b]:\n        pass\n"
                            "    for x in a, b:\n        pass\n    for c in 'abc':\n        pass\n"),
-              (Names{"built", "?", "?", "built"}));
+              (Names{"constant", "?", "?", "constant"}));
 }
 
 TEST(LoopSources, AnythingElseIsUnknown) {
